@@ -1,0 +1,117 @@
+//! Signing in and out on every surface, and the session everyone else reads.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use model::{SessionInfo, UserError};
+
+#[cfg(feature = "ssr")]
+use crate::server::{caller, set_session_cookie, user_error};
+
+/// The current surface, tenant and user, for the whole page.
+#[server]
+pub async fn current_session() -> Result<SessionInfo, UserError> {
+    let (_, caller) = caller()?;
+    Ok(SessionInfo {
+        surface: caller.surface(),
+        tenant_name: caller.binding.tenant.as_ref().map(|t| t.name.clone()),
+        principal: caller.signed_in.as_ref().map(|s| s.principal.clone()),
+    })
+}
+
+#[server]
+pub async fn login(username: String, password: String) -> Result<(), UserError> {
+    let (ctx, caller) = caller()?;
+    let realm = caller.require_realm().map_err(user_error)?;
+    let session = domain::accounts::login(&ctx, realm, &username, password, &caller.meta)
+        .await
+        .map_err(user_error)?;
+    set_session_cookie(Some((&session.token, session.expires_at)));
+    Ok(())
+}
+
+#[server]
+pub async fn logout() -> Result<(), UserError> {
+    let (ctx, caller) = caller()?;
+    if let (Some(realm), Some(token)) = (caller.realm(), &caller.session_token) {
+        domain::accounts::logout(&ctx, realm, token, &caller.meta)
+            .await
+            .map_err(user_error)?;
+    }
+    set_session_cookie(None);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Sign-in state shared by every page: the actions that change it and the session they refresh.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub login: ServerAction<Login>,
+    pub logout: ServerAction<Logout>,
+    pub sign_up: ServerAction<crate::free_console::SignUp>,
+    pub session: Resource<Result<SessionInfo, UserError>>,
+}
+
+impl Auth {
+    pub fn provide() {
+        let login = ServerAction::<Login>::new();
+        let logout = ServerAction::<Logout>::new();
+        let sign_up = ServerAction::<crate::free_console::SignUp>::new();
+        let session = Resource::new(
+            move || {
+                (
+                    login.version().get(),
+                    logout.version().get(),
+                    sign_up.version().get(),
+                )
+            },
+            |_| current_session(),
+        );
+        provide_context(Auth {
+            login,
+            logout,
+            sign_up,
+            session,
+        });
+    }
+
+    pub fn use_auth() -> Auth {
+        expect_context::<Auth>()
+    }
+}
+
+/// The sign-in form; shown in place of any page that needs a signed-in user.
+#[component]
+pub fn LoginForm(#[prop(optional)] title: Option<String>) -> impl IntoView {
+    let auth = Auth::use_auth();
+    let error = move || {
+        auth.login
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| view! { <p class="error" role="alert">{e.message}</p> })
+    };
+    view! {
+        <section class="card narrow">
+            <h2>{title.unwrap_or_else(|| "Sign in".into())}</h2>
+            <ActionForm action=auth.login>
+                <label>"User name" <input type="text" name="username" autocomplete="username" required/></label>
+                <label>"Password" <input type="password" name="password" autocomplete="current-password" required/></label>
+                {error}
+                <button type="submit">"Sign in"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// `/login`: the form, then home once signed in.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let auth = Auth::use_auth();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = auth.login.value().get() {
+            navigate("/", Default::default());
+        }
+    });
+    view! { <LoginForm/> }
+}

@@ -1,0 +1,256 @@
+//! The public console: super-admins govern tenants and read the platform's logs.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use model::{Principal, SessionInfo, Surface, TenantDetail, TenantSummary, UserError};
+
+use crate::auth::LoginForm;
+use crate::layout::{or_error, when, Gate, Need};
+
+#[cfg(feature = "ssr")]
+use crate::server::{caller, user_error};
+
+const CONSOLE: &[Surface] = &[Surface::PublicConsole];
+
+#[server]
+pub async fn list_tenants() -> Result<Vec<TenantSummary>, UserError> {
+    let (ctx, caller) = caller()?;
+    caller.super_admin().map_err(user_error)?;
+    domain::tenancy::list_tenants(&ctx)
+        .await
+        .map_err(user_error)
+}
+
+#[server]
+pub async fn create_tenant(
+    name: String,
+    host: String,
+    admin_username: String,
+    admin_password: String,
+) -> Result<i64, UserError> {
+    let (ctx, caller) = caller()?;
+    caller.super_admin().map_err(user_error)?;
+    let input = domain::tenancy::NewTenant {
+        name,
+        host,
+        admin_username,
+        admin_password,
+    };
+    let tenant = domain::tenancy::provision_tenant(&ctx, &caller.actor(), input)
+        .await
+        .map_err(user_error)?;
+    leptos_axum::redirect(&format!("/tenants/{}", tenant.id));
+    Ok(tenant.id)
+}
+
+#[server]
+pub async fn get_tenant(id: i64) -> Result<TenantDetail, UserError> {
+    let (ctx, caller) = caller()?;
+    caller.super_admin().map_err(user_error)?;
+    domain::tenancy::tenant_detail(&ctx, id)
+        .await
+        .map_err(user_error)
+}
+
+#[server]
+pub async fn set_tenant_active(id: i64, active: bool) -> Result<(), UserError> {
+    let (ctx, caller) = caller()?;
+    caller.super_admin().map_err(user_error)?;
+    domain::tenancy::set_tenant_active(&ctx, &caller.actor(), id, active)
+        .await
+        .map_err(user_error)
+}
+
+#[server]
+pub async fn whitelist_admin(
+    id: i64,
+    username: String,
+    target_tenant_id: i64,
+) -> Result<(), UserError> {
+    let (ctx, caller) = caller()?;
+    caller.super_admin().map_err(user_error)?;
+    domain::tenancy::whitelist_admin(&ctx, &caller.actor(), id, &username, target_tenant_id)
+        .await
+        .map_err(user_error)
+}
+
+pub fn console_home(info: SessionInfo) -> impl IntoView {
+    match info.principal {
+        None => view! { <LoginForm title="Public console: sign in".to_string()/> }.into_any(),
+        Some(p @ Principal::Platform { super_admin: true, .. }) => view! {
+            <section class="card">
+                <h1>"Public console"</h1>
+                <p>"Signed in as " {p.username().to_string()} ", super-admin."</p>
+                <ul class="links">
+                    <li><a href="/tenants">"Tenants"</a> " — create, inspect, enable and disable tenants"</li>
+                    <li><a href="/audit">"Platform audit log"</a></li>
+                    <li><a href="/logins">"Console login log"</a></li>
+                </ul>
+            </section>
+        }
+        .into_any(),
+        Some(_) => view! {
+            <section class="card narrow">
+                <h1>"No platform access"</h1>
+                <p>"Your account is not a super-admin; the public console has nothing for you."</p>
+            </section>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+pub fn TenantsPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=CONSOLE need=Need::Admin>
+            <TenantList/>
+        </Gate>
+    }
+}
+
+#[component]
+fn TenantList() -> impl IntoView {
+    let tenants = Resource::new(|| (), |_| list_tenants());
+    view! {
+        <div class="title-row">
+            <h1>"Tenants"</h1>
+            <a class="button" href="/tenants/new">"New tenant"</a>
+        </div>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                or_error(tenants.await.map(|rows| view! {
+                    <table class="grid" data-testid="tenants">
+                        <thead><tr><th>"Name"</th><th>"Schema"</th><th>"Edition"</th><th>"Status"</th><th>"Hosts"</th><th>"Created"</th></tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|t| view! {
+                                <tr>
+                                    <td><a href=format!("/tenants/{}", t.id)>{t.name}</a></td>
+                                    <td>{t.schema_name}</td><td>{t.edition}</td>
+                                    <td><span class=format!("badge {}", t.status)>{t.status.clone()}</span></td>
+                                    <td>{t.hosts.join(", ")}</td><td>{when(t.created_at)}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }))
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn NewTenantPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=CONSOLE need=Need::Admin>
+            <NewTenantForm/>
+        </Gate>
+    }
+}
+
+#[component]
+fn NewTenantForm() -> impl IntoView {
+    let create = ServerAction::<CreateTenant>::new();
+    let error = move || {
+        create
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(crate::layout::error_note)
+    };
+    view! {
+        <section class="card narrow">
+            <h1>"New tenant"</h1>
+            <p class="hint">"Creates the tenant's schema, binds its host and creates its first admin, all at once."</p>
+            <ActionForm action=create>
+                <label>"Name" <input type="text" name="name" required minlength="2" maxlength="80"/></label>
+                <label>"Host" <input type="text" name="host" required placeholder="initech.localhost"/></label>
+                <label>"Initial admin user name" <input type="text" name="admin_username" required minlength="3" maxlength="40"/></label>
+                <label>"Initial admin password" <input type="password" name="admin_password" required minlength="12" autocomplete="new-password"/></label>
+                <p class="hint">"At least 12 characters, with letters and digits."</p>
+                {error}
+                <button type="submit">"Create tenant"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+pub fn TenantPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=CONSOLE need=Need::Admin>
+            <TenantView/>
+        </Gate>
+    }
+}
+
+#[component]
+fn TenantView() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    let toggle = ServerAction::<SetTenantActive>::new();
+    let whitelist = ServerAction::<WhitelistAdmin>::new();
+    let detail = Resource::new(
+        move || (id(), toggle.version().get(), whitelist.version().get()),
+        |(id, _, _)| async move {
+            match id {
+                Some(id) => get_tenant(id).await,
+                None => Err(UserError::new(
+                    model::ErrorKind::NotFound,
+                    "There is no such tenant.",
+                )),
+            }
+        },
+    );
+    let action_error = move || {
+        toggle
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| whitelist.value().get().and_then(|r| r.err()))
+            .map(crate::layout::error_note)
+    };
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                or_error(detail.await.map(|d| {
+                    let t = d.tenant;
+                    let active = t.status == "active";
+                    view! {
+                        <section class="card">
+                            <h1 data-testid="tenant-title">{t.name.clone()}</h1>
+                            <dl class="facts">
+                                <dt>"Number"</dt><dd>{t.id}</dd>
+                                <dt>"Schema"</dt><dd>{t.schema_name.clone()}</dd>
+                                <dt>"Edition"</dt><dd>{t.edition.clone()}</dd>
+                                <dt>"Status"</dt><dd data-testid="tenant-status">{t.status.clone()}</dd>
+                                <dt>"Hosts"</dt>
+                                <dd>{t.hosts.iter().map(|h| view! { <span class="host">{h.clone()}</span> " " }).collect_view()}</dd>
+                                <dt>"Users"</dt><dd>{d.user_count}</dd>
+                                <dt>"Admins"</dt><dd>{d.admins.join(", ")}</dd>
+                                <dt>"Created"</dt><dd>{when(t.created_at)}</dd>
+                            </dl>
+                            <ActionForm action=toggle>
+                                <input type="hidden" name="id" value=t.id/>
+                                <input type="hidden" name="active" value=(!active).to_string()/>
+                                <button type="submit" class=if active { "danger" } else { "" }>
+                                    {if active { "Disable tenant" } else { "Enable tenant" }}
+                                </button>
+                            </ActionForm>
+                        </section>
+                        <section class="card">
+                            <h2>"Cross-tenant entry"</h2>
+                            <p class="hint">"Lets one of this tenant's admins see a link to another tenant. Nothing else is granted."</p>
+                            <ActionForm action=whitelist>
+                                <input type="hidden" name="id" value=t.id/>
+                                <label>"Admin user name" <input type="text" name="username" required/></label>
+                                <label>"Target tenant number" <input type="number" name="target_tenant_id" required min="1000"/></label>
+                                <button type="submit">"Whitelist"</button>
+                            </ActionForm>
+                        </section>
+                    }
+                }))
+            })}
+        </Transition>
+        {action_error}
+    }
+}

@@ -1,0 +1,233 @@
+//! What every page shares: header, gates, error notes, and the two log pages.
+
+use leptos::prelude::*;
+use model::{AuditEntry, LoginLogEntry, Principal, Surface, UserError};
+
+use crate::auth::{Auth, LoginForm};
+
+#[cfg(feature = "ssr")]
+use crate::server::{caller, user_error};
+
+pub fn error_note(e: UserError) -> impl IntoView {
+    view! { <p class="error" role="alert">{e.message}</p> }
+}
+
+/// A loaded view, or the message of why it could not load.
+pub fn or_error<V: IntoView + 'static>(result: Result<V, UserError>) -> AnyView {
+    match result {
+        Ok(v) => v.into_any(),
+        Err(e) => error_note(e).into_any(),
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <section class="card narrow">
+            <h1>"Page not found"</h1>
+            <p>"There is no such page here. " <a href="/">"Go to the start page"</a></p>
+        </section>
+    }
+}
+
+fn surface_label(surface: Surface) -> &'static str {
+    match surface {
+        Surface::PublicConsole => "Public console",
+        Surface::TenantFront => "Tenant",
+        Surface::FreeConsole => "Free edition",
+        Surface::Experience => "Experience",
+    }
+}
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let auth = Auth::use_auth();
+    view! {
+        <header class="top">
+            <a class="brand" href="/">"ExecGov"</a>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    auth.session.await.ok().map(|info| {
+                        let place = info.tenant_name.clone()
+                            .filter(|_| info.surface == Surface::TenantFront)
+                            .unwrap_or_else(|| surface_label(info.surface).to_string());
+                        view! {
+                            <span class="place" data-testid="place">{place}</span>
+                            <nav>{nav_links(info.surface, info.principal.as_ref())}</nav>
+                            {info.principal.map(|p| view! {
+                                <span class="who" data-testid="who">{p.username().to_string()}</span>
+                                <ActionForm action=auth.logout attr:class="inline">
+                                    <button type="submit" class="link">"Sign out"</button>
+                                </ActionForm>
+                            })}
+                        }
+                    })
+                })}
+            </Transition>
+        </header>
+    }
+}
+
+fn nav_links(surface: Surface, principal: Option<&Principal>) -> impl IntoView {
+    let links: &[(&str, &str)] = match (surface, principal) {
+        (Surface::PublicConsole, Some(p)) if p.is_super_admin() => &[
+            ("/tenants", "Tenants"),
+            ("/audit", "Audit log"),
+            ("/logins", "Login log"),
+        ],
+        (Surface::TenantFront, Some(p)) if p.is_tenant_admin() => &[
+            ("/users", "Users"),
+            ("/audit", "Audit log"),
+            ("/logins", "Login log"),
+            ("/my-tenants", "Other tenants"),
+        ],
+        _ => &[],
+    };
+    links
+        .iter()
+        .map(|(href, label)| view! { <a href=*href>{*label}</a> })
+        .collect_view()
+}
+
+/// What a page asks of the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    Anyone,
+    /// A super-admin on the public console, a tenant admin on a tenant front.
+    Admin,
+}
+
+/// Renders `children` only on the listed surfaces and for a caller who has what `need` says;
+/// otherwise "not found", the sign-in form, or a refusal.
+#[component]
+pub fn Gate(surfaces: &'static [Surface], need: Need, children: ChildrenFn) -> impl IntoView {
+    let auth = Auth::use_auth();
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    let info = match auth.session.await {
+                        Ok(info) => info,
+                        Err(e) => return error_note(e).into_any(),
+                    };
+                    if !surfaces.contains(&info.surface) {
+                        return view! { <NotFound/> }.into_any();
+                    }
+                    let admin = |p: &Principal| p.is_super_admin() || p.is_tenant_admin();
+                    match (need, &info.principal) {
+                        (Need::Anyone, _) => children().into_any(),
+                        (_, None) => view! { <LoginForm/> }.into_any(),
+                        (Need::Admin, Some(p)) if !admin(p) => view! {
+                            <section class="card narrow">
+                                <h1>"Not allowed"</h1>
+                                <p>"This page is for administrators only."</p>
+                            </section>
+                        }
+                        .into_any(),
+                        _ => children().into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
+#[server]
+pub async fn audit_entries() -> Result<Vec<AuditEntry>, UserError> {
+    let (ctx, caller) = caller()?;
+    let realm = caller.admin_realm().map_err(user_error)?;
+    domain::accounts::audit_log(&ctx, realm, 200)
+        .await
+        .map_err(user_error)
+}
+
+#[server]
+pub async fn login_entries() -> Result<Vec<LoginLogEntry>, UserError> {
+    let (ctx, caller) = caller()?;
+    let realm = caller.admin_realm().map_err(user_error)?;
+    domain::accounts::login_log(&ctx, realm, 200)
+        .await
+        .map_err(user_error)
+}
+
+const GOVERNED: &[Surface] = &[Surface::PublicConsole, Surface::TenantFront];
+
+pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// `/audit`: the platform's log on the console, the tenant's on a tenant front.
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=GOVERNED need=Need::Admin>
+            <AuditTable/>
+        </Gate>
+    }
+}
+
+#[component]
+fn AuditTable() -> impl IntoView {
+    let entries = Resource::new(|| (), |_| audit_entries());
+    view! {
+        <h1>"Audit log"</h1>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                or_error(entries.await.map(|rows| view! {
+                    <table class="grid" data-testid="audit">
+                        <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Result"</th><th>"From"</th><th>"Detail"</th></tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|e| view! {
+                                <tr>
+                                    <td>{when(e.at)}</td><td>{e.actor}</td><td>{e.action}</td><td>{e.target}</td>
+                                    <td>{e.result}</td><td>{e.ip.unwrap_or_default()}</td><td class="detail">{e.detail}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }))
+            })}
+        </Transition>
+    }
+}
+
+/// `/logins`: sign-in successes and failures.
+#[component]
+pub fn LoginLogPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=GOVERNED need=Need::Admin>
+            <LoginTable/>
+        </Gate>
+    }
+}
+
+#[component]
+fn LoginTable() -> impl IntoView {
+    let entries = Resource::new(|| (), |_| login_entries());
+    view! {
+        <h1>"Login log"</h1>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                or_error(entries.await.map(|rows| view! {
+                    <table class="grid" data-testid="logins">
+                        <thead><tr><th>"When"</th><th>"User"</th><th>"Result"</th><th>"Reason"</th><th>"Address"</th><th>"User agent"</th></tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|e| view! {
+                                <tr>
+                                    <td>{when(e.at)}</td><td>{e.username}</td>
+                                    <td>{if e.success { "success" } else { "failure" }}</td><td>{e.reason}</td>
+                                    <td>{e.ip.unwrap_or_default()}</td><td class="detail">{e.user_agent.unwrap_or_default()}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }))
+            })}
+        </Transition>
+    }
+}

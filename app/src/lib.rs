@@ -1,0 +1,85 @@
+//! The pages of all four surfaces. The Host's binding picks the surface; every page says which
+//! surfaces it belongs to and what right it needs, and renders "not found" anywhere else.
+
+mod auth;
+mod console;
+mod experience;
+mod free_console;
+mod layout;
+#[cfg(feature = "ssr")]
+mod server;
+mod tenant_front;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+use model::Surface;
+
+pub use auth::Auth;
+use layout::{Header, NotFound};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    Auth::provide();
+    view! {
+        <Stylesheet id="execgov" href="/pkg/execgov.css"/>
+        <Title text="ExecGov"/>
+        <Router>
+            <Header/>
+            <main class="page">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=Home/>
+                    <Route path=path!("/login") view=auth::LoginPage/>
+                    <Route path=path!("/signup") view=free_console::SignUpPage/>
+                    <Route path=path!("/tenants") view=console::TenantsPage/>
+                    <Route path=path!("/tenants/new") view=console::NewTenantPage/>
+                    <Route path=path!("/tenants/:id") view=console::TenantPage/>
+                    <Route path=path!("/users") view=tenant_front::UsersPage/>
+                    <Route path=path!("/audit") view=layout::AuditPage/>
+                    <Route path=path!("/logins") view=layout::LoginLogPage/>
+                    <Route path=path!("/my-tenants") view=tenant_front::MyTenantsPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// `/`: each surface's own home.
+#[component]
+fn Home() -> impl IntoView {
+    let auth = Auth::use_auth();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match auth.session.await {
+                    Ok(info) => match info.surface {
+                        Surface::PublicConsole => console::console_home(info).into_any(),
+                        Surface::TenantFront => tenant_front::tenant_home(info).into_any(),
+                        Surface::FreeConsole => free_console::free_home(info).into_any(),
+                        Surface::Experience => experience::experience_home().into_any(),
+                    },
+                    Err(e) => layout::error_note(e).into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

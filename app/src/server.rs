@@ -1,0 +1,51 @@
+//! Server-side helpers for the server functions: the request's context and its cookie.
+
+use axum::http::header::SET_COOKIE;
+use axum::http::request::Parts;
+use axum::http::HeaderValue;
+use domain::caller::Caller;
+use domain::{AppError, Ctx};
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use model::{ErrorKind, UserError};
+
+/// The domain context and the caller the host layer identified for this request.
+pub fn caller() -> Result<(Ctx, Caller), UserError> {
+    let missing = || UserError::new(ErrorKind::Internal, "The request context is missing.");
+    let ctx = use_context::<Ctx>().ok_or_else(missing)?;
+    let parts = use_context::<Parts>().ok_or_else(missing)?;
+    let caller = parts
+        .extensions
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(missing)?;
+    Ok((ctx, caller))
+}
+
+/// Maps a domain error for the page, logging internal ones.
+pub fn user_error(err: AppError) -> UserError {
+    err.into()
+}
+
+/// Sets (or, with `None`, clears) the session cookie: host-only, HttpOnly, SameSite=Lax.
+pub fn set_session_cookie(token: Option<(&str, chrono::DateTime<chrono::Utc>)>) {
+    let mut builder = cookie::Cookie::build((
+        domain::accounts::SESSION_COOKIE,
+        token.map(|t| t.0).unwrap_or(""),
+    ))
+    .path("/")
+    .http_only(true)
+    .same_site(cookie::SameSite::Lax);
+    builder = match token {
+        Some((_, expires)) => builder.max_age(cookie::time::Duration::seconds(
+            (expires - chrono::Utc::now()).num_seconds().max(0),
+        )),
+        None => builder.max_age(cookie::time::Duration::ZERO),
+    };
+    if let (Some(response), Ok(value)) = (
+        use_context::<ResponseOptions>(),
+        HeaderValue::from_str(&builder.build().to_string()),
+    ) {
+        response.append_header(SET_COOKIE, value);
+    }
+}

@@ -1,0 +1,140 @@
+//! Connections, migrations and the one way into a tenant's schema.
+
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::error::{AppError, AppResult};
+
+pub static PUBLIC_MIGRATOR: Migrator = sqlx::migrate!("../migrations/public");
+pub static TENANT_MIGRATOR: Migrator = sqlx::migrate!("../migrations/tenant");
+
+/// Opens the pool. Every new connection starts with `public` only on its search path, so a query
+/// that forgot its tenant finds no tenant table instead of someone else's. Connections are recycled
+/// because one backend that touched many tenant schemas keeps their catalog entries cached.
+pub async fn connect(options: PgConnectOptions, max_connections: u32) -> AppResult<PgPool> {
+    let options = options.options([("search_path", "public")]);
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .max_lifetime(Duration::from_secs(30 * 60))
+        .connect_with(options)
+        .await?;
+    let superuser: bool = sqlx::query_scalar(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(&pool)
+    .await?;
+    if superuser {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "refusing to run as a PostgreSQL superuser or BYPASSRLS role: connect as an ordinary role"
+        )));
+    }
+    Ok(pool)
+}
+
+/// Brings `public` and then every tenant schema up to date.
+pub async fn migrate(pool: &PgPool) -> AppResult<()> {
+    PUBLIC_MIGRATOR.run(pool).await?;
+    let schemas: Vec<String> =
+        sqlx::query_scalar("SELECT schema_name FROM public.tenants ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    for schema in schemas {
+        let schema = TenantSchema::parse(&schema)?;
+        let mut tx = TenantTx::begin(pool, &schema).await?;
+        TENANT_MIGRATOR.run_direct(&mut *tx).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// A tenant schema name that came from `public.tenants` and matches `^tenant_[0-9]{4,}$`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantSchema(String);
+
+impl TenantSchema {
+    pub fn parse(name: &str) -> AppResult<TenantSchema> {
+        let digits = name.strip_prefix("tenant_").unwrap_or("");
+        if digits.len() >= 4 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(TenantSchema(name.to_string()))
+        } else {
+            Err(AppError::Internal(anyhow::anyhow!(
+                "invalid tenant schema name {name:?}"
+            )))
+        }
+    }
+
+    pub fn for_number(number: i64) -> AppResult<TenantSchema> {
+        TenantSchema::parse(&format!("tenant_{number}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A transaction whose search path is one tenant's schema, for this transaction only
+/// (`set_config(…, true)`): the pooled connection forgets it at commit or rollback.
+/// All tenant SQL goes through this.
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl TenantTx {
+    pub async fn begin(pool: &PgPool, schema: &TenantSchema) -> AppResult<TenantTx> {
+        let mut tx = pool.begin().await?;
+        enter_schema(&mut tx, schema).await?;
+        Ok(TenantTx { tx })
+    }
+
+    pub async fn commit(self) -> AppResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Points the current transaction at `schema` until it ends.
+pub async fn enter_schema(conn: &mut PgConnection, schema: &TenantSchema) -> AppResult<()> {
+    sqlx::query("SELECT set_config('search_path', $1, true)")
+        .bind(schema.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl Deref for TenantTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for TenantTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tenant_schema_names_pass() {
+        assert!(TenantSchema::parse("tenant_1003").is_ok());
+        assert!(TenantSchema::parse("tenant_123456").is_ok());
+        for bad in [
+            "public",
+            "tenant_12",
+            "tenant_1003; drop",
+            "Tenant_1003",
+            "tenant_10a3",
+        ] {
+            assert!(TenantSchema::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

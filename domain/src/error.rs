@@ -1,0 +1,105 @@
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use model::{ErrorKind, UserError};
+
+/// The one error type of the server side. User-facing variants carry a message meant for people;
+/// `Database` and `Internal` are logged and shown only as a generic message.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Unique constraints whose violation is the user's doing, with what to tell them.
+const UNIQUE_MESSAGES: &[(&str, &str)] = &[
+    (
+        "tenants_name_unique",
+        "A tenant with this name already exists.",
+    ),
+    ("host_bindings_pkey", "This host is already bound."),
+    (
+        "users_username_unique",
+        "A user with this name already exists.",
+    ),
+    (
+        "platform_users_username_unique",
+        "A user with this name already exists.",
+    ),
+];
+
+impl AppError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AppError::Invalid(_) => ErrorKind::Invalid,
+            AppError::Conflict(_) => ErrorKind::Conflict,
+            AppError::NotFound(_) => ErrorKind::NotFound,
+            AppError::Unauthenticated(_) => ErrorKind::Unauthenticated,
+            AppError::Forbidden(_) => ErrorKind::Forbidden,
+            AppError::TooManyRequests(_) => ErrorKind::TooManyRequests,
+            AppError::Unavailable(_) => ErrorKind::Unavailable,
+            AppError::Database(_) | AppError::Migration(_) | AppError::Internal(_) => {
+                ErrorKind::Internal
+            }
+        }
+    }
+
+    /// Turns a unique violation the user caused into a `Conflict`; leaves everything else alone.
+    pub fn from_db(err: sqlx::Error) -> AppError {
+        if let sqlx::Error::Database(db) = &err {
+            if let Some(constraint) = db.constraint() {
+                if let Some((_, msg)) = UNIQUE_MESSAGES.iter().find(|(c, _)| *c == constraint) {
+                    return AppError::Conflict((*msg).to_string());
+                }
+            }
+        }
+        AppError::Database(err)
+    }
+
+    pub fn to_user_error(&self) -> UserError {
+        match self.kind() {
+            ErrorKind::Internal => {
+                tracing::error!(error = %self, "internal error");
+                UserError::new(
+                    ErrorKind::Internal,
+                    "Something went wrong on our side; it has been logged.",
+                )
+            }
+            kind => UserError::new(kind, self.to_string()),
+        }
+    }
+}
+
+impl From<AppError> for UserError {
+    fn from(err: AppError) -> Self {
+        err.to_user_error()
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let user = self.to_user_error();
+        let status =
+            StatusCode::from_u16(user.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, user.message).into_response()
+    }
+}

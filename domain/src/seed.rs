@@ -1,0 +1,128 @@
+//! The demo install: run at every start, creates only what is missing.
+
+use model::{Surface, TenantRole};
+use rand::distributions::{Alphanumeric, DistString};
+
+use crate::accounts;
+use crate::tenancy::{self, NewTenant};
+use crate::{Actor, AppError, AppResult, Ctx};
+
+pub const CONSOLE_HOST: &str = "admin.localhost";
+pub const FREE_HOST: &str = "free.localhost";
+pub const EXPERIENCE_HOST: &str = "localhost";
+
+/// An account the seed created, with the password to give its owner (shown once).
+#[derive(Clone, Debug)]
+pub struct SeededAccount {
+    pub host: &'static str,
+    pub username: &'static str,
+    pub password: String,
+}
+
+/// The demo tenants: name, host, admin, member.
+const DEMO_TENANTS: &[(&str, &str, &str, &str)] = &[
+    ("Acme", "acme.localhost", "acme-admin", "acme-user"),
+    ("Globex", "globex.localhost", "globex-admin", "globex-user"),
+];
+
+/// Seeds the demo. `password`: the one password for every seeded account, or `None` to generate
+/// one per account. Returns the accounts created by this call (none on later starts).
+pub async fn seed_demo(ctx: &Ctx, password: Option<&str>) -> AppResult<Vec<SeededAccount>> {
+    let actor = Actor::system();
+    let password_for = |username: &str| -> AppResult<String> {
+        match password {
+            Some(p) => {
+                model::validate_password(p, username).map_err(|e| {
+                    AppError::Invalid(format!(
+                        "EXECGOV_SEED_PASSWORD is not usable for {username}: {e}"
+                    ))
+                })?;
+                Ok(p.to_string())
+            }
+            None => Ok(Alphanumeric.sample_string(&mut rand::thread_rng(), 12) + "-7x"),
+        }
+    };
+    let mut created = Vec::new();
+
+    for (host, surface) in [
+        (CONSOLE_HOST, Surface::PublicConsole),
+        (EXPERIENCE_HOST, Surface::Experience),
+    ] {
+        if tenancy::resolve_host(ctx, host).await?.is_none() {
+            tenancy::bind_platform_host(ctx, &actor, host, surface).await?;
+        }
+    }
+    if tenancy::resolve_host(ctx, FREE_HOST).await?.is_none() {
+        tenancy::provision_free_edition(ctx, &actor, FREE_HOST).await?;
+    }
+    if !platform_user_exists(ctx, "superadmin").await? {
+        let pw = password_for("superadmin")?;
+        accounts::create_platform_user(ctx, &actor, "superadmin", pw.clone(), true).await?;
+        created.push(SeededAccount {
+            host: CONSOLE_HOST,
+            username: "superadmin",
+            password: pw,
+        });
+    }
+
+    for &(name, host, admin, member) in DEMO_TENANTS {
+        let tenant = match tenancy::resolve_host(ctx, host)
+            .await?
+            .and_then(|b| b.tenant)
+        {
+            Some(t) => t,
+            None => {
+                let pw = password_for(admin)?;
+                let t = tenancy::provision_tenant(
+                    ctx,
+                    &actor,
+                    NewTenant {
+                        name: name.into(),
+                        host: host.into(),
+                        admin_username: admin.into(),
+                        admin_password: pw.clone(),
+                    },
+                )
+                .await?;
+                created.push(SeededAccount {
+                    host,
+                    username: admin,
+                    password: pw,
+                });
+                t
+            }
+        };
+        let users = accounts::list_users(ctx, &tenant).await?;
+        if !users.iter().any(|u| u.username == member) {
+            let pw = password_for(member)?;
+            accounts::create_user(ctx, &tenant, &actor, member, pw.clone(), TenantRole::Member)
+                .await?;
+            created.push(SeededAccount {
+                host,
+                username: member,
+                password: pw,
+            });
+        }
+    }
+
+    // Acme's admin also helps Globex: the minimal cross-tenant entry.
+    let acme = tenancy::resolve_host(ctx, DEMO_TENANTS[0].1)
+        .await?
+        .and_then(|b| b.tenant);
+    let globex = tenancy::resolve_host(ctx, DEMO_TENANTS[1].1)
+        .await?
+        .and_then(|b| b.tenant);
+    if let (Some(acme), Some(globex)) = (acme, globex) {
+        tenancy::whitelist_admin(ctx, &actor, acme.id, DEMO_TENANTS[0].2, globex.id).await?;
+    }
+    Ok(created)
+}
+
+async fn platform_user_exists(ctx: &Ctx, username: &str) -> AppResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM public.platform_users WHERE lower(username) = lower($1))",
+    )
+    .bind(username)
+    .fetch_one(&ctx.pool)
+    .await?)
+}

@@ -1,0 +1,196 @@
+//! Types shared by the browser bundle, the server and the CLI.
+//! wasm-safe: serde and plain Rust only.
+
+mod error;
+mod validation;
+
+pub use error::{ErrorKind, UserError};
+pub use validation::{normalize_host, validate_password, validate_tenant_name, validate_username};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a Host shows; chosen by its host binding, never by the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Surface {
+    PublicConsole,
+    TenantFront,
+    FreeConsole,
+    Experience,
+}
+
+impl Surface {
+    pub const ALL: [Surface; 4] = [
+        Surface::PublicConsole,
+        Surface::TenantFront,
+        Surface::FreeConsole,
+        Surface::Experience,
+    ];
+
+    /// The name stored in `public.host_bindings.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::PublicConsole => "public_console",
+            Surface::TenantFront => "tenant_front",
+            Surface::FreeConsole => "free_console",
+            Surface::Experience => "experience",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Surface> {
+        Surface::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A user's role inside one tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TenantRole {
+    Admin,
+    Member,
+}
+
+impl TenantRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantRole::Admin => "admin",
+            TenantRole::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TenantRole> {
+        [TenantRole::Admin, TenantRole::Member]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// Who is signed in on this host, as the pages need to know it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Principal {
+    /// A user of the public console; only `super_admin` may govern the platform.
+    Platform { username: String, super_admin: bool },
+    /// A user of the tenant this host is bound to.
+    Tenant { username: String, role: TenantRole },
+}
+
+impl Principal {
+    pub fn username(&self) -> &str {
+        match self {
+            Principal::Platform { username, .. } | Principal::Tenant { username, .. } => username,
+        }
+    }
+
+    pub fn is_super_admin(&self) -> bool {
+        matches!(
+            self,
+            Principal::Platform {
+                super_admin: true,
+                ..
+            }
+        )
+    }
+
+    pub fn is_tenant_admin(&self) -> bool {
+        matches!(
+            self,
+            Principal::Tenant {
+                role: TenantRole::Admin,
+                ..
+            }
+        )
+    }
+}
+
+/// The page shell's view of the current request: surface, tenant and user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub surface: Surface,
+    pub tenant_name: Option<String>,
+    pub principal: Option<Principal>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSummary {
+    pub id: i64,
+    pub name: String,
+    pub schema_name: String,
+    pub edition: String,
+    pub status: String,
+    pub hosts: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantDetail {
+    pub tenant: TenantSummary,
+    pub user_count: i64,
+    pub admins: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub role: TenantRole,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub result: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginLogEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub username: String,
+    pub success: bool,
+    pub reason: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A tenant a whitelisted tenant admin may enter, with the address to go to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrossTenantLink {
+    pub tenant_name: String,
+    pub host: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surface_names_round_trip() {
+        for s in Surface::ALL {
+            assert_eq!(Surface::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Surface::parse("tenant"), None);
+    }
+
+    #[test]
+    fn super_admin_is_only_the_explicit_marker() {
+        let plain = Principal::Platform {
+            username: "admin".into(),
+            super_admin: false,
+        };
+        assert!(!plain.is_super_admin());
+        let tenant_admin = Principal::Tenant {
+            username: "root".into(),
+            role: TenantRole::Admin,
+        };
+        assert!(!tenant_admin.is_super_admin());
+        assert!(tenant_admin.is_tenant_admin());
+    }
+}

@@ -1,0 +1,187 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/dev and scripts/test. Source it; do not run it.
+# Every ensure_* function is idempotent: it skips what is already there and
+# prints one line per step.
+
+WASM_BINDGEN_VERSION=0.2.130
+WASM_TARGET=wasm32-unknown-unknown
+WASM_PROFILE=wasm-release
+# Crates that must never reach the browser bundle.
+WASM_FORBIDDEN_CRATES=(sqlx tokio axum argon2 domain)
+SITE_ROOT=target/site
+
+# Tools installed with `cargo install` live here; rustup adds it to PATH only
+# in login shells.
+case ":$PATH:" in
+    *":${CARGO_HOME:-$HOME/.cargo}/bin:"*) ;;
+    *) export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH" ;;
+esac
+
+step() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a command as root: directly when we are root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        die "need root to run '$*' and sudo is not installed"
+    fi
+}
+
+_apt_updated=0
+
+# ensure_apt_packages pkg... — install only the Debian packages not yet installed.
+ensure_apt_packages() {
+    local pkg missing=()
+    for pkg in "$@"; do
+        # Removed packages whose config files remain also answer dpkg -s.
+        if dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
+            continue
+        fi
+        missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        step "apt packages present: $*"
+        return 0
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${missing[*]}"
+    if [ "$_apt_updated" -eq 0 ]; then
+        step "apt-get update"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        _apt_updated=1
+    fi
+    step "apt-get install ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+_have_initdb() {
+    local d
+    if [ -n "${EXECGOV_POSTGRES_BIN:-}" ] && [ -x "$EXECGOV_POSTGRES_BIN/initdb" ]; then
+        return 0
+    fi
+    for d in /usr/lib/postgresql/*/bin; do
+        [ -x "$d/initdb" ] && return 0
+    done
+    command -v initdb >/dev/null 2>&1
+}
+
+# PostgreSQL server binaries. The server runs its own private cluster; if the
+# package creates and starts a system cluster ("main"), ExecGov never uses it.
+# As root, the server runs its cluster as the `postgres` OS user, which the
+# package creates.
+ensure_postgres() {
+    if _have_initdb && { [ "$(id -u)" -ne 0 ] || id postgres >/dev/null 2>&1; }; then
+        step "PostgreSQL server binaries present"
+        return 0
+    fi
+    ensure_apt_packages postgresql
+    _have_initdb || die "installed postgresql but found no initdb under /usr/lib/postgresql/*/bin"
+}
+
+ensure_bubblewrap() {
+    if command -v bwrap >/dev/null 2>&1; then
+        step "bubblewrap present"
+        return 0
+    fi
+    ensure_apt_packages bubblewrap
+}
+
+ensure_curl() {
+    if command -v curl >/dev/null 2>&1; then
+        step "curl present"
+        return 0
+    fi
+    ensure_apt_packages curl ca-certificates
+}
+
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ]; then
+        step "chromium present"
+        return 0
+    fi
+    ensure_apt_packages chromium
+    [ -x /usr/bin/chromium ] || die "installed chromium but /usr/bin/chromium is missing"
+}
+
+ensure_node() {
+    if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+        step "node $(node --version) and npm present"
+    else
+        ensure_apt_packages nodejs npm
+    fi
+    # end2end pins playwright-core 1.61.1, the last release that runs on
+    # Node 18 (Debian 12's and Ubuntu 24.04's nodejs).
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]')
+    [ "$major" -ge 18 ] || die "node $(node --version) is too old for the end-to-end tests (need 18 or newer)"
+}
+
+ensure_wasm_target() {
+    command -v rustup >/dev/null 2>&1 || die "rustup not found; install Rust with rustup first"
+    if rustup target list --installed | grep -qx "$WASM_TARGET"; then
+        step "rust target $WASM_TARGET present"
+        return 0
+    fi
+    step "rustup target add $WASM_TARGET"
+    rustup target add "$WASM_TARGET"
+}
+
+ensure_wasm_bindgen() {
+    if command -v wasm-bindgen >/dev/null 2>&1 \
+        && [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+        step "wasm-bindgen $WASM_BINDGEN_VERSION present"
+        return 0
+    fi
+    # No --locked: with it this version fails to build.
+    step "cargo install wasm-bindgen-cli --version $WASM_BINDGEN_VERSION (a few minutes, once)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+}
+
+# Build the browser bundle and assemble the site root (target/site).
+build_site() {
+    step "build frontend ($WASM_TARGET, profile $WASM_PROFILE)"
+    cargo build -p frontend --lib --target "$WASM_TARGET" --profile "$WASM_PROFILE"
+    step "wasm-bindgen -> $SITE_ROOT/pkg"
+    mkdir -p "$SITE_ROOT/pkg"
+    wasm-bindgen --target web --no-typescript --out-dir "$SITE_ROOT/pkg" --out-name execgov \
+        "target/$WASM_TARGET/$WASM_PROFILE/frontend.wasm"
+    [ -f style/main.css ] || die "style/main.css is missing"
+    cp style/main.css "$SITE_ROOT/pkg/execgov.css"
+    if [ -d public ]; then
+        cp -r public/. "$SITE_ROOT/"
+    fi
+    step "site root ready: $SITE_ROOT"
+}
+
+# The browser bundle must not link server-only crates.
+check_wasm_has_no_server_crates() {
+    local crate out err rc found=()
+    err=$(mktemp)
+    for crate in "${WASM_FORBIDDEN_CRATES[@]}"; do
+        rc=0
+        out=$(cargo tree -p frontend --target "$WASM_TARGET" -e normal -i "$crate" 2>"$err") || rc=$?
+        if [ "$rc" -eq 0 ]; then
+            # Success with output means the crate is in the tree.
+            [ -z "$out" ] || found+=("$crate")
+        elif grep -q 'did not match any packages' "$err"; then
+            : # not in the dependency graph at all
+        else
+            cat "$err" >&2
+            rm -f "$err"
+            die "cargo tree failed while checking for '$crate' in the frontend"
+        fi
+    done
+    rm -f "$err"
+    if [ "${#found[@]}" -gt 0 ]; then
+        for crate in "${found[@]}"; do
+            printf 'error: the wasm frontend depends on server crate %s:\n' "$crate" >&2
+            cargo tree -p frontend --target "$WASM_TARGET" -e normal -i "$crate" >&2 2>/dev/null || true
+        done
+        die "server-only crates in the browser bundle: ${found[*]}"
+    fi
+    step "wasm frontend has none of: ${WASM_FORBIDDEN_CRATES[*]}"
+}

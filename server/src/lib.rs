@@ -1,0 +1,137 @@
+//! The ExecGov server: the host layer (Host → binding → caller), the Leptos pages and server
+//! functions, health checks and static files, on one axum router.
+
+pub mod config;
+pub mod postgres;
+
+use std::net::SocketAddr;
+
+use app::{shell, App};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use domain::accounts::SESSION_COOKIE;
+use domain::{caller, Ctx, RequestMeta};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::trace::TraceLayer;
+
+/// The whole HTTP surface. `/healthz` answers on every host; everything else needs a bound Host.
+pub fn router(ctx: Ctx, leptos_options: LeptosOptions) -> Router {
+    let routes = generate_route_list(App);
+    let provide_ctx = {
+        let ctx = ctx.clone();
+        move || provide_context(ctx.clone())
+    };
+    let pages = Router::new()
+        .leptos_routes_with_context(&leptos_options, routes, provide_ctx.clone(), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            provide_ctx,
+            shell,
+        ))
+        .layer(middleware::from_fn_with_state(ctx.clone(), host_layer))
+        .with_state(leptos_options);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(ctx)
+        .merge(pages)
+        .layer(TraceLayer::new_for_http())
+}
+
+/// 200 once the database answers, on any Host, for load balancers and scripts.
+async fn healthz(State(ctx): State<Ctx>) -> Response {
+    match sqlx::query("SELECT 1").execute(&ctx.pool).await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(err) => {
+            tracing::warn!(%err, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+/// Resolves the Host and the session before anything else runs. Unknown hosts get a 404 page and
+/// suspended tenants a suspended page; no request ever falls through to a default tenant.
+async fn host_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let token = session_token(&req);
+    let meta = RequestMeta {
+        ip: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(300).collect()),
+    };
+    let caller = match caller::identify(&ctx, &host, token.as_deref(), meta).await {
+        Ok(Some(caller)) => caller,
+        Ok(None) => {
+            return plain_page(
+                StatusCode::NOT_FOUND,
+                "This address is not bound",
+                "This address is not bound to anything on this ExecGov installation. Check the address you were given.",
+            )
+        }
+        Err(err) => return err.into_response(),
+    };
+    if let Some(tenant) = caller.binding.tenant.as_ref().filter(|t| !t.active) {
+        return plain_page(
+            StatusCode::FORBIDDEN,
+            "Suspended",
+            &format!(
+                "{} is suspended. Signing in is not possible; contact your platform administrator.",
+                tenant.name
+            ),
+        );
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+fn session_token(req: &Request) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .flatten()
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+}
+
+/// A page that needs no application: for unbound and suspended hosts.
+fn plain_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · ExecGov</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#1d2330}}\
+         main{{max-width:36rem;margin:15vh auto;padding:2rem;background:#fff;border-radius:8px;\
+         box-shadow:0 1px 3px #0002}}</style></head><body><main><h1>{t}</h1><p>{m}</p></main></body></html>",
+        t = escape(title),
+        m = escape(message)
+    );
+    let mut response = (status, Html(body)).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        "no-store".parse().expect("valid header"),
+    );
+    response
+}

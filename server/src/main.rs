@@ -1,0 +1,154 @@
+//! `execgov`: starts (or finds) the database, migrates, seeds the demo and serves every surface.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use domain::seed::{self, SeededAccount};
+use domain::Ctx;
+use leptos::config::LeptosOptions;
+use server::config::Config;
+use server::postgres::PrivateCluster;
+use sqlx::postgres::PgConnectOptions;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("EXECGOV_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("execgov: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let (options, cluster) = match &config.database_url {
+        Some(url) => (
+            url.parse::<PgConnectOptions>()
+                .context("DATABASE_URL is not a PostgreSQL URL")?,
+            None,
+        ),
+        None => {
+            let cluster =
+                PrivateCluster::start(&config.data_dir, config.postgres_bin.as_deref()).await?;
+            (cluster.app_options("execgov"), Some(cluster))
+        }
+    };
+    let served = serve(&config, options).await;
+    // Whatever happened, a cluster we started is stopped cleanly.
+    if let Some(cluster) = cluster {
+        cluster.stop().await?;
+    }
+    served
+}
+
+async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()> {
+    let pool = domain::db::connect(options, 16).await?;
+    domain::db::migrate(&pool).await?;
+    let ctx = Ctx::new(pool);
+    let seeded = seed::seed_demo(&ctx, config.seed_password.as_deref()).await?;
+    let passwords_file = config.data_dir.join("initial-passwords.txt");
+    if !seeded.is_empty() && config.seed_password.is_none() {
+        save_generated_passwords(&passwords_file, &seeded)?;
+    }
+    ctx.hosts.follow_changes(&ctx.pool).await?;
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name("execgov")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.addr)
+        .build();
+    let app = server::router(ctx.clone(), leptos_options);
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("listening on {}", config.addr))?;
+    print_welcome(config, &seeded, &passwords_file);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    ctx.pool.close().await;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Generated passwords are shown once and kept, readable by the owner only, in the data directory.
+fn save_generated_passwords(
+    path: &std::path::Path,
+    seeded: &[SeededAccount],
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new(".")))?;
+    let mut text = String::from("# ExecGov demo accounts created at first start\n");
+    for a in seeded {
+        text.push_str(&format!("{}\t{}\t{}\n", a.host, a.username, a.password));
+    }
+    std::fs::write(path, text)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+fn print_welcome(config: &Config, seeded: &[SeededAccount], passwords_file: &std::path::Path) {
+    let port = config.addr.port();
+    let url = |host: &str| format!("http://{host}:{port}");
+    println!("\nExecGov is running on {}\n", config.addr);
+    println!(
+        "  public console   {}   (super-admin: superadmin)",
+        url(seed::CONSOLE_HOST)
+    );
+    println!(
+        "  tenant Acme      {}   (acme-admin, acme-user)",
+        url("acme.localhost")
+    );
+    println!(
+        "  tenant Globex    {}   (globex-admin, globex-user)",
+        url("globex.localhost")
+    );
+    println!(
+        "  free console     {}   (sign up there)",
+        url(seed::FREE_HOST)
+    );
+    println!("  experience page  {}", url(seed::EXPERIENCE_HOST));
+    println!("  health check     {}/healthz", url("localhost"));
+    println!();
+    if config.seed_password.is_some() {
+        println!(
+            "Demo accounts use the password in EXECGOV_SEED_PASSWORD (as set at first start)."
+        );
+    } else if !seeded.is_empty() {
+        println!(
+            "Demo accounts created now (passwords shown once, kept in {}):",
+            passwords_file.display()
+        );
+        for a in seeded {
+            println!("  {:<18} {:<14} {}", a.host, a.username, a.password);
+        }
+    } else {
+        println!(
+            "Demo account passwords were printed at first start and kept in {}.",
+            passwords_file.display()
+        );
+    }
+    println!("\n*.localhost resolves to this machine in browsers; with curl use -H 'Host: acme.localhost'.\n");
+}

@@ -1,0 +1,301 @@
+//! The private PostgreSQL cluster used when no `DATABASE_URL` is given: created once under the
+//! data directory, reachable only through a Unix socket inside it (no TCP port), run as the
+//! `postgres` OS user when we are root (initdb refuses root), found again on the next start.
+
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{bail, Context};
+use rand::distributions::{Alphanumeric, DistString};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
+use tokio::process::Command;
+
+/// The application's role: an ordinary role that owns its database, never a superuser.
+const APP_ROLE: &str = "execgov";
+const SUPERUSER: &str = "postgres";
+/// Unix sockets paths are limited to 107 bytes.
+const MAX_SOCKET_PATH: usize = 100;
+
+pub struct PrivateCluster {
+    bin_dir: PathBuf,
+    data: PathBuf,
+    socket_dir: PathBuf,
+    log_file: PathBuf,
+    run_as: Option<nix::unistd::User>,
+    superuser_password: String,
+    app_password: String,
+}
+
+impl PrivateCluster {
+    /// Creates the cluster under `root` if needed, starts it unless it already runs, and makes
+    /// sure the application's role and database exist.
+    pub async fn start(root: &Path, bin_dir: Option<&Path>) -> anyhow::Result<PrivateCluster> {
+        let bin_dir = find_bin_dir(bin_dir)?;
+        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        let root = root.canonicalize()?;
+        let run_as = if nix::unistd::geteuid().is_root() {
+            Some(nix::unistd::User::from_name(SUPERUSER)?.context(
+                "running as root needs the `postgres` OS user to own the private cluster: \
+                 install PostgreSQL with `apt-get install postgresql`",
+            )?)
+        } else {
+            None
+        };
+        // The postgres user must be able to pass through the data directory to its own folder.
+        if run_as.is_some() {
+            let mode = std::fs::metadata(&root)?.permissions().mode();
+            std::fs::set_permissions(&root, std::fs::Permissions::from_mode(mode | 0o711))?;
+        }
+        let home = root.join("postgres");
+        let cluster = PrivateCluster {
+            data: home.join("data"),
+            socket_dir: home.join("run"),
+            log_file: home.join("server.log"),
+            superuser_password: String::new(),
+            app_password: String::new(),
+            bin_dir,
+            run_as,
+        };
+        let socket = cluster.socket_dir.join(".s.PGSQL.5432");
+        if socket.as_os_str().len() > MAX_SOCKET_PATH {
+            bail!(
+                "the data directory path is too long for a PostgreSQL socket ({}); use a shorter EXECGOV_DATA_DIR",
+                socket.display()
+            );
+        }
+        let credentials = root.join("postgres-credentials");
+        let cluster = cluster.with_credentials(&credentials)?;
+        for dir in [&home, &cluster.socket_dir] {
+            cluster.own_dir(dir)?;
+        }
+        if !cluster.data.join("PG_VERSION").exists() {
+            cluster.init().await?;
+        }
+        if !cluster.running().await? {
+            cluster
+                .pg_ctl(&["start", "-w", "-t", "120", "-l"], Some(&cluster.log_file))
+                .await
+                .with_context(|| {
+                    format!("starting PostgreSQL; see {}", cluster.log_file.display())
+                })?;
+        }
+        cluster.bootstrap().await?;
+        Ok(cluster)
+    }
+
+    /// Reads the passwords kept beside the cluster, generating them the first time.
+    fn with_credentials(mut self, path: &Path) -> anyhow::Result<PrivateCluster> {
+        if !path.exists() {
+            let gen = || Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
+            std::fs::write(path, format!("{}\n{}\n", gen(), gen()))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        let text = std::fs::read_to_string(path)?;
+        let mut lines = text.lines();
+        match (lines.next(), lines.next()) {
+            (Some(s), Some(a)) => {
+                self.superuser_password = s.to_string();
+                self.app_password = a.to_string();
+                Ok(self)
+            }
+            _ => bail!("{} is damaged: expected two lines", path.display()),
+        }
+    }
+
+    fn own_dir(&self, dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        if let Some(user) = &self.run_as {
+            chown(dir, Some(user.uid.as_raw()), Some(user.gid.as_raw()))?;
+        }
+        Ok(())
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.bin_dir.join(program));
+        cmd.env_clear()
+            .env("LC_ALL", "C.UTF-8")
+            .env("PATH", "/usr/bin:/bin")
+            .current_dir(self.data.parent().expect("data dir has a parent"))
+            .stdin(Stdio::null());
+        if let Some(user) = &self.run_as {
+            cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        }
+        cmd
+    }
+
+    async fn init(&self) -> anyhow::Result<()> {
+        tracing::info!(data = %self.data.display(), "creating the private PostgreSQL cluster");
+        let pwfile = self.data.with_file_name("pwfile");
+        std::fs::write(&pwfile, &self.superuser_password)?;
+        std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o600))?;
+        if let Some(user) = &self.run_as {
+            chown(&pwfile, Some(user.uid.as_raw()), Some(user.gid.as_raw()))?;
+        }
+        let output = self
+            .command("initdb")
+            .arg("-D")
+            .arg(&self.data)
+            .args([
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--auth-local=scram-sha-256",
+                "--auth-host=reject",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .output()
+            .await?;
+        std::fs::remove_file(&pwfile)?;
+        if !output.status.success() {
+            bail!("initdb failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        // No TCP at all; the socket lives in a folder only the cluster's owner (and root) can enter.
+        let conf = format!(
+            "\n# ExecGov private cluster\nlisten_addresses = ''\nunix_socket_directories = '{}'\nunix_socket_permissions = 0700\n",
+            self.socket_dir.display()
+        );
+        let conf_path = self.data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf_path)?;
+        text.push_str(&conf);
+        std::fs::write(&conf_path, text)?;
+        Ok(())
+    }
+
+    async fn running(&self) -> anyhow::Result<bool> {
+        let status = self
+            .command("pg_ctl")
+            .arg("status")
+            .arg("-D")
+            .arg(&self.data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await?;
+        Ok(status.success())
+    }
+
+    async fn pg_ctl(&self, args: &[&str], last: Option<&Path>) -> anyhow::Result<()> {
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg("-D").arg(&self.data).args(args);
+        if let Some(last) = last {
+            cmd.arg(last);
+        }
+        let output = cmd.stdout(Stdio::null()).output().await?;
+        if !output.status.success() {
+            bail!(
+                "pg_ctl {args:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops the cluster, letting running transactions roll back (fast shutdown).
+    pub async fn stop(&self) -> anyhow::Result<()> {
+        self.pg_ctl(&["stop", "-w", "-m", "fast"], None).await?;
+        tracing::info!("private PostgreSQL stopped");
+        Ok(())
+    }
+
+    fn options(&self, user: &str, password: &str, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.socket_dir)
+            .username(user)
+            .password(password)
+            .database(database)
+    }
+
+    /// The superuser, for creating roles and databases only; the application never uses it.
+    pub fn admin_options(&self) -> PgConnectOptions {
+        self.options(SUPERUSER, &self.superuser_password, "postgres")
+    }
+
+    /// The application's ordinary role on `database`.
+    pub fn app_options(&self, database: &str) -> PgConnectOptions {
+        self.options(APP_ROLE, &self.app_password, database)
+    }
+
+    /// Creates `database` owned by the application's role unless it exists.
+    pub async fn create_database(&self, database: &str) -> anyhow::Result<()> {
+        if !database
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            bail!("unsafe database name {database:?}");
+        }
+        let mut admin = PgConnection::connect_with(&self.admin_options()).await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(database)
+                .fetch_one(&mut admin)
+                .await?;
+        if !exists {
+            sqlx::query(&format!("CREATE DATABASE {database} OWNER {APP_ROLE}"))
+                .execute(&mut admin)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn bootstrap(&self) -> anyhow::Result<()> {
+        let mut admin = PgConnection::connect_with(&self.admin_options())
+            .await
+            .context("connecting to the private PostgreSQL as its superuser")?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+                .bind(APP_ROLE)
+                .fetch_one(&mut admin)
+                .await?;
+        // The password is our own alphanumeric string; roles cannot take bound parameters.
+        let verb = if exists { "ALTER" } else { "CREATE" };
+        sqlx::query(&format!(
+            "{verb} ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD '{}'",
+            self.app_password
+        ))
+        .execute(&mut admin)
+        .await?;
+        admin.close().await?;
+        self.create_database(APP_ROLE).await
+    }
+}
+
+/// The directory holding `initdb` and `pg_ctl`: the given one, the newest Debian version, or PATH.
+fn find_bin_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let has_tools = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
+    if let Some(dir) = given {
+        if has_tools(dir) {
+            return Ok(dir.to_path_buf());
+        }
+        bail!(
+            "EXECGOV_POSTGRES_BIN={} holds no initdb and pg_ctl",
+            dir.display()
+        );
+    }
+    let mut debian: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            has_tools(&bin).then_some((version, bin))
+        })
+        .collect();
+    debian.sort();
+    if let Some((_, bin)) = debian.pop() {
+        return Ok(bin);
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).find(|d| has_tools(d)))
+        .unwrap_or_default();
+    on_path.context(
+        "PostgreSQL server programs (initdb, pg_ctl) were not found. Install them with \
+         `sudo apt-get install postgresql` (Debian/Ubuntu), set EXECGOV_POSTGRES_BIN to their \
+         directory, or set DATABASE_URL to use an existing database",
+    )
+}
