@@ -8,7 +8,7 @@ use model::{SessionInfo, UserError};
 use crate::server::{caller, set_session_cookie, user_error};
 
 /// The current surface, tenant and user, for the whole page.
-#[server]
+#[server(endpoint = "current-session")]
 pub async fn current_session() -> Result<SessionInfo, UserError> {
     let (_, caller) = caller()?;
     Ok(SessionInfo {
@@ -18,7 +18,7 @@ pub async fn current_session() -> Result<SessionInfo, UserError> {
     })
 }
 
-#[server]
+#[server(endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<(), UserError> {
     let (ctx, caller) = caller()?;
     let realm = caller.require_realm().map_err(user_error)?;
@@ -29,7 +29,7 @@ pub async fn login(username: String, password: String) -> Result<(), UserError> 
     Ok(())
 }
 
-#[server]
+#[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), UserError> {
     let (ctx, caller) = caller()?;
     if let (Some(realm), Some(token)) = (caller.realm(), &caller.session_token) {

@@ -12,7 +12,7 @@ use crate::server::{caller, user_error};
 
 const CONSOLE: &[Surface] = &[Surface::PublicConsole];
 
-#[server]
+#[server(endpoint = "list-tenants")]
 pub async fn list_tenants() -> Result<Vec<TenantSummary>, UserError> {
     let (ctx, caller) = caller()?;
     caller.super_admin().map_err(user_error)?;
@@ -21,7 +21,7 @@ pub async fn list_tenants() -> Result<Vec<TenantSummary>, UserError> {
         .map_err(user_error)
 }
 
-#[server]
+#[server(endpoint = "create-tenant")]
 pub async fn create_tenant(
     name: String,
     host: String,
@@ -43,7 +43,7 @@ pub async fn create_tenant(
     Ok(tenant.id)
 }
 
-#[server]
+#[server(endpoint = "get-tenant")]
 pub async fn get_tenant(id: i64) -> Result<TenantDetail, UserError> {
     let (ctx, caller) = caller()?;
     caller.super_admin().map_err(user_error)?;
@@ -52,7 +52,7 @@ pub async fn get_tenant(id: i64) -> Result<TenantDetail, UserError> {
         .map_err(user_error)
 }
 
-#[server]
+#[server(endpoint = "set-tenant-active")]
 pub async fn set_tenant_active(id: i64, active: bool) -> Result<(), UserError> {
     let (ctx, caller) = caller()?;
     caller.super_admin().map_err(user_error)?;
@@ -61,7 +61,7 @@ pub async fn set_tenant_active(id: i64, active: bool) -> Result<(), UserError> {
         .map_err(user_error)
 }
 
-#[server]
+#[server(endpoint = "whitelist-admin")]
 pub async fn whitelist_admin(
     id: i64,
     username: String,

@@ -9,7 +9,7 @@ use crate::layout::{error_note, Gate, Need};
 #[cfg(feature = "ssr")]
 use crate::server::{caller, set_session_cookie, user_error};
 
-#[server]
+#[server(endpoint = "sign-up")]
 pub async fn sign_up(username: String, password: String) -> Result<(), UserError> {
     let (ctx, caller) = caller()?;
     if caller.surface() != Surface::FreeConsole {

@@ -137,7 +137,7 @@ pub fn Gate(surfaces: &'static [Surface], need: Need, children: ChildrenFn) -> i
     }
 }
 
-#[server]
+#[server(endpoint = "audit-entries")]
 pub async fn audit_entries() -> Result<Vec<AuditEntry>, UserError> {
     let (ctx, caller) = caller()?;
     let realm = caller.admin_realm().map_err(user_error)?;
@@ -146,7 +146,7 @@ pub async fn audit_entries() -> Result<Vec<AuditEntry>, UserError> {
         .map_err(user_error)
 }
 
-#[server]
+#[server(endpoint = "login-entries")]
 pub async fn login_entries() -> Result<Vec<LoginLogEntry>, UserError> {
     let (ctx, caller) = caller()?;
     let realm = caller.admin_realm().map_err(user_error)?;

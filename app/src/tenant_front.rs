@@ -11,7 +11,7 @@ use crate::server::{caller, user_error};
 
 const TENANT: &[Surface] = &[Surface::TenantFront];
 
-#[server]
+#[server(endpoint = "list-users")]
 pub async fn list_users() -> Result<Vec<UserSummary>, UserError> {
     let (ctx, caller) = caller()?;
     let (tenant, _) = caller.tenant_admin().map_err(user_error)?;
@@ -20,7 +20,7 @@ pub async fn list_users() -> Result<Vec<UserSummary>, UserError> {
         .map_err(user_error)
 }
 
-#[server]
+#[server(endpoint = "create-user")]
 pub async fn create_user(
     username: String,
     password: String,
@@ -36,7 +36,7 @@ pub async fn create_user(
 }
 
 /// `change`: `disable`, `enable`, `make-admin` or `make-member`.
-#[server]
+#[server(endpoint = "change-user")]
 pub async fn change_user(user_id: i64, change: String) -> Result<(), UserError> {
     use domain::accounts::UserChange;
     let (ctx, caller) = caller()?;
@@ -76,7 +76,7 @@ fn parse_role(role: &str) -> Result<TenantRole, UserError> {
     })
 }
 
-#[server]
+#[server(endpoint = "cross-tenant-links")]
 pub async fn cross_tenant_links() -> Result<Vec<CrossTenantLink>, UserError> {
     let (ctx, caller) = caller()?;
     let (tenant, admin) = caller.tenant_admin().map_err(user_error)?;
