@@ -359,29 +359,37 @@ pub async fn logout(ctx: &Ctx, realm: Realm<'_>, token: &str, meta: &RequestMeta
 pub async fn login_log(ctx: &Ctx, realm: Realm<'_>, limit: i64) -> AppResult<Vec<LoginLogEntry>> {
     let tables = realm.tables();
     let mut tx = realm.begin(ctx).await?;
-    let rows: Vec<(i64, DateTime<Utc>, String, bool, String, Option<String>, Option<String>)> =
-        sqlx::query_as(&format!(
-            "SELECT id, at, username, success, reason, ip, user_agent FROM {} ORDER BY id DESC LIMIT $1",
-            tables.login_log
-        ))
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+    let rows: Vec<LoginRow> = sqlx::query_as(&format!(
+        "SELECT id, at, username, success, reason, ip, user_agent FROM {} ORDER BY id DESC LIMIT $1",
+        tables.login_log
+    ))
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, at, username, success, reason, ip, user_agent)| LoginLogEntry {
-                id,
-                at,
-                username,
-                success,
-                reason,
-                ip,
-                user_agent,
-            },
-        )
+        .map(|r| LoginLogEntry {
+            id: r.id,
+            at: r.at,
+            username: r.username,
+            success: r.success,
+            reason: r.reason,
+            ip: r.ip,
+            user_agent: r.user_agent,
+        })
         .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    id: i64,
+    at: DateTime<Utc>,
+    username: String,
+    success: bool,
+    reason: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
 }
 
 /// The audit trail of `realm`, newest first.

@@ -66,16 +66,17 @@ impl HostDirectory {
         let mut listener = PgListener::connect_with(pool).await?;
         listener.listen(BINDINGS_CHANNEL).await?;
         let hosts = self.clone();
+        let pool = pool.clone();
         tokio::spawn(async move {
-            loop {
-                match listener.try_recv().await {
-                    Ok(_) => hosts.invalidate(),
-                    Err(err) => {
-                        tracing::warn!(%err, "host binding listener failed; retrying");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            while !pool.is_closed() {
+                if let Err(err) = listener.try_recv().await {
+                    if pool.is_closed() {
+                        break;
                     }
+                    tracing::warn!(%err, "host binding listener failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
-                // A dropped connection may have hidden a notification.
+                // A notification, or a reconnect that may have hidden one: forget everything.
                 hosts.invalidate();
             }
         });
