@@ -10,6 +10,7 @@ use crate::{Actor, AppError, AppResult, Ctx};
 pub const CONSOLE_HOST: &str = "admin.localhost";
 pub const FREE_HOST: &str = "free.localhost";
 pub const EXPERIENCE_HOST: &str = "localhost";
+pub const SUPER_ADMIN: &str = "superadmin";
 
 /// An account the seed created, with the password to give its owner (shown once).
 #[derive(Clone, Debug)]
@@ -29,18 +30,22 @@ const DEMO_TENANTS: &[(&str, &str, &str, &str)] = &[
 /// one per account. Returns the accounts created by this call (none on later starts).
 pub async fn seed_demo(ctx: &Ctx, password: Option<&str>) -> AppResult<Vec<SeededAccount>> {
     let actor = Actor::system();
-    let password_for = |username: &str| -> AppResult<String> {
-        match password {
-            Some(p) => {
-                model::validate_password(p, username).map_err(|e| {
-                    AppError::Invalid(format!(
-                        "EXECGOV_SEED_PASSWORD is not usable for {username}: {e}"
-                    ))
-                })?;
-                Ok(p.to_string())
-            }
-            None => Ok(Alphanumeric.sample_string(&mut rand::thread_rng(), 12) + "-7x"),
+    // A given password must suit every account before anything is created.
+    if let Some(p) = password {
+        let usernames = DEMO_TENANTS
+            .iter()
+            .flat_map(|&(_, _, admin, member)| [admin, member]);
+        for username in std::iter::once(SUPER_ADMIN).chain(usernames) {
+            model::validate_password(p, username).map_err(|e| {
+                AppError::Invalid(format!(
+                    "EXECGOV_SEED_PASSWORD is not usable for {username}: {e}"
+                ))
+            })?;
         }
+    }
+    let password_for = || match password {
+        Some(p) => p.to_string(),
+        None => Alphanumeric.sample_string(&mut rand::thread_rng(), 12) + "-7x",
     };
     let mut created = Vec::new();
 
@@ -55,12 +60,12 @@ pub async fn seed_demo(ctx: &Ctx, password: Option<&str>) -> AppResult<Vec<Seede
     if tenancy::resolve_host(ctx, FREE_HOST).await?.is_none() {
         tenancy::provision_free_edition(ctx, &actor, FREE_HOST).await?;
     }
-    if !platform_user_exists(ctx, "superadmin").await? {
-        let pw = password_for("superadmin")?;
-        accounts::create_platform_user(ctx, &actor, "superadmin", pw.clone(), true).await?;
+    if !platform_user_exists(ctx, SUPER_ADMIN).await? {
+        let pw = password_for();
+        accounts::create_platform_user(ctx, &actor, SUPER_ADMIN, pw.clone(), true).await?;
         created.push(SeededAccount {
             host: CONSOLE_HOST,
-            username: "superadmin",
+            username: SUPER_ADMIN,
             password: pw,
         });
     }
@@ -72,7 +77,7 @@ pub async fn seed_demo(ctx: &Ctx, password: Option<&str>) -> AppResult<Vec<Seede
         {
             Some(t) => t,
             None => {
-                let pw = password_for(admin)?;
+                let pw = password_for();
                 let t = tenancy::provision_tenant(
                     ctx,
                     &actor,
@@ -94,7 +99,7 @@ pub async fn seed_demo(ctx: &Ctx, password: Option<&str>) -> AppResult<Vec<Seede
         };
         let users = accounts::list_users(ctx, &tenant).await?;
         if !users.iter().any(|u| u.username == member) {
-            let pw = password_for(member)?;
+            let pw = password_for();
             accounts::create_user(ctx, &tenant, &actor, member, pw.clone(), TenantRole::Member)
                 .await?;
             created.push(SeededAccount {
