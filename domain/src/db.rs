@@ -33,6 +33,16 @@ pub async fn connect(options: PgConnectOptions, max_connections: u32) -> AppResu
             "refusing to run as a PostgreSQL superuser or BYPASSRLS role: connect as an ordinary role"
         )));
     }
+    let can_create_roles: bool =
+        sqlx::query_scalar("SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&pool)
+            .await?;
+    if !can_create_roles {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "the database role needs CREATEROLE: every tenant gets a PostgreSQL role of its own \
+             (ALTER ROLE <role> CREATEROLE)"
+        )));
+    }
     Ok(pool)
 }
 
@@ -97,13 +107,50 @@ impl TenantTx {
     }
 }
 
-/// Points the current transaction at `schema` until it ends.
+/// The tenant's own PostgreSQL role, computed in SQL from `$1` (the schema name): one role per
+/// tenant and database, so test databases in one cluster never share roles.
+const TENANT_ROLE_SQL: &str = "current_database() || '_' || $1";
+
+/// Points the current transaction at `schema` and acts as the tenant's own role until it ends.
+/// The role owns only its schema, so a query that strays into another tenant's schema (or into
+/// `public`'s tables) is refused by PostgreSQL itself.
 pub async fn enter_schema(conn: &mut PgConnection, schema: &TenantSchema) -> AppResult<()> {
-    sqlx::query("SELECT set_config('search_path', $1, true)")
-        .bind(schema.as_str())
-        .execute(conn)
-        .await?;
+    sqlx::query(&format!(
+        "SELECT set_config('search_path', $1, true), set_config('role', {TENANT_ROLE_SQL}, true)"
+    ))
+    .bind(schema.as_str())
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// Creates a tenant's role and its schema owned by that role. The application's role (which
+/// needs CREATEROLE) becomes a member so `enter_schema` can switch to it. Role creation is
+/// transactional in PostgreSQL: a rollback leaves no role behind.
+pub async fn create_schema(conn: &mut PgConnection, schema: &TenantSchema) -> AppResult<()> {
+    let role: String = sqlx::query_scalar(&format!("SELECT {TENANT_ROLE_SQL}"))
+        .bind(schema.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    if role.len() > 63 {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "the database name is too long to name tenant roles ({role})"
+        )));
+    }
+    let role = quote_ident(&role);
+    for statement in [
+        format!("CREATE ROLE {role} NOLOGIN"),
+        format!("GRANT {role} TO CURRENT_USER"),
+        // The schema name is validated by TenantSchema; identifiers cannot be bound as parameters.
+        format!("CREATE SCHEMA \"{}\" AUTHORIZATION {role}", schema.as_str()),
+    ] {
+        sqlx::query(&statement).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 impl Deref for TenantTx {

@@ -10,7 +10,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::accounts::{self, hash_password};
 use crate::audit::{self, AuditLog, Event};
-use crate::db::{enter_schema, TenantSchema, TenantTx, TENANT_MIGRATOR};
+use crate::db::{create_schema, enter_schema, TenantSchema, TenantTx, TENANT_MIGRATOR};
 use crate::{Actor, AppError, AppResult, Ctx};
 
 /// The channel that tells every server process that bindings or tenant status changed.
@@ -247,11 +247,27 @@ async fn create_tenant(ctx: &Ctx, actor: &Actor, plan: TenantPlan<'_>) -> AppRes
     .execute(&mut *tx)
     .await
     .map_err(AppError::from_db)?;
-    // The name is validated by TenantSchema; identifiers cannot be bound as parameters.
-    sqlx::query(&format!("CREATE SCHEMA \"{}\"", schema.as_str()))
-        .execute(&mut *tx)
-        .await?;
+    create_schema(&mut tx, &schema).await?;
+    bind_host_in(&mut tx, plan.host, plan.surface, Some(number)).await?;
+    audit::record(
+        &mut tx,
+        AuditLog::Platform,
+        actor,
+        Event {
+            action: "tenant.create",
+            target: plan.name,
+            detail: json!({
+                "tenant_id": number,
+                "schema": schema.as_str(),
+                "host": plan.host,
+                "initial_admin": plan.admin.map(|(u, _)| u),
+            }),
+            result: "ok",
+        },
+    )
+    .await?;
 
+    // From here on the transaction acts as the tenant's own role, in the tenant's schema.
     enter_schema(&mut tx, &schema).await?;
     TENANT_MIGRATOR.run_direct(&mut *tx).await?;
     fail::fail_point!("provision::after_migrations", |_| Err(AppError::Internal(
@@ -280,25 +296,6 @@ async fn create_tenant(ctx: &Ctx, actor: &Actor, plan: TenantPlan<'_>) -> AppRes
             action: "tenant.create",
             target: plan.name,
             detail: json!({ "schema": schema.as_str(), "host": plan.host }),
-            result: "ok",
-        },
-    )
-    .await?;
-
-    bind_host_in(&mut tx, plan.host, plan.surface, Some(number)).await?;
-    audit::record(
-        &mut tx,
-        AuditLog::Platform,
-        actor,
-        Event {
-            action: "tenant.create",
-            target: plan.name,
-            detail: json!({
-                "tenant_id": number,
-                "schema": schema.as_str(),
-                "host": plan.host,
-                "initial_admin": plan.admin.map(|(u, _)| u),
-            }),
             result: "ok",
         },
     )

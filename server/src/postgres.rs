@@ -12,7 +12,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 use tokio::process::Command;
 
-/// The application's role: an ordinary role that owns its database, never a superuser.
+/// The application's role: owns its database and may create the per-tenant roles; never a superuser.
 const APP_ROLE: &str = "execgov";
 const SUPERUSER: &str = "postgres";
 /// Unix sockets paths are limited to 107 bytes.
@@ -254,7 +254,7 @@ impl PrivateCluster {
         // The password is our own alphanumeric string; roles cannot take bound parameters.
         let verb = if exists { "ALTER" } else { "CREATE" };
         sqlx::query(&format!(
-            "{verb} ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD '{}'",
+            "{verb} ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB CREATEROLE NOBYPASSRLS PASSWORD '{}'",
             self.app_password
         ))
         .execute(&mut admin)
