@@ -12,12 +12,6 @@ use crate::server::{caller, set_session_cookie, user_error};
 #[server(endpoint = "sign-up")]
 pub async fn sign_up(username: String, password: String) -> Result<(), UserError> {
     let (ctx, caller) = caller()?;
-    if caller.surface() != Surface::FreeConsole {
-        return Err(UserError::new(
-            model::ErrorKind::Forbidden,
-            "Self-signup is only open on the free console.",
-        ));
-    }
     let tenant = caller.tenant().map_err(user_error)?;
     let session = domain::accounts::sign_up_free(&ctx, tenant, &username, password, &caller.meta)
         .await

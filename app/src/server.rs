@@ -2,7 +2,7 @@
 
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use domain::caller::Caller;
 use domain::{AppError, Ctx};
 use leptos::prelude::*;
@@ -22,9 +22,17 @@ pub fn caller() -> Result<(Ctx, Caller), UserError> {
     Ok((ctx, caller))
 }
 
-/// Maps a domain error for the page, logging internal ones.
+/// Maps a domain error for the page (logging internal ones) and gives the response the error's
+/// HTTP status, so clients and logs see 401/403/409/422 rather than a blanket 500.
 pub fn user_error(err: AppError) -> UserError {
-    err.into()
+    let user: UserError = err.into();
+    if let (Some(response), Ok(status)) = (
+        use_context::<ResponseOptions>(),
+        StatusCode::from_u16(user.kind.status()),
+    ) {
+        response.set_status(status);
+    }
+    user
 }
 
 /// Sets (or, with `None`, clears) the session cookie: host-only, HttpOnly, SameSite=Lax.

@@ -8,6 +8,8 @@ use crate::layout::{error_note, or_error, when, Gate, Need};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
+#[cfg(feature = "ssr")]
+use domain::AppError;
 
 const TENANT: &[Surface] = &[Surface::TenantFront];
 
@@ -28,7 +30,11 @@ pub async fn create_user(
 ) -> Result<(), UserError> {
     let (ctx, caller) = caller()?;
     let (tenant, _) = caller.tenant_admin().map_err(user_error)?;
-    let role = parse_role(&role)?;
+    let role = TenantRole::parse(&role).ok_or_else(|| {
+        user_error(AppError::Invalid(
+            "The role must be admin or member.".into(),
+        ))
+    })?;
     domain::accounts::create_user(&ctx, tenant, &caller.actor(), &username, password, role)
         .await
         .map(|_| ())
@@ -47,10 +53,9 @@ pub async fn change_user(user_id: i64, change: String) -> Result<(), UserError> 
         "make-admin" => UserChange::SetRole(TenantRole::Admin),
         "make-member" => UserChange::SetRole(TenantRole::Member),
         other => {
-            return Err(UserError::new(
-                model::ErrorKind::Invalid,
-                format!("Unknown change {other:?}."),
-            ))
+            return Err(user_error(AppError::Invalid(format!(
+                "Unknown change {other:?}."
+            ))))
         }
     };
     domain::accounts::change_user(
@@ -64,16 +69,6 @@ pub async fn change_user(user_id: i64, change: String) -> Result<(), UserError> 
     .await
     .map(|_| ())
     .map_err(user_error)
-}
-
-#[cfg(feature = "ssr")]
-fn parse_role(role: &str) -> Result<TenantRole, UserError> {
-    TenantRole::parse(role).ok_or_else(|| {
-        UserError::new(
-            model::ErrorKind::Invalid,
-            "The role must be admin or member.",
-        )
-    })
 }
 
 #[server(endpoint = "cross-tenant-links")]
