@@ -13,7 +13,7 @@ mod tenant_front;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 use model::Surface;
 
 pub use auth::Auth;
@@ -37,6 +37,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Every route renders in `SsrMode::Async`: the page's data is loaded before the first byte, so the
+/// HTML is complete without JavaScript (plain form posts work) and a page can still set its
+/// status (404) after loading. Our pages load a few small queries; streaming would gain nothing.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -48,16 +51,16 @@ pub fn App() -> impl IntoView {
             <Header/>
             <main class="page">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=Home/>
-                    <Route path=path!("/login") view=auth::LoginPage/>
-                    <Route path=path!("/signup") view=free_console::SignUpPage/>
-                    <Route path=path!("/tenants") view=console::TenantsPage/>
-                    <Route path=path!("/tenants/new") view=console::NewTenantPage/>
-                    <Route path=path!("/tenants/:id") view=console::TenantPage/>
-                    <Route path=path!("/users") view=tenant_front::UsersPage/>
-                    <Route path=path!("/audit") view=layout::AuditPage/>
-                    <Route path=path!("/logins") view=layout::LoginLogPage/>
-                    <Route path=path!("/my-tenants") view=tenant_front::MyTenantsPage/>
+                    <Route path=path!("/") view=Home ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/signup") view=free_console::SignUpPage ssr=SsrMode::Async/>
+                    <Route path=path!("/tenants") view=console::TenantsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/tenants/new") view=console::NewTenantPage ssr=SsrMode::Async/>
+                    <Route path=path!("/tenants/:id") view=console::TenantPage ssr=SsrMode::Async/>
+                    <Route path=path!("/users") view=tenant_front::UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=layout::AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/logins") view=layout::LoginLogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/my-tenants") view=tenant_front::MyTenantsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
