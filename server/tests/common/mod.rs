@@ -10,6 +10,7 @@ use domain::Ctx;
 use leptos::config::LeptosOptions;
 use rand::Rng;
 use server::postgres::PrivateCluster;
+use sqlx::postgres::PgConnectOptions;
 use tokio::sync::OnceCell;
 
 /// The password of every seeded account in tests.
@@ -28,28 +29,119 @@ async fn cluster() -> &'static PrivateCluster {
         .await
 }
 
-/// A migrated, empty database of its own.
-pub async fn fresh_ctx() -> Ctx {
+/// A test database: the context the product uses, and how to open more connections to it
+/// (as the application's ordinary role) for tests that build their own pool.
+pub struct TestDb {
+    pub ctx: Ctx,
+    pub options: PgConnectOptions,
+    /// The database's name in the shared test cluster.
+    pub name: String,
+}
+
+impl TestDb {
+    /// The cluster's superuser on this database: only for setting up test faults the
+    /// application's role cannot (event triggers). The product never connects like this.
+    pub async fn superuser_options(&self) -> PgConnectOptions {
+        cluster().await.admin_options().database(&self.name)
+    }
+}
+
+/// A migrated, empty database of its own, with its connect options.
+pub async fn fresh_db() -> TestDb {
     let cluster = cluster().await;
     let name = format!("t_{:016x}", rand::thread_rng().gen::<u64>());
     cluster
         .create_database(&name)
         .await
         .expect("creating a test database");
-    let pool = domain::db::connect(cluster.app_options(&name), 5)
+    let options = cluster.app_options(&name);
+    let pool = domain::db::connect(options.clone(), 5)
         .await
         .expect("connecting to the test database");
     domain::db::migrate(&pool).await.expect("migrating");
-    Ctx::new(pool)
+    TestDb {
+        ctx: Ctx::new(pool),
+        options,
+        name,
+    }
+}
+
+/// A migrated, empty database of its own.
+pub async fn fresh_ctx() -> Ctx {
+    fresh_db().await.ctx
+}
+
+/// A fresh database with the demo seeded (every password is `PASSWORD`), with its connect options.
+pub async fn seeded_db() -> TestDb {
+    let db = fresh_db().await;
+    domain::seed::seed_demo(&db.ctx, Some(PASSWORD))
+        .await
+        .expect("seeding the demo");
+    db
 }
 
 /// A fresh database with the demo seeded (every password is `PASSWORD`).
 pub async fn seeded_ctx() -> Ctx {
-    let ctx = fresh_ctx().await;
-    domain::seed::seed_demo(&ctx, Some(PASSWORD))
+    seeded_db().await.ctx
+}
+
+// ---------------------------------------------------------------------------------------------
+// Looking at the database directly (as the application role, bypassing the product's code).
+
+/// The tenant schemas that exist in the database (`tenant_%` in `pg_namespace`), sorted.
+pub async fn tenant_schemas(ctx: &Ctx) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY nspname",
+    )
+    .fetch_all(&ctx.pool)
+    .await
+    .expect("listing schemas")
+}
+
+/// `SELECT count(*)` of a `public` table (or any query returning one bigint).
+pub async fn count(ctx: &Ctx, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&ctx.pool)
         .await
-        .expect("seeding the demo");
-    ctx
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// What provisioning creates, counted: tenants, tenant schemas, host bindings, platform users.
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub struct Footprint {
+    pub tenants: i64,
+    pub schemas: Vec<String>,
+    pub bindings: i64,
+    pub platform_users: i64,
+}
+
+pub async fn footprint(ctx: &Ctx) -> Footprint {
+    Footprint {
+        tenants: count(ctx, "SELECT count(*) FROM public.tenants").await,
+        schemas: tenant_schemas(ctx).await,
+        bindings: count(ctx, "SELECT count(*) FROM public.host_bindings").await,
+        platform_users: count(ctx, "SELECT count(*) FROM public.platform_users").await,
+    }
+}
+
+/// The user names stored in one tenant schema, sorted (read directly, schema-qualified).
+pub async fn usernames_in(ctx: &Ctx, schema: &str) -> Vec<String> {
+    domain::db::TenantSchema::parse(schema).expect("a tenant schema name");
+    sqlx::query_scalar(&format!(
+        "SELECT username FROM {schema}.users ORDER BY username"
+    ))
+    .fetch_all(&ctx.pool)
+    .await
+    .expect("listing users")
+}
+
+/// A tenant's binding as the product resolves it; panics if the host is not bound to a tenant.
+pub async fn tenant_of(ctx: &Ctx, host: &str) -> domain::tenancy::Tenant {
+    domain::tenancy::resolve_host(ctx, host)
+        .await
+        .expect("resolving a host")
+        .and_then(|b| b.tenant)
+        .unwrap_or_else(|| panic!("{host} is not bound to a tenant"))
 }
 
 /// The real router on a loopback port.
@@ -90,6 +182,86 @@ pub struct Reply {
     pub body: String,
     /// The session cookie's value if the response set one.
     pub session: Option<String>,
+    /// Every `Set-Cookie` header of the response, as sent.
+    pub set_cookies: Vec<String>,
+}
+
+impl Reply {
+    /// The body as JSON; panics (showing the body) if it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+
+    /// The `kind` of a server function's error (`"Forbidden"`, …), if the body is one.
+    pub fn error_kind(&self) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(&self.body).ok()?;
+        v.get("kind")?.as_str().map(str::to_string)
+    }
+
+    /// The human message of a server function's error ("" if the body is not one).
+    pub fn error_message(&self) -> String {
+        serde_json::from_str::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v.get("message")?.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Asserts a server function call failed with one of `kinds`, answered with that kind's
+    /// HTTP status (`Invalid` 422, `Conflict` 409, `NotFound` 404, `Unauthenticated` 401,
+    /// `Forbidden` 403, `TooManyRequests` 429, `Unavailable` 503, `Internal` 500).
+    #[track_caller]
+    pub fn assert_refused(&self, kinds: &[&str]) {
+        let kind = self.error_kind();
+        assert!(
+            kind.as_deref().is_some_and(|k| kinds.contains(&k)),
+            "expected one of {kinds:?}, got {}: {}",
+            self.status,
+            self.body
+        );
+        let kind = kind.unwrap_or_default();
+        assert_eq!(
+            Some(self.status),
+            status_of_kind(&kind),
+            "the HTTP status of a {kind} error: {}",
+            self.body
+        );
+    }
+
+    /// Asserts a server function call succeeded.
+    #[track_caller]
+    pub fn assert_ok(&self) {
+        assert_eq!(self.status, 200, "expected success: {}", self.body);
+    }
+}
+
+/// The HTTP status an error kind must be answered with.
+pub fn status_of_kind(kind: &str) -> Option<u16> {
+    Some(match kind {
+        "Invalid" => 422,
+        "Conflict" => 409,
+        "NotFound" => 404,
+        "Unauthenticated" => 401,
+        "Forbidden" => 403,
+        "TooManyRequests" => 429,
+        "Unavailable" => 503,
+        "Internal" => 500,
+        _ => return None,
+    })
+}
+
+/// The user a rendered page says is signed in (the header's `who` element), if any.
+pub fn who(page: &str) -> Option<String> {
+    let start = page.find(r#"data-testid="who""#)?;
+    let rest = &page[start..];
+    let text = &rest[rest.find('>')? + 1..];
+    Some(text[..text.find('<')?].to_string())
+}
+
+/// Extra request headers for `TestServer::call_with`.
+#[derive(Default, Clone, Copy)]
+pub struct Extra<'a> {
+    pub user_agent: Option<&'a str>,
 }
 
 impl TestServer {
@@ -99,11 +271,15 @@ impl TestServer {
 
     async fn reply(resp: reqwest::Response) -> Reply {
         let status = resp.status().as_u16();
-        let session = resp
+        let set_cookies: Vec<String> = resp
             .headers()
             .get_all(reqwest::header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect();
+        let session = set_cookies
+            .iter()
             .filter_map(|v| v.strip_prefix("execgov_session="))
             .map(|v| v.split(';').next().unwrap_or("").to_string())
             .find(|v| !v.is_empty());
@@ -111,6 +287,7 @@ impl TestServer {
             status,
             body: resp.text().await.unwrap_or_default(),
             session,
+            set_cookies,
         }
     }
 
@@ -135,6 +312,19 @@ impl TestServer {
         form: &[(&str, &str)],
         session: Option<&str>,
     ) -> Reply {
+        self.call_with(host, endpoint, form, session, Extra::default())
+            .await
+    }
+
+    /// `call`, with extra request headers.
+    pub async fn call_with(
+        &self,
+        host: &str,
+        endpoint: &str,
+        form: &[(&str, &str)],
+        session: Option<&str>,
+        extra: Extra<'_>,
+    ) -> Reply {
         let body = form
             .iter()
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
@@ -153,6 +343,23 @@ impl TestServer {
         if let Some(s) = session {
             req = req.header(reqwest::header::COOKIE, format!("execgov_session={s}"));
         }
+        if let Some(ua) = extra.user_agent {
+            req = req.header(reqwest::header::USER_AGENT, ua);
+        }
+        Self::reply(req.send().await.unwrap()).await
+    }
+
+    /// POST `path` with `Host: host` and an empty form body (for paths that are not server fns).
+    pub async fn post(&self, host: &str, path: &str) -> Reply {
+        let req = self
+            .client
+            .post(self.url(path))
+            .header(reqwest::header::HOST, host)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body("");
         Self::reply(req.send().await.unwrap()).await
     }
 
