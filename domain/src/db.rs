@@ -1,6 +1,7 @@
 //! Connections, migrations and the one way into a tenant's schema.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -10,7 +11,15 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use crate::error::{AppError, AppResult};
 
 pub static PUBLIC_MIGRATOR: Migrator = sqlx::migrate!("../migrations/public");
-pub static TENANT_MIGRATOR: Migrator = sqlx::migrate!("../migrations/tenant");
+
+/// The tenant migrations, without sqlx's own lock: that is a session-level advisory lock, and
+/// inside our transactions a failure or a cancelled request would return it to the pool still
+/// held. `migrate_tenant` takes a transaction-level lock instead.
+pub static TENANT_MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    let mut migrator = sqlx::migrate!("../migrations/tenant");
+    migrator.set_locking(false);
+    migrator
+});
 
 /// Opens the pool. Every new connection starts with `public` only on its search path, so a query
 /// that forgot its tenant finds no tenant table instead of someone else's. Connections are recycled
@@ -56,9 +65,24 @@ pub async fn migrate(pool: &PgPool) -> AppResult<()> {
     for schema in schemas {
         let schema = TenantSchema::parse(&schema)?;
         let mut tx = TenantTx::begin(pool, &schema).await?;
-        TENANT_MIGRATOR.run_direct(&mut *tx).await?;
+        migrate_tenant(&mut tx, &schema).await?;
         tx.commit().await?;
     }
+    Ok(())
+}
+
+/// Applies the tenant migrations to `schema`; the transaction must already be in it
+/// (`enter_schema`). Serialised per schema by a lock that ends with the transaction.
+pub async fn migrate_tenant(conn: &mut PgConnection, schema: &TenantSchema) -> AppResult<()> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('execgov:migrate:' || current_database() || ':' || $1, 0))",
+    )
+    .bind(schema.as_str())
+    .execute(&mut *conn)
+    .await?;
+    // `run_direct` is sqlx's entry point for a connection we already hold (a transaction);
+    // `run` would need an `Acquire` that is not Send across our futures.
+    TENANT_MIGRATOR.run_direct(conn).await?;
     Ok(())
 }
 

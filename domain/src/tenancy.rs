@@ -10,7 +10,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::accounts::{self, hash_password};
 use crate::audit::{self, AuditLog, Event};
-use crate::db::{create_schema, enter_schema, TenantSchema, TenantTx, TENANT_MIGRATOR};
+use crate::db::{create_schema, enter_schema, migrate_tenant, TenantSchema, TenantTx};
 use crate::{Actor, AppError, AppResult, Ctx};
 
 /// The channel that tells every server process that bindings or tenant status changed.
@@ -269,7 +269,7 @@ async fn create_tenant(ctx: &Ctx, actor: &Actor, plan: TenantPlan<'_>) -> AppRes
 
     // From here on the transaction acts as the tenant's own role, in the tenant's schema.
     enter_schema(&mut tx, &schema).await?;
-    TENANT_MIGRATOR.run_direct(&mut *tx).await?;
+    migrate_tenant(&mut tx, &schema).await?;
     fail::fail_point!("provision::after_migrations", |_| Err(AppError::Internal(
         anyhow::anyhow!("failpoint provision::after_migrations")
     )));

@@ -62,9 +62,6 @@ async fn provisioning_still_works(ctx: &Ctx, names: &[&str]) {
 /// creation of the new tenant's `users` table) rolls the tenant back and releases the migration
 /// lock; later provisionings complete.
 #[tokio::test]
-#[ignore = "BUG: a migration error inside provisioning leaves sqlx's session-level migrator lock \
-            held by a pooled connection, so later provisionings hang \
-            (domain/src/tenancy.rs create_tenant -> TENANT_MIGRATOR.run_direct)"]
 async fn a_migration_failing_during_provisioning_releases_the_migration_lock() {
     let db = seeded_db().await;
     let ctx = &db.ctx;
@@ -124,8 +121,6 @@ async fn a_migration_failing_during_provisioning_releases_the_migration_lock() {
 /// `migrate` failing on one tenant (a tenant whose migration is marked dirty) does not leave the
 /// migration lock held by the pooled connection that ran it.
 #[tokio::test]
-#[ignore = "BUG: a failed tenant migration leaves sqlx's session-level migrator lock held by a \
-            pooled connection, so later provisionings hang (domain/src/db.rs migrate -> run_direct)"]
 async fn a_failed_migrate_releases_the_migration_lock() {
     let db = seeded_db().await;
     let ctx = &db.ctx;
@@ -156,9 +151,6 @@ async fn a_failed_migrate_releases_the_migration_lock() {
 /// (Another connection holds sqlx's migrator lock to make the provisioning wait; should the
 /// product take a different lock, the provisioning completes instead and the checks still hold.)
 #[tokio::test]
-#[ignore = "BUG: a provisioning cancelled while waiting for sqlx's session-level migrator lock \
-            leaves that lock held by a pooled connection, so later provisionings hang \
-            (domain/src/tenancy.rs create_tenant -> TENANT_MIGRATOR.run_direct)"]
 async fn a_cancelled_provisioning_releases_the_migration_lock() {
     let db = seeded_db().await;
     let ctx = &db.ctx;
