@@ -53,12 +53,36 @@ pub struct Binding {
 /// any change to bindings or tenant status clears it (locally and via NOTIFY elsewhere).
 #[derive(Clone, Default)]
 pub struct HostDirectory {
-    cache: Arc<RwLock<HashMap<String, Binding>>>,
+    cache: Arc<RwLock<HostCache>>,
+}
+
+#[derive(Default)]
+struct HostCache {
+    /// Bumped by every clear: a lookup that read the database before a clear must not store
+    /// what it read after it.
+    generation: u64,
+    bindings: HashMap<String, Binding>,
 }
 
 impl HostDirectory {
+    /// The cached binding, or the cache's generation to hand back to `store`.
+    fn lookup(&self, host: &str) -> Result<Binding, u64> {
+        let cache = self.cache.read().expect("host cache poisoned");
+        cache.bindings.get(host).cloned().ok_or(cache.generation)
+    }
+
+    /// Caches what a lookup read, unless the cache was cleared since (`generation` is stale).
+    fn store(&self, generation: u64, host: String, binding: Binding) {
+        let mut cache = self.cache.write().expect("host cache poisoned");
+        if cache.generation == generation {
+            cache.bindings.insert(host, binding);
+        }
+    }
+
     pub fn invalidate(&self) {
-        self.cache.write().expect("host cache poisoned").clear();
+        let mut cache = self.cache.write().expect("host cache poisoned");
+        cache.generation += 1;
+        cache.bindings.clear();
     }
 
     /// Clears the cache whenever another process announces a change. Runs until the pool closes.
@@ -100,15 +124,10 @@ pub async fn resolve_host(ctx: &Ctx, raw_host: &str) -> AppResult<Option<Binding
     let Some(host) = model::normalize_host(raw_host) else {
         return Ok(None);
     };
-    if let Some(hit) = ctx
-        .hosts
-        .cache
-        .read()
-        .expect("host cache poisoned")
-        .get(&host)
-    {
-        return Ok(Some(hit.clone()));
-    }
+    let generation = match ctx.hosts.lookup(&host) {
+        Ok(hit) => return Ok(Some(hit)),
+        Err(generation) => generation,
+    };
     let row: Option<BindingRow> = sqlx::query_as(
         "SELECT b.host, b.kind, t.id AS tenant_id, t.name, t.schema_name, t.edition, t.status \
          FROM public.host_bindings b LEFT JOIN public.tenants t ON t.id = b.tenant_id \
@@ -141,11 +160,7 @@ pub async fn resolve_host(ctx: &Ctx, raw_host: &str) -> AppResult<Option<Binding
         surface,
         tenant,
     };
-    ctx.hosts
-        .cache
-        .write()
-        .expect("host cache poisoned")
-        .insert(host, binding.clone());
+    ctx.hosts.store(generation, host, binding.clone());
     Ok(Some(binding))
 }
 
@@ -169,6 +184,16 @@ pub struct NewTenant {
 /// Creates a shared-SaaS tenant in one transaction: its number, schema and tables, host binding,
 /// initial admin and audit entries. Any failure leaves nothing behind.
 pub async fn provision_tenant(ctx: &Ctx, actor: &Actor, input: NewTenant) -> AppResult<Tenant> {
+    let target = input.name.trim().to_string();
+    let result = checked_provision(ctx, actor, input).await;
+    // Refused input leaves a trace too: who tried to create what, and why it was refused.
+    if let Err(err) = &result {
+        record_platform_failure(ctx, actor, "tenant.create", &target, err).await;
+    }
+    result
+}
+
+async fn checked_provision(ctx: &Ctx, actor: &Actor, input: NewTenant) -> AppResult<Tenant> {
     let name = model::validate_tenant_name(&input.name).map_err(AppError::Invalid)?;
     let host = model::normalize_host(&input.host).ok_or_else(|| {
         AppError::Invalid(format!(
@@ -179,7 +204,7 @@ pub async fn provision_tenant(ctx: &Ctx, actor: &Actor, input: NewTenant) -> App
     let admin = model::validate_username(&input.admin_username).map_err(AppError::Invalid)?;
     model::validate_password(&input.admin_password, &admin).map_err(AppError::Invalid)?;
     let hash = hash_password(input.admin_password).await?;
-    let result = create_tenant(
+    create_tenant(
         ctx,
         actor,
         TenantPlan {
@@ -191,11 +216,7 @@ pub async fn provision_tenant(ctx: &Ctx, actor: &Actor, input: NewTenant) -> App
             admin: Some((&admin, &hash)),
         },
     )
-    .await;
-    if let Err(err) = &result {
-        record_platform_failure(ctx, actor, "tenant.create", &name, err).await;
-    }
-    result
+    .await
 }
 
 /// Creates the free edition's shared personal space (`tenant_1002`) bound to `host`.
@@ -588,4 +609,49 @@ pub async fn cross_tenant_links(
         .into_iter()
         .map(|(tenant_name, host)| CrossTenantLink { tenant_name, host })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(host: &str) -> Binding {
+        Binding {
+            host: host.into(),
+            surface: Surface::Experience,
+            tenant: None,
+        }
+    }
+
+    #[test]
+    fn a_lookup_that_raced_a_clear_is_not_cached() {
+        let hosts = HostDirectory::default();
+        let generation = hosts.lookup("acme.localhost").unwrap_err();
+        // A tenant is disabled while the lookup is reading the database…
+        hosts.invalidate();
+        // …so what it read (the tenant still active) must not be kept.
+        hosts.store(
+            generation,
+            "acme.localhost".into(),
+            binding("acme.localhost"),
+        );
+        assert!(hosts.lookup("acme.localhost").is_err());
+    }
+
+    #[test]
+    fn a_lookup_without_a_clear_is_cached_until_the_next_clear() {
+        let hosts = HostDirectory::default();
+        let generation = hosts.lookup("acme.localhost").unwrap_err();
+        hosts.store(
+            generation,
+            "acme.localhost".into(),
+            binding("acme.localhost"),
+        );
+        assert_eq!(
+            hosts.lookup("acme.localhost").unwrap().host,
+            "acme.localhost"
+        );
+        hosts.invalidate();
+        assert!(hosts.lookup("acme.localhost").is_err());
+    }
 }

@@ -110,7 +110,7 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             "tenant name",
         ),
     ];
-    let conflicts = cases.iter().filter(|c| c.1 == "conflict").count() as i64;
+    let refusals = cases.len() as i64;
     for (input, want, words) in cases {
         let label = format!(
             "{:?} @ {:?} / {:?}",
@@ -131,7 +131,8 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
         );
         assert_eq!(footprint(&ctx).await, before, "{label} changed something");
     }
-    // No tenant.create succeeded; every conflict left a `failed` entry in the platform audit.
+    // No tenant.create succeeded; every refusal (invalid input or conflict) left exactly one
+    // `failed` entry in the platform audit.
     assert_eq!(
         count(
             &ctx,
@@ -143,14 +144,14 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
         .await,
         0
     );
-    assert!(
+    assert_eq!(
         count(
             &ctx,
             "SELECT count(*) FROM public.platform_audit \
              WHERE action = 'tenant.create' AND result = 'failed'"
         )
-        .await
-            >= conflicts
+        .await,
+        refusals
     );
 
     // The refusals did not consume tenant numbers: the next tenant after Acme (1003) and
