@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const PORT = Number(process.env.EXECGOV_E2E_BASE_PORT || 3210);
@@ -31,6 +32,19 @@ export const suffix = () => randomBytes(4).toString('hex');
 
 /** A password the product accepts (≥ 12 chars, letters and digits) that contains no user name. */
 export const strongPassword = () => `Pw-${randomBytes(6).toString('hex')}-9x`;
+
+/** One browser for the calling test file: launched before its tests, closed after them.
+ *  Returns a getter, since the browser exists only once `before` has run. */
+export function browserForFile() {
+    let browser;
+    before(async () => {
+        browser = await launchBrowser();
+    });
+    after(async () => {
+        await browser?.close();
+    });
+    return () => browser;
+}
 
 export async function launchBrowser() {
     return chromium.launch({

@@ -1,6 +1,6 @@
 // The public console: a super-admin provisions tenants, and disables and re-enables them.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
@@ -9,7 +9,7 @@ import {
     alertLocator,
     assertSignedInAs,
     gotoHydrated,
-    launchBrowser,
+    browserForFile,
     openPage,
     signIn,
     strongPassword,
@@ -28,13 +28,7 @@ const INITECH = {
     password: 'Initech-Pw-2024-e2e',
 };
 
-let browser;
-before(async () => {
-    browser = await launchBrowser();
-});
-after(async () => {
-    await browser?.close();
-});
+const browser = browserForFile();
 
 /** Fills in /tenants/new (reached through the "New tenant" link) and submits it. */
 async function submitNewTenant(page, t) {
@@ -80,7 +74,7 @@ async function openTenantByHost(page, host) {
 }
 
 test('super-admin creates tenant Initech at initech.localhost; its admin signs in there and sees "Initech"', { timeout: TEST_TIMEOUT }, async () => {
-    const console_ = await openPage(browser);
+    const console_ = await openPage(browser());
     const { page } = console_;
     await signIn(page, CONSOLE, 'superadmin');
     assert.equal((await page.locator('[data-testid=place]').textContent()).trim(), 'Public console');
@@ -118,7 +112,7 @@ test('super-admin creates tenant Initech at initech.localhost; its admin signs i
     await console_.close();
 
     // The new tenant's own front: anonymous first, then its admin.
-    const front = await openPage(browser);
+    const front = await openPage(browser());
     const response = await gotoHydrated(front.page, url(INITECH.host, '/'));
     assert.equal(response.status(), 200);
     assert.equal((await front.page.locator('h1[data-testid=tenant-name]').textContent()).trim(), 'Initech');
@@ -140,7 +134,7 @@ test('super-admin disables a fresh tenant: its host shows the suspended page; re
         admin: `hooli-admin-${id}`,
         password: strongPassword(),
     };
-    const admin = await openPage(browser);
+    const admin = await openPage(browser());
     const { page } = admin;
     await signIn(page, CONSOLE, 'superadmin');
     await submitNewTenant(page, t);
@@ -149,7 +143,7 @@ test('super-admin disables a fresh tenant: its host shows the suspended page; re
     const number = await assertTenantDetail(page, t, 'active');
 
     // Its front works and its admin can sign in before anything else happens.
-    const front = await openPage(browser);
+    const front = await openPage(browser());
     await signIn(front.page, t.host, t.admin, t.password);
     assert.equal((await front.page.locator('h1[data-testid=tenant-name]').textContent()).trim(), t.name);
 
@@ -181,7 +175,7 @@ test('super-admin disables a fresh tenant: its host shows the suspended page; re
     await admin.close();
 
     // Its home works again, and signing in does too (in a fresh browser context).
-    const again = await openPage(browser);
+    const again = await openPage(browser());
     const r = await gotoHydrated(again.page, url(t.host, '/'));
     assert.equal(r.status(), 200);
     assert.equal((await again.page.locator('h1[data-testid=tenant-name]').textContent()).trim(), t.name);
@@ -195,7 +189,7 @@ test('the console refuses a weak initial admin password and binds nothing', { ti
     const id = suffix();
     // Long enough for the form's own checks, but without digits: the server must refuse it.
     const t = { name: `Weak ${id}`, host: `weak-${id}.localhost`, admin: `weak-admin-${id}`, password: 'lettersonlyxx' };
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     await signIn(s.page, CONSOLE, 'superadmin');
     await submitNewTenant(s.page, t);
     assert.match((await alertLocator(s.page).allTextContents()).join(' '), /too weak/i);

@@ -1,6 +1,6 @@
 // The free console: self-signup, and signing in again later.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
@@ -10,7 +10,7 @@ import {
     assertSignedInAs,
     assertSignedOut,
     gotoHydrated,
-    launchBrowser,
+    browserForFile,
     openPage,
     signIn,
     strongPassword,
@@ -18,13 +18,7 @@ import {
     url,
 } from '../support.mjs';
 
-let browser;
-before(async () => {
-    browser = await launchBrowser();
-});
-after(async () => {
-    await browser?.close();
-});
+const browser = browserForFile();
 
 async function signUp(page, username, password) {
     await gotoHydrated(page, url(FREE, '/signup'));
@@ -38,7 +32,7 @@ async function signUp(page, username, password) {
 test('signing up at free.localhost/signup signs you in', { timeout: TEST_TIMEOUT }, async () => {
     const name = `free-${suffix()}`;
     const password = strongPassword();
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     const { page } = s;
     await signUp(page, name, password);
     assert.deepEqual(await alertLocator(page).allTextContents(), [], 'sign-up failed');
@@ -51,7 +45,7 @@ test('signing up at free.localhost/signup signs you in', { timeout: TEST_TIMEOUT
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await assertSignedOut(page);
     await s.close();
-    const again = await openPage(browser);
+    const again = await openPage(browser());
     await signIn(again.page, FREE, name, password);
     await again.page.getByRole('heading', { name: 'Your free space' }).waitFor();
     await again.close();
@@ -59,12 +53,12 @@ test('signing up at free.localhost/signup signs you in', { timeout: TEST_TIMEOUT
 
 test('signing up with a name already taken fails and signs nobody in', { timeout: TEST_TIMEOUT }, async () => {
     const name = `free-${suffix()}`;
-    const first = await openPage(browser);
+    const first = await openPage(browser());
     await signUp(first.page, name, strongPassword());
     await assertSignedInAs(first.page, name);
     await first.close();
 
-    const second = await openPage(browser);
+    const second = await openPage(browser());
     await signUp(second.page, name, strongPassword());
     const alert = alertLocator(second.page);
     await alert.waitFor();

@@ -1,7 +1,7 @@
 // The host layer in a real browser: unbound hosts, pages of other surfaces, and sessions that never
 // cross from one host to another, not even with the cookie copied over by hand.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
@@ -13,7 +13,7 @@ import {
     assertSignedInAs,
     assertSignedOut,
     gotoHydrated,
-    launchBrowser,
+    browserForFile,
     openPage,
     sessionCookie,
     signIn,
@@ -21,16 +21,10 @@ import {
     url,
 } from '../support.mjs';
 
-let browser;
-before(async () => {
-    browser = await launchBrowser();
-});
-after(async () => {
-    await browser?.close();
-});
+const browser = browserForFile();
 
 test('an unknown host shows the 404 "not bound" page', { timeout: TEST_TIMEOUT }, async () => {
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     const { page } = s;
     const host = `nobody-${suffix()}.localhost`;
     for (const path of ['/', '/login', '/users', '/tenants']) {
@@ -46,7 +40,7 @@ test('an unknown host shows the 404 "not bound" page', { timeout: TEST_TIMEOUT }
 });
 
 test('a page of another surface is "Page not found" (404) on a tenant front', { timeout: TEST_TIMEOUT }, async () => {
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     const { page } = s;
     for (const path of ['/tenants', '/signup', '/no-such-page']) {
         const response = await page.goto(url(ACME, path));
@@ -57,7 +51,7 @@ test('a page of another surface is "Page not found" (404) on a tenant front', { 
 });
 
 test('the experience page at localhost needs no sign-in', { timeout: TEST_TIMEOUT }, async () => {
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     const { page } = s;
     await gotoHydrated(page, url('localhost', '/'));
     assert.equal((await page.locator('[data-testid=place]').textContent()).trim(), 'Experience');
@@ -68,7 +62,7 @@ test('the experience page at localhost needs no sign-in', { timeout: TEST_TIMEOU
 });
 
 test('a session on acme is not a session on globex, not even with the cookie copied over', { timeout: TEST_TIMEOUT }, async () => {
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     const { page, context } = s;
     await signIn(page, ACME, 'acme-admin');
     const acmeCookie = await sessionCookie(context, ACME);

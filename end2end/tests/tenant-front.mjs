@@ -1,7 +1,7 @@
 // A tenant front (the seeded Acme, with Globex beside it): signing in and out, wrong passwords and
 // the login log, and an admin's user management with its audit trail.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
@@ -12,7 +12,7 @@ import {
     alertLocator,
     assertSignedOut,
     gotoHydrated,
-    launchBrowser,
+    browserForFile,
     openPage,
     sessionCookie,
     signIn,
@@ -24,16 +24,10 @@ import {
     url,
 } from '../support.mjs';
 
-let browser;
-before(async () => {
-    browser = await launchBrowser();
-});
-after(async () => {
-    await browser?.close();
-});
+const browser = browserForFile();
 
 test('acme-admin signs in at acme.localhost and sees "Acme"', { timeout: TEST_TIMEOUT }, async () => {
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     const { page } = s;
     await gotoHydrated(page, url(ACME, '/'));
     assert.equal((await page.locator('[data-testid=place]').textContent()).trim(), 'Acme');
@@ -55,7 +49,7 @@ test('acme-admin signs in at acme.localhost and sees "Acme"', { timeout: TEST_TI
 });
 
 test('acme-admin sees the whitelisted link to Globex at /my-tenants', { timeout: TEST_TIMEOUT }, async () => {
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     const { page } = s;
     await signIn(page, ACME, 'acme-admin');
     await page.getByRole('link', { name: 'Other tenants', exact: true }).click();
@@ -66,7 +60,7 @@ test('acme-admin sees the whitelisted link to Globex at /my-tenants', { timeout:
 });
 
 test('acme-user (a member) is refused the admin pages', { timeout: TEST_TIMEOUT }, async () => {
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     const { page } = s;
     await signIn(page, ACME, 'acme-user');
     assert.match(await page.locator('main').textContent(), /\(member\)/);
@@ -82,7 +76,7 @@ test('acme-user (a member) is refused the admin pages', { timeout: TEST_TIMEOUT 
 test('a wrong password shows an error, stays signed out, and is logged on acme only', { timeout: TEST_TIMEOUT }, async () => {
     // A name of its own, so that repeated runs never throttle a seeded account.
     const who = `e2e-wrong-${suffix()}`;
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     const { page } = s;
     await gotoHydrated(page, url(ACME, '/'));
     const [response] = await Promise.all([
@@ -102,7 +96,7 @@ test('a wrong password shows an error, stays signed out, and is logged on acme o
     await s.close();
 
     // acme's admin sees the failure in acme's login log…
-    const acme = await openPage(browser);
+    const acme = await openPage(browser());
     await signIn(acme.page, ACME, 'acme-admin');
     await acme.page.getByRole('link', { name: 'Login log', exact: true }).click();
     const rows = await tableRows(acme.page, 'logins');
@@ -115,7 +109,7 @@ test('a wrong password shows an error, stays signed out, and is logged on acme o
     await acme.close();
 
     // …and Globex's admin does not see it in Globex's.
-    const globex = await openPage(browser);
+    const globex = await openPage(browser());
     await signIn(globex.page, GLOBEX, 'globex-admin');
     await gotoHydrated(globex.page, url(GLOBEX, '/logins'));
     const globexRows = await tableRows(globex.page, 'logins');
@@ -127,7 +121,7 @@ test('a wrong password shows an error, stays signed out, and is logged on acme o
 test('acme-admin creates and disables a user; the user can no longer sign in; the audit log shows it', { timeout: TEST_TIMEOUT }, async () => {
     const name = `e2e-user-${suffix()}`;
     const password = strongPassword();
-    const admin = await openPage(browser);
+    const admin = await openPage(browser());
     const { page } = admin;
     await signIn(page, ACME, 'acme-admin');
     await page.getByRole('link', { name: 'Users', exact: true }).click();
@@ -147,7 +141,7 @@ test('acme-admin creates and disables a user; the user can no longer sign in; th
     assert.equal(cells[2], 'active');
 
     // The new user can sign in (in a browser of their own).
-    const user = await openPage(browser);
+    const user = await openPage(browser());
     await signIn(user.page, ACME, name, password);
     assert.match(await user.page.locator('main').textContent(), /\(member\)/);
 
@@ -185,7 +179,7 @@ test('acme-admin creates and disables a user; the user can no longer sign in; th
 });
 
 test('an admin cannot disable their own account', { timeout: TEST_TIMEOUT }, async () => {
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     const { page } = s;
     await signIn(page, ACME, 'acme-admin');
     await gotoHydrated(page, url(ACME, '/users'));
@@ -198,7 +192,7 @@ test('an admin cannot disable their own account', { timeout: TEST_TIMEOUT }, asy
 });
 
 test('sign out ends the session: no user in the header and /users asks to sign in', { timeout: TEST_TIMEOUT }, async () => {
-    const s = await openPage(browser);
+    const s = await openPage(browser());
     const { page, context } = s;
     await signIn(page, ACME, 'acme-admin');
     const cookie = await sessionCookie(context, ACME);
