@@ -256,6 +256,13 @@ pub async fn login(
 
     let result = match outcome {
         Ok(account) => {
+            // Sign-ins are when sessions are made, so they also sweep the expired ones.
+            sqlx::query(&format!(
+                "DELETE FROM {} WHERE expires_at < now()",
+                tables.sessions
+            ))
+            .execute(&mut *tx)
+            .await?;
             let (token, hash) = new_session_token();
             let expires_at: DateTime<Utc> = sqlx::query_scalar(&format!(
                 "INSERT INTO {} (token_hash, user_id, expires_at) \

@@ -645,3 +645,35 @@ async fn session_cookies_are_host_only_http_only_and_stored_hashed() {
         "logout deletes the session"
     );
 }
+
+/// An expired session is anonymous, and the next sign-in in that tenant deletes its row.
+#[tokio::test]
+async fn expired_sessions_are_anonymous_and_swept_at_the_next_sign_in() {
+    let server = start_server(seeded_ctx().await).await;
+    let ctx = &server.ctx;
+    let stale = server.login(ACME, "acme-user", PASSWORD).await;
+    assert!(!principal(&server, ACME, &stale).await.is_null());
+    // The application role owns the tenant roles, so it may age the session directly.
+    sqlx::query("UPDATE tenant_1003.sessions SET expires_at = now() - interval '1 minute'")
+        .execute(&ctx.pool)
+        .await
+        .unwrap();
+    assert!(principal(&server, ACME, &stale).await.is_null());
+    assert_eq!(
+        count(ctx, "SELECT count(*) FROM tenant_1003.sessions").await,
+        1
+    );
+    server.login(ACME, "acme-admin", PASSWORD).await;
+    assert_eq!(
+        count(
+            ctx,
+            "SELECT count(*) FROM tenant_1003.sessions WHERE expires_at < now()"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(ctx, "SELECT count(*) FROM tenant_1003.sessions").await,
+        1
+    );
+}
