@@ -43,11 +43,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    Auth::provide();
     view! {
         <Stylesheet id="execgov" href="/pkg/execgov.css"/>
         <Title text="ExecGov"/>
         <Router>
+            <AuthScope>
             <Header/>
             <main class="page">
                 <Routes fallback=NotFound>
@@ -63,8 +63,21 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/my-tenants") view=tenant_front::MyTenantsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
+            </AuthScope>
         </Router>
     }
+}
+
+/// Provides `Auth` to the header and every page. Inside the router, so that a sign-in refused
+/// without JavaScript (a plain form post, redirected back with the error in the URL) still
+/// shows its message: the actions read it from context when they are created.
+#[component]
+fn AuthScope(children: Children) -> impl IntoView {
+    leptos_router::hooks::use_url()
+        .read_untracked()
+        .provide_server_action_error();
+    Auth::provide();
+    children()
 }
 
 /// `/`: each surface's own home.

@@ -1,6 +1,6 @@
 //! Server-side helpers for the server functions: the request's context and its cookie.
 
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{ACCEPT, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use domain::caller::Caller;
@@ -23,10 +23,19 @@ pub fn caller() -> Result<(Ctx, Caller), UserError> {
 }
 
 /// Maps a domain error for the page (logging internal ones) and gives the response the error's
-/// HTTP status, so clients and logs see 401/403/409/422 rather than a blanket 500.
+/// HTTP status, so clients and logs see 401/403/409/422 rather than a blanket 500. A plain HTML
+/// form post (no JavaScript) keeps the redirect back to its page that leptos answers with.
 pub fn user_error(err: AppError) -> UserError {
     let user: UserError = err.into();
-    if let (Some(response), Ok(status)) = (
+    let form_post = use_context::<Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    });
+    if let (false, Some(response), Ok(status)) = (
+        form_post,
         use_context::<ResponseOptions>(),
         StatusCode::from_u16(user.kind.status()),
     ) {

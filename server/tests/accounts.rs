@@ -677,3 +677,42 @@ async fn expired_sessions_are_anonymous_and_swept_at_the_next_sign_in() {
         1
     );
 }
+
+/// Without JavaScript the sign-in form is a plain form post: a refusal redirects back to the
+/// page, which then shows the reason (and nobody is signed in).
+#[tokio::test]
+async fn a_sign_in_refused_without_javascript_shows_its_reason() {
+    let server = start_server(seeded_ctx().await).await;
+    let response = server
+        .client
+        .post(format!("http://{}/api/login", server.addr))
+        .header(reqwest::header::HOST, ACME)
+        .header(reqwest::header::ACCEPT, "text/html")
+        .header(reqwest::header::REFERER, format!("http://{ACME}/"))
+        .form(&[
+            ("username", "acme-admin"),
+            ("password", "not-the-password-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 302);
+    assert!(response
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .is_none());
+    let location = response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let path = location
+        .strip_prefix(&format!("http://{ACME}"))
+        .unwrap_or_else(|| panic!("redirected back to the page, not {location}"));
+    let page = server.get(ACME, path, None).await;
+    assert!(
+        page.body.contains("Wrong user name or password."),
+        "{}",
+        page.body
+    );
+    assert_eq!(who(&page.body), None);
+}
