@@ -5,7 +5,10 @@ pub mod audit;
 pub mod caller;
 pub mod db;
 pub mod error;
+pub mod executions;
+pub mod executors;
 pub mod seed;
+pub mod skills;
 pub mod tenancy;
 
 pub use error::{AppError, AppResult};

@@ -2,6 +2,7 @@
 //! wasm-safe: serde and plain Rust only.
 
 mod error;
+pub mod skill;
 mod validation;
 
 pub use error::{ErrorKind, UserError};

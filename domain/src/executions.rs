@@ -1,0 +1,1 @@
+//! Executions: the queue in PostgreSQL, workers, leases and the reaper.

@@ -1,0 +1,1 @@
+//! Executors: run one asset version's script in the sandbox, chosen by asset kind.

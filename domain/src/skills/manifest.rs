@@ -1,0 +1,1 @@
+//! The script folder's manifest, `skill.toml`.

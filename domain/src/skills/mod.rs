@@ -1,0 +1,3 @@
+//! Skills: assets, versions, who may see and run them.
+
+pub mod manifest;

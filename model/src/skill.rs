@@ -1,0 +1,1 @@
+//! Skills and their input schemas, as the browser and the server both see them.
