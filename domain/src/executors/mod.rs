@@ -1,1 +1,765 @@
 //! Executors: run one asset version's script in the sandbox, chosen by asset kind.
+//!
+//! [`Executors::run`] starts `main.py` (python) or `main.sh` (shell) from an immutable
+//! asset-version folder inside bubblewrap, as an unprivileged uid, with rlimits, a wall-clock
+//! timeout, capped output and a capped work directory, and reports a [`RunOutcome`] with a
+//! human reason for every limit hit. The sandbox layout and its limits are described in
+//! `sandbox.rs`; the script contract (what a script sees) is:
+//!
+//! - `/skill` (read-only): the asset version folder; the entry point is `main.py` or `main.sh`.
+//! - `/work` (read-write, the cwd and `HOME`): `inputs.json` (`$EXECGOV_INPUTS`), uploaded
+//!   files under `files/` (`$EXECGOV_FILES`), result files go to `output/` (`$EXECGOV_OUTPUT`,
+//!   they become artifacts), and an optional `result.json` (`$EXECGOV_RESULT`).
+//! - `/tmp`: a small private tmpfs. No network, no other host files, an empty environment
+//!   apart from `PATH`, `HOME`, `LANG` and `EXECGOV_*`.
+//!
+//! Python runs as `python3 -I -S -u` (isolated, no site-packages, unbuffered so log lines
+//! arrive live); shell scripts as `bash main.sh`.
+//!
+//! Caveats, measured on Debian 12 with bubblewrap 0.8:
+//! - The work folder's and the script folder's ancestors must be traversable (`o+x`) by
+//!   the pool uids, and the script folder readable: bubblewrap opens the bind sources
+//!   after the uid is dropped (a failure reads "sandbox failed to start: …").
+//! - CPU seconds and address space are per process, not per run; `processes` bounds how
+//!   many there are. No cgroup limits (total memory, pids) are set.
+//! - Under bubblewrap a signal death is reported as exit code 128 + n and decoded back, so
+//!   a script that itself exits with 129..=159 reads as killed by a signal.
+//! - Without root there is no uid pool: scripts run as the server's uid and RLIMIT_NPROC
+//!   is set on top of that uid's current task count.
+
+mod output;
+mod sandbox;
+mod workdir;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::sync::{mpsc, watch};
+
+use output::{pump, PumpStats};
+use sandbox::{Cleanup, UidPool};
+
+const MIB: u64 = 1024 * 1024;
+/// `result.json` larger than this is ignored (and the reason says so).
+pub const RESULT_CAP: u64 = MIB;
+/// More entries than this in the work directory (or artifacts in `output/`) fails the run.
+pub const MAX_WORK_ENTRIES: u64 = 20_000;
+/// How often the work directory's size is sampled while a script runs.
+const DISK_POLL: Duration = Duration::from_millis(250);
+/// How long to wait for the output readers once the processes are gone.
+const READER_GRACE: Duration = Duration::from_secs(2);
+
+/// The kind of an execution asset; selects the executor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AssetKind {
+    /// `main.py`, run by the system Python in isolated mode.
+    Python,
+    /// `main.sh`, run by bash.
+    Shell,
+}
+
+impl AssetKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [AssetKind; 2] = [AssetKind::Python, AssetKind::Shell];
+
+    /// The stored name: `"python"` or `"shell"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetKind::Python => "python",
+            AssetKind::Shell => "shell",
+        }
+    }
+
+    /// The inverse of [`AssetKind::as_str`].
+    pub fn parse(s: &str) -> Option<AssetKind> {
+        AssetKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The entry-point file inside the asset version folder.
+    pub fn entry_file(self) -> &'static str {
+        match self {
+            AssetKind::Python => "main.py",
+            AssetKind::Shell => "main.sh",
+        }
+    }
+}
+
+impl std::fmt::Display for AssetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How scripts are isolated; built from the server's configuration.
+/// `Default` is the production setting (sandbox on, system interpreters, uids 61000..61064).
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// Run inside bubblewrap. `false` is for development only and is logged loudly on every run.
+    pub enabled: bool,
+    /// The bubblewrap binary.
+    pub bwrap: PathBuf,
+    /// The Python interpreter (the system one: the pyenv shim costs ~170 ms a start).
+    pub python: PathBuf,
+    /// The shell for `main.sh`.
+    pub shell: PathBuf,
+    /// First uid of the pool used when the server runs as root (gid = uid). The range
+    /// `first_uid .. first_uid + uid_slots` must belong to no one else on the host:
+    /// leftover processes of these uids are killed.
+    pub first_uid: u32,
+    /// Number of pool uids = the maximum number of concurrent runs when root.
+    pub uid_slots: u32,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            enabled: true,
+            bwrap: "/usr/bin/bwrap".into(),
+            python: "/usr/bin/python3".into(),
+            shell: "/bin/bash".into(),
+            first_uid: 61000,
+            uid_slots: 64,
+        }
+    }
+}
+
+/// Resource limits for one run.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Wall-clock timeout; the whole process tree is killed when it passes.
+    pub wall: Duration,
+    /// RLIMIT_CPU, per process (SIGXCPU at this many seconds, SIGKILL one second later).
+    pub cpu_seconds: u64,
+    /// RLIMIT_AS in bytes, per process.
+    pub address_space: u64,
+    /// RLIMIT_FSIZE in bytes: the largest file a script may write.
+    pub file_size: u64,
+    /// RLIMIT_NOFILE.
+    pub open_files: u64,
+    /// Processes and threads the script may have at once (RLIMIT_NPROC on its own uid;
+    /// the sandbox's two bubblewrap processes are added on top).
+    pub processes: u64,
+    /// Bytes of each of stdout and stderr delivered to the log; the rest is discarded.
+    pub output_cap: usize,
+    /// Bytes the script may add to `/work` while it runs, and the total size of `output/`.
+    pub artifacts_cap: u64,
+    /// Size of the private `/tmp` (and of `/dev/shm`), in bytes.
+    pub tmp_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            wall: Duration::from_secs(60),
+            cpu_seconds: 60,
+            address_space: 1024 * MIB,
+            file_size: 50 * MIB,
+            open_files: 256,
+            processes: 64,
+            output_cap: MIB as usize,
+            artifacts_cap: 50 * MIB,
+            tmp_size: 64 * MIB,
+        }
+    }
+}
+
+/// One run: which script, where, with what.
+#[derive(Debug)]
+pub struct RunRequest<'a> {
+    /// Selects the executor.
+    pub kind: AssetKind,
+    /// The immutable asset version folder (has `main.py` or `main.sh`); bound read-only at
+    /// `/skill`. It and its ancestors must be readable by the pool uids.
+    pub script_dir: &'a Path,
+    /// The run's private folder, created by the caller with `inputs.json`, `files/` and
+    /// `output/`; bound read-write at `/work`. Owned by the pool uid during the run and
+    /// handed back to its original owner afterwards. Its ancestors must be traversable by
+    /// the pool uids.
+    pub work_dir: &'a Path,
+    /// Extra environment; only `EXECGOV_*` names (other names are rejected).
+    pub env: Vec<(String, String)>,
+    /// The limits for this run.
+    pub limits: Limits,
+}
+
+/// Which output stream a log line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+impl Stream {
+    /// `"stdout"` or `"stderr"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// One line of script output (lossy UTF-8, without the newline; very long lines are split).
+#[derive(Clone, Debug)]
+pub struct LogLine {
+    /// Where it came from.
+    pub stream: Stream,
+    /// The text.
+    pub line: String,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Exit code 0 and every post-run check passed.
+    Succeeded,
+    /// Non-zero exit, a signal, a limit hit or a post-run check failed (see the reason).
+    Failed,
+    /// The wall-clock limit passed; the processes were killed.
+    TimedOut,
+    /// Cancelled by the caller; the processes were killed.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// `succeeded | failed | timed_out | cancelled`, as the executions table stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed_out",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    /// How it ended.
+    pub status: RunStatus,
+    /// Human explanation, `"; "`-joined when several apply (e.g. `"exit code 3; output truncated"`).
+    pub reason: Option<String>,
+    /// The exit code, when the script exited by itself.
+    pub exit_code: Option<i32>,
+    /// The signal that ended the script (under bubblewrap inferred from exit codes 129..=159).
+    pub signal: Option<i32>,
+    /// Stdout went over the output cap.
+    pub stdout_truncated: bool,
+    /// Stderr went over the output cap.
+    pub stderr_truncated: bool,
+    /// From spawn to exit.
+    pub duration: Duration,
+    /// `/work/result.json`, when it is a regular file, ≤ [`RESULT_CAP`] and valid JSON.
+    pub result: Option<serde_json::Value>,
+    /// Regular files under `/work/output`, sorted by path.
+    pub artifacts: Vec<Artifact>,
+}
+
+/// One result file under `output/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    /// Relative to `output/`, `/`-separated, UTF-8.
+    pub path: String,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// How one asset kind is started.
+#[derive(Clone, Debug)]
+struct Interpreter {
+    program: PathBuf,
+    args: Vec<&'static str>,
+}
+
+/// The executor registry, keyed by [`AssetKind`]; one per server, shared by all workers.
+#[derive(Debug)]
+pub struct Executors {
+    config: SandboxConfig,
+    interpreters: HashMap<AssetKind, Interpreter>,
+    pool: UidPool,
+}
+
+/// Why the runner killed the script.
+#[derive(Clone, Debug)]
+enum Kill {
+    Timeout,
+    Cancel,
+    Disk(String),
+}
+
+impl Executors {
+    /// The registry with the `python` and `shell` executors.
+    pub fn new(config: SandboxConfig) -> Executors {
+        if !config.enabled {
+            tracing::warn!(
+                "SANDBOX DISABLED: scripts will run without bubblewrap (no filesystem or network \
+                 isolation). This setting is for development only."
+            );
+        }
+        let mut interpreters = HashMap::new();
+        // -I: isolated (ignores PYTHON* env and user site); -S: no site module (the stdlib,
+        // csv/json/statistics included, still imports); -u: unbuffered, so log lines arrive live.
+        interpreters.insert(
+            AssetKind::Python,
+            Interpreter {
+                program: config.python.clone(),
+                args: vec!["-I", "-S", "-u"],
+            },
+        );
+        interpreters.insert(
+            AssetKind::Shell,
+            Interpreter {
+                program: config.shell.clone(),
+                args: vec![],
+            },
+        );
+        let pool = UidPool::new(&config);
+        let mut binaries = vec![&config.python, &config.shell];
+        if config.enabled {
+            binaries.push(&config.bwrap);
+        }
+        for b in binaries {
+            if !is_executable(b) {
+                tracing::error!(path = %b.display(), "executor binary missing or not executable");
+            }
+        }
+        for b in [&config.python, &config.shell] {
+            let visible = ["/usr", "/bin", "/sbin"].iter().any(|d| b.starts_with(d));
+            if config.enabled && !visible {
+                tracing::warn!(
+                    path = %b.display(),
+                    "the sandbox only has /usr (and /bin, /sbin): this interpreter will not be found"
+                );
+            }
+        }
+        Executors {
+            config,
+            interpreters,
+            pool,
+        }
+    }
+
+    /// The sandbox configuration in use.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// The asset kinds this registry can run.
+    pub fn kinds(&self) -> Vec<AssetKind> {
+        AssetKind::ALL
+            .into_iter()
+            .filter(|k| self.interpreters.contains_key(k))
+            .collect()
+    }
+
+    /// Runs one script to completion, streaming its output to `log` line by line.
+    ///
+    /// Waits for a free pool uid when all are busy. Setting `cancel` to `true` kills the
+    /// run (status `Cancelled`). `Err` means the run could not be set up (bad request,
+    /// missing interpreter, spawn failure); every outcome of the script itself, limits
+    /// included, is an `Ok`. No process of the run survives the call, also when the
+    /// returned future is dropped.
+    pub async fn run(
+        &self,
+        req: RunRequest<'_>,
+        log: mpsc::UnboundedSender<LogLine>,
+        mut cancel: watch::Receiver<bool>,
+    ) -> anyhow::Result<RunOutcome> {
+        let interp = self
+            .interpreters
+            .get(&req.kind)
+            .with_context(|| format!("no executor for asset kind {}", req.kind))?;
+        validate_env(&req.env)?;
+        let limits = req.limits.clone();
+        let script_dir = req
+            .script_dir
+            .canonicalize()
+            .with_context(|| format!("script folder {}", req.script_dir.display()))?;
+        let work_dir = req
+            .work_dir
+            .canonicalize()
+            .with_context(|| format!("work folder {}", req.work_dir.display()))?;
+        let entry = script_dir.join(req.kind.entry_file());
+        match std::fs::symlink_metadata(&entry) {
+            Ok(m) if m.is_file() => {}
+            _ => bail!("{} is missing or not a regular file", entry.display()),
+        }
+        if !std::fs::symlink_metadata(&work_dir)?.is_dir() {
+            bail!("{} is not a directory", work_dir.display());
+        }
+        if !self.config.enabled {
+            tracing::warn!(
+                work_dir = %work_dir.display(),
+                "SANDBOX DISABLED: running a {} script without bubblewrap (development only)",
+                req.kind
+            );
+        }
+
+        // A uid of our own for the run (root only), and the work dir handed to it.
+        let slot = tokio::select! {
+            slot = self.pool.acquire() => slot?,
+            _ = cancelled(&mut cancel) => return Ok(RunOutcome::cancelled_before_start()),
+        };
+        let mut cleanup = Cleanup::new(slot);
+        if let Some(uid) = cleanup.uid() {
+            let owner = workdir::owner(&work_dir)?;
+            let wd = work_dir.clone();
+            tokio::task::spawn_blocking(move || workdir::chown_tree(&wd, uid, uid))
+                .await?
+                .context("handing the work folder to the sandbox uid")?;
+            cleanup.set_chown_back(work_dir.clone(), owner);
+        }
+        let baseline = {
+            let wd = work_dir.clone();
+            tokio::task::spawn_blocking(move || workdir::usage(&wd, u64::MAX))
+                .await?
+                .bytes
+        };
+
+        let mut cmd = sandbox::command(
+            &self.config,
+            &interp.program,
+            &interp.args,
+            req.kind,
+            &script_dir,
+            &work_dir,
+            &req.env,
+            &limits,
+            cleanup.uid(),
+        )?;
+        let started = Instant::now();
+        let mut child = cmd.spawn().with_context(|| {
+            format!(
+                "starting {}",
+                if self.config.enabled {
+                    self.config.bwrap.display()
+                } else {
+                    interp.program.display()
+                }
+            )
+        })?;
+        drop(cmd); // closes our copies of the fds passed to bwrap
+        cleanup.set_pgid(child.id().map(|p| p as i32));
+
+        let stdout = child.stdout.take().context("stdout pipe")?;
+        let stderr = child.stderr.take().context("stderr pipe")?;
+        let cap = limits.output_cap;
+        let mut out_task =
+            AbortOnDrop(tokio::spawn(pump(stdout, Stream::Stdout, cap, log.clone())));
+        let mut err_task = AbortOnDrop(tokio::spawn(pump(stderr, Stream::Stderr, cap, log)));
+        let mut disk_task = AbortOnDrop(tokio::spawn(workdir::watch(
+            work_dir.clone(),
+            baseline,
+            limits.artifacts_cap,
+            DISK_POLL,
+        )));
+
+        let deadline = tokio::time::Instant::now() + limits.wall;
+        let mut killed: Option<Kill> = None;
+        let status = tokio::select! {
+            st = child.wait() => Some(st),
+            _ = tokio::time::sleep_until(deadline) => { killed = Some(Kill::Timeout); None }
+            _ = cancelled(&mut cancel) => { killed = Some(Kill::Cancel); None }
+            v = &mut disk_task.0 => { killed = Some(Kill::Disk(v.unwrap_or_else(|e| e.to_string()))); None }
+        };
+        let status = match status {
+            Some(st) => st.context("waiting for the script")?,
+            None => {
+                cleanup.kill_group();
+                let _ = child.start_kill();
+                child.wait().await.context("reaping the script")?
+            }
+        };
+        let duration = started.elapsed();
+        disk_task.0.abort();
+        // Anything left in the group (or of the pool uid, wherever it hid) dies now.
+        cleanup.kill_group();
+        cleanup.sweep().await;
+
+        let out = join_reader(&mut out_task).await;
+        let err = join_reader(&mut err_task).await;
+        cleanup.chown_back_async().await?;
+
+        let wd = work_dir.clone();
+        let collected = tokio::task::spawn_blocking(move || workdir::collect(&wd)).await?;
+        cleanup.finish();
+
+        let outcome = judge(
+            &limits,
+            self.config.enabled,
+            status,
+            killed,
+            duration,
+            &out,
+            &err,
+            collected,
+        );
+        tracing::debug!(status = outcome.status.as_str(), reason = ?outcome.reason, ?duration, "run finished");
+        Ok(outcome)
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+impl RunOutcome {
+    fn cancelled_before_start() -> RunOutcome {
+        RunOutcome {
+            status: RunStatus::Cancelled,
+            reason: Some("cancelled before start".into()),
+            exit_code: None,
+            signal: None,
+            stdout_truncated: false,
+            stderr_truncated: false,
+            duration: Duration::ZERO,
+            result: None,
+            artifacts: Vec::new(),
+        }
+    }
+}
+
+/// Only `EXECGOV_[A-Z0-9_]+`, not one of the names the runner sets, no NUL in values.
+fn validate_env(env: &[(String, String)]) -> anyhow::Result<()> {
+    for (k, v) in env {
+        let ok = k.len() > "EXECGOV_".len()
+            && k.starts_with("EXECGOV_")
+            && k.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !ok {
+            bail!("environment variable {k:?} refused: only EXECGOV_* names are passed to scripts");
+        }
+        if sandbox::RESERVED_ENV.contains(&k.as_str()) {
+            bail!("environment variable {k} is set by the runner");
+        }
+        if v.contains('\0') || v.len() > 64 * 1024 {
+            bail!("environment variable {k} has a NUL byte or is too long");
+        }
+    }
+    Ok(())
+}
+
+/// Resolves when the cancel flag is (or becomes) true; never when the sender is gone.
+async fn cancelled(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// A spawned helper task that must not outlive the run (also when the run's future is
+/// dropped).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The reader's stats; a reader still blocked after the grace period (a pipe held open
+/// by a process we could not kill) is aborted.
+async fn join_reader(task: &mut AbortOnDrop<PumpStats>) -> PumpStats {
+    match tokio::time::timeout(READER_GRACE, &mut task.0).await {
+        Ok(Ok(stats)) => stats,
+        Ok(Err(_)) => PumpStats::default(),
+        Err(_) => {
+            task.0.abort();
+            tracing::warn!("script output still open after the script ended; stopped reading");
+            PumpStats {
+                truncated: true,
+                ..PumpStats::default()
+            }
+        }
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    if b.is_multiple_of(MIB) {
+        format!("{} MiB", b / MIB)
+    } else if b >= MIB {
+        format!("{:.1} MiB", b as f64 / MIB as f64)
+    } else {
+        format!("{b} bytes")
+    }
+}
+
+fn human_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Turns the raw facts of a run into a status and a human reason.
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    limits: &Limits,
+    sandboxed: bool,
+    status: std::process::ExitStatus,
+    killed: Option<Kill>,
+    duration: Duration,
+    out: &PumpStats,
+    err: &PumpStats,
+    collected: workdir::Collected,
+) -> RunOutcome {
+    use std::os::unix::process::ExitStatusExt;
+
+    let mut reasons: Vec<String> = Vec::new();
+    let mut exit_code = status.code();
+    let mut signal = status.signal();
+    // bubblewrap reports a child killed by signal n as exit code 128 + n (as shells do).
+    if sandboxed {
+        if let Some(c @ 129..=159) = exit_code {
+            signal = Some(c - 128);
+            exit_code = None;
+        }
+    }
+    let markers = out.markers.merge(&err.markers);
+
+    let mut run_status = match killed {
+        Some(Kill::Timeout) => {
+            reasons.push(format!("timed out after {}", human_duration(limits.wall)));
+            RunStatus::TimedOut
+        }
+        Some(Kill::Cancel) => {
+            reasons.push("cancelled".into());
+            RunStatus::Cancelled
+        }
+        Some(Kill::Disk(why)) => {
+            reasons.push(why);
+            RunStatus::Failed
+        }
+        None if exit_code == Some(0) => RunStatus::Succeeded,
+        None => {
+            let oom = format!(
+                "out of memory (address-space limit {})",
+                human_bytes(limits.address_space)
+            );
+            let why = match signal {
+                Some(libc::SIGXCPU) => format!("killed: CPU time limit ({} s)", limits.cpu_seconds),
+                Some(libc::SIGXFSZ) => {
+                    format!(
+                        "killed: file size limit ({})",
+                        human_bytes(limits.file_size)
+                    )
+                }
+                Some(_) if markers.oom => oom,
+                Some(libc::SIGKILL) => {
+                    "killed (SIGKILL: CPU time hard limit or out of memory)".into()
+                }
+                Some(s) => format!("killed by signal {s}"),
+                None if sandboxed && exit_code == Some(1) && err.bwrap_error.is_some() => {
+                    let e = err.bwrap_error.as_deref().unwrap_or_default();
+                    tracing::error!(error = %e, "sandbox failed to start");
+                    format!("sandbox failed to start: {e}")
+                }
+                None if markers.oom => oom,
+                None if markers.file_size => {
+                    format!(
+                        "file size limit ({}) exceeded",
+                        human_bytes(limits.file_size)
+                    )
+                }
+                None if markers.nproc => format!("process limit ({}) reached", limits.processes),
+                None => match exit_code {
+                    Some(c) => format!("exit code {c}"),
+                    None => "ended abnormally".into(),
+                },
+            };
+            reasons.push(why);
+            RunStatus::Failed
+        }
+    };
+
+    match (out.truncated, err.truncated) {
+        (true, true) => reasons.push("output truncated (stdout and stderr)".into()),
+        (true, false) => reasons.push("output truncated (stdout)".into()),
+        (false, true) => reasons.push("output truncated (stderr)".into()),
+        _ => {}
+    }
+    if let Some(note) = collected.result_note {
+        reasons.push(note);
+    }
+    if collected.too_many {
+        reasons.push(format!("more than {MAX_WORK_ENTRIES} files in output/"));
+        if run_status == RunStatus::Succeeded {
+            run_status = RunStatus::Failed;
+        }
+    }
+    let total: u64 = collected.artifacts.iter().map(|a| a.size).sum();
+    if total > limits.artifacts_cap {
+        reasons.push(format!(
+            "artifacts over {} ({})",
+            human_bytes(limits.artifacts_cap),
+            human_bytes(total)
+        ));
+        if run_status == RunStatus::Succeeded {
+            run_status = RunStatus::Failed;
+        }
+    }
+
+    RunOutcome {
+        status: run_status,
+        reason: if reasons.is_empty() {
+            None
+        } else {
+            Some(reasons.join("; "))
+        },
+        exit_code,
+        signal,
+        stdout_truncated: out.truncated,
+        stderr_truncated: err.truncated,
+        duration,
+        result: collected.result,
+        artifacts: collected.artifacts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in AssetKind::ALL {
+            assert_eq!(AssetKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(AssetKind::parse("http"), None);
+    }
+
+    #[test]
+    fn env_names_are_checked() {
+        let ok = vec![("EXECGOV_EXECUTION_ID".to_string(), "42".to_string())];
+        assert!(validate_env(&ok).is_ok());
+        for bad in [
+            "DATABASE_URL",
+            "EXECGOV_",
+            "execgov_x",
+            "EXECGOV_A-B",
+            "EXECGOV_INPUTS",
+        ] {
+            assert!(validate_env(&[(bad.into(), "x".into())]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human_bytes(256 * MIB), "256 MiB");
+        assert_eq!(human_duration(Duration::from_secs(60)), "60 s");
+        assert_eq!(human_duration(Duration::from_millis(1500)), "1.5 s");
+    }
+}

@@ -1,0 +1,975 @@
+//! Hostile scripts at the runner level: real processes in real bubblewrap.
+//!
+//! Each test uses a uid of its own (62001…, away from the production pool at 61000) so the
+//! tests can run in parallel and each can check that nothing of its uid survives the run.
+//! Needs root (as in CI) to use pool uids; as another user the tests are skipped.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use domain::executors::{
+    AssetKind, Executors, Limits, LogLine, RunOutcome, RunRequest, RunStatus, SandboxConfig, Stream,
+};
+use tokio::sync::{mpsc, watch};
+
+const MIB: u64 = 1024 * 1024;
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+macro_rules! require_root {
+    () => {
+        if !is_root() {
+            eprintln!("skipped: the sandbox tests need root (pool uids)");
+            return;
+        }
+    };
+}
+
+/// A run's folders under the system temp dir, removed on drop.
+struct Fixture {
+    root: PathBuf,
+    skill: PathBuf,
+    work: PathBuf,
+}
+
+impl Fixture {
+    fn new(name: &str, kind: AssetKind, script: &str) -> Fixture {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let root = std::env::temp_dir().join(format!(
+            "execgov-sandbox-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        let skill = root.join("skill");
+        let work = root.join("work");
+        fs::create_dir_all(&skill).unwrap();
+        fs::create_dir_all(work.join("files")).unwrap();
+        fs::create_dir_all(work.join("output")).unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&skill, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&work, fs::Permissions::from_mode(0o700)).unwrap();
+        let entry = skill.join(kind.entry_file());
+        fs::write(&entry, script).unwrap();
+        fs::set_permissions(&entry, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(work.join("inputs.json"), "{}").unwrap();
+        Fixture { root, skill, work }
+    }
+
+    fn inputs(&self, json: &str) {
+        fs::write(self.work.join("inputs.json"), json).unwrap();
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+fn executors(uid: u32) -> Executors {
+    Executors::new(SandboxConfig {
+        first_uid: uid,
+        uid_slots: 1,
+        ..SandboxConfig::default()
+    })
+}
+
+/// Short limits so hostile tests end fast.
+fn limits() -> Limits {
+    Limits {
+        wall: Duration::from_secs(10),
+        cpu_seconds: 10,
+        address_space: 512 * MIB,
+        file_size: 10 * MIB,
+        open_files: 64,
+        processes: 16,
+        output_cap: 64 * 1024,
+        artifacts_cap: 20 * MIB,
+        tmp_size: 8 * MIB,
+    }
+}
+
+struct Ran {
+    outcome: RunOutcome,
+    lines: Vec<LogLine>,
+    elapsed: Duration,
+}
+
+impl Ran {
+    fn stdout(&self) -> String {
+        self.text(Stream::Stdout)
+    }
+    fn stderr(&self) -> String {
+        self.text(Stream::Stderr)
+    }
+    fn text(&self, s: Stream) -> String {
+        self.lines
+            .iter()
+            .filter(|l| l.stream == s)
+            .map(|l| format!("{}\n", l.line))
+            .collect()
+    }
+    fn reason(&self) -> &str {
+        self.outcome.reason.as_deref().unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for Ran {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} in {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.outcome,
+            self.elapsed,
+            truncate(&self.stdout()),
+            truncate(&self.stderr())
+        )
+    }
+}
+
+fn truncate(s: &str) -> &str {
+    let mut end = s.len().min(2000);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+async fn run_with(
+    ex: &Executors,
+    fx: &Fixture,
+    kind: AssetKind,
+    limits: Limits,
+    env: Vec<(String, String)>,
+    cancel: watch::Receiver<bool>,
+) -> Ran {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let started = Instant::now();
+    let outcome = ex
+        .run(
+            RunRequest {
+                kind,
+                script_dir: &fx.skill,
+                work_dir: &fx.work,
+                env,
+                limits,
+            },
+            tx,
+            cancel,
+        )
+        .await
+        .expect("the run is set up");
+    let elapsed = started.elapsed();
+    let mut lines = Vec::new();
+    while let Ok(l) = rx.try_recv() {
+        lines.push(l);
+    }
+    Ran {
+        outcome,
+        lines,
+        elapsed,
+    }
+}
+
+/// One run as `uid`, then the checks every test shares: prompt return, nothing of the uid
+/// left running, the work folder given back to root.
+async fn run(uid: u32, fx: &Fixture, kind: AssetKind, limits: Limits) -> Ran {
+    let wall = limits.wall;
+    let (_keep, cancel) = watch::channel(false);
+    let ran = run_with(&executors(uid), fx, kind, limits, vec![], cancel).await;
+    after_run(uid, fx, &ran, wall);
+    ran
+}
+
+fn after_run(uid: u32, fx: &Fixture, ran: &Ran, wall: Duration) {
+    assert!(
+        ran.elapsed < wall + Duration::from_secs(3),
+        "returned late: {ran:?}"
+    );
+    assert_eq!(
+        live_processes(uid),
+        Vec::<i32>::new(),
+        "left behind: {ran:?}"
+    );
+    assert_eq!(
+        fs::symlink_metadata(&fx.work).unwrap().uid(),
+        0,
+        "work folder not given back"
+    );
+}
+
+/// Non-zombie processes whose real/effective/saved uid is `uid`.
+fn live_processes(uid: u32) -> Vec<i32> {
+    let mut found = Vec::new();
+    for ent in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let zombie = status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'));
+        let mine = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .map(|u| {
+                u.split_whitespace()
+                    .take(3)
+                    .any(|x| x.parse::<u32>().ok() == Some(uid))
+            })
+            .unwrap_or(false);
+        if mine && !zombie {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn host_can_spawn() -> bool {
+    std::process::Command::new("/bin/true")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+// ---------------------------------------------------------------------------------------
+
+const REPORT_PY: &str = r##"
+import csv, json, os, statistics
+with open(os.environ["EXECGOV_INPUTS"]) as f:
+    inputs = json.load(f)
+rows = list(csv.DictReader(open(os.path.join(os.environ["EXECGOV_FILES"], "data.csv"))))
+values = [float(r["amount"]) for r in rows]
+print("read", len(rows), "rows for", inputs["title"])
+summary = [{"column": "amount", "count": len(values), "mean": statistics.mean(values),
+            "median": statistics.median(values), "stdev": round(statistics.stdev(values), 3)}]
+with open(os.path.join(os.environ["EXECGOV_OUTPUT"], "report.md"), "w") as f:
+    f.write("# " + inputs["title"] + "\n\nmean: " + str(summary[0]["mean"]) + "\n")
+os.makedirs(os.path.join(os.environ["EXECGOV_OUTPUT"], "sub"), exist_ok=True)
+open(os.path.join(os.environ["EXECGOV_OUTPUT"], "sub", "n.txt"), "w").write("3")
+os.symlink("/etc/passwd", os.path.join(os.environ["EXECGOV_OUTPUT"], "link"))
+with open(os.environ["EXECGOV_RESULT"], "w") as f:
+    json.dump(summary, f)
+import sys; print("done", file=sys.stderr)
+"##;
+
+#[tokio::test]
+async fn normal_python_script_succeeds_with_artifacts_and_result() {
+    require_root!();
+    let fx = Fixture::new("normal", AssetKind::Python, REPORT_PY);
+    fx.inputs(r#"{"title": "Sales"}"#);
+    fs::write(
+        fx.work.join("files/data.csv"),
+        "name,amount\na,1\nb,2\nc,6\n",
+    )
+    .unwrap();
+    let ran = run(62001, &fx, AssetKind::Python, limits()).await;
+    let o = &ran.outcome;
+    assert_eq!(o.status, RunStatus::Succeeded, "{ran:?}");
+    assert_eq!(o.exit_code, Some(0));
+    assert_eq!(o.reason, None, "{ran:?}");
+    assert!(ran.stdout().contains("read 3 rows for Sales"), "{ran:?}");
+    assert_eq!(ran.stderr(), "done\n");
+    let paths: Vec<_> = o.artifacts.iter().map(|a| a.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["report.md", "sub/n.txt"],
+        "symlinks are not artifacts"
+    );
+    assert_eq!(o.artifacts[1].size, 1);
+    assert!(!fx.work.join("output/link").exists(), "symlink removed");
+    let result = o.result.as_ref().expect("result.json");
+    assert_eq!(result[0]["mean"], 3.0);
+    assert_eq!(result[0]["count"], 3);
+    let report = fs::read_to_string(fx.work.join("output/report.md")).unwrap();
+    assert!(report.starts_with("# Sales"));
+    assert_eq!(
+        fs::metadata(fx.work.join("output/report.md"))
+            .unwrap()
+            .uid(),
+        0,
+        "artifacts given back to the work folder's owner"
+    );
+}
+
+#[tokio::test]
+async fn shell_script_and_exit_code() {
+    require_root!();
+    let fx = Fixture::new(
+        "shell",
+        AssetKind::Shell,
+        "set -eu\necho \"in $(pwd) as $(whoami)\"\n\
+         echo 'b a b' | tr ' ' '\\n' | sort | uniq -c | awk '{print $2 \"=\" $1}' | paste -sd,\n\
+         echo '[1, 2]' > \"$EXECGOV_RESULT\"\nexit 3\n",
+    );
+    let ran = run(62002, &fx, AssetKind::Shell, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert_eq!(ran.outcome.exit_code, Some(3));
+    assert_eq!(ran.reason(), "exit code 3");
+    assert_eq!(ran.stdout(), "in /work as sandbox\na=1,b=2\n", "{ran:?}");
+    assert_eq!(ran.outcome.result, Some(serde_json::json!([1, 2])));
+}
+
+#[tokio::test]
+async fn infinite_loop_times_out() {
+    require_root!();
+    let fx = Fixture::new("loop", AssetKind::Python, "while True:\n    pass\n");
+    let l = Limits {
+        wall: Duration::from_secs(2),
+        ..limits()
+    };
+    let ran = run(62003, &fx, AssetKind::Python, l).await;
+    assert_eq!(ran.outcome.status, RunStatus::TimedOut, "{ran:?}");
+    assert_eq!(ran.reason(), "timed out after 2 s");
+    assert_eq!(ran.outcome.signal, Some(9));
+    assert!(ran.elapsed < Duration::from_millis(3000), "{ran:?}");
+}
+
+#[tokio::test]
+async fn cpu_burner_hits_the_cpu_limit() {
+    require_root!();
+    let fx = Fixture::new("cpu", AssetKind::Python, "x = 0\nwhile True:\n    x += 1\n");
+    let l = Limits {
+        cpu_seconds: 1,
+        ..limits()
+    };
+    let ran = run(62004, &fx, AssetKind::Python, l).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert_eq!(ran.reason(), "killed: CPU time limit (1 s)");
+    assert_eq!(ran.outcome.signal, Some(libc::SIGXCPU));
+}
+
+/// Samples how many processes `uid` has, every 10 ms, until dropped; reports the peak.
+struct PeakSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl PeakSampler {
+    fn start(uid: u32) -> PeakSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(live_processes(uid).len());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        });
+        PeakSampler {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn peak(mut self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap()
+    }
+}
+
+async fn fork_bomb(uid: u32, kind: AssetKind, script: &str) {
+    let fx = Fixture::new("bomb", kind, script);
+    let l = Limits {
+        wall: Duration::from_secs(3),
+        ..limits()
+    };
+    let processes = l.processes as usize;
+    let sampler = PeakSampler::start(uid);
+    let ran = run(uid, &fx, kind, l).await;
+    let peak = sampler.peak();
+    assert!(
+        matches!(ran.outcome.status, RunStatus::TimedOut | RunStatus::Failed),
+        "{ran:?}"
+    );
+    // The script's budget plus bubblewrap and the sandbox's pid 1.
+    assert!(peak <= processes + 2, "peak {peak} processes");
+    assert!(peak >= processes / 2, "the bomb did fork: peak {peak}");
+    assert!(host_can_spawn(), "the host can still start processes");
+}
+
+#[tokio::test]
+async fn bash_fork_bomb_is_contained() {
+    require_root!();
+    fork_bomb(62005, AssetKind::Shell, ":(){ :|:& };:\nsleep 10\n").await;
+}
+
+#[tokio::test]
+async fn python_fork_bomb_is_contained() {
+    require_root!();
+    fork_bomb(
+        62006,
+        AssetKind::Python,
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn memory_hog_runs_out_of_memory() {
+    require_root!();
+    let fx = Fixture::new(
+        "memory",
+        AssetKind::Python,
+        "chunks = []\nchunks.append(bytearray(4 * 1024 ** 3))\nprint('allocated')\n",
+    );
+    let l = Limits {
+        address_space: 256 * MIB,
+        ..limits()
+    };
+    let ran = run(62007, &fx, AssetKind::Python, l).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert_eq!(ran.reason(), "out of memory (address-space limit 256 MiB)");
+    assert!(!ran.stdout().contains("allocated"));
+
+    // Growing step by step hits the same wall.
+    let fx = Fixture::new(
+        "memory2",
+        AssetKind::Python,
+        "chunks = []\nwhile True:\n    chunks.append(b'x' * (16 * 1024 * 1024))\n",
+    );
+    let l = Limits {
+        address_space: 256 * MIB,
+        ..limits()
+    };
+    let ran = run(62007, &fx, AssetKind::Python, l).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert!(ran.reason().starts_with("out of memory"), "{ran:?}");
+}
+
+fn largest_file(dir: &Path) -> u64 {
+    let mut max = 0;
+    for ent in fs::read_dir(dir).unwrap().flatten() {
+        let m = ent.metadata().unwrap();
+        if m.is_dir() {
+            max = max.max(largest_file(&ent.path()));
+        } else {
+            max = max.max(m.len());
+        }
+    }
+    max
+}
+
+#[tokio::test]
+async fn writing_1_gb_hits_the_file_size_limit() {
+    require_root!();
+    // Python ignores SIGXFSZ and gets EFBIG.
+    let fx = Fixture::new(
+        "bigfile",
+        AssetKind::Python,
+        "import os\nwith open('output/big.bin', 'wb') as f:\n    for _ in range(1024):\n        f.write(b'\\0' * (1024 * 1024))\n",
+    );
+    let ran = run(62008, &fx, AssetKind::Python, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert_eq!(ran.reason(), "file size limit (10 MiB) exceeded");
+    assert!(largest_file(&fx.work) <= 10 * MIB);
+
+    // head is killed by SIGXFSZ.
+    let fx = Fixture::new(
+        "bigfile-sh",
+        AssetKind::Shell,
+        "head -c 1G /dev/zero > output/big.bin\n",
+    );
+    let ran = run(62008, &fx, AssetKind::Shell, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert_eq!(ran.reason(), "killed: file size limit (10 MiB)");
+    assert_eq!(ran.outcome.signal, Some(libc::SIGXFSZ));
+    assert!(largest_file(&fx.work) <= 10 * MIB);
+}
+
+#[tokio::test]
+async fn many_files_hit_the_disk_cap() {
+    require_root!();
+    let fx = Fixture::new(
+        "disk",
+        AssetKind::Python,
+        "import time\nfor i in range(40):\n    open(f'scratch{i}', 'wb').write(b'x' * (5 * 1024 * 1024))\ntime.sleep(30)\n",
+    );
+    let ran = run(62009, &fx, AssetKind::Python, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert_eq!(ran.reason(), "disk usage over 20 MiB");
+    assert!(ran.elapsed < Duration::from_secs(5), "{ran:?}");
+}
+
+#[tokio::test]
+async fn artifacts_over_the_cap_fail_the_run() {
+    require_root!();
+    let fx = Fixture::new(
+        "artifacts",
+        AssetKind::Python,
+        "for i in range(3):\n    open(f'output/a{i}.bin', 'wb').write(b'x' * (4 * 1024 * 1024))\n",
+    );
+    let l = Limits {
+        artifacts_cap: 10 * MIB,
+        ..limits()
+    };
+    let ran = run(62010, &fx, AssetKind::Python, l).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert_eq!(ran.reason(), "artifacts over 10 MiB (12 MiB)");
+    assert_eq!(ran.outcome.artifacts.len(), 3);
+}
+
+#[tokio::test]
+async fn hundred_mb_of_stdout_is_truncated() {
+    require_root!();
+    let fx = Fixture::new(
+        "stdout",
+        AssetKind::Python,
+        "import sys\nblock = ('x' * 99 + '\\n') * 10000\nfor _ in range(100):\n    sys.stdout.write(block)\nsys.stdout.write('y' * 100000)\nprint('the end', file=sys.stderr)\n",
+    );
+    let l = limits();
+    let cap = l.output_cap;
+    let ran = run(62011, &fx, AssetKind::Python, l).await;
+    let o = &ran.outcome;
+    assert_eq!(o.status, RunStatus::Succeeded, "{ran:?}");
+    assert!(o.stdout_truncated && !o.stderr_truncated);
+    assert_eq!(ran.reason(), "output truncated (stdout)");
+    let delivered: usize = ran
+        .lines
+        .iter()
+        .filter(|l| l.stream == Stream::Stdout)
+        .map(|l| l.line.len() + 1)
+        .sum();
+    assert!(
+        delivered <= cap && delivered > cap - 200,
+        "delivered {delivered}"
+    );
+    assert_eq!(ran.stderr(), "the end\n");
+    assert!(ran.lines.iter().all(|l| l.line.len() <= 8192));
+}
+
+#[tokio::test]
+async fn network_is_unreachable() {
+    require_root!();
+    let fx = Fixture::new(
+        "network",
+        AssetKind::Python,
+        r#"
+import socket
+for host, port in [("127.0.0.1", 5432), ("1.1.1.1", 80)]:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        print(host, "connected")
+    except OSError as e:
+        print(host, "error", type(e).__name__, e.errno)
+print("interfaces", [n for _, n in socket.if_nameindex()])
+"#,
+    );
+    let ran = run(62012, &fx, AssetKind::Python, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    let out = ran.stdout();
+    assert!(
+        out.contains("127.0.0.1 error ConnectionRefusedError"),
+        "{ran:?}"
+    );
+    assert!(out.contains("1.1.1.1 error OSError 101"), "{ran:?}"); // ENETUNREACH
+    assert!(out.contains("interfaces ['lo']"), "{ran:?}");
+    assert!(!out.contains("connected"));
+    assert!(
+        ran.elapsed < Duration::from_secs(2),
+        "no waiting on a timeout"
+    );
+}
+
+#[tokio::test]
+async fn host_unix_socket_is_not_visible() {
+    require_root!();
+    let fx = Fixture::new("unixsock", AssetKind::Python, "");
+    let sock_dir = fx.root.join("pg-run");
+    fs::create_dir_all(&sock_dir).unwrap();
+    fs::set_permissions(&sock_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let sock = sock_dir.join(".s.PGSQL.5432");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    fs::set_permissions(&sock, fs::Permissions::from_mode(0o777)).unwrap();
+    let script = format!(
+        r#"
+import socket
+for path in [{sock:?}, "/run/postgresql/.s.PGSQL.5432", "/var/run/postgresql/.s.PGSQL.5432"]:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        print("connected", path)
+    except OSError as e:
+        print("error", type(e).__name__)
+"#
+    );
+    fs::write(fx.skill.join("main.py"), script).unwrap();
+    let ran = run(62013, &fx, AssetKind::Python, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    assert_eq!(
+        ran.stdout(),
+        "error FileNotFoundError\n".repeat(3),
+        "{ran:?}"
+    );
+}
+
+#[tokio::test]
+async fn host_files_are_not_readable() {
+    require_root!();
+    // Another tenant's workspace and a fake server data dir, with world-readable secrets.
+    let other = Fixture::new("other-tenant", AssetKind::Python, "");
+    fs::write(other.work.join("output/secret.txt"), "tenant 2 secret").unwrap();
+    fs::set_permissions(&other.work, fs::Permissions::from_mode(0o755)).unwrap();
+    let fx = Fixture::new("files", AssetKind::Python, "");
+    let data = fx.root.join("data/pgdata");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(data.join("postgresql.auto.conf"), "password = secret").unwrap();
+    let script = format!(
+        r#"
+import os
+for path in ["/etc/shadow", "/etc/gshadow", {sibling:?}, {data:?}, "/root/.bash_history", "/proc/1/root/etc/shadow"]:
+    try:
+        print(path, "READ", open(path).read()[:20])
+    except OSError as e:
+        print(path, type(e).__name__)
+print("etc", sorted(os.listdir("/etc")))
+print("root", sorted(os.listdir("/")))
+"#,
+        sibling = other.work.join("output/secret.txt"),
+        data = data.join("postgresql.auto.conf"),
+    );
+    fs::write(fx.skill.join("main.py"), script).unwrap();
+    let ran = run(62014, &fx, AssetKind::Python, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    let out = ran.stdout();
+    assert!(!out.contains("READ"), "{ran:?}");
+    assert!(out.contains("/etc/shadow FileNotFoundError"), "{ran:?}");
+    assert!(
+        out.contains(&format!(
+            "{} FileNotFoundError",
+            other.work.join("output/secret.txt").display()
+        )),
+        "{ran:?}"
+    );
+    assert!(
+        out.contains("etc ['alternatives', 'group', 'ld.so.cache', 'localtime', 'passwd']"),
+        "{ran:?}"
+    );
+}
+
+#[tokio::test]
+async fn environment_is_cleared() {
+    require_root!();
+    // SAFETY (edition 2021: safe): set before the run; nothing else in this test binary
+    // reads DATABASE_URL.
+    std::env::set_var("DATABASE_URL", "postgres://secret@localhost/execgov");
+    let fx = Fixture::new(
+        "env",
+        AssetKind::Python,
+        "import os\nfor k in sorted(os.environ):\n    print(k + '=' + os.environ[k])\n",
+    );
+    let (_keep, cancel) = watch::channel(false);
+    let ran = run_with(
+        &executors(62015),
+        &fx,
+        AssetKind::Python,
+        limits(),
+        vec![("EXECGOV_EXECUTION_ID".into(), "42".into())],
+        cancel,
+    )
+    .await;
+    after_run(62015, &fx, &ran, limits().wall);
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    let out = ran.stdout();
+    assert!(!out.contains("secret"), "{ran:?}");
+    let keys: Vec<&str> = out.lines().map(|l| l.split('=').next().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "EXECGOV_EXECUTION_ID",
+            "EXECGOV_FILES",
+            "EXECGOV_INPUTS",
+            "EXECGOV_OUTPUT",
+            "EXECGOV_RESULT",
+            "HOME",
+            "LANG",
+            "PATH"
+        ],
+        "{ran:?}"
+    );
+    assert!(out.contains("EXECGOV_INPUTS=/work/inputs.json\n"));
+    assert!(out.contains("HOME=/work\n"));
+    assert!(out.contains("PATH=/usr/bin:/bin\n"));
+
+    // Names outside EXECGOV_* are refused before anything runs.
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let (_keep, cancel) = watch::channel(false);
+    let err = executors(62015)
+        .run(
+            RunRequest {
+                kind: AssetKind::Python,
+                script_dir: &fx.skill,
+                work_dir: &fx.work,
+                env: vec![("LD_PRELOAD".into(), "/tmp/x.so".into())],
+                limits: limits(),
+            },
+            tx,
+            cancel,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("LD_PRELOAD"), "{err}");
+}
+
+#[tokio::test]
+async fn runs_as_an_unprivileged_uid() {
+    require_root!();
+    let uid = 62016;
+    let fx = Fixture::new(
+        "uid",
+        AssetKind::Shell,
+        "id -u\nid -g\necho x > output/mine.txt\nsleep 1.5\n",
+    );
+    let ex = executors(uid);
+    let (_keep, cancel) = watch::channel(false);
+    let watcher = {
+        let path = fx.work.join("output/mine.txt");
+        std::thread::spawn(move || {
+            let until = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < until {
+                if let Ok(m) = fs::metadata(&path) {
+                    return Some(m.uid());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            None
+        })
+    };
+    let ran = run_with(&ex, &fx, AssetKind::Shell, limits(), vec![], cancel).await;
+    after_run(uid, &fx, &ran, limits().wall);
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    assert_eq!(ran.stdout(), format!("{uid}\n{uid}\n"));
+    assert_eq!(
+        watcher.join().unwrap(),
+        Some(uid),
+        "written as the pool uid during the run"
+    );
+    assert_eq!(
+        fs::metadata(fx.work.join("output/mine.txt")).unwrap().uid(),
+        0,
+        "and given back afterwards"
+    );
+}
+
+#[tokio::test]
+async fn cancellation_kills_promptly() {
+    require_root!();
+    let uid = 62017;
+    let fx = Fixture::new(
+        "cancel",
+        AssetKind::Python,
+        "import time\nprint('started', flush=True)\ntime.sleep(30)\n",
+    );
+    let ex = executors(uid);
+    let (tx, cancel) = watch::channel(false);
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        tx.send(true).unwrap();
+        tx
+    });
+    let ran = run_with(&ex, &fx, AssetKind::Python, limits(), vec![], cancel).await;
+    let _tx = canceller.await.unwrap();
+    after_run(uid, &fx, &ran, limits().wall);
+    assert_eq!(ran.outcome.status, RunStatus::Cancelled, "{ran:?}");
+    assert_eq!(ran.reason(), "cancelled");
+    assert!(ran.elapsed < Duration::from_millis(1500), "{ran:?}");
+    assert_eq!(ran.stdout(), "started\n");
+}
+
+#[tokio::test]
+async fn escaped_background_processes_are_killed() {
+    require_root!();
+    // Daemonised children (new session, double fork) outlive the script itself.
+    let fx = Fixture::new(
+        "daemon",
+        AssetKind::Shell,
+        "setsid sleep 300 < /dev/null > /dev/null 2>&1 &\n( ( sleep 300 & ) & )\necho spawned\n",
+    );
+    let ran = run(62018, &fx, AssetKind::Shell, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    assert!(ran.elapsed < Duration::from_secs(3), "{ran:?}");
+
+    // The same without bubblewrap (dev mode): the uid sweep gets them.
+    let fx = Fixture::new(
+        "daemon-nosandbox",
+        AssetKind::Shell,
+        "setsid sleep 300 < /dev/null > /dev/null 2>&1 &\necho spawned\n",
+    );
+    let ex = Executors::new(SandboxConfig {
+        enabled: false,
+        first_uid: 62019,
+        uid_slots: 1,
+        ..SandboxConfig::default()
+    });
+    let (_keep, cancel) = watch::channel(false);
+    let ran = run_with(&ex, &fx, AssetKind::Shell, limits(), vec![], cancel).await;
+    after_run(62019, &fx, &ran, limits().wall);
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+}
+
+#[tokio::test]
+async fn sandbox_off_keeps_limits_and_env_clearing() {
+    require_root!();
+    std::env::set_var("DATABASE_URL", "postgres://secret@localhost/execgov");
+    let fx = Fixture::new(
+        "nosandbox",
+        AssetKind::Python,
+        "import os\nprint(sorted(os.environ), os.getuid())\nx = 0\nwhile True:\n    x += 1\n",
+    );
+    let ex = Executors::new(SandboxConfig {
+        enabled: false,
+        first_uid: 62020,
+        uid_slots: 1,
+        ..SandboxConfig::default()
+    });
+    let l = Limits {
+        cpu_seconds: 1,
+        ..limits()
+    };
+    let (_keep, cancel) = watch::channel(false);
+    let ran = run_with(&ex, &fx, AssetKind::Python, l, vec![], cancel).await;
+    after_run(62020, &fx, &ran, limits().wall);
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert_eq!(ran.reason(), "killed: CPU time limit (1 s)");
+    assert!(!ran.stdout().contains("DATABASE_URL"), "{ran:?}");
+    assert!(ran.stdout().contains("62020"), "{ran:?}");
+}
+
+#[tokio::test]
+async fn uid_pool_serialises_runs_beyond_its_size() {
+    require_root!();
+    // One slot, two runs at once: the second waits for the first's uid.
+    let ex = std::sync::Arc::new(executors(62021));
+    let a = Fixture::new("pool-a", AssetKind::Shell, "sleep 0.5\nid -u\n");
+    let b = Fixture::new("pool-b", AssetKind::Shell, "sleep 0.5\nid -u\n");
+    let started = Instant::now();
+    let (_k1, c1) = watch::channel(false);
+    let (_k2, c2) = watch::channel(false);
+    let (ra, rb) = tokio::join!(
+        run_with(&ex, &a, AssetKind::Shell, limits(), vec![], c1),
+        run_with(&ex, &b, AssetKind::Shell, limits(), vec![], c2),
+    );
+    assert_eq!(ra.outcome.status, RunStatus::Succeeded, "{ra:?}");
+    assert_eq!(rb.outcome.status, RunStatus::Succeeded, "{rb:?}");
+    assert_eq!(ra.stdout(), "62021\n");
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+}
+
+/// Not a test of behaviour: prints what the sandbox costs for a trivial script.
+#[tokio::test]
+async fn overhead_of_one_trivial_run() {
+    require_root!();
+    let fx = Fixture::new("overhead", AssetKind::Python, "pass\n");
+    let ex = executors(62022);
+    let n = 20;
+    let started = Instant::now();
+    for _ in 0..n {
+        let (_keep, cancel) = watch::channel(false);
+        let ran = run_with(&ex, &fx, AssetKind::Python, limits(), vec![], cancel).await;
+        assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    }
+    let sandboxed = started.elapsed() / n;
+    let started = Instant::now();
+    for _ in 0..n {
+        let st = std::process::Command::new("/usr/bin/python3")
+            .args(["-I", "-S", "-c", "pass"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let bare = started.elapsed() / n;
+    eprintln!("trivial python: {sandboxed:?} per sandboxed run vs {bare:?} bare");
+}
+
+#[tokio::test]
+async fn dropping_the_run_cleans_up() {
+    require_root!();
+    let uid = 62023;
+    let fx = Fixture::new("drop", AssetKind::Shell, "sleep 30 &\nsleep 30\n");
+    let ex = executors(uid);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let (_keep, cancel) = watch::channel(false);
+    let fut = ex.run(
+        RunRequest {
+            kind: AssetKind::Shell,
+            script_dir: &fx.skill,
+            work_dir: &fx.work,
+            env: vec![],
+            limits: limits(),
+        },
+        tx,
+        cancel,
+    );
+    fn assert_send<T: Send>(t: T) -> T {
+        t
+    }
+    let fut = assert_send(fut); // workers tokio::spawn it
+    let started = Instant::now();
+    let r = tokio::time::timeout(Duration::from_millis(500), fut).await;
+    assert!(r.is_err(), "still running when dropped");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(live_processes(uid), Vec::<i32>::new());
+    assert_eq!(fs::symlink_metadata(&fx.work).unwrap().uid(), 0);
+}
+
+#[tokio::test]
+async fn sandbox_start_failure_is_reported() {
+    require_root!();
+    // The work folder sits under a root-only folder the pool uid cannot traverse.
+    let fx = Fixture::new("hidden", AssetKind::Python, "print('hi')\n");
+    let private = fx.root.join("private");
+    fs::create_dir_all(private.join("work/output")).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    let hidden = Fixture {
+        root: fx.root.join("unused"),
+        skill: fx.skill.clone(),
+        work: private.join("work"),
+    };
+    let ran = run(62024, &hidden, AssetKind::Python, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert!(
+        ran.reason().starts_with("sandbox failed to start: "),
+        "{ran:?}"
+    );
+}
+
+#[tokio::test]
+async fn cancelled_while_waiting_for_a_uid() {
+    require_root!();
+    let ex = executors(62025);
+    let busy = Fixture::new("busy", AssetKind::Shell, "sleep 1\n");
+    let queued = Fixture::new("queued", AssetKind::Shell, "echo never\n");
+    let (_k1, c1) = watch::channel(false);
+    let (tx2, c2) = watch::channel(false);
+    let started = Instant::now();
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let cancel_soon = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            tx2.send(true).unwrap();
+        };
+        let (ran, ()) = tokio::join!(
+            run_with(&ex, &queued, AssetKind::Shell, limits(), vec![], c2),
+            cancel_soon
+        );
+        (ran, started.elapsed())
+    };
+    let (first, (second, second_done)) = tokio::join!(
+        run_with(&ex, &busy, AssetKind::Shell, limits(), vec![], c1),
+        second
+    );
+    assert_eq!(first.outcome.status, RunStatus::Succeeded, "{first:?}");
+    assert_eq!(second.outcome.status, RunStatus::Cancelled, "{second:?}");
+    assert_eq!(second.reason(), "cancelled before start");
+    assert!(second_done < Duration::from_millis(800), "{second_done:?}");
+    assert!(second.lines.is_empty());
+}
