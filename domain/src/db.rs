@@ -148,6 +148,18 @@ pub async fn enter_schema(conn: &mut PgConnection, schema: &TenantSchema) -> App
     Ok(())
 }
 
+/// Returns the current transaction from a tenant's schema and role to the application's, for
+/// the platform-side part of a change (e.g. the cross-tenant dispatch queue) in the same
+/// transaction. Like `enter_schema`, it lasts until the transaction ends.
+pub async fn leave_schema(conn: &mut PgConnection) -> AppResult<()> {
+    sqlx::query(
+        "SELECT set_config('role', 'none', true), set_config('search_path', 'public', true)",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Creates a tenant's role and its schema owned by that role. The application's role (which
 /// needs CREATEROLE) becomes a member so `enter_schema` can switch to it. Role creation is
 /// transactional in PostgreSQL: a rollback leaves no role behind.

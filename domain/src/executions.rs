@@ -1,1 +1,901 @@
-//! Executions: the queue in PostgreSQL, workers, leases and the reaper.
+//! Executions: requested by a user, confirmed where the skill requires it, queued, claimed by a
+//! worker, run by an executor in the sandbox, finished. Every state change is one update of the
+//! execution in its tenant's schema plus an audit entry, in one transaction.
+//!
+//! Workers claim across tenants from `public.execution_queue` (ids and leases only) with
+//! `FOR UPDATE SKIP LOCKED`, the tenant with the fewest running executions first, under a
+//! per-tenant cap. A worker renews its lease while it runs; the reaper re-queues executions whose
+//! lease ran out (bounded attempts, then `failed: worker lost`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use model::ExecutionStatus;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::postgres::PgListener;
+use sqlx::PgConnection;
+use tokio::sync::{mpsc, watch};
+
+use crate::accounts::SignedIn;
+use crate::audit::{self, AuditLog, Event};
+use crate::db::{enter_schema, leave_schema, TenantSchema, TenantTx};
+use crate::executors::{
+    AssetKind, Executors, Limits, LogLine, RunOutcome, RunRequest, RunStatus, Stream,
+};
+use crate::skills;
+use crate::tenancy::Tenant;
+use crate::{Actor, AppError, AppResult, Ctx};
+
+/// Wakes idle workers when something is queued.
+const QUEUE_CHANNEL: &str = "execgov_execution_queue";
+/// Attempts before an execution whose worker keeps dying is failed.
+pub const MAX_ATTEMPTS: i32 = 3;
+
+/// The canonical digest of an execution's inputs, for the audit trail.
+fn inputs_digest(inputs: &Value) -> String {
+    // serde_json keeps object keys sorted (no preserve_order feature), so this is canonical.
+    hex::encode(Sha256::digest(inputs.to_string().as_bytes()))
+}
+
+/// The largest file one input may upload.
+pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
+
+/// A file a user uploaded for a file input.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub field: String,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The name an upload is stored and shown to the script under: its base name, reduced to
+/// letters, digits, `.`, `_`, `-`.
+fn stored_name(file_name: &str) -> String {
+    let base = file_name.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    match clean.trim_start_matches('.') {
+        "" => "upload".to_string(),
+        name => name.to_string(),
+    }
+}
+
+/// A user asks to run a skill with form inputs (`form`: field → text) and uploaded files.
+/// Bad input: one message per field, and nothing is created.
+pub async fn request(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    actor: &Actor,
+    slug: &str,
+    form: &BTreeMap<String, String>,
+    files: &[Upload],
+) -> AppResult<i64> {
+    let mut uploads = BTreeMap::new();
+    for file in files {
+        if file.bytes.len() > MAX_UPLOAD_BYTES {
+            return Err(AppError::Invalid(format!(
+                "{}: the file is larger than {} MiB.",
+                file.field,
+                MAX_UPLOAD_BYTES / (1024 * 1024)
+            )));
+        }
+        let name = stored_name(&file.file_name);
+        if uploads.values().any(|n| n == &name) {
+            return Err(AppError::Invalid(format!(
+                "{}: another input already uploads a file named {name}.",
+                file.field
+            )));
+        }
+        uploads.insert(file.field.clone(), name);
+    }
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let skill = skills::live_skill_for(&mut tx, user, slug).await?;
+    if !skill.manual_allowed {
+        return Err(AppError::Forbidden(format!(
+            "{} cannot be run by hand.",
+            skill.name
+        )));
+    }
+    let inputs =
+        model::skill::validate_inputs(&skill.input_schema, form, &uploads).map_err(|fields| {
+            AppError::Invalid(
+                fields
+                    .iter()
+                    .map(|(field, message)| format!("{field}: {message}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        })?;
+    let inputs = Value::Object(inputs);
+    let digest = inputs_digest(&inputs);
+    let status = if skill.requires_confirmation {
+        ExecutionStatus::AwaitingConfirmation
+    } else {
+        ExecutionStatus::Queued
+    };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO executions (skill_id, skill_version_id, requested_by, inputs, inputs_digest, status) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(skill.skill_id)
+    .bind(skill.skill_version_id)
+    .bind(user.user_id)
+    .bind(&inputs)
+    .bind(&digest)
+    .bind(status.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    // Uploads wait beside the execution; only after its row exists does it have a folder.
+    let inputs_dir = ctx.inputs_dir(tenant.id, id);
+    for file in files {
+        let name = &uploads[&file.field];
+        tokio::fs::create_dir_all(&inputs_dir)
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+        tokio::fs::write(inputs_dir.join(name), &file.bytes)
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+    }
+    audit::record(
+        &mut tx,
+        AuditLog::Tenant,
+        actor,
+        Event {
+            action: "execution.request",
+            target: &format!("execution {id}"),
+            detail: json!({ "skill": skill.slug, "inputs_digest": digest, "status": status.as_str() }),
+            result: "ok",
+        },
+    )
+    .await?;
+    if status == ExecutionStatus::Queued {
+        enqueue(&mut tx, tenant.id, id).await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Puts an execution on the cross-tenant queue and wakes a worker. Leaves the transaction on
+/// the platform side (`leave_schema`): call it last.
+async fn enqueue(conn: &mut PgConnection, tenant_id: i64, execution_id: i64) -> AppResult<()> {
+    leave_schema(conn).await?;
+    sqlx::query("INSERT INTO public.execution_queue (tenant_id, execution_id, state) VALUES ($1, $2, 'queued')")
+        .bind(tenant_id)
+        .bind(execution_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(QUEUE_CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct ExecutionRow {
+    status: String,
+    requested_by: i64,
+    skill_slug: String,
+    inputs_digest: String,
+}
+
+async fn lock_execution(conn: &mut PgConnection, id: i64) -> AppResult<ExecutionRow> {
+    sqlx::query_as(
+        "SELECT e.status, e.requested_by, s.slug AS skill_slug, e.inputs_digest \
+         FROM executions e JOIN skills s ON s.id = e.skill_id WHERE e.id = $1 FOR UPDATE OF e",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))
+}
+
+fn status_of(row: &ExecutionRow) -> AppResult<ExecutionStatus> {
+    ExecutionStatus::parse(&row.status)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown status {:?}", row.status)))
+}
+
+/// Only the requester and the tenant's admins act on an execution.
+fn may_act(user: &SignedIn, row: &ExecutionRow) -> AppResult<()> {
+    if row.requested_by == user.user_id || user.principal.is_tenant_admin() {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(
+            "There is no such execution here.".into(),
+        ))
+    }
+}
+
+/// A person confirms an execution that waits for it; it is queued, with who confirmed recorded.
+pub async fn confirm(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    actor: &Actor,
+    id: i64,
+) -> AppResult<()> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let row = lock_execution(&mut tx, id).await?;
+    may_act(user, &row)?;
+    // The confirmer must still be allowed to run the skill now.
+    skills::live_skill_for(&mut tx, user, &row.skill_slug).await?;
+    if status_of(&row)? != ExecutionStatus::AwaitingConfirmation {
+        return Err(AppError::Conflict(format!(
+            "Execution {id} is {}, not waiting for confirmation.",
+            row.status
+        )));
+    }
+    sqlx::query(
+        "UPDATE executions SET status = 'queued', confirmed_by = $2, confirmed_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(user.user_id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        AuditLog::Tenant,
+        actor,
+        Event {
+            action: "execution.confirm",
+            target: &format!("execution {id}"),
+            detail: json!({ "skill": row.skill_slug, "inputs_digest": row.inputs_digest }),
+            result: "ok",
+        },
+    )
+    .await?;
+    enqueue(&mut tx, tenant.id, id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The requester or an admin cancels an execution that has not finished. A running one is
+/// stopped by its worker at its next heartbeat.
+pub async fn cancel(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    actor: &Actor,
+    id: i64,
+) -> AppResult<()> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let row = lock_execution(&mut tx, id).await?;
+    may_act(user, &row)?;
+    let status = status_of(&row)?;
+    if status.is_final() {
+        return Err(AppError::Conflict(format!(
+            "Execution {id} has already {}.",
+            row.status
+        )));
+    }
+    sqlx::query(
+        "UPDATE executions SET status = 'cancelled', reason = $2, cancelled_by = $3, finished_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(format!("cancelled by {}", actor.name))
+    .bind(user.user_id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        AuditLog::Tenant,
+        actor,
+        Event {
+            action: "execution.cancel",
+            target: &format!("execution {id}"),
+            detail: json!({ "skill": row.skill_slug, "was": row.status, "inputs_digest": row.inputs_digest }),
+            result: "ok",
+        },
+    )
+    .await?;
+    leave_schema(&mut tx).await?;
+    sqlx::query("DELETE FROM public.execution_queue WHERE tenant_id = $1 AND execution_id = $2")
+        .bind(tenant.id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An execution a worker holds the lease of.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub tenant_id: i64,
+    pub schema: TenantSchema,
+    pub execution_id: i64,
+    pub attempt: i32,
+    pub kind: AssetKind,
+    pub content_hash: String,
+    pub inputs: Value,
+    pub timeout_seconds: i32,
+    pub skill_slug: String,
+}
+
+/// How workers claim and hold executions.
+#[derive(Clone, Debug)]
+pub struct QueuePolicy {
+    /// Running executions one tenant may have at once, so one tenant cannot starve the others.
+    pub per_tenant_cap: i64,
+    /// How long a claim holds without a heartbeat.
+    pub lease: Duration,
+    pub heartbeat: Duration,
+}
+
+impl Default for QueuePolicy {
+    fn default() -> Self {
+        QueuePolicy {
+            per_tenant_cap: 4,
+            lease: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    tenant_id: i64,
+    execution_id: i64,
+    attempts: i32,
+    schema_name: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct StartRow {
+    kind: String,
+    content_hash: String,
+    inputs: Value,
+    timeout_seconds: i32,
+    slug: String,
+}
+
+/// Claims the next queued execution, if any: the tenant with the fewest running executions
+/// first (under its cap), then the oldest. Marks it running in its tenant, in one transaction.
+pub async fn claim_next(
+    ctx: &Ctx,
+    worker_id: &str,
+    policy: &QueuePolicy,
+) -> AppResult<Option<Claimed>> {
+    let mut tx = ctx.pool.begin().await?;
+    let claim: Option<ClaimRow> = sqlx::query_as(
+        "WITH running AS ( \
+             SELECT tenant_id, count(*) AS n FROM public.execution_queue WHERE state = 'running' GROUP BY tenant_id), \
+         pick AS ( \
+             SELECT q.tenant_id, q.execution_id FROM public.execution_queue q \
+             JOIN public.tenants t ON t.id = q.tenant_id AND t.status = 'active' \
+             LEFT JOIN running r ON r.tenant_id = q.tenant_id \
+             WHERE q.state = 'queued' AND COALESCE(r.n, 0) < $3 \
+             ORDER BY COALESCE(r.n, 0), q.queued_at LIMIT 1 FOR UPDATE OF q SKIP LOCKED) \
+         UPDATE public.execution_queue q SET state = 'running', worker_id = $1, \
+             lease_expires_at = now() + make_interval(secs => $2), attempts = q.attempts + 1 \
+         FROM pick, public.tenants t \
+         WHERE q.tenant_id = pick.tenant_id AND q.execution_id = pick.execution_id AND t.id = q.tenant_id \
+         RETURNING q.tenant_id, q.execution_id, q.attempts, t.schema_name",
+    )
+    .bind(worker_id)
+    .bind(policy.lease.as_secs_f64())
+    .bind(policy.per_tenant_cap)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(claim) = claim else {
+        return Ok(None);
+    };
+    let schema = TenantSchema::parse(&claim.schema_name)?;
+    enter_schema(&mut tx, &schema).await?;
+    let start: StartRow = sqlx::query_as(
+        "UPDATE executions e SET status = 'running', started_at = now(), attempts = $2 \
+         FROM skill_versions v, asset_versions av, assets a, skills s \
+         WHERE e.id = $1 AND v.id = e.skill_version_id AND av.id = v.asset_version_id \
+           AND a.id = av.asset_id AND s.id = e.skill_id \
+         RETURNING a.kind, av.content_hash, e.inputs, v.timeout_seconds, s.slug",
+    )
+    .bind(claim.execution_id)
+    .bind(claim.attempts)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        AuditLog::Tenant,
+        &Actor::worker(worker_id),
+        Event {
+            action: "execution.start",
+            target: &format!("execution {}", claim.execution_id),
+            detail: json!({ "skill": start.slug, "attempt": claim.attempts, "worker": worker_id }),
+            result: "ok",
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(Claimed {
+        tenant_id: claim.tenant_id,
+        schema,
+        execution_id: claim.execution_id,
+        attempt: claim.attempts,
+        kind: AssetKind::parse(&start.kind).ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("no executor for kind {:?}", start.kind))
+        })?,
+        content_hash: start.content_hash,
+        inputs: start.inputs,
+        timeout_seconds: start.timeout_seconds,
+        skill_slug: start.slug,
+    }))
+}
+
+/// Renews a claim's lease. `false`: the claim is gone (cancelled, or reaped after a stall), and
+/// the worker must stop the run.
+pub async fn heartbeat(
+    ctx: &Ctx,
+    claimed: &Claimed,
+    worker_id: &str,
+    policy: &QueuePolicy,
+) -> AppResult<bool> {
+    let renewed = sqlx::query(
+        "UPDATE public.execution_queue SET lease_expires_at = now() + make_interval(secs => $4) \
+         WHERE tenant_id = $1 AND execution_id = $2 AND worker_id = $3 AND state = 'running'",
+    )
+    .bind(claimed.tenant_id)
+    .bind(claimed.execution_id)
+    .bind(worker_id)
+    .bind(policy.lease.as_secs_f64())
+    .execute(&ctx.pool)
+    .await?
+    .rows_affected();
+    Ok(renewed == 1)
+}
+
+/// Re-queues executions whose worker stopped renewing its lease; after `MAX_ATTEMPTS` they fail
+/// with `worker lost`. Returns how many were handled.
+pub async fn reap_expired(ctx: &Ctx) -> AppResult<usize> {
+    let mut handled = 0;
+    loop {
+        let mut tx = ctx.pool.begin().await?;
+        let expired: Option<ClaimRow> = sqlx::query_as(
+            "SELECT q.tenant_id, q.execution_id, q.attempts, t.schema_name \
+             FROM public.execution_queue q JOIN public.tenants t ON t.id = q.tenant_id \
+             WHERE q.state = 'running' AND q.lease_expires_at < now() \
+             ORDER BY q.lease_expires_at LIMIT 1 FOR UPDATE OF q SKIP LOCKED",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(expired) = expired else {
+            return Ok(handled);
+        };
+        let retry = expired.attempts < MAX_ATTEMPTS;
+        if retry {
+            sqlx::query(
+                "UPDATE public.execution_queue SET state = 'queued', worker_id = NULL, lease_expires_at = NULL \
+                 WHERE tenant_id = $1 AND execution_id = $2",
+            )
+        } else {
+            sqlx::query("DELETE FROM public.execution_queue WHERE tenant_id = $1 AND execution_id = $2")
+        }
+        .bind(expired.tenant_id)
+        .bind(expired.execution_id)
+        .execute(&mut *tx)
+        .await?;
+        enter_schema(&mut tx, &TenantSchema::parse(&expired.schema_name)?).await?;
+        let (status, reason) = if retry {
+            (
+                "queued",
+                format!(
+                    "worker lost during attempt {}; queued again",
+                    expired.attempts
+                ),
+            )
+        } else {
+            (
+                "failed",
+                format!("failed: worker lost ({} attempts)", expired.attempts),
+            )
+        };
+        sqlx::query(
+            "UPDATE executions SET status = $2, reason = $3, \
+             finished_at = CASE WHEN $2 = 'failed' THEN now() END WHERE id = $1 AND status = 'running'",
+        )
+        .bind(expired.execution_id)
+        .bind(status)
+        .bind(&reason)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            AuditLog::Tenant,
+            &Actor::system(),
+            Event {
+                action: if retry {
+                    "execution.requeue"
+                } else {
+                    "execution.fail"
+                },
+                target: &format!("execution {}", expired.execution_id),
+                detail: json!({ "reason": reason, "attempts": expired.attempts }),
+                result: status,
+            },
+        )
+        .await?;
+        if retry {
+            leave_schema(&mut tx).await?;
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(QUEUE_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        handled += 1;
+    }
+}
+
+/// Runs one claimed execution to its end: work directory, sandboxed run with live log lines and
+/// heartbeats, artifacts, final status.
+pub async fn run_claimed(
+    ctx: &Ctx,
+    executors: &Executors,
+    claimed: Claimed,
+    worker_id: &str,
+    policy: &QueuePolicy,
+) -> AppResult<ExecutionStatus> {
+    let work = ctx.work_dir(claimed.tenant_id, claimed.execution_id);
+    let inputs_dir = ctx.inputs_dir(claimed.tenant_id, claimed.execution_id);
+    prepare_work_dir(&work, &claimed.inputs, &inputs_dir).await?;
+    let script_dir = skills::asset_dir(ctx, claimed.tenant_id, &claimed.content_hash);
+
+    let (log_tx, log_rx) = mpsc::unbounded_channel();
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let logs = tokio::spawn(store_log_lines(ctx.clone(), claimed.clone(), log_rx));
+    let beats = {
+        let (ctx, claimed, worker_id, policy) = (
+            ctx.clone(),
+            claimed.clone(),
+            worker_id.to_string(),
+            policy.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(policy.heartbeat).await;
+                match heartbeat(&ctx, &claimed, &worker_id, &policy).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let _ = cancel_tx.send(true);
+                        return;
+                    }
+                    Err(err) => tracing::warn!(%err, "heartbeat failed; retrying"),
+                }
+            }
+        })
+    };
+    let limits = Limits {
+        wall: Duration::from_secs(claimed.timeout_seconds.max(1) as u64),
+        ..Limits::default()
+    };
+    let env = vec![
+        (
+            "EXECGOV_EXECUTION_ID".to_string(),
+            claimed.execution_id.to_string(),
+        ),
+        ("EXECGOV_SKILL".to_string(), claimed.skill_slug.clone()),
+    ];
+    let outcome = executors
+        .run(
+            RunRequest {
+                kind: claimed.kind,
+                script_dir: &script_dir,
+                work_dir: &work,
+                env,
+                limits,
+            },
+            log_tx,
+            cancel_rx,
+        )
+        .await;
+    beats.abort();
+    // The log writer ends when the executor drops its sender.
+    logs.await.ok();
+    let status = match outcome {
+        Ok(outcome) => finish(ctx, &claimed, worker_id, &work, outcome).await?,
+        Err(err) => {
+            tracing::error!(%err, execution = claimed.execution_id, "executor failed");
+            finish_with(
+                ctx,
+                &claimed,
+                worker_id,
+                ExecutionStatus::Failed,
+                "the executor could not run the script",
+                &FinishDetail::default(),
+            )
+            .await?
+        }
+    };
+    tokio::fs::remove_dir_all(&work).await.ok();
+    Ok(status)
+}
+
+/// A fresh work directory: `inputs.json`, the uploads under `files/`, an empty `output/`.
+async fn prepare_work_dir(
+    work: &std::path::Path,
+    inputs: &Value,
+    uploads: &std::path::Path,
+) -> AppResult<()> {
+    let io = |e: std::io::Error| AppError::Internal(e.into());
+    if tokio::fs::try_exists(work).await.map_err(io)? {
+        // A previous attempt's leftovers: start clean.
+        tokio::fs::remove_dir_all(work).await.map_err(io)?;
+    }
+    tokio::fs::create_dir_all(work.join("output"))
+        .await
+        .map_err(io)?;
+    tokio::fs::create_dir_all(work.join("files"))
+        .await
+        .map_err(io)?;
+    if let Ok(mut entries) = tokio::fs::read_dir(uploads).await {
+        while let Some(entry) = entries.next_entry().await.map_err(io)? {
+            tokio::fs::copy(entry.path(), work.join("files").join(entry.file_name()))
+                .await
+                .map_err(io)?;
+        }
+    }
+    tokio::fs::write(
+        work.join("inputs.json"),
+        serde_json::to_vec_pretty(inputs).map_err(|e| AppError::Internal(e.into()))?,
+    )
+    .await
+    .map_err(io)?;
+    Ok(())
+}
+
+/// Writes log lines as they come, in small batches, each batch in one tenant transaction.
+async fn store_log_lines(ctx: Ctx, claimed: Claimed, mut rx: mpsc::UnboundedReceiver<LogLine>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 200 {
+            match rx.try_recv() {
+                Ok(line) => batch.push(line),
+                Err(_) => break,
+            }
+        }
+        let (streams, lines): (Vec<&str>, Vec<String>) = batch
+            .into_iter()
+            .map(|l| {
+                let stream = match l.stream {
+                    Stream::Stdout => "stdout",
+                    Stream::Stderr => "stderr",
+                };
+                (stream, l.line)
+            })
+            .unzip();
+        let stored = async {
+            let mut tx = TenantTx::begin(&ctx.pool, &claimed.schema).await?;
+            sqlx::query(
+                "INSERT INTO execution_logs (execution_id, stream, line) \
+                 SELECT $1, s, l FROM unnest($2::text[], $3::text[]) AS x(s, l)",
+            )
+            .bind(claimed.execution_id)
+            .bind(&streams)
+            .bind(&lines)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(err) = stored {
+            tracing::warn!(%err, execution = claimed.execution_id, "could not store log lines");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_keep_a_safe_base_name() {
+        assert_eq!(stored_name("sales.csv"), "sales.csv");
+        assert_eq!(stored_name("../../etc/passwd"), "passwd");
+        assert_eq!(stored_name("C:\\Users\\me\\my report.csv"), "my_report.csv");
+        assert_eq!(stored_name(".bashrc"), "bashrc");
+        assert_eq!(stored_name(""), "upload");
+        assert_eq!(stored_name("..."), "upload");
+    }
+
+    #[test]
+    fn the_inputs_digest_does_not_depend_on_key_order() {
+        let a: Value = serde_json::from_str(r#"{"a":1,"b":"x"}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"b":"x","a":1}"#).unwrap();
+        assert_eq!(inputs_digest(&a), inputs_digest(&b));
+    }
+}
+
+#[derive(Default)]
+struct FinishDetail {
+    exit_code: Option<i32>,
+    /// `result.json` as the script wrote it.
+    result: Option<String>,
+    stdout_truncated: bool,
+    stderr_truncated: bool,
+    artifacts: Vec<(String, u64)>,
+}
+
+async fn finish(
+    ctx: &Ctx,
+    claimed: &Claimed,
+    worker_id: &str,
+    work: &std::path::Path,
+    outcome: RunOutcome,
+) -> AppResult<ExecutionStatus> {
+    let status = match outcome.status {
+        RunStatus::Succeeded => ExecutionStatus::Succeeded,
+        RunStatus::Failed => ExecutionStatus::Failed,
+        RunStatus::TimedOut => ExecutionStatus::TimedOut,
+        RunStatus::Cancelled => ExecutionStatus::Cancelled,
+    };
+    let mut artifacts = Vec::new();
+    if status == ExecutionStatus::Succeeded && !outcome.artifacts.is_empty() {
+        let target = ctx.artifacts_dir(claimed.tenant_id, claimed.execution_id);
+        let io = |e: std::io::Error| AppError::Internal(e.into());
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+        }
+        tokio::fs::remove_dir_all(&target).await.ok();
+        tokio::fs::rename(work.join("output"), &target)
+            .await
+            .map_err(io)?;
+        artifacts = outcome
+            .artifacts
+            .iter()
+            .map(|a| (a.path.clone(), a.size))
+            .collect();
+    }
+    let reason = outcome.reason.clone().unwrap_or_else(|| match status {
+        ExecutionStatus::Succeeded => "succeeded".into(),
+        other => other.as_str().into(),
+    });
+    let detail = FinishDetail {
+        exit_code: outcome.exit_code,
+        result: outcome.result,
+        stdout_truncated: outcome.stdout_truncated,
+        stderr_truncated: outcome.stderr_truncated,
+        artifacts,
+    };
+    finish_with(ctx, claimed, worker_id, status, &reason, &detail).await
+}
+
+/// Records the end of a run, unless the execution was cancelled or reaped meanwhile (then the
+/// worker's result is dropped: the claim was no longer its own).
+async fn finish_with(
+    ctx: &Ctx,
+    claimed: &Claimed,
+    worker_id: &str,
+    status: ExecutionStatus,
+    reason: &str,
+    detail: &FinishDetail,
+) -> AppResult<ExecutionStatus> {
+    let mut tx = ctx.pool.begin().await?;
+    let held = sqlx::query(
+        "DELETE FROM public.execution_queue WHERE tenant_id = $1 AND execution_id = $2 AND worker_id = $3",
+    )
+    .bind(claimed.tenant_id)
+    .bind(claimed.execution_id)
+    .bind(worker_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    enter_schema(&mut tx, &claimed.schema).await?;
+    if held == 0 {
+        let current: String = sqlx::query_scalar("SELECT status FROM executions WHERE id = $1")
+            .bind(claimed.execution_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return ExecutionStatus::parse(&current)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown status {current:?}")));
+    }
+    sqlx::query(
+        "UPDATE executions SET status = $2, reason = $3, exit_code = $4, result = $5, \
+         stdout_truncated = $6, stderr_truncated = $7, finished_at = now() WHERE id = $1",
+    )
+    .bind(claimed.execution_id)
+    .bind(status.as_str())
+    .bind(reason)
+    .bind(detail.exit_code)
+    .bind(&detail.result)
+    .bind(detail.stdout_truncated)
+    .bind(detail.stderr_truncated)
+    .execute(&mut *tx)
+    .await?;
+    for (path, size) in &detail.artifacts {
+        sqlx::query("INSERT INTO artifacts (execution_id, path, size) VALUES ($1, $2, $3)")
+            .bind(claimed.execution_id)
+            .bind(path)
+            .bind(*size as i64)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit::record(
+        &mut tx,
+        AuditLog::Tenant,
+        &Actor::worker(worker_id),
+        Event {
+            action: "execution.finish",
+            target: &format!("execution {}", claimed.execution_id),
+            detail: json!({
+                "skill": claimed.skill_slug,
+                "status": status.as_str(),
+                "reason": reason,
+                "exit_code": detail.exit_code,
+                "artifacts": detail.artifacts.len(),
+            }),
+            result: status.as_str(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(status)
+}
+
+/// The execution pool of one server process: `count` workers and a reaper.
+pub fn start_workers(ctx: Ctx, executors: Arc<Executors>, count: usize, policy: QueuePolicy) {
+    let process = format!("{}-{}", hostname(), std::process::id());
+    for n in 0..count {
+        let (ctx, executors, policy) = (ctx.clone(), executors.clone(), policy.clone());
+        let worker_id = format!("{process}-w{n}");
+        tokio::spawn(async move { work_loop(ctx, executors, worker_id, policy).await });
+    }
+    tokio::spawn(async move {
+        loop {
+            if let Err(err) = reap_expired(&ctx).await {
+                tracing::warn!(%err, "reaper failed");
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    });
+}
+
+async fn work_loop(ctx: Ctx, executors: Arc<Executors>, worker_id: String, policy: QueuePolicy) {
+    let mut listener = match PgListener::connect_with(&ctx.pool).await {
+        Ok(mut l) => l.listen(QUEUE_CHANNEL).await.map(|_| l).ok(),
+        Err(_) => None,
+    };
+    while !ctx.pool.is_closed() {
+        match claim_next(&ctx, &worker_id, &policy).await {
+            Ok(Some(claimed)) => {
+                let id = claimed.execution_id;
+                if let Err(err) = run_claimed(&ctx, &executors, claimed, &worker_id, &policy).await
+                {
+                    tracing::error!(%err, execution = id, "execution could not be finished");
+                }
+            }
+            Ok(None) => {
+                // Idle: wait for a NOTIFY, or poll now and then in case one was missed.
+                let wait = Duration::from_secs(2);
+                match listener.as_mut() {
+                    Some(l) => {
+                        let _ = tokio::time::timeout(wait, l.recv()).await;
+                    }
+                    None => tokio::time::sleep(wait).await,
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%err, "claiming failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "host".into())
+}

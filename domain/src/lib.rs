@@ -13,22 +13,56 @@ pub mod tenancy;
 
 pub use error::{AppError, AppResult};
 
+use std::path::PathBuf;
+
 use sqlx::PgPool;
 use tenancy::HostDirectory;
 
-/// What every domain call needs: the pool and the cached Host → binding directory.
+/// What every domain call needs: the pool, the cached Host → binding directory and the data
+/// directory (managed script workspace, execution work dirs, artifacts).
 #[derive(Clone)]
 pub struct Ctx {
     pub pool: PgPool,
     pub hosts: HostDirectory,
+    pub data_dir: PathBuf,
 }
 
 impl Ctx {
-    pub fn new(pool: PgPool) -> Ctx {
+    pub fn new(pool: PgPool, data_dir: PathBuf) -> Ctx {
         Ctx {
             pool,
             hosts: HostDirectory::default(),
+            data_dir,
         }
+    }
+
+    /// Where one tenant's immutable script folders live, one per content hash.
+    pub fn assets_dir(&self, tenant_id: i64) -> PathBuf {
+        self.data_dir.join("assets").join(tenant_id.to_string())
+    }
+
+    /// Where an execution's uploaded input files wait for its run.
+    pub fn inputs_dir(&self, tenant_id: i64, execution_id: i64) -> PathBuf {
+        self.data_dir
+            .join("inputs")
+            .join(tenant_id.to_string())
+            .join(execution_id.to_string())
+    }
+
+    /// Where a running execution's private work directory is made.
+    pub fn work_dir(&self, tenant_id: i64, execution_id: i64) -> PathBuf {
+        self.data_dir
+            .join("work")
+            .join(tenant_id.to_string())
+            .join(execution_id.to_string())
+    }
+
+    /// Where an execution's artifacts are kept for download.
+    pub fn artifacts_dir(&self, tenant_id: i64, execution_id: i64) -> PathBuf {
+        self.data_dir
+            .join("artifacts")
+            .join(tenant_id.to_string())
+            .join(execution_id.to_string())
     }
 }
 
@@ -47,10 +81,18 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// The platform itself (seeding, start-up tasks).
+    /// The platform itself (seeding, start-up tasks, the reaper).
     pub fn system() -> Actor {
         Actor {
             name: "system".into(),
+            meta: RequestMeta::default(),
+        }
+    }
+
+    /// An execution worker, named by its id.
+    pub fn worker(worker_id: &str) -> Actor {
+        Actor {
+            name: format!("worker {worker_id}"),
             meta: RequestMeta::default(),
         }
     }

@@ -4,6 +4,7 @@ use model::{Surface, TenantRole};
 use rand::distributions::{Alphanumeric, DistString};
 
 use crate::accounts;
+use crate::skills;
 use crate::tenancy::{self, NewTenant};
 use crate::{Actor, AppError, AppResult, Ctx};
 
@@ -20,10 +21,16 @@ pub struct SeededAccount {
     pub password: String,
 }
 
-/// The demo tenants: name, host, admin, member.
-const DEMO_TENANTS: &[(&str, &str, &str, &str)] = &[
-    ("Acme", "acme.localhost", "acme-admin", "acme-user"),
-    ("Globex", "globex.localhost", "globex-admin", "globex-user"),
+/// The demo tenants: name, host, admin, member, folder of demo skills (`domain/demo-skills/…`).
+const DEMO_TENANTS: &[(&str, &str, &str, &str, &str)] = &[
+    ("Acme", "acme.localhost", "acme-admin", "acme-user", "acme"),
+    (
+        "Globex",
+        "globex.localhost",
+        "globex-admin",
+        "globex-user",
+        "globex",
+    ),
 ];
 
 /// Seeds the demo. `password`: the one password for every seeded account, or `None` to generate
@@ -34,7 +41,7 @@ pub async fn seed_demo(ctx: &Ctx, password: Option<&str>) -> AppResult<Vec<Seede
     if let Some(p) = password {
         let usernames = DEMO_TENANTS
             .iter()
-            .flat_map(|&(_, _, admin, member)| [admin, member]);
+            .flat_map(|&(_, _, admin, member, _)| [admin, member]);
         for username in std::iter::once(SUPER_ADMIN).chain(usernames) {
             model::validate_password(p, username).map_err(|e| {
                 AppError::Invalid(format!(
@@ -70,7 +77,7 @@ pub async fn seed_demo(ctx: &Ctx, password: Option<&str>) -> AppResult<Vec<Seede
         });
     }
 
-    for &(name, host, admin, member) in DEMO_TENANTS {
+    for &(name, host, admin, member, skills_folder) in DEMO_TENANTS {
         let tenant = match tenancy::resolve_host(ctx, host)
             .await?
             .and_then(|b| b.tenant)
@@ -107,6 +114,12 @@ pub async fn seed_demo(ctx: &Ctx, password: Option<&str>) -> AppResult<Vec<Seede
                 username: member,
                 password: pw,
             });
+        }
+        // Demo skills members may run; a changed demo script becomes the skill's next version.
+        for folder in skills::manifest::demo_skill_folders(skills_folder) {
+            if !skills::is_live(ctx, &tenant, &folder.manifest.slug, &folder.content_hash).await? {
+                skills::register(ctx, &tenant, &actor, &folder, &[TenantRole::Member]).await?;
+            }
         }
     }
 

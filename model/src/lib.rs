@@ -161,6 +161,59 @@ pub struct LoginLogEntry {
     pub user_agent: Option<String>,
 }
 
+/// Where an execution is in its life: `awaiting_confirmation → queued → running → succeeded |
+/// failed | timed_out | cancelled`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecutionStatus {
+    AwaitingConfirmation,
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+}
+
+impl ExecutionStatus {
+    pub const ALL: [ExecutionStatus; 7] = [
+        ExecutionStatus::AwaitingConfirmation,
+        ExecutionStatus::Queued,
+        ExecutionStatus::Running,
+        ExecutionStatus::Succeeded,
+        ExecutionStatus::Failed,
+        ExecutionStatus::TimedOut,
+        ExecutionStatus::Cancelled,
+    ];
+
+    /// The name stored in `executions.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::AwaitingConfirmation => "awaiting_confirmation",
+            ExecutionStatus::Queued => "queued",
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Succeeded => "succeeded",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::TimedOut => "timed_out",
+            ExecutionStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ExecutionStatus> {
+        ExecutionStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// No further change will happen.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ExecutionStatus::Succeeded
+                | ExecutionStatus::Failed
+                | ExecutionStatus::TimedOut
+                | ExecutionStatus::Cancelled
+        )
+    }
+}
+
 /// A tenant a whitelisted tenant admin may enter, with the address to go to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrossTenantLink {
@@ -178,6 +231,15 @@ mod tests {
             assert_eq!(Surface::parse(s.as_str()), Some(s));
         }
         assert_eq!(Surface::parse("tenant"), None);
+    }
+
+    #[test]
+    fn execution_statuses_round_trip() {
+        for s in ExecutionStatus::ALL {
+            assert_eq!(ExecutionStatus::parse(s.as_str()), Some(s));
+        }
+        assert!(ExecutionStatus::Cancelled.is_final());
+        assert!(!ExecutionStatus::Running.is_final());
     }
 
     #[test]

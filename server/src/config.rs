@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
+use domain::executors::SandboxConfig;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -17,6 +18,10 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Directory of `initdb`/`pg_ctl`; `None` searches the usual places.
     pub postgres_bin: Option<PathBuf>,
+    /// Execution workers in this process.
+    pub workers: usize,
+    /// How scripts are run: bubblewrap, interpreters, the uid pool.
+    pub sandbox: SandboxConfig,
 }
 
 impl Config {
@@ -34,6 +39,39 @@ impl Config {
                 var("EXECGOV_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             ),
             postgres_bin: var("EXECGOV_POSTGRES_BIN").map(PathBuf::from),
+            workers: number(var("EXECGOV_WORKERS"), "EXECGOV_WORKERS", 2)?,
+            sandbox: {
+                let defaults = SandboxConfig::default();
+                SandboxConfig {
+                    enabled: match var("EXECGOV_SANDBOX").as_deref() {
+                        None | Some("on") => true,
+                        Some("off") => false,
+                        Some(other) => bail!("EXECGOV_SANDBOX={other:?}: use on or off"),
+                    },
+                    python: var("EXECGOV_PYTHON")
+                        .map(PathBuf::from)
+                        .unwrap_or(defaults.python),
+                    first_uid: number(
+                        var("EXECGOV_SANDBOX_FIRST_UID"),
+                        "EXECGOV_SANDBOX_FIRST_UID",
+                        defaults.first_uid,
+                    )?,
+                    ..defaults
+                }
+            },
         })
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    value: Option<String>,
+    name: &str,
+    default: T,
+) -> anyhow::Result<T> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a number")),
     }
 }

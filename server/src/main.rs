@@ -5,6 +5,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use std::sync::Arc;
+
+use domain::executions::{self, QueuePolicy};
+use domain::executors::Executors;
 use domain::seed::{self, SeededAccount};
 use domain::Ctx;
 use leptos::config::LeptosOptions;
@@ -54,13 +58,20 @@ async fn run() -> anyhow::Result<()> {
 async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()> {
     let pool = domain::db::connect(options, 16).await?;
     domain::db::migrate(&pool).await?;
-    let ctx = Ctx::new(pool);
+    let ctx = Ctx::new(pool, config.data_dir.clone());
     let seeded = seed::seed_demo(&ctx, config.seed_password.as_deref()).await?;
     let passwords_file = config.data_dir.join("initial-passwords.txt");
     if !seeded.is_empty() && config.seed_password.is_none() {
         save_generated_passwords(&passwords_file, &seeded)?;
     }
     ctx.hosts.follow_changes(&ctx.pool).await?;
+    let executors = Arc::new(Executors::new(config.sandbox.clone()));
+    executions::start_workers(
+        ctx.clone(),
+        executors,
+        config.workers,
+        QueuePolicy::default(),
+    );
 
     let leptos_options = LeptosOptions::builder()
         .output_name("execgov")

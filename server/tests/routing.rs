@@ -266,7 +266,10 @@ async fn a_disabled_tenant_is_suspended_until_enabled_again() {
 async fn a_tenant_disabled_by_another_process_is_suspended_here_too() {
     let db = seeded_db().await;
     let other_process = db.ctx.clone();
-    let here = domain::Ctx::new(domain::db::connect(db.options.clone(), 3).await.unwrap());
+    let here = domain::Ctx::new(
+        domain::db::connect(db.options.clone(), 3).await.unwrap(),
+        db.ctx.data_dir.clone(),
+    );
     here.hosts.follow_changes(&here.pool).await.unwrap();
     let server = start_server(here).await;
     // Warm this process's cache.

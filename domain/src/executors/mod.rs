@@ -254,8 +254,9 @@ pub struct RunOutcome {
     pub stderr_truncated: bool,
     /// From spawn to exit.
     pub duration: Duration,
-    /// `/work/result.json`, when it is a regular file, ≤ [`RESULT_CAP`] and valid JSON.
-    pub result: Option<serde_json::Value>,
+    /// `/work/result.json` as written, when it is a regular file, ≤ [`RESULT_CAP`] and valid
+    /// JSON (kept as text so that a table keeps the script's column order).
+    pub result: Option<String>,
     /// Regular files under `/work/output`, sorted by path.
     pub artifacts: Vec<Artifact>,
 }

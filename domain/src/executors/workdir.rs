@@ -110,8 +110,8 @@ pub async fn watch(root: PathBuf, baseline: u64, cap: u64, every: Duration) -> S
 /// What a finished run left behind.
 #[derive(Debug, Default)]
 pub struct Collected {
-    /// Parsed `result.json`.
-    pub result: Option<serde_json::Value>,
+    /// `result.json` as the script wrote it (checked to be JSON), so the page keeps its key order.
+    pub result: Option<String>,
     /// Why `result.json` was ignored.
     pub result_note: Option<String>,
     /// Regular files under `output/`, sorted.
@@ -141,7 +141,7 @@ pub fn collect(work_dir: &Path) -> Collected {
     c
 }
 
-fn read_result(path: &Path) -> Result<Option<serde_json::Value>, String> {
+fn read_result(path: &Path) -> Result<Option<String>, String> {
     let m = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -172,9 +172,11 @@ fn read_result(path: &Path) -> Result<Option<serde_json::Value>, String> {
             human_bytes(RESULT_CAP)
         ));
     }
-    serde_json::from_slice(&buf)
+    serde_json::from_slice::<serde::de::IgnoredAny>(&buf)
+        .map_err(|e| format!("result.json ignored: not valid JSON ({e})"))?;
+    String::from_utf8(buf)
         .map(Some)
-        .map_err(|e| format!("result.json ignored: not valid JSON ({e})"))
+        .map_err(|_| "result.json ignored: not UTF-8".to_string())
 }
 
 fn list_artifacts(output: &Path, c: &mut Collected) {

@@ -1,3 +1,293 @@
-//! Skills: assets, versions, who may see and run them.
+//! Skills: the script folders they run (assets, content-addressed versions), their versions,
+//! and who may see and run them.
 
 pub mod manifest;
+
+use std::path::PathBuf;
+
+use model::skill::InputSchema;
+use model::TenantRole;
+use serde_json::json;
+use sqlx::PgConnection;
+
+use crate::accounts::SignedIn;
+use crate::audit::{self, AuditLog, Event};
+use crate::db::TenantTx;
+use crate::tenancy::Tenant;
+use crate::{Actor, AppError, AppResult, Ctx};
+use manifest::ScriptFolder;
+
+/// Writes a script folder into the tenant's managed workspace, once per content hash: a folder
+/// that exists is never changed. Written under a temporary name, then renamed into place.
+pub async fn store_folder(ctx: &Ctx, tenant_id: i64, folder: &ScriptFolder) -> AppResult<PathBuf> {
+    let root = ctx.assets_dir(tenant_id);
+    let dir = root.join(&folder.content_hash);
+    if tokio::fs::try_exists(&dir).await.map_err(io)? {
+        return Ok(dir);
+    }
+    let tmp = root.join(format!(
+        ".incoming-{}-{}",
+        folder.content_hash,
+        rand::random::<u32>()
+    ));
+    for (path, bytes) in &folder.files {
+        // Paths were checked by `load_script_folder`: relative, no `..`.
+        let target = tmp.join(path);
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+        }
+        tokio::fs::write(&target, bytes).await.map_err(io)?;
+    }
+    if let Err(err) = tokio::fs::rename(&tmp, &dir).await {
+        // Another writer stored the same content first; theirs is identical.
+        tokio::fs::remove_dir_all(&tmp).await.ok();
+        if !tokio::fs::try_exists(&dir).await.map_err(io)? {
+            return Err(io(err));
+        }
+    }
+    Ok(dir)
+}
+
+fn io(err: std::io::Error) -> AppError {
+    AppError::Internal(err.into())
+}
+
+/// The folder of an asset version in the managed workspace.
+pub fn asset_dir(ctx: &Ctx, tenant_id: i64, content_hash: &str) -> PathBuf {
+    ctx.assets_dir(tenant_id).join(content_hash)
+}
+
+/// What a registration produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registered {
+    pub skill_id: i64,
+    pub skill_version_id: i64,
+    pub version: i32,
+}
+
+/// Registers `folder` as the new live version of its skill (by slug) in `tenant`, in one
+/// transaction: asset, asset version, skill, skill version, grants, audit. Executions already
+/// queued or running keep the version they were created with.
+pub async fn register(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    actor: &Actor,
+    folder: &ScriptFolder,
+    grant_roles: &[TenantRole],
+) -> AppResult<Registered> {
+    let m = &folder.manifest;
+    m.inputs.check().map_err(AppError::Invalid)?;
+    store_folder(ctx, tenant.id, folder).await?;
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let existing: Option<(i64, i64)> =
+        sqlx::query_as("SELECT id, asset_id FROM skills WHERE slug = $1 FOR UPDATE")
+            .bind(&m.slug)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let asset_id = match existing {
+        Some((_, asset_id)) => asset_id,
+        None => {
+            sqlx::query_scalar("INSERT INTO assets (kind, name) VALUES ($1, $2) RETURNING id")
+                .bind(folder.kind)
+                .bind(&m.slug)
+                .fetch_one(&mut *tx)
+                .await?
+        }
+    };
+    let asset_version_id: i64 = sqlx::query_scalar(
+        "WITH inserted AS (INSERT INTO asset_versions (asset_id, content_hash) VALUES ($1, $2) \
+         ON CONFLICT (asset_id, content_hash) DO NOTHING RETURNING id) \
+         SELECT id FROM inserted UNION ALL \
+         SELECT id FROM asset_versions WHERE asset_id = $1 AND content_hash = $2 LIMIT 1",
+    )
+    .bind(asset_id)
+    .bind(&folder.content_hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    let skill_id: i64 = match existing {
+        Some((id, _)) => id,
+        None => {
+            sqlx::query_scalar("INSERT INTO skills (slug, asset_id) VALUES ($1, $2) RETURNING id")
+                .bind(&m.slug)
+                .bind(asset_id)
+                .fetch_one(&mut *tx)
+                .await?
+        }
+    };
+    let version: i32 = sqlx::query_scalar(
+        "SELECT COALESCE(max(version), 0) + 1 FROM skill_versions WHERE skill_id = $1",
+    )
+    .bind(skill_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let skill_version_id: i64 = sqlx::query_scalar(
+        "INSERT INTO skill_versions (skill_id, version, asset_version_id, name, description, \
+         output_description, input_schema, risk, requires_confirmation, ai_callable, \
+         manual_allowed, timeout_seconds, readme, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+    )
+    .bind(skill_id)
+    .bind(version)
+    .bind(asset_version_id)
+    .bind(&m.name)
+    .bind(&m.description)
+    .bind(&m.output)
+    .bind(serde_json::to_value(&m.inputs).map_err(|e| AppError::Internal(e.into()))?)
+    .bind(m.risk.as_str())
+    .bind(m.requires_confirmation)
+    .bind(m.ai_callable)
+    .bind(m.manual_allowed)
+    .bind(m.timeout_seconds as i32)
+    .bind(&folder.readme)
+    .bind(&actor.name)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE skills SET current_version_id = $2 WHERE id = $1")
+        .bind(skill_id)
+        .bind(skill_version_id)
+        .execute(&mut *tx)
+        .await?;
+    for role in grant_roles {
+        sqlx::query(
+            "INSERT INTO skill_grants (skill_id, role) VALUES ($1, $2) \
+             ON CONFLICT (skill_id, role) WHERE role IS NOT NULL DO NOTHING",
+        )
+        .bind(skill_id)
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    audit::record(
+        &mut tx,
+        AuditLog::Tenant,
+        actor,
+        Event {
+            action: "skill.register",
+            target: &m.slug,
+            detail: json!({
+                "version": version,
+                "content_hash": folder.content_hash,
+                "kind": folder.kind,
+                "risk": m.risk.as_str(),
+            }),
+            result: "ok",
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Registered {
+        skill_id,
+        skill_version_id,
+        version,
+    })
+}
+
+/// Whether `slug`'s live version already runs exactly this content.
+pub async fn is_live(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    slug: &str,
+    content_hash: &str,
+) -> AppResult<bool> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let live = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM skills s JOIN skill_versions v ON v.id = s.current_version_id \
+         JOIN asset_versions av ON av.id = v.asset_version_id \
+         WHERE s.slug = $1 AND av.content_hash = $2)",
+    )
+    .bind(slug)
+    .bind(content_hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(live)
+}
+
+/// The live definition of a skill, as a caller about to run it needs it.
+#[derive(Clone, Debug)]
+pub struct LiveSkill {
+    pub skill_id: i64,
+    pub slug: String,
+    pub skill_version_id: i64,
+    pub name: String,
+    pub input_schema: InputSchema,
+    pub requires_confirmation: bool,
+    pub manual_allowed: bool,
+    pub timeout_seconds: i32,
+}
+
+#[derive(sqlx::FromRow)]
+struct LiveSkillRow {
+    skill_id: i64,
+    slug: String,
+    skill_version_id: i64,
+    name: String,
+    input_schema: serde_json::Value,
+    requires_confirmation: bool,
+    manual_allowed: bool,
+    timeout_seconds: i32,
+}
+
+/// SQL condition: the signed-in user ($1 id, $2 role) may see and run skill `s`. Admins see all.
+const MAY_RUN: &str =
+    "($2 = 'admin' OR EXISTS (SELECT 1 FROM skill_grants g WHERE g.skill_id = s.id \
+     AND (g.role = $2 OR g.user_id = $1)))";
+
+fn tenant_role(user: &SignedIn) -> AppResult<&'static str> {
+    match &user.principal {
+        model::Principal::Tenant { role, .. } => Ok(role.as_str()),
+        model::Principal::Platform { .. } => Err(AppError::Forbidden(
+            "Skills are used from a tenant's own address.".into(),
+        )),
+    }
+}
+
+/// The live version of an enabled skill this user may run; "not found" otherwise, so that
+/// skills a user may not see are indistinguishable from skills that do not exist.
+pub async fn live_skill_for(
+    conn: &mut PgConnection,
+    user: &SignedIn,
+    slug: &str,
+) -> AppResult<LiveSkill> {
+    let role = tenant_role(user)?;
+    let row: LiveSkillRow = sqlx::query_as(&format!(
+        "SELECT s.id AS skill_id, s.slug, v.id AS skill_version_id, v.name, v.input_schema, \
+         v.requires_confirmation, v.manual_allowed, v.timeout_seconds \
+         FROM skills s JOIN skill_versions v ON v.id = s.current_version_id \
+         WHERE s.slug = $3 AND s.enabled AND {MAY_RUN}"
+    ))
+    .bind(user.user_id)
+    .bind(role)
+    .bind(slug)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("There is no skill {slug:?} here.")))?;
+    Ok(LiveSkill {
+        skill_id: row.skill_id,
+        slug: row.slug,
+        skill_version_id: row.skill_version_id,
+        name: row.name,
+        input_schema: serde_json::from_value(row.input_schema).map_err(|e| {
+            AppError::Internal(anyhow::anyhow!("stored input schema unreadable: {e}"))
+        })?,
+        requires_confirmation: row.requires_confirmation,
+        manual_allowed: row.manual_allowed,
+        timeout_seconds: row.timeout_seconds,
+    })
+}
+
+/// The slugs of the enabled skills this user may see, sorted.
+pub async fn visible_slugs(ctx: &Ctx, tenant: &Tenant, user: &SignedIn) -> AppResult<Vec<String>> {
+    let role = tenant_role(user)?;
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let slugs = sqlx::query_scalar(&format!(
+        "SELECT s.slug FROM skills s WHERE s.enabled AND s.current_version_id IS NOT NULL \
+         AND {MAY_RUN} ORDER BY s.slug"
+    ))
+    .bind(user.user_id)
+    .bind(role)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(slugs)
+}

@@ -59,8 +59,12 @@ pub async fn fresh_db() -> TestDb {
         .await
         .expect("connecting to the test database");
     domain::db::migrate(&pool).await.expect("migrating");
+    // Each test database gets its own data directory (scripts, work dirs, artifacts).
+    let data_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-data")
+        .join(&name);
     TestDb {
-        ctx: Ctx::new(pool),
+        ctx: Ctx::new(pool, data_dir),
         options,
         name,
     }
