@@ -80,11 +80,14 @@ fn nav_links(surface: Surface, principal: Option<&Principal>) -> impl IntoView {
             ("/logins", "Login log"),
         ],
         (Surface::TenantFront, Some(p)) if p.is_tenant_admin() => &[
+            ("/skills", "Skills"),
+            ("/executions", "Executions"),
             ("/users", "Users"),
             ("/audit", "Audit log"),
             ("/logins", "Login log"),
             ("/my-tenants", "Other tenants"),
         ],
+        (Surface::TenantFront, Some(_)) => &[("/skills", "Skills"), ("/executions", "Executions")],
         _ => &[],
     };
     links
@@ -97,6 +100,7 @@ fn nav_links(surface: Surface, principal: Option<&Principal>) -> impl IntoView {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Need {
     Anyone,
+    SignedIn,
     /// A super-admin on the public console, a tenant admin on a tenant front.
     Admin,
 }

@@ -3,11 +3,13 @@
 
 mod auth;
 mod console;
+mod executions;
 mod experience;
 mod free_console;
 mod layout;
 #[cfg(feature = "ssr")]
 mod server;
+mod skills;
 mod tenant_front;
 
 use leptos::prelude::*;
@@ -61,6 +63,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit") view=layout::AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/logins") view=layout::LoginLogPage ssr=SsrMode::Async/>
                     <Route path=path!("/my-tenants") view=tenant_front::MyTenantsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/skills") view=skills::SkillsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/skills/:slug") view=skills::SkillPageView ssr=SsrMode::Async/>
+                    <Route path=path!("/executions") view=executions::ExecutionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/executions/:id") view=executions::ExecutionPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             </AuthScope>

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::ExecutionStatus;
+use model::{ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgListener;
@@ -115,7 +115,7 @@ pub async fn request(
                     .iter()
                     .map(|(field, message)| format!("{field}: {message}"))
                     .collect::<Vec<_>>()
-                    .join(" "),
+                    .join("\n"),
             )
         })?;
     let inputs = Value::Object(inputs);
@@ -308,6 +308,244 @@ pub async fn cancel(
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: i64,
+    skill_slug: String,
+    skill_name: String,
+    requested_by: String,
+    status: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl SummaryRow {
+    fn summary(self) -> AppResult<ExecutionSummary> {
+        Ok(ExecutionSummary {
+            status: ExecutionStatus::parse(&self.status).ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("unknown status {:?}", self.status))
+            })?,
+            id: self.id,
+            skill_slug: self.skill_slug,
+            skill_name: self.skill_name,
+            requested_by: self.requested_by,
+            created_at: self.created_at,
+            finished_at: self.finished_at,
+        })
+    }
+}
+
+const SUMMARY_SELECT: &str = "SELECT e.id, s.slug AS skill_slug, v.name AS skill_name, \
+     u.username AS requested_by, e.status, e.created_at, e.finished_at \
+     FROM executions e JOIN skills s ON s.id = e.skill_id \
+     JOIN skill_versions v ON v.id = e.skill_version_id JOIN users u ON u.id = e.requested_by";
+
+/// SQL condition: the user ($1 id, $2 is admin) may see execution `e`: their own, or any for admins.
+const MAY_SEE: &str = "(e.requested_by = $1 OR $2)";
+
+/// The execution history this user may see (their own; admins: everyone's), newest first.
+pub async fn list(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    filter: &ExecutionFilter,
+) -> AppResult<Vec<ExecutionSummary>> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+        "{SUMMARY_SELECT} WHERE {MAY_SEE} \
+         AND ($3::text IS NULL OR s.slug = $3) \
+         AND ($4::text IS NULL OR lower(u.username) = lower($4)) \
+         AND ($5::text IS NULL OR e.status = $5) \
+         AND ($6::date IS NULL OR e.created_at >= $6) \
+         AND ($7::date IS NULL OR e.created_at < $7 + 1) \
+         ORDER BY e.id DESC LIMIT 200"
+    ))
+    .bind(user.user_id)
+    .bind(user.principal.is_tenant_admin())
+    .bind(&filter.skill)
+    .bind(&filter.user)
+    .bind(filter.status.map(ExecutionStatus::as_str))
+    .bind(filter.since)
+    .bind(filter.until)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.into_iter().map(SummaryRow::summary).collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    skill_version: i32,
+    reason: Option<String>,
+    inputs: Value,
+    inputs_digest: String,
+    confirmed_by: Option<String>,
+    started_at: Option<chrono::DateTime<chrono::Utc>>,
+    exit_code: Option<i32>,
+    result: Option<String>,
+    stdout_truncated: bool,
+    stderr_truncated: bool,
+}
+
+/// One execution with its result, artifacts and log, if this user may see it ("not found"
+/// otherwise, so other people's executions are indistinguishable from missing ones).
+pub async fn view(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    id: i64,
+) -> AppResult<ExecutionView> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let summary: SummaryRow =
+        sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE {MAY_SEE} AND e.id = $3"))
+            .bind(user.user_id)
+            .bind(user.principal.is_tenant_admin())
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))?;
+    let detail: DetailRow = sqlx::query_as(
+        "SELECT v.version AS skill_version, e.reason, e.inputs, e.inputs_digest, \
+         c.username AS confirmed_by, e.started_at, e.exit_code, e.result, e.stdout_truncated, \
+         e.stderr_truncated FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
+         LEFT JOIN users c ON c.id = e.confirmed_by WHERE e.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let artifacts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT path, size FROM artifacts WHERE execution_id = $1 ORDER BY path")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+    let logs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT stream, line FROM execution_logs WHERE execution_id = $1 ORDER BY id LIMIT 5000",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let summary = summary.summary()?;
+    let status = summary.status;
+    Ok(ExecutionView {
+        skill_version: detail.skill_version,
+        reason: detail.reason,
+        inputs: serde_json::to_string_pretty(&detail.inputs).unwrap_or_default(),
+        inputs_digest: detail.inputs_digest,
+        confirmed_by: detail.confirmed_by,
+        started_at: detail.started_at,
+        exit_code: detail.exit_code,
+        result: detail.result,
+        stdout_truncated: detail.stdout_truncated,
+        stderr_truncated: detail.stderr_truncated,
+        artifacts,
+        logs,
+        can_confirm: status == ExecutionStatus::AwaitingConfirmation,
+        can_cancel: !status.is_final(),
+        summary,
+    })
+}
+
+/// Changes whenever the execution's status changes or a log line arrives: what the live page
+/// watches. `None`: not visible to this user.
+pub async fn change_stamp(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    id: i64,
+) -> AppResult<Option<(String, i64)>> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let stamp = sqlx::query_as(&format!(
+        "SELECT e.status, (SELECT count(*) FROM execution_logs l WHERE l.execution_id = e.id) \
+         FROM executions e WHERE {MAY_SEE} AND e.id = $3"
+    ))
+    .bind(user.user_id)
+    .bind(user.principal.is_tenant_admin())
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(stamp)
+}
+
+/// The file of an artifact this user may download, after recording the download.
+pub async fn artifact_file(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    actor: &Actor,
+    id: i64,
+    path: &str,
+) -> AppResult<std::path::PathBuf> {
+    let missing = || {
+        AppError::NotFound(format!(
+            "There is no artifact {path:?} of execution {id} here."
+        ))
+    };
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let size: i64 = sqlx::query_scalar(&format!(
+        "SELECT a.size FROM artifacts a JOIN executions e ON e.id = a.execution_id \
+         WHERE {MAY_SEE} AND e.id = $3 AND a.path = $4"
+    ))
+    .bind(user.user_id)
+    .bind(user.principal.is_tenant_admin())
+    .bind(id)
+    .bind(path)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(missing)?;
+    audit::record(
+        &mut tx,
+        AuditLog::Tenant,
+        actor,
+        Event {
+            action: "artifact.download",
+            target: &format!("execution {id}"),
+            detail: json!({ "path": path, "size": size }),
+            result: "ok",
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    // The path is one the executor listed (relative, no `..`); it is only looked up, never built
+    // from user input alone.
+    Ok(ctx.artifacts_dir(tenant.id, id).join(path))
+}
+
+/// The files an earlier execution (one this user may see) was given, to run it again.
+pub async fn previous_uploads(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    id: i64,
+) -> AppResult<Vec<Upload>> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let inputs: Value = sqlx::query_scalar(&format!(
+        "SELECT e.inputs FROM executions e WHERE {MAY_SEE} AND e.id = $3"
+    ))
+    .bind(user.user_id)
+    .bind(user.principal.is_tenant_admin())
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))?;
+    tx.commit().await?;
+    let dir = ctx.inputs_dir(tenant.id, id);
+    let mut uploads = Vec::new();
+    for (field, value) in inputs.as_object().into_iter().flatten() {
+        if let Some(name) = value.as_str().and_then(|v| v.strip_prefix("files/")) {
+            if let Ok(bytes) = tokio::fs::read(dir.join(name)).await {
+                uploads.push(Upload {
+                    field: field.clone(),
+                    file_name: name.to_string(),
+                    bytes,
+                });
+            }
+        }
+    }
+    Ok(uploads)
 }
 
 /// An execution a worker holds the lease of.
@@ -611,7 +849,7 @@ pub async fn run_claimed(
                 &claimed,
                 worker_id,
                 ExecutionStatus::Failed,
-                "the executor could not run the script",
+                Some("the executor could not run the script"),
                 &FinishDetail::default(),
             )
             .await?
@@ -756,10 +994,11 @@ async fn finish(
             .map(|a| (a.path.clone(), a.size))
             .collect();
     }
-    let reason = outcome.reason.clone().unwrap_or_else(|| match status {
-        ExecutionStatus::Succeeded => "succeeded".into(),
-        other => other.as_str().into(),
-    });
+    // A success needs no explanation; anything else always gets one.
+    let reason = outcome
+        .reason
+        .clone()
+        .or_else(|| (status != ExecutionStatus::Succeeded).then(|| status.as_str().to_string()));
     let detail = FinishDetail {
         exit_code: outcome.exit_code,
         result: outcome.result,
@@ -767,7 +1006,7 @@ async fn finish(
         stderr_truncated: outcome.stderr_truncated,
         artifacts,
     };
-    finish_with(ctx, claimed, worker_id, status, &reason, &detail).await
+    finish_with(ctx, claimed, worker_id, status, reason.as_deref(), &detail).await
 }
 
 /// Records the end of a run, unless the execution was cancelled or reaped meanwhile (then the
@@ -777,7 +1016,7 @@ async fn finish_with(
     claimed: &Claimed,
     worker_id: &str,
     status: ExecutionStatus,
-    reason: &str,
+    reason: Option<&str>,
     detail: &FinishDetail,
 ) -> AppResult<ExecutionStatus> {
     let mut tx = ctx.pool.begin().await?;

@@ -214,6 +214,75 @@ impl ExecutionStatus {
     }
 }
 
+/// A skill as the list shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SkillSummary {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub risk: skill::RiskLevel,
+    pub requires_confirmation: bool,
+    pub version: i32,
+}
+
+/// A skill's page: what it does, its README (sanitized HTML) and its form.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SkillPage {
+    pub summary: SkillSummary,
+    pub output_description: String,
+    pub readme_html: String,
+    pub inputs: skill::InputSchema,
+    /// Values to pre-fill ("run again with these inputs"), by field.
+    pub prefill: std::collections::BTreeMap<String, String>,
+    /// The execution whose inputs pre-fill the form; its files are reused when none is chosen.
+    pub rerun_of: Option<i64>,
+}
+
+/// One row of the execution history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionSummary {
+    pub id: i64,
+    pub skill_slug: String,
+    pub skill_name: String,
+    pub requested_by: String,
+    pub status: ExecutionStatus,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// What narrows the execution history; empty fields match everything.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionFilter {
+    pub skill: Option<String>,
+    pub user: Option<String>,
+    pub status: Option<ExecutionStatus>,
+    pub since: Option<chrono::NaiveDate>,
+    pub until: Option<chrono::NaiveDate>,
+}
+
+/// Everything the execution page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionView {
+    pub summary: ExecutionSummary,
+    pub skill_version: i32,
+    pub reason: Option<String>,
+    /// The inputs as they will be (or were) given to the script, pretty JSON.
+    pub inputs: String,
+    pub inputs_digest: String,
+    pub confirmed_by: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub exit_code: Option<i32>,
+    /// `result.json` as the script wrote it.
+    pub result: Option<String>,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub artifacts: Vec<(String, i64)>,
+    /// (stream, line), oldest first.
+    pub logs: Vec<(String, String)>,
+    pub can_confirm: bool,
+    pub can_cancel: bool,
+}
+
 /// A tenant a whitelisted tenant admin may enter, with the address to go to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrossTenantLink {

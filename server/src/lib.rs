@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod postgres;
+mod runs;
 
 use std::net::SocketAddr;
 
@@ -27,6 +28,7 @@ pub fn router(ctx: Ctx, leptos_options: LeptosOptions) -> Router {
         move || provide_context(ctx.clone())
     };
     let pages = Router::new()
+        .merge(runs::routes().with_state(ctx.clone()))
         .leptos_routes_with_context(&leptos_options, routes, provide_ctx.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

@@ -5,8 +5,9 @@ pub mod manifest;
 
 use std::path::PathBuf;
 
-use model::skill::InputSchema;
+use model::skill::{InputSchema, RiskLevel};
 use model::TenantRole;
+use model::{SkillPage, SkillSummary};
 use serde_json::json;
 use sqlx::PgConnection;
 
@@ -276,18 +277,144 @@ pub async fn live_skill_for(
     })
 }
 
-/// The slugs of the enabled skills this user may see, sorted.
-pub async fn visible_slugs(ctx: &Ctx, tenant: &Tenant, user: &SignedIn) -> AppResult<Vec<String>> {
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    slug: String,
+    name: String,
+    description: String,
+    risk: String,
+    requires_confirmation: bool,
+    version: i32,
+    output_description: String,
+    readme: String,
+    input_schema: serde_json::Value,
+}
+
+impl SummaryRow {
+    fn summary(&self) -> AppResult<SkillSummary> {
+        Ok(SkillSummary {
+            slug: self.slug.clone(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            risk: RiskLevel::parse(&self.risk).ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("unknown risk {:?}", self.risk))
+            })?,
+            requires_confirmation: self.requires_confirmation,
+            version: self.version,
+        })
+    }
+}
+
+const SUMMARY_SELECT: &str =
+    "SELECT s.slug, v.name, v.description, v.risk, v.requires_confirmation, \
+     v.version, v.output_description, v.readme, v.input_schema \
+     FROM skills s JOIN skill_versions v ON v.id = s.current_version_id";
+
+/// The enabled skills this user may see, by name.
+pub async fn list_visible(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+) -> AppResult<Vec<SkillSummary>> {
     let role = tenant_role(user)?;
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let slugs = sqlx::query_scalar(&format!(
-        "SELECT s.slug FROM skills s WHERE s.enabled AND s.current_version_id IS NOT NULL \
-         AND {MAY_RUN} ORDER BY s.slug"
+    let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+        "{SUMMARY_SELECT} WHERE s.enabled AND v.manual_allowed AND {MAY_RUN} ORDER BY v.name"
     ))
     .bind(user.user_id)
     .bind(role)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(slugs)
+    rows.iter().map(SummaryRow::summary).collect()
+}
+
+/// A skill's page for this user; with `rerun_of`, the form is pre-filled with the inputs of that
+/// execution (one the user may see, of this skill).
+pub async fn page(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    slug: &str,
+    rerun_of: Option<i64>,
+) -> AppResult<SkillPage> {
+    let role = tenant_role(user)?;
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let row: SummaryRow = sqlx::query_as(&format!(
+        "{SUMMARY_SELECT} WHERE s.slug = $3 AND s.enabled AND {MAY_RUN}"
+    ))
+    .bind(user.user_id)
+    .bind(role)
+    .bind(slug)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("There is no skill {slug:?} here.")))?;
+    let previous: Option<serde_json::Value> = match rerun_of {
+        None => None,
+        Some(id) => {
+            sqlx::query_scalar(
+                "SELECT e.inputs FROM executions e JOIN skills s ON s.id = e.skill_id \
+             WHERE e.id = $1 AND s.slug = $2 AND (e.requested_by = $3 OR $4)",
+            )
+            .bind(id)
+            .bind(slug)
+            .bind(user.user_id)
+            .bind(user.principal.is_tenant_admin())
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+    };
+    tx.commit().await?;
+    let prefill = previous
+        .as_ref()
+        .and_then(|v| v.as_object())
+        .map(|inputs| {
+            inputs
+                .iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(SkillPage {
+        summary: row.summary()?,
+        output_description: row.output_description.clone(),
+        readme_html: render_readme(&row.readme),
+        inputs: serde_json::from_value(row.input_schema.clone()).map_err(|e| {
+            AppError::Internal(anyhow::anyhow!("stored input schema unreadable: {e}"))
+        })?,
+        prefill,
+        rerun_of: previous.is_some().then_some(rerun_of).flatten(),
+    })
+}
+
+/// A skill's README as HTML: Markdown rendered, then sanitized (no scripts, no event handlers,
+/// no foreign styles), since customers write it.
+pub fn render_readme(markdown: &str) -> String {
+    let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::ENABLE_TABLES);
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, parser);
+    ammonia::clean(&html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readmes_are_rendered_and_sanitized() {
+        let html = render_readme(
+            "# Title\n\n*ok* <script>alert(1)</script> <img src=x onerror=alert(1)> [a](javascript:alert(1))",
+        );
+        assert!(html.contains("<h1>Title</h1>"), "{html}");
+        assert!(html.contains("<em>ok</em>"), "{html}");
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("onerror"), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+    }
 }

@@ -1,0 +1,169 @@
+//! The run path's plain HTTP endpoints, beside the Leptos pages: the run form (multipart, so
+//! files upload without JavaScript), artifact downloads, and the live event stream of an
+//! execution. Each is behind the host layer and acts as the caller it identified.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Multipart, Path};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use domain::caller::Caller;
+use domain::executions::{self, Upload, MAX_UPLOAD_BYTES};
+use domain::{AppError, Ctx};
+use futures::stream::{self, Stream};
+use model::ExecutionStatus;
+
+pub fn routes() -> Router<Ctx> {
+    Router::new()
+        .route(
+            "/skills/{slug}/run",
+            // Room for a few uploads at the per-file limit.
+            post(run).layer(DefaultBodyLimit::max(4 * MAX_UPLOAD_BYTES)),
+        )
+        .route("/executions/{id}/artifacts/{*path}", get(download))
+        .route("/executions/{id}/events", get(events))
+}
+
+/// The skill page's form: text fields and files. Success: to the execution's page; refused
+/// input: back to the form with the messages.
+async fn run(
+    axum::extract::State(ctx): axum::extract::State<Ctx>,
+    Extension(caller): Extension<Caller>,
+    Path(slug): Path<String>,
+    mut multipart: Multipart,
+) -> Result<Response, AppError> {
+    let tenant = caller.tenant()?;
+    let user = caller.signed_in()?;
+    let mut form = BTreeMap::new();
+    let mut files = Vec::new();
+    let bad_form = |e: axum::extract::multipart::MultipartError| {
+        AppError::Invalid(format!("The form could not be read: {e}"))
+    };
+    while let Some(field) = multipart.next_field().await.map_err(bad_form)? {
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            // A file input left empty arrives as a part with an empty name.
+            Some(file_name) if !file_name.is_empty() => {
+                let bytes = field.bytes().await.map_err(bad_form)?;
+                files.push(Upload {
+                    field: name,
+                    file_name,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                form.insert(name, field.text().await.map_err(bad_form)?);
+            }
+        }
+    }
+    // "Run again": files not chosen anew are taken from the earlier execution.
+    let rerun_of = form.remove("rerun_of").and_then(|v| v.parse::<i64>().ok());
+    if let Some(previous) = rerun_of {
+        for upload in executions::previous_uploads(&ctx, tenant, user, previous).await? {
+            if !files.iter().any(|f| f.field == upload.field) {
+                files.push(upload);
+            }
+        }
+    }
+    match executions::request(&ctx, tenant, user, &caller.actor(), &slug, &form, &files).await {
+        Ok(id) => Ok(Redirect::to(&format!("/executions/{id}")).into_response()),
+        Err(AppError::Invalid(message)) => {
+            let mut back = format!("/skills/{slug}?error={}", encode(&message));
+            if let Some(previous) = rerun_of {
+                back.push_str(&format!("&rerun={previous}"));
+            }
+            Ok(Redirect::to(&back).into_response())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// An artifact, as a download, if the caller may see its execution.
+async fn download(
+    axum::extract::State(ctx): axum::extract::State<Ctx>,
+    Extension(caller): Extension<Caller>,
+    Path((id, path)): Path<(i64, String)>,
+) -> Result<Response, AppError> {
+    let (tenant, user) = (caller.tenant()?, caller.signed_in()?);
+    let file = executions::artifact_file(&ctx, tenant, user, &caller.actor(), id, &path).await?;
+    let bytes = tokio::fs::read(&file)
+        .await
+        .map_err(|_| AppError::NotFound(format!("The artifact {path:?} is no longer stored.")))?;
+    let name = path
+        .rsplit('/')
+        .next()
+        .unwrap_or("artifact")
+        .replace('"', "");
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Server-sent events: one `change` event whenever the execution's status changes or log lines
+/// arrive; the stream ends once the execution has finished.
+async fn events(
+    axum::extract::State(ctx): axum::extract::State<Ctx>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let tenant = caller.tenant()?.clone();
+    let user = caller.signed_in()?.clone();
+    let first = executions::change_stamp(&ctx, &tenant, &user, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))?;
+    let state = (ctx, tenant, user, None::<(String, i64)>, Some(first));
+    let stream = stream::unfold(state, move |(ctx, tenant, user, last, next)| async move {
+        let mut next = next;
+        loop {
+            let stamp = match next.take() {
+                Some(stamp) => stamp,
+                None => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    match executions::change_stamp(&ctx, &tenant, &user, id).await {
+                        Ok(Some(stamp)) => stamp,
+                        _ => return None,
+                    }
+                }
+            };
+            let finished_before = last
+                .as_ref()
+                .and_then(|(s, _)| ExecutionStatus::parse(s))
+                .is_some_and(ExecutionStatus::is_final);
+            if finished_before {
+                return None;
+            }
+            if last.as_ref() != Some(&stamp) {
+                let event = Event::default().event("change").data(stamp.0.clone());
+                return Some((Ok(event), (ctx, tenant, user, Some(stamp), None)));
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
