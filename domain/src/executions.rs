@@ -813,8 +813,11 @@ pub async fn run_claimed(
             }
         })
     };
+    // The skill's timeout bounds both wall clock and CPU time; the rest are platform defaults.
+    let seconds = claimed.timeout_seconds.max(1) as u64;
     let limits = Limits {
-        wall: Duration::from_secs(claimed.timeout_seconds.max(1) as u64),
+        wall: Duration::from_secs(seconds),
+        cpu_seconds: seconds,
         ..Limits::default()
     };
     let env = vec![
