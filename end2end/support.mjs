@@ -175,3 +175,18 @@ export async function sessionCookie(context, host) {
     const cookies = await context.cookies(url(host, '/'));
     return cookies.find((c) => c.name === 'execgov_session' && c.value !== '');
 }
+
+/**
+ * Fetches `path` from inside the page (same origin, the page's cookies), as the browser would.
+ * Node cannot resolve *.localhost, so Playwright's own `page.request` cannot reach the hosts.
+ * Returns the status, the Content-Disposition header and the body as text (skip reading it with
+ * `readBody: false`, e.g. for an event stream that would not end).
+ */
+export async function fetchInPage(page, path, { readBody = true } = {}) {
+    return page.evaluate(async ([p, read]) => {
+        const r = await fetch(p, { credentials: 'same-origin', redirect: 'follow' });
+        const text = read ? await r.text() : '';
+        if (!read) r.body?.cancel();
+        return { status: r.status, disposition: r.headers.get('content-disposition') ?? '', text };
+    }, [path, readBody]);
+}

@@ -12,11 +12,21 @@ pub fn error_note(e: UserError) -> impl IntoView {
     view! { <p class="error" role="alert">{e.message}</p> }
 }
 
-/// A loaded view, or the message of why it could not load.
+/// A loaded view, or the message of why it could not load. Rendered on the server, the page
+/// then answers with the error's status (404 for another tenant's or a missing execution).
 pub fn or_error<V: IntoView + 'static>(result: Result<V, UserError>) -> AnyView {
     match result {
         Ok(v) => v.into_any(),
-        Err(e) => error_note(e).into_any(),
+        Err(e) => {
+            #[cfg(feature = "ssr")]
+            if let (Some(response), Ok(status)) = (
+                use_context::<leptos_axum::ResponseOptions>(),
+                axum::http::StatusCode::from_u16(e.kind.status()),
+            ) {
+                response.set_status(status);
+            }
+            error_note(e).into_any()
+        }
     }
 }
 
