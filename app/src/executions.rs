@@ -17,10 +17,7 @@ const TENANT: &[Surface] = &[Surface::TenantFront];
 #[server(endpoint = "get-execution")]
 pub async fn get_execution(id: i64) -> Result<ExecutionView, UserError> {
     let (ctx, caller) = caller()?;
-    let (tenant, user) = (
-        caller.tenant().map_err(user_error)?,
-        caller.signed_in().map_err(user_error)?,
-    );
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
     domain::executions::view(&ctx, tenant, user, id)
         .await
         .map_err(user_error)
@@ -29,10 +26,7 @@ pub async fn get_execution(id: i64) -> Result<ExecutionView, UserError> {
 #[server(endpoint = "confirm-execution")]
 pub async fn confirm_execution(id: i64) -> Result<(), UserError> {
     let (ctx, caller) = caller()?;
-    let (tenant, user) = (
-        caller.tenant().map_err(user_error)?,
-        caller.signed_in().map_err(user_error)?,
-    );
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
     domain::executions::confirm(&ctx, tenant, user, &caller.actor(), id)
         .await
         .map_err(user_error)
@@ -41,10 +35,7 @@ pub async fn confirm_execution(id: i64) -> Result<(), UserError> {
 #[server(endpoint = "cancel-execution")]
 pub async fn cancel_execution(id: i64) -> Result<(), UserError> {
     let (ctx, caller) = caller()?;
-    let (tenant, user) = (
-        caller.tenant().map_err(user_error)?,
-        caller.signed_in().map_err(user_error)?,
-    );
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
     domain::executions::cancel(&ctx, tenant, user, &caller.actor(), id)
         .await
         .map_err(user_error)
@@ -53,10 +44,7 @@ pub async fn cancel_execution(id: i64) -> Result<(), UserError> {
 #[server(endpoint = "list-executions")]
 pub async fn list_executions(filter: ExecutionFilter) -> Result<Vec<ExecutionSummary>, UserError> {
     let (ctx, caller) = caller()?;
-    let (tenant, user) = (
-        caller.tenant().map_err(user_error)?,
-        caller.signed_in().map_err(user_error)?,
-    );
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
     domain::executions::list(&ctx, tenant, user, &filter)
         .await
         .map_err(user_error)

@@ -16,10 +16,7 @@ const TENANT: &[Surface] = &[Surface::TenantFront];
 #[server(endpoint = "list-skills")]
 pub async fn list_skills() -> Result<Vec<SkillSummary>, UserError> {
     let (ctx, caller) = caller()?;
-    let (tenant, user) = (
-        caller.tenant().map_err(user_error)?,
-        caller.signed_in().map_err(user_error)?,
-    );
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
     domain::skills::list_visible(&ctx, tenant, user)
         .await
         .map_err(user_error)
@@ -28,10 +25,7 @@ pub async fn list_skills() -> Result<Vec<SkillSummary>, UserError> {
 #[server(endpoint = "get-skill")]
 pub async fn get_skill(slug: String, rerun_of: Option<i64>) -> Result<SkillPage, UserError> {
     let (ctx, caller) = caller()?;
-    let (tenant, user) = (
-        caller.tenant().map_err(user_error)?,
-        caller.signed_in().map_err(user_error)?,
-    );
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
     domain::skills::page(&ctx, tenant, user, &slug, rerun_of)
         .await
         .map_err(user_error)

@@ -86,6 +86,11 @@ impl Caller {
             .ok_or_else(|| AppError::Unauthenticated("Please sign in first.".into()))
     }
 
+    /// A signed-in user of the tenant this host is bound to.
+    pub fn tenant_user(&self) -> AppResult<(&Tenant, &SignedIn)> {
+        Ok((self.tenant()?, self.signed_in()?))
+    }
+
     /// A super-admin of the public console: the explicit marker, nothing else.
     pub fn super_admin(&self) -> AppResult<&SignedIn> {
         let user = self.signed_in()?;

@@ -37,8 +37,7 @@ async fn run(
     Path(slug): Path<String>,
     mut multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let tenant = caller.tenant()?;
-    let user = caller.signed_in()?;
+    let (tenant, user) = caller.tenant_user()?;
     let mut form = BTreeMap::new();
     let mut files = Vec::new();
     let bad_form = |e: axum::extract::multipart::MultipartError| {
@@ -90,7 +89,7 @@ async fn download(
     Extension(caller): Extension<Caller>,
     Path((id, path)): Path<(i64, String)>,
 ) -> Result<Response, AppError> {
-    let (tenant, user) = (caller.tenant()?, caller.signed_in()?);
+    let (tenant, user) = caller.tenant_user()?;
     let file = executions::artifact_file(&ctx, tenant, user, &caller.actor(), id, &path).await?;
     let bytes = tokio::fs::read(&file)
         .await
@@ -122,8 +121,8 @@ async fn events(
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let tenant = caller.tenant()?.clone();
-    let user = caller.signed_in()?.clone();
+    let (tenant, user) = caller.tenant_user()?;
+    let (tenant, user) = (tenant.clone(), user.clone());
     let first = executions::change_stamp(&ctx, &tenant, &user, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))?;
