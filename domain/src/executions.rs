@@ -560,6 +560,7 @@ pub struct Claimed {
     pub inputs: Value,
     pub timeout_seconds: i32,
     pub skill_slug: String,
+    pub inputs_digest: String,
 }
 
 /// How workers claim and hold executions.
@@ -595,6 +596,7 @@ struct StartRow {
     kind: String,
     content_hash: String,
     inputs: Value,
+    inputs_digest: String,
     timeout_seconds: i32,
     slug: String,
 }
@@ -637,7 +639,7 @@ pub async fn claim_next(
          FROM skill_versions v, asset_versions av, assets a, skills s \
          WHERE e.id = $1 AND v.id = e.skill_version_id AND av.id = v.asset_version_id \
            AND a.id = av.asset_id AND s.id = e.skill_id \
-         RETURNING a.kind, av.content_hash, e.inputs, v.timeout_seconds, s.slug",
+         RETURNING a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug",
     )
     .bind(claim.execution_id)
     .bind(claim.attempts)
@@ -650,7 +652,12 @@ pub async fn claim_next(
         Event {
             action: "execution.start",
             target: &format!("execution {}", claim.execution_id),
-            detail: json!({ "skill": start.slug, "attempt": claim.attempts, "worker": worker_id }),
+            detail: json!({
+                "skill": start.slug,
+                "attempt": claim.attempts,
+                "worker": worker_id,
+                "inputs_digest": start.inputs_digest,
+            }),
             result: "ok",
         },
     )
@@ -668,6 +675,7 @@ pub async fn claim_next(
         inputs: start.inputs,
         timeout_seconds: start.timeout_seconds,
         skill_slug: start.slug,
+        inputs_digest: start.inputs_digest,
     }))
 }
 
@@ -738,14 +746,15 @@ pub async fn reap_expired(ctx: &Ctx) -> AppResult<usize> {
                 format!("failed: worker lost ({} attempts)", expired.attempts),
             )
         };
-        sqlx::query(
+        let digest: Option<String> = sqlx::query_scalar(
             "UPDATE executions SET status = $2, reason = $3, \
-             finished_at = CASE WHEN $2 = 'failed' THEN now() END WHERE id = $1 AND status = 'running'",
+             finished_at = CASE WHEN $2 = 'failed' THEN now() END WHERE id = $1 AND status = 'running' \
+             RETURNING inputs_digest",
         )
         .bind(expired.execution_id)
         .bind(status)
         .bind(&reason)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
         audit::record(
             &mut tx,
@@ -758,7 +767,7 @@ pub async fn reap_expired(ctx: &Ctx) -> AppResult<usize> {
                     "execution.fail"
                 },
                 target: &format!("execution {}", expired.execution_id),
-                detail: json!({ "reason": reason, "attempts": expired.attempts }),
+                detail: json!({ "reason": reason, "attempts": expired.attempts, "inputs_digest": digest }),
                 result: status,
             },
         )
@@ -1076,6 +1085,7 @@ async fn finish_with(
                 "reason": reason,
                 "exit_code": detail.exit_code,
                 "artifacts": detail.artifacts.len(),
+                "inputs_digest": claimed.inputs_digest,
             }),
             result: status.as_str(),
         },

@@ -164,7 +164,10 @@ async fn a_member_runs_the_csv_summary_and_gets_its_result_and_report() {
         ),
     )
     .await;
-    assert_eq!(digests, 1, "the request records the inputs digest");
+    assert_eq!(
+        digests, 3,
+        "request, start and finish record the inputs digest"
+    );
     // Nothing of it reached Globex.
     assert_eq!(
         count(&ctx, "SELECT count(*) FROM tenant_1004.executions").await,
