@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgListener;
 use sqlx::PgConnection;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::accounts::SignedIn;
 use crate::audit::{self, AuditLog, Event};
@@ -1098,10 +1098,15 @@ async fn finish_with(
 /// The execution pool of one server process: `count` workers and a reaper.
 pub fn start_workers(ctx: Ctx, executors: Arc<Executors>, count: usize, policy: QueuePolicy) {
     let process = format!("{}-{}", hostname(), std::process::id());
+    // One LISTEN connection per process wakes the idle workers; none of them holds a pool
+    // connection while it waits.
+    let wake = Arc::new(Notify::new());
+    tokio::spawn(listen_for_work(ctx.clone(), wake.clone()));
     for n in 0..count {
-        let (ctx, executors, policy) = (ctx.clone(), executors.clone(), policy.clone());
+        let (ctx, executors, policy, wake) =
+            (ctx.clone(), executors.clone(), policy.clone(), wake.clone());
         let worker_id = format!("{process}-w{n}");
-        tokio::spawn(async move { work_loop(ctx, executors, worker_id, policy).await });
+        tokio::spawn(async move { work_loop(ctx, executors, worker_id, policy, wake).await });
     }
     tokio::spawn(async move {
         loop {
@@ -1113,12 +1118,50 @@ pub fn start_workers(ctx: Ctx, executors: Arc<Executors>, count: usize, policy: 
     });
 }
 
-async fn work_loop(ctx: Ctx, executors: Arc<Executors>, worker_id: String, policy: QueuePolicy) {
-    let mut listener = match PgListener::connect_with(&ctx.pool).await {
-        Ok(mut l) => l.listen(QUEUE_CHANNEL).await.map(|_| l).ok(),
-        Err(_) => None,
-    };
+/// Turns the queue's NOTIFY into a wake-up of every idle worker of this process.
+async fn listen_for_work(ctx: Ctx, wake: Arc<Notify>) {
     while !ctx.pool.is_closed() {
+        let err = listen_until_error(&ctx, &wake).await;
+        if ctx.pool.is_closed() {
+            break;
+        }
+        tracing::warn!(%err, "queue listener failed; retrying");
+        // Workers poll meanwhile; wake them in case a notification was lost.
+        wake.notify_waiters();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Listens on the queue channel until the connection fails; returns why.
+async fn listen_until_error(ctx: &Ctx, wake: &Notify) -> sqlx::Error {
+    let mut listener = match PgListener::connect_with(&ctx.pool).await {
+        Ok(listener) => listener,
+        Err(err) => return err,
+    };
+    if let Err(err) = listener.listen(QUEUE_CHANNEL).await {
+        return err;
+    }
+    loop {
+        if let Err(err) = listener.recv().await {
+            return err;
+        }
+        wake.notify_waiters();
+    }
+}
+
+async fn work_loop(
+    ctx: Ctx,
+    executors: Arc<Executors>,
+    worker_id: String,
+    policy: QueuePolicy,
+    wake: Arc<Notify>,
+) {
+    while !ctx.pool.is_closed() {
+        // Registered before claiming, so a NOTIFY between "nothing queued" and the wait below
+        // is not lost.
+        let notified = wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
         match claim_next(&ctx, &worker_id, &policy).await {
             Ok(Some(claimed)) => {
                 let id = claimed.execution_id;
@@ -1128,14 +1171,8 @@ async fn work_loop(ctx: Ctx, executors: Arc<Executors>, worker_id: String, polic
                 }
             }
             Ok(None) => {
-                // Idle: wait for a NOTIFY, or poll now and then in case one was missed.
-                let wait = Duration::from_secs(2);
-                match listener.as_mut() {
-                    Some(l) => {
-                        let _ = tokio::time::timeout(wait, l.recv()).await;
-                    }
-                    None => tokio::time::sleep(wait).await,
-                }
+                // Idle: wait for a wake-up, or poll now and then in case one was missed.
+                let _ = tokio::time::timeout(Duration::from_secs(2), notified).await;
             }
             Err(err) => {
                 tracing::warn!(%err, "claiming failed; retrying");
