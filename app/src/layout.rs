@@ -19,12 +19,7 @@ pub fn or_error<V: IntoView + 'static>(result: Result<V, UserError>) -> AnyView 
         Ok(v) => v.into_any(),
         Err(e) => {
             #[cfg(feature = "ssr")]
-            if let (Some(response), Ok(status)) = (
-                use_context::<leptos_axum::ResponseOptions>(),
-                axum::http::StatusCode::from_u16(e.kind.status()),
-            ) {
-                response.set_status(status);
-            }
+            crate::server::set_error_status(&e);
             error_note(e).into_any()
         }
     }

@@ -34,14 +34,20 @@ pub fn user_error(err: AppError) -> UserError {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"))
     });
-    if let (false, Some(response), Ok(status)) = (
-        form_post,
+    if !form_post {
+        set_error_status(&user);
+    }
+    user
+}
+
+/// Makes the current response carry `err`'s HTTP status.
+pub fn set_error_status(err: &UserError) {
+    if let (Some(response), Ok(status)) = (
         use_context::<ResponseOptions>(),
-        StatusCode::from_u16(user.kind.status()),
+        StatusCode::from_u16(err.kind.status()),
     ) {
         response.set_status(status);
     }
-    user
 }
 
 /// Sets (or, with `None`, clears) the session cookie: host-only, HttpOnly, SameSite=Lax.

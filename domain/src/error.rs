@@ -28,6 +28,14 @@ pub enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
+/// Files of the managed workspace (scripts, uploads, work dirs) failing is our fault, never the
+/// user's: an internal error, so `?` works on file I/O.
+impl From<std::io::Error> for AppError {
+    fn from(err: std::io::Error) -> Self {
+        AppError::Internal(err.into())
+    }
+}
+
 pub type AppResult<T> = Result<T, AppError>;
 
 /// Unique constraints whose violation is the user's doing, with what to tell them.

@@ -141,12 +141,8 @@ pub async fn request(
     let inputs_dir = ctx.inputs_dir(tenant.id, id);
     for file in files {
         let name = &uploads[&file.field];
-        tokio::fs::create_dir_all(&inputs_dir)
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?;
-        tokio::fs::write(inputs_dir.join(name), &file.bytes)
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?;
+        tokio::fs::create_dir_all(&inputs_dir).await?;
+        tokio::fs::write(inputs_dir.join(name), &file.bytes).await?;
     }
     audit::record(
         &mut tx,
@@ -877,30 +873,22 @@ async fn prepare_work_dir(
     inputs: &Value,
     uploads: &std::path::Path,
 ) -> AppResult<()> {
-    let io = |e: std::io::Error| AppError::Internal(e.into());
-    if tokio::fs::try_exists(work).await.map_err(io)? {
+    if tokio::fs::try_exists(work).await? {
         // A previous attempt's leftovers: start clean.
-        tokio::fs::remove_dir_all(work).await.map_err(io)?;
+        tokio::fs::remove_dir_all(work).await?;
     }
-    tokio::fs::create_dir_all(work.join("output"))
-        .await
-        .map_err(io)?;
-    tokio::fs::create_dir_all(work.join("files"))
-        .await
-        .map_err(io)?;
+    tokio::fs::create_dir_all(work.join("output")).await?;
+    tokio::fs::create_dir_all(work.join("files")).await?;
     if let Ok(mut entries) = tokio::fs::read_dir(uploads).await {
-        while let Some(entry) = entries.next_entry().await.map_err(io)? {
-            tokio::fs::copy(entry.path(), work.join("files").join(entry.file_name()))
-                .await
-                .map_err(io)?;
+        while let Some(entry) = entries.next_entry().await? {
+            tokio::fs::copy(entry.path(), work.join("files").join(entry.file_name())).await?;
         }
     }
     tokio::fs::write(
         work.join("inputs.json"),
         serde_json::to_vec_pretty(inputs).map_err(|e| AppError::Internal(e.into()))?,
     )
-    .await
-    .map_err(io)?;
+    .await?;
     Ok(())
 }
 
@@ -992,14 +980,11 @@ async fn finish(
     let mut artifacts = Vec::new();
     if status == ExecutionStatus::Succeeded && !outcome.artifacts.is_empty() {
         let target = ctx.artifacts_dir(claimed.tenant_id, claimed.execution_id);
-        let io = |e: std::io::Error| AppError::Internal(e.into());
         if let Some(parent) = target.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+            tokio::fs::create_dir_all(parent).await?;
         }
         tokio::fs::remove_dir_all(&target).await.ok();
-        tokio::fs::rename(work.join("output"), &target)
-            .await
-            .map_err(io)?;
+        tokio::fs::rename(work.join("output"), &target).await?;
         artifacts = outcome
             .artifacts
             .iter()

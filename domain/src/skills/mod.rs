@@ -23,7 +23,7 @@ use manifest::ScriptFolder;
 pub async fn store_folder(ctx: &Ctx, tenant_id: i64, folder: &ScriptFolder) -> AppResult<PathBuf> {
     let root = ctx.assets_dir(tenant_id);
     let dir = root.join(&folder.content_hash);
-    if tokio::fs::try_exists(&dir).await.map_err(io)? {
+    if tokio::fs::try_exists(&dir).await? {
         return Ok(dir);
     }
     let tmp = root.join(format!(
@@ -35,22 +35,18 @@ pub async fn store_folder(ctx: &Ctx, tenant_id: i64, folder: &ScriptFolder) -> A
         // Paths were checked by `load_script_folder`: relative, no `..`.
         let target = tmp.join(path);
         if let Some(parent) = target.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+            tokio::fs::create_dir_all(parent).await?;
         }
-        tokio::fs::write(&target, bytes).await.map_err(io)?;
+        tokio::fs::write(&target, bytes).await?;
     }
     if let Err(err) = tokio::fs::rename(&tmp, &dir).await {
         // Another writer stored the same content first; theirs is identical.
         tokio::fs::remove_dir_all(&tmp).await.ok();
-        if !tokio::fs::try_exists(&dir).await.map_err(io)? {
-            return Err(io(err));
+        if !tokio::fs::try_exists(&dir).await? {
+            return Err(err.into());
         }
     }
     Ok(dir)
-}
-
-fn io(err: std::io::Error) -> AppError {
-    AppError::Internal(err.into())
 }
 
 /// The folder of an asset version in the managed workspace.
