@@ -18,7 +18,11 @@ use domain::accounts::SESSION_COOKIE;
 use domain::{caller, Ctx, RequestMeta};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+/// The longest a page or server function may take before it is answered 503.
+const PAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The whole HTTP surface. `/healthz` answers on every host; everything else needs a bound Host.
 pub fn router(ctx: Ctx, leptos_options: LeptosOptions) -> Router {
@@ -28,7 +32,6 @@ pub fn router(ctx: Ctx, leptos_options: LeptosOptions) -> Router {
         move || provide_context(ctx.clone())
     };
     let pages = Router::new()
-        .merge(runs::routes().with_state(ctx.clone()))
         .leptos_routes_with_context(&leptos_options, routes, provide_ctx.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())
@@ -37,6 +40,14 @@ pub fn router(ctx: Ctx, leptos_options: LeptosOptions) -> Router {
             provide_ctx,
             shell,
         ))
+        // Leptos has had rare renders that never finish (lost wake-ups in Suspense); such a
+        // request is answered 503 instead of holding its connection forever. The run routes
+        // (uploads, live event streams) are legitimately long and stay outside.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            PAGE_TIMEOUT,
+        ))
+        .merge(runs::routes().with_state(ctx.clone()))
         .layer(middleware::from_fn_with_state(ctx.clone(), host_layer))
         .with_state(leptos_options);
     Router::new()

@@ -44,7 +44,7 @@ async fn principal(server: &TestServer, host: &str, session: &str) -> Value {
 
 /// Successful and failed logins land in the login log and the audit trail of their own realm
 /// (tenant or platform), with the client's address and user agent.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_are_logged_in_their_own_realm_with_address_and_user_agent() {
     let server = start_server(seeded_ctx().await).await;
 
@@ -133,7 +133,7 @@ async fn logins_are_logged_in_their_own_realm_with_address_and_user_agent() {
 
 /// After 5 failed logins for one user the next attempt is refused as throttled even with the
 /// right password, and recorded as such; another user of the tenant can still sign in.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_failed_logins_throttle_the_user_even_with_the_right_password() {
     let server = start_server(seeded_ctx().await).await;
     for _ in 0..5 {
@@ -183,7 +183,7 @@ async fn five_failed_logins_throttle_the_user_even_with_the_right_password() {
 
 /// Disabling a user ends their existing session and refuses their logins; an admin cannot
 /// disable or demote themselves; enabling restores access.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_user_is_locked_out_and_admins_cannot_disable_themselves() {
     let server = start_server(seeded_ctx().await).await;
     let admin = server.login(ACME, "acme-admin", PASSWORD).await;
@@ -282,7 +282,7 @@ async fn a_disabled_user_is_locked_out_and_admins_cannot_disable_themselves() {
 
 /// Creating a user with a weak password, a bad name, a taken name (any case) or an unknown role
 /// gives a clear 4xx error and creates nothing; a member may not create users at all.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_new_users_are_refused_and_nothing_is_created() {
     let server = start_server(seeded_ctx().await).await;
     let ctx = &server.ctx;
@@ -392,7 +392,7 @@ async fn bad_new_users_are_refused_and_nothing_is_created() {
 
 /// Making a member an admin gives their existing session admin rights at once (list-users);
 /// making them a member again takes the rights away.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn re_roling_a_member_to_admin_grants_user_management() {
     let server = start_server(seeded_ctx().await).await;
     let admin = server.login(ACME, "acme-admin", PASSWORD).await;
@@ -446,7 +446,7 @@ async fn re_roling_a_member_to_admin_grants_user_management() {
 
 /// Sign-up on the free console creates a member of the free edition and signs them in; bad
 /// input and taken names are refused; sign-up anywhere else is refused and creates nothing.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn free_console_sign_up_creates_a_signed_in_member_and_only_there() {
     let server = start_server(seeded_ctx().await).await;
     let ctx = &server.ctx;
@@ -530,7 +530,7 @@ async fn free_console_sign_up_creates_a_signed_in_member_and_only_there() {
 
 /// Logging out ends the session on the server: the old cookie is anonymous afterwards, the
 /// response clears the cookie, and the logout is audited. Other sessions of the user live on.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_ends_the_session() {
     let server = start_server(seeded_ctx().await).await;
     let session = server.login(ACME, "acme-admin", PASSWORD).await;
@@ -568,7 +568,7 @@ async fn logout_ends_the_session() {
 
 /// The session cookie is host-only (no Domain), HttpOnly, SameSite=Lax, expires; the server keeps
 /// only a hash of its value, in the realm of the host that issued it; logout expires the cookie.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_cookies_are_host_only_http_only_and_stored_hashed() {
     let server = start_server(seeded_ctx().await).await;
     let ctx = &server.ctx;
@@ -647,7 +647,7 @@ async fn session_cookies_are_host_only_http_only_and_stored_hashed() {
 }
 
 /// An expired session is anonymous, and the next sign-in in that tenant deletes its row.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_sessions_are_anonymous_and_swept_at_the_next_sign_in() {
     let server = start_server(seeded_ctx().await).await;
     let ctx = &server.ctx;
@@ -680,7 +680,7 @@ async fn expired_sessions_are_anonymous_and_swept_at_the_next_sign_in() {
 
 /// Without JavaScript the sign-in form is a plain form post: a refusal redirects back to the
 /// page, which then shows the reason (and nobody is signed in).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_refused_without_javascript_shows_its_reason() {
     let server = start_server(seeded_ctx().await).await;
     let response = server

@@ -103,7 +103,7 @@ async fn drain(ctx: &Ctx, executors: &Executors, worker: &str) -> usize {
 
 /// The whole manual path in the domain: an uploaded CSV, a sandboxed run, a result table,
 /// a downloadable report, live log lines and an audit entry for every state change.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_runs_the_csv_summary_and_gets_its_result_and_report() {
     let ctx = seeded_ctx().await;
     let acme = tenant_of(&ctx, "acme.localhost").await;
@@ -180,7 +180,7 @@ async fn a_member_runs_the_csv_summary_and_gets_its_result_and_report() {
 }
 
 /// Bad input is refused with a message naming the field, and no execution is created.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_creates_no_execution() {
     let ctx = seeded_ctx().await;
     let acme = tenant_of(&ctx, "acme.localhost").await;
@@ -251,7 +251,7 @@ async fn bad_input_creates_no_execution() {
 
 /// A high-risk skill waits for a person: nothing runs until someone confirms, and who
 /// confirmed is recorded.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_skill_that_requires_confirmation_waits_for_it() {
     let ctx = seeded_ctx().await;
     let acme = tenant_of(&ctx, "acme.localhost").await;
@@ -299,7 +299,7 @@ async fn a_skill_that_requires_confirmation_waits_for_it() {
 }
 
 /// The requester (or an admin) cancels; other members cannot even see the execution.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancellation_by_the_requester_and_not_by_others() {
     let ctx = seeded_ctx().await;
     let acme = tenant_of(&ctx, "acme.localhost").await;
@@ -351,7 +351,7 @@ async fn cancellation_by_the_requester_and_not_by_others() {
 }
 
 /// Cancelling a running execution stops its script at the worker's next heartbeat.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_running_execution_stops_it() {
     let ctx = seeded_ctx().await;
     let acme = tenant_of(&ctx, "acme.localhost").await;
@@ -403,7 +403,7 @@ async fn cancelling_a_running_execution_stops_it() {
 
 /// A worker that dies mid-execution stops renewing its lease: the reaper queues the execution
 /// again and another worker finishes it; after the last attempt it fails with "worker lost".
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executions_of_a_dead_worker_are_recovered() {
     let ctx = seeded_ctx().await;
     let acme = tenant_of(&ctx, "acme.localhost").await;
@@ -478,7 +478,7 @@ async fn executions_of_a_dead_worker_are_recovered() {
 
 /// With one tenant's backlog in front, the other tenant's execution is claimed next: claims go
 /// to the tenant with the fewest running executions, under a per-tenant cap.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_tenant_cannot_starve_another() {
     let ctx = seeded_ctx().await;
     let acme = tenant_of(&ctx, "acme.localhost").await;
@@ -531,7 +531,7 @@ fn letters(n: usize) -> String {
 
 /// Many executions from two tenants at once on a pool of workers: every one finishes, and
 /// each result lands in its own tenant.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_executions_from_two_tenants_all_land_in_their_own_tenant() {
     let ctx = seeded_ctx().await;
     let acme = tenant_of(&ctx, "acme.localhost").await;

@@ -27,7 +27,7 @@ fn folder(slug: &str, entry: &str, main: &str) -> domain::skills::manifest::Scri
     .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_skills_end_with_their_reason_and_the_server_keeps_serving() {
     let server = start_server(seeded_ctx().await).await;
     let ctx = server.ctx.clone();

@@ -23,7 +23,7 @@ async fn usernames(tx: &mut TenantTx) -> Vec<String> {
 /// One pooled connection alternating 60 times between Acme's and Globex's `TenantTx` always sees
 /// the current tenant's users only, also right after a rolled-back transaction and after an
 /// error inside a transaction. Outside a `TenantTx` the same connection finds no tenant table.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_connection_alternating_between_tenants_never_mixes_them() {
     let db = seeded_db().await;
     let pool = domain::db::connect(db.options.clone(), 1)
@@ -107,7 +107,7 @@ async fn one_connection_alternating_between_tenants_never_mixes_them() {
 
 /// A session cookie is bound to the host that issued it: Acme's cookie on Globex, on the console,
 /// and the console's cookie on Acme are all anonymous, while each works on its own host.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_cookie_only_works_on_the_host_that_issued_it() {
     let server = start_server(seeded_ctx().await).await;
     let acme = server.login(ACME, "acme-admin", PASSWORD).await;
@@ -182,7 +182,7 @@ fn names_in(reply: &Reply, field: &str) -> Vec<String> {
 
 /// No route lets Acme's admin read or change Globex's users, audit rows or login log, or use the
 /// console: everything they reach is Acme's, and Globex's rows stay untouched.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acme_admin_cannot_reach_globex_data_through_any_route() {
     let server = start_server(seeded_ctx().await).await;
     let ctx = &server.ctx;

@@ -61,7 +61,7 @@ async fn provisioning_still_works(ctx: &Ctx, names: &[&str]) {
 /// A tenant migration that fails half-way during provisioning (here: PostgreSQL refuses the
 /// creation of the new tenant's `users` table) rolls the tenant back and releases the migration
 /// lock; later provisionings complete.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migration_failing_during_provisioning_releases_the_migration_lock() {
     let db = seeded_db().await;
     let ctx = &db.ctx;
@@ -120,7 +120,7 @@ async fn a_migration_failing_during_provisioning_releases_the_migration_lock() {
 
 /// `migrate` failing on one tenant (a tenant whose migration is marked dirty) does not leave the
 /// migration lock held by the pooled connection that ran it.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_migrate_releases_the_migration_lock() {
     let db = seeded_db().await;
     let ctx = &db.ctx;
@@ -150,7 +150,7 @@ async fn a_failed_migrate_releases_the_migration_lock() {
 /// up, a proxy timeout) does not leave the lock held once its abandoned query is granted it.
 /// (Another connection holds sqlx's migrator lock to make the provisioning wait; should the
 /// product take a different lock, the provisioning completes instead and the checks still hold.)
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_provisioning_releases_the_migration_lock() {
     let db = seeded_db().await;
     let ctx = &db.ctx;

@@ -35,7 +35,7 @@ async fn tenant_schema_names(pool: &PgPool) -> Vec<String> {
 /// Running the migrations again on a seeded install is a no-op without error; afterwards
 /// `public` and every tenant schema have their own `_sqlx_migrations` with exactly the
 /// migrations of their migrator applied, and the data is untouched.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrating_twice_is_idempotent_and_reaches_every_tenant() {
     let ctx = seeded_ctx().await;
     let pool = &ctx.pool;
@@ -85,7 +85,7 @@ async fn migrating_twice_is_idempotent_and_reaches_every_tenant() {
 
 /// A tenant that exists in `public.tenants` but predates the tenant migrations (its schema is
 /// empty) gets every tenant migration on the next `migrate`, and works afterwards.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrating_brings_a_tenant_without_tables_up_to_date() {
     let ctx = seeded_ctx().await;
     let pool = &ctx.pool;
@@ -129,7 +129,7 @@ async fn migrating_brings_a_tenant_without_tables_up_to_date() {
 
 /// Seeding an already seeded install creates no account and changes no count: tenants,
 /// schemas, bindings, platform users, each tenant's users, whitelist and audit logs.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeding_again_creates_nothing() {
     let ctx = seeded_ctx().await;
     let snapshot = |ctx: domain::Ctx| async move {

@@ -23,7 +23,7 @@ fn initech() -> NewTenant {
 /// binding) leaves nothing behind: no schema, no tenant row, no binding, no users; the platform
 /// audit log records the failed `tenant.create`; the user sees a generic message; and the same
 /// name and host can be provisioned once the failure is gone.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_mid_provisioning_leaves_nothing_behind_and_is_audited() {
     let scenario = fail::FailScenario::setup();
     let server = start_server(seeded_ctx().await).await;

@@ -19,7 +19,7 @@ fn new_tenant(name: &str, host: &str, admin: &str, password: &str) -> NewTenant 
 /// Bad hosts, a taken host, a taken name (any case) and weak passwords each give the right
 /// `AppError` variant with a message that says what is wrong, and leave tenants, schemas and
 /// bindings exactly as they were.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_clearly_and_changes_nothing() {
     let ctx = seeded_ctx().await;
     let before = footprint(&ctx).await;
@@ -193,7 +193,7 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
 
 /// The seed numbers tenants as the product says: free edition 1002, then Acme 1003, Globex 1004,
 /// each with a schema `tenant_NNNN` of its own.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeded_tenants_are_numbered_from_1003_with_their_own_schemas() {
     let ctx = seeded_ctx().await;
     let rows: Vec<(i64, String, String, String)> =
@@ -240,7 +240,7 @@ async fn seeded_tenants_are_numbered_from_1003_with_their_own_schemas() {
 
 /// Two super-admins creating tenants with the same host at the same moment: exactly one wins,
 /// the other gets a `Conflict`, and the loser leaves no schema, row or binding behind.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_provisioning_of_one_host_has_one_winner_and_no_leftovers() {
     let ctx = seeded_ctx().await;
     let before = footprint(&ctx).await;

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 
 /// Each bound host's home page renders its own surface, and nothing of another surface.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_host_renders_its_own_surface() {
     let server = start_server(seeded_ctx().await).await;
 
@@ -57,7 +57,7 @@ async fn each_host_renders_its_own_surface() {
 }
 
 /// Host matching ignores case, the port and a trailing dot: they reach the same tenant.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_matching_ignores_case_and_port() {
     let server = start_server(seeded_ctx().await).await;
     for host in [
@@ -85,7 +85,7 @@ async fn host_matching_ignores_case_and_port() {
 
 /// An unknown Host gets a 404 "not bound" page on every path and method, never a default
 /// tenant; `/healthz` answers 200 on any Host.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_hosts_get_404_on_every_path_and_healthz_answers_everywhere() {
     let server = start_server(seeded_ctx().await).await;
     for host in [
@@ -154,7 +154,7 @@ async fn unknown_hosts_get_404_on_every_path_and_healthz_answers_everywhere() {
 /// A disabled tenant's host shows a "suspended" page (403) on every path and refuses logins and
 /// existing sessions; enabling it again restores it at once (the host cache is invalidated).
 /// Other tenants are unaffected.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_tenant_is_suspended_until_enabled_again() {
     let server = start_server(seeded_ctx().await).await;
     let ctx = &server.ctx;
@@ -262,7 +262,7 @@ async fn a_disabled_tenant_is_suspended_until_enabled_again() {
 
 /// Another server process disabling a tenant (its own `Ctx` and host cache, the same database)
 /// is seen here within moments: the change is announced and this process's cache forgets it.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_disabled_by_another_process_is_suspended_here_too() {
     let db = seeded_db().await;
     let other_process = db.ctx.clone();

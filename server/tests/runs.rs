@@ -65,7 +65,7 @@ async fn finished_acme_run(ctx: &domain::Ctx) -> i64 {
     id
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executions_and_artifacts_are_only_for_those_who_may_see_them() {
     let server = start_server(seeded_ctx().await).await;
     let id = finished_acme_run(&server.ctx).await;

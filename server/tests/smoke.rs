@@ -2,7 +2,7 @@ mod common;
 
 use common::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeded_hosts_answer_and_unknown_hosts_get_404() {
     let server = start_server(seeded_ctx().await).await;
     for host in [

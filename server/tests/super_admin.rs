@@ -22,7 +22,7 @@ fn new_tenant_form<'a>(name: &'a str, host: &'a str, admin: &'a str) -> Vec<(&'a
 /// In a fresh install the very first platform user (id 1) created without the marker gets no
 /// console rights: listing and creating tenants are refused and nothing is created. A user
 /// created later with the marker may do both.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_platform_user_without_the_marker_is_not_a_super_admin() {
     let ctx = fresh_ctx().await;
     let actor = Actor::system();
@@ -114,7 +114,7 @@ async fn the_first_platform_user_without_the_marker_is_not_a_super_admin() {
 /// A tenant admin who happens to be called "superadmin" is an admin of their tenant and nothing
 /// more: console endpoints are refused on their tenant's host, and their cookie is nobody on the
 /// console.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_admin_named_superadmin_gets_no_console_rights() {
     let server = start_server(seeded_ctx().await).await;
     let ctx = &server.ctx;

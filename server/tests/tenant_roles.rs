@@ -6,7 +6,7 @@ use common::*;
 use domain::db::{TenantSchema, TenantTx};
 
 /// A tenant transaction cannot read another tenant's tables or the platform's, by any name.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_transaction_is_refused_outside_its_schema() {
     let ctx = seeded_ctx().await;
     let acme = TenantSchema::parse("tenant_1003").unwrap();
@@ -37,7 +37,7 @@ async fn a_tenant_transaction_is_refused_outside_its_schema() {
 }
 
 /// The role switch is transaction-local: after commit the connection is the application's again.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tenant_role_ends_with_the_transaction() {
     let db = seeded_db().await;
     let single = domain::db::connect(db.options, 1).await.unwrap();
