@@ -388,7 +388,7 @@ impl From<ManifestError> for FolderError {
 }
 
 /// A relative path that stays inside the folder wherever it is written out.
-fn check_path(path: &str) -> Result<(), &'static str> {
+pub(crate) fn check_path(path: &str) -> Result<(), &'static str> {
     if path.is_empty() {
         return Err("empty path");
     }
