@@ -5,6 +5,7 @@ use leptos_router::hooks::use_params_map;
 use model::{Principal, SessionInfo, Surface, TenantDetail, TenantSummary, UserError};
 
 use crate::auth::LoginForm;
+use crate::hot_updates::TenantSkills;
 use crate::layout::{or_error, when, Gate, Need};
 
 #[cfg(feature = "ssr")]
@@ -83,6 +84,7 @@ pub fn console_home(info: SessionInfo) -> impl IntoView {
                 <p>"Signed in as " {p.username().to_string()} ", super-admin."</p>
                 <ul class="links">
                     <li><a href="/tenants">"Tenants"</a> " — create, inspect, enable and disable tenants"</li>
+                    <li><a href="/reviews">"Script reviews"</a> " — approve or reject the scripts tenants submit"</li>
                     <li><a href="/audit">"Platform audit log"</a></li>
                     <li><a href="/logins">"Console login log"</a></li>
                 </ul>
@@ -247,6 +249,7 @@ fn TenantView() -> impl IntoView {
                                 <button type="submit">"Whitelist"</button>
                             </ActionForm>
                         </section>
+                        <TenantSkills tenant_id=t.id/>
                     }
                 }))
             })}

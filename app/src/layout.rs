@@ -81,12 +81,14 @@ fn nav_links(surface: Surface, principal: Option<&Principal>) -> impl IntoView {
     let links: &[(&str, &str)] = match (surface, principal) {
         (Surface::PublicConsole, Some(p)) if p.is_super_admin() => &[
             ("/tenants", "Tenants"),
+            ("/reviews", "Reviews"),
             ("/audit", "Audit log"),
             ("/logins", "Login log"),
         ],
         (Surface::TenantFront, Some(p)) if p.is_tenant_admin() => &[
             ("/skills", "Skills"),
             ("/executions", "Executions"),
+            ("/submissions", "Submissions"),
             ("/users", "Users"),
             ("/audit", "Audit log"),
             ("/logins", "Login log"),

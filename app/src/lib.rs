@@ -6,6 +6,7 @@ mod console;
 mod executions;
 mod experience;
 mod free_console;
+mod hot_updates;
 mod layout;
 #[cfg(feature = "ssr")]
 mod server;
@@ -67,6 +68,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/skills/:slug") view=skills::SkillPageView ssr=SsrMode::Async/>
                     <Route path=path!("/executions") view=executions::ExecutionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/executions/:id") view=executions::ExecutionPage ssr=SsrMode::Async/>
+                    <Route path=path!("/submissions") view=hot_updates::SubmissionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/submissions/new") view=hot_updates::NewSubmissionPage ssr=SsrMode::Async/>
+                    <Route path=path!("/submissions/:id") view=hot_updates::SubmissionPage ssr=SsrMode::Async/>
+                    <Route path=path!("/reviews") view=hot_updates::ReviewsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/reviews/:id") view=hot_updates::ReviewPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             </AuthScope>

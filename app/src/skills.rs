@@ -6,7 +6,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use model::skill::{InputField, InputType, RiskLevel};
 use model::{SkillPage, SkillSummary, Surface, UserError};
 
-use crate::layout::{or_error, Gate, Need};
+use crate::hot_updates::{versions_table, SwitchSkillVersion};
+use crate::layout::{error_note, or_error, Gate, Need};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -87,6 +88,7 @@ pub fn SkillPageView() -> impl IntoView {
 fn SkillDetail() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
+    let switch = ServerAction::<SwitchSkillVersion>::new();
     let page = Resource::new(
         move || {
             (
@@ -95,10 +97,12 @@ fn SkillDetail() -> impl IntoView {
                     .read()
                     .get("rerun")
                     .and_then(|r| r.parse::<i64>().ok()),
+                switch.version().get(),
             )
         },
-        |(slug, rerun)| get_skill(slug, rerun),
+        |(slug, rerun, _)| get_skill(slug, rerun),
     );
+    let switch_error = move || switch.value().get().and_then(|r| r.err()).map(error_note);
     // Messages of a refused run, one per field, carried back in the URL by the run endpoint.
     let errors = move || {
         query
@@ -138,10 +142,15 @@ fn SkillDetail() -> impl IntoView {
                             </form>
                         </section>
                         <section class="card readme" data-testid="readme" inner_html=p.readme_html.clone()></section>
+                        <section class="card">
+                            <h2>"Versions"</h2>
+                            {versions_table(p.summary.slug.clone(), p.versions.clone(), p.can_switch_version.then_some((switch, None)))}
+                        </section>
                     }
                 }))
             })}
         </Transition>
+        {switch_error}
     }
 }
 

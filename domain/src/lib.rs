@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod executions;
 pub mod executors;
+pub mod hot_updates;
 pub mod seed;
 pub mod skills;
 pub mod tenancy;

@@ -655,3 +655,46 @@ mod tests {
         assert!(hosts.lookup("acme.localhost").is_err());
     }
 }
+
+#[derive(sqlx::FromRow)]
+struct TenantIdentityRow {
+    id: i64,
+    name: String,
+    schema_name: String,
+    edition: String,
+    status: String,
+}
+
+impl TenantIdentityRow {
+    fn tenant(self) -> AppResult<Tenant> {
+        Ok(Tenant {
+            id: self.id,
+            schema: TenantSchema::parse(&self.schema_name)?,
+            name: self.name,
+            edition: self.edition,
+            active: self.status == "active",
+        })
+    }
+}
+
+const TENANT_IDENTITY: &str = "SELECT id, name, schema_name, edition, status FROM public.tenants";
+
+/// One tenant as the request layer knows it, by id.
+pub async fn tenant_by_id(ctx: &Ctx, tenant_id: i64) -> AppResult<Tenant> {
+    sqlx::query_as::<_, TenantIdentityRow>(&format!("{TENANT_IDENTITY} WHERE id = $1"))
+        .bind(tenant_id)
+        .fetch_optional(&ctx.pool)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no tenant {tenant_id}.")))?
+        .tenant()
+}
+
+/// Every tenant, by id.
+pub async fn all_tenants(ctx: &Ctx) -> AppResult<Vec<Tenant>> {
+    sqlx::query_as::<_, TenantIdentityRow>(&format!("{TENANT_IDENTITY} ORDER BY id"))
+        .fetch_all(&ctx.pool)
+        .await?
+        .into_iter()
+        .map(TenantIdentityRow::tenant)
+        .collect()
+}

@@ -2,6 +2,7 @@
 //! wasm-safe: serde and plain Rust only.
 
 mod error;
+pub mod hot_update;
 pub mod skill;
 mod validation;
 
@@ -236,6 +237,10 @@ pub struct SkillPage {
     pub prefill: std::collections::BTreeMap<String, String>,
     /// The execution whose inputs pre-fill the form; its files are reused when none is chosen.
     pub rerun_of: Option<i64>,
+    /// Every version, newest first; which one is live.
+    pub versions: Vec<hot_update::SkillVersionInfo>,
+    /// Whether this user may make another version live (tenant admins).
+    pub can_switch_version: bool,
 }
 
 /// One row of the execution history.

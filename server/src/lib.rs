@@ -4,6 +4,7 @@
 pub mod config;
 pub mod postgres;
 mod runs;
+mod submissions;
 
 use std::net::SocketAddr;
 
@@ -42,12 +43,13 @@ pub fn router(ctx: Ctx, leptos_options: LeptosOptions) -> Router {
         ))
         // Leptos has had rare renders that never finish (lost wake-ups in Suspense); such a
         // request is answered 503 instead of holding its connection forever. The run routes
-        // (uploads, live event streams) are legitimately long and stay outside.
+        // and submissions (uploads, live event streams) are legitimately long and stay outside.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             PAGE_TIMEOUT,
         ))
         .merge(runs::routes().with_state(ctx.clone()))
+        .merge(submissions::routes().with_state(ctx.clone()))
         .layer(middleware::from_fn_with_state(ctx.clone(), host_layer))
         .with_state(leptos_options);
     Router::new()

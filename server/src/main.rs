@@ -65,6 +65,8 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         save_generated_passwords(&passwords_file, &seeded)?;
     }
     ctx.hosts.follow_changes(&ctx.pool).await?;
+    // Approved hot updates the last run did not finish (it stopped mid-way) go on now.
+    domain::hot_updates::resume(&ctx).await?;
     let executors = Arc::new(Executors::new(config.sandbox.clone()));
     executions::start_workers(
         ctx.clone(),

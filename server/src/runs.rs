@@ -35,32 +35,10 @@ async fn run(
     axum::extract::State(ctx): axum::extract::State<Ctx>,
     Extension(caller): Extension<Caller>,
     Path(slug): Path<String>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<Response, AppError> {
     let (tenant, user) = caller.tenant_user()?;
-    let mut form = BTreeMap::new();
-    let mut files = Vec::new();
-    let bad_form = |e: axum::extract::multipart::MultipartError| {
-        AppError::Invalid(format!("The form could not be read: {e}"))
-    };
-    while let Some(field) = multipart.next_field().await.map_err(bad_form)? {
-        let name = field.name().unwrap_or_default().to_string();
-        match field.file_name().map(str::to_string) {
-            // A file input left empty arrives as a part with an empty name.
-            Some(file_name) if !file_name.is_empty() => {
-                let bytes = field.bytes().await.map_err(bad_form)?;
-                files.push(Upload {
-                    field: name,
-                    file_name,
-                    bytes: bytes.to_vec(),
-                });
-            }
-            Some(_) => {}
-            None => {
-                form.insert(name, field.text().await.map_err(bad_form)?);
-            }
-        }
-    }
+    let (mut form, mut files) = read_form(multipart).await?;
     // "Run again": files not chosen anew are taken from the earlier execution.
     let rerun_of = form.remove("rerun_of").and_then(|v| v.parse::<i64>().ok());
     if let Some(previous) = rerun_of {
@@ -156,7 +134,38 @@ async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-fn encode(s: &str) -> String {
+/// A multipart form's text fields and chosen files (file inputs left empty are skipped).
+pub(crate) async fn read_form(
+    mut multipart: Multipart,
+) -> Result<(BTreeMap<String, String>, Vec<Upload>), AppError> {
+    let mut form = BTreeMap::new();
+    let mut files = Vec::new();
+    let bad_form = |e: axum::extract::multipart::MultipartError| {
+        AppError::Invalid(format!("The form could not be read: {e}"))
+    };
+    while let Some(field) = multipart.next_field().await.map_err(bad_form)? {
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            // A file input left empty arrives as a part with an empty name.
+            Some(file_name) if !file_name.is_empty() => {
+                let bytes = field.bytes().await.map_err(bad_form)?;
+                files.push(Upload {
+                    field: name,
+                    file_name,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                form.insert(name, field.text().await.map_err(bad_form)?);
+            }
+        }
+    }
+    Ok((form, files))
+}
+
+/// Percent-encodes a message for a redirect's query string.
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -1,10 +1,12 @@
 //! Skills: the script folders they run (assets, content-addressed versions), their versions,
 //! and who may see and run them.
 
+pub mod archive;
 pub mod manifest;
 
 use std::path::PathBuf;
 
+use model::hot_update::{SkillVersionInfo, SkillVersions};
 use model::skill::{InputSchema, RiskLevel};
 use model::TenantRole;
 use model::{SkillPage, SkillSummary};
@@ -62,9 +64,16 @@ pub struct Registered {
     pub version: i32,
 }
 
+/// Where a skill version came from, beyond the actor who registered it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Provenance<'a> {
+    pub submission_id: Option<i64>,
+    pub submitted_by: Option<&'a str>,
+    pub approved_by: Option<&'a str>,
+}
+
 /// Registers `folder` as the new live version of its skill (by slug) in `tenant`, in one
-/// transaction: asset, asset version, skill, skill version, grants, audit. Executions already
-/// queued or running keep the version they were created with.
+/// transaction. See `register_in`.
 pub async fn register(
     ctx: &Ctx,
     tenant: &Tenant,
@@ -72,10 +81,27 @@ pub async fn register(
     folder: &ScriptFolder,
     grant_roles: &[TenantRole],
 ) -> AppResult<Registered> {
-    let m = &folder.manifest;
-    m.inputs.check().map_err(AppError::Invalid)?;
+    folder.manifest.inputs.check().map_err(AppError::Invalid)?;
     store_folder(ctx, tenant.id, folder).await?;
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let registered =
+        register_in(&mut tx, actor, folder, grant_roles, Provenance::default()).await?;
+    tx.commit().await?;
+    Ok(registered)
+}
+
+/// Registers an already stored `folder` inside the caller's tenant transaction: asset, asset
+/// version, skill, skill version (with the manifest's flags), grants, audit, and the new version
+/// made live. Executions already queued or running keep the version they were created with.
+pub async fn register_in(
+    tx: &mut PgConnection,
+    actor: &Actor,
+    folder: &ScriptFolder,
+    grant_roles: &[TenantRole],
+    provenance: Provenance<'_>,
+) -> AppResult<Registered> {
+    let m = &folder.manifest;
+    m.inputs.check().map_err(AppError::Invalid)?;
     let existing: Option<(i64, i64)> =
         sqlx::query_as("SELECT id, asset_id FROM skills WHERE slug = $1 FOR UPDATE")
             .bind(&m.slug)
@@ -120,8 +146,10 @@ pub async fn register(
     let skill_version_id: i64 = sqlx::query_scalar(
         "INSERT INTO skill_versions (skill_id, version, asset_version_id, name, description, \
          output_description, input_schema, risk, requires_confirmation, ai_callable, \
-         manual_allowed, timeout_seconds, readme, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+         manual_allowed, timeout_seconds, readme, created_by, submission_id, submitted_by, \
+         approved_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         RETURNING id",
     )
     .bind(skill_id)
     .bind(version)
@@ -137,6 +165,9 @@ pub async fn register(
     .bind(m.timeout_seconds as i32)
     .bind(&folder.readme)
     .bind(&actor.name)
+    .bind(provenance.submission_id)
+    .bind(provenance.submitted_by)
+    .bind(provenance.approved_by)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query("UPDATE skills SET current_version_id = $2 WHERE id = $1")
@@ -155,7 +186,7 @@ pub async fn register(
         .await?;
     }
     audit::record(
-        &mut tx,
+        tx,
         AuditLog::Tenant,
         actor,
         Event {
@@ -166,12 +197,12 @@ pub async fn register(
                 "content_hash": folder.content_hash,
                 "kind": folder.kind,
                 "risk": m.risk.as_str(),
+                "submission_id": provenance.submission_id,
             }),
             result: "ok",
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(Registered {
         skill_id,
         skill_version_id,
@@ -360,6 +391,7 @@ pub async fn page(
             .await?
         }
     };
+    let versions = versions_in(&mut tx, slug).await?;
     tx.commit().await?;
     let prefill = previous
         .as_ref()
@@ -386,7 +418,157 @@ pub async fn page(
         })?,
         prefill,
         rerun_of: previous.is_some().then_some(rerun_of).flatten(),
+        versions,
+        can_switch_version: user.principal.is_tenant_admin(),
     })
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    version: i32,
+    content_hash: String,
+    submitted_by: Option<String>,
+    approved_by: Option<String>,
+    created_by: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    submission_id: Option<i64>,
+    live: bool,
+}
+
+/// Every version of `slug` in the current tenant transaction, newest first.
+pub async fn versions_in(conn: &mut PgConnection, slug: &str) -> AppResult<Vec<SkillVersionInfo>> {
+    let rows: Vec<VersionRow> = sqlx::query_as(
+        "SELECT v.version, av.content_hash, v.submitted_by, v.approved_by, v.created_by, \
+         v.created_at, v.submission_id, (v.id = s.current_version_id) AS live \
+         FROM skills s JOIN skill_versions v ON v.skill_id = s.id \
+         JOIN asset_versions av ON av.id = v.asset_version_id \
+         WHERE s.slug = $1 ORDER BY v.version DESC",
+    )
+    .bind(slug)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SkillVersionInfo {
+            version: r.version,
+            content_hash: r.content_hash,
+            submitted_by: r.submitted_by,
+            approved_by: r.approved_by,
+            registered_by: r.created_by,
+            registered_at: r.created_at,
+            submission_id: r.submission_id,
+            live: r.live,
+        })
+        .collect())
+}
+
+/// Every skill of `tenant` (enabled or not) with its versions, for the platform's console.
+pub async fn overview(ctx: &Ctx, tenant: &Tenant) -> AppResult<Vec<SkillVersions>> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let skills: Vec<(String, String)> = sqlx::query_as(
+        "SELECT s.slug, v.name FROM skills s JOIN skill_versions v ON v.id = s.current_version_id \
+         ORDER BY v.name",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out = Vec::with_capacity(skills.len());
+    for (slug, name) in skills {
+        let versions = versions_in(&mut tx, &slug).await?;
+        out.push(SkillVersions {
+            slug,
+            name,
+            versions,
+        });
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Makes an earlier (roll back) or later (roll forward) version of `slug` live in `tenant`,
+/// audited in the tenant's log and, when the platform did it, in the platform's too. Executions
+/// already queued or running keep their version.
+pub async fn switch_version(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    actor: &Actor,
+    by_platform: bool,
+    slug: &str,
+    version: i32,
+) -> AppResult<()> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let current: Option<(i64, i32)> = sqlx::query_as(
+        "SELECT s.id, v.version FROM skills s JOIN skill_versions v ON v.id = s.current_version_id \
+         WHERE s.slug = $1 FOR UPDATE OF s",
+    )
+    .bind(slug)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (skill_id, from) =
+        current.ok_or_else(|| AppError::NotFound(format!("There is no skill {slug:?} here.")))?;
+    if from == version {
+        return Err(AppError::Conflict(format!(
+            "Version {version} of {slug} is already live."
+        )));
+    }
+    let target: i64 =
+        sqlx::query_scalar("SELECT id FROM skill_versions WHERE skill_id = $1 AND version = $2")
+            .bind(skill_id)
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("{slug} has no version {version}.")))?;
+    sqlx::query("UPDATE skills SET current_version_id = $2 WHERE id = $1")
+        .bind(skill_id)
+        .bind(target)
+        .execute(&mut *tx)
+        .await?;
+    let action = if version < from {
+        "skill.rollback"
+    } else {
+        "skill.rollforward"
+    };
+    let detail = json!({ "from_version": from, "to_version": version, "tenant": tenant.name });
+    audit::record(
+        &mut tx,
+        AuditLog::Tenant,
+        actor,
+        Event {
+            action,
+            target: slug,
+            detail: detail.clone(),
+            result: "ok",
+        },
+    )
+    .await?;
+    if by_platform {
+        crate::db::leave_schema(&mut tx).await?;
+        audit::record(
+            &mut tx,
+            AuditLog::Platform,
+            actor,
+            Event {
+                action,
+                target: slug,
+                detail,
+                result: "ok",
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The slugs and live versions a tenant's assistant may call: enabled skills whose live version
+/// is AI-callable, with the hot-update submission each came from.
+pub async fn ai_callable_in(conn: &mut PgConnection) -> AppResult<Vec<(String, Option<i64>)>> {
+    Ok(sqlx::query_as(
+        "SELECT s.slug, v.submission_id FROM skills s \
+         JOIN skill_versions v ON v.id = s.current_version_id \
+         WHERE s.enabled AND v.ai_callable ORDER BY s.slug",
+    )
+    .fetch_all(conn)
+    .await?)
 }
 
 /// A skill's README as HTML: Markdown rendered, then sanitized (no scripts, no event handlers,

@@ -1,0 +1,546 @@
+//! Hot updates: tenant admins submit script folders and follow their timeline on the tenant
+//! front; super-admins review them in the public console; both can switch a skill's live
+//! version (roll back, roll forward).
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use model::hot_update::{
+    FileDiff, LineChange, SkillFlags, SkillVersionInfo, SkillVersions, SubmissionDetail,
+    SubmissionStatus, SubmissionSummary,
+};
+use model::skill::RiskLevel;
+use model::{Surface, UserError};
+
+use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::skills::risk_badge;
+
+#[cfg(feature = "ssr")]
+use crate::server::{caller, user_error};
+
+const TENANT: &[Surface] = &[Surface::TenantFront];
+const CONSOLE: &[Surface] = &[Surface::PublicConsole];
+
+#[server(endpoint = "list-submissions")]
+pub async fn list_submissions() -> Result<Vec<SubmissionSummary>, UserError> {
+    let (ctx, caller) = caller()?;
+    let (tenant, _) = caller.tenant_admin().map_err(user_error)?;
+    domain::hot_updates::list_for_tenant(&ctx, tenant)
+        .await
+        .map_err(user_error)
+}
+
+#[server(endpoint = "review-queue")]
+pub async fn review_queue() -> Result<Vec<SubmissionSummary>, UserError> {
+    let (ctx, caller) = caller()?;
+    caller.super_admin().map_err(user_error)?;
+    domain::hot_updates::review_queue(&ctx)
+        .await
+        .map_err(user_error)
+}
+
+/// A submission: a tenant admin sees their tenant's own, a super-admin (on the console) any.
+#[server(endpoint = "get-submission")]
+pub async fn get_submission(id: i64) -> Result<SubmissionDetail, UserError> {
+    use domain::hot_updates::Viewer;
+    let (ctx, caller) = caller()?;
+    let viewer = match caller.surface() {
+        Surface::PublicConsole => {
+            caller.super_admin().map_err(user_error)?;
+            Viewer::Platform
+        }
+        _ => Viewer::Tenant(caller.tenant_admin().map_err(user_error)?.0),
+    };
+    domain::hot_updates::detail(&ctx, id, viewer)
+        .await
+        .map_err(user_error)
+}
+
+/// Approves with the reviewer's risk and flags (checkboxes: present means yes).
+#[server(endpoint = "approve-submission")]
+pub async fn approve_submission(
+    id: i64,
+    risk: String,
+    ai_callable: Option<String>,
+    manual_allowed: Option<String>,
+    requires_confirmation: Option<String>,
+    note: Option<String>,
+) -> Result<SubmissionStatus, UserError> {
+    let (ctx, caller) = caller()?;
+    caller.super_admin().map_err(user_error)?;
+    let risk = RiskLevel::parse(&risk).ok_or_else(|| {
+        UserError::new(
+            model::ErrorKind::Invalid,
+            "Choose the risk: low, medium or high.",
+        )
+    })?;
+    let decided = SkillFlags {
+        risk,
+        ai_callable: ai_callable.is_some(),
+        manual_allowed: manual_allowed.is_some(),
+        requires_confirmation: requires_confirmation.is_some(),
+    };
+    domain::hot_updates::approve(
+        &ctx,
+        &caller.actor(),
+        id,
+        decided,
+        note.as_deref().unwrap_or(""),
+    )
+    .await
+    .map_err(user_error)
+}
+
+#[server(endpoint = "reject-submission")]
+pub async fn reject_submission(id: i64, reason: String) -> Result<(), UserError> {
+    let (ctx, caller) = caller()?;
+    caller.super_admin().map_err(user_error)?;
+    domain::hot_updates::reject(&ctx, &caller.actor(), id, &reason)
+        .await
+        .map_err(user_error)
+}
+
+/// Every skill of a tenant with its versions (console).
+#[server(endpoint = "tenant-skills")]
+pub async fn tenant_skills(tenant_id: i64) -> Result<Vec<SkillVersions>, UserError> {
+    let (ctx, caller) = caller()?;
+    caller.super_admin().map_err(user_error)?;
+    let tenant = domain::tenancy::tenant_by_id(&ctx, tenant_id)
+        .await
+        .map_err(user_error)?;
+    domain::skills::overview(&ctx, &tenant)
+        .await
+        .map_err(user_error)
+}
+
+/// Makes `version` of `slug` live: a tenant admin in their own tenant, or a super-admin on the
+/// console in the tenant `tenant_id`.
+#[server(endpoint = "switch-skill-version")]
+pub async fn switch_skill_version(
+    slug: String,
+    version: i32,
+    tenant_id: Option<i64>,
+) -> Result<(), UserError> {
+    let (ctx, caller) = caller()?;
+    let actor = caller.actor();
+    match caller.surface() {
+        Surface::PublicConsole => {
+            caller.super_admin().map_err(user_error)?;
+            let id = tenant_id.ok_or_else(|| {
+                UserError::new(model::ErrorKind::Invalid, "Say which tenant's skill.")
+            })?;
+            let tenant = domain::tenancy::tenant_by_id(&ctx, id)
+                .await
+                .map_err(user_error)?;
+            domain::skills::switch_version(&ctx, &tenant, &actor, true, &slug, version).await
+        }
+        _ => {
+            let (tenant, _) = caller.tenant_admin().map_err(user_error)?;
+            domain::skills::switch_version(&ctx, tenant, &actor, false, &slug, version).await
+        }
+    }
+    .map_err(user_error)
+}
+
+fn status_badge(s: &SubmissionSummary) -> impl IntoView {
+    let label = match (&s.status, &s.failed_step) {
+        (SubmissionStatus::Failed, Some(step)) => format!("failed at {step}"),
+        (status, _) => status.as_str().to_string(),
+    };
+    view! { <span class=format!("badge status-{}", s.status.as_str()) data-testid="submission-status">{label}</span> }
+}
+
+fn submission_rows(
+    rows: Vec<SubmissionSummary>,
+    base: &'static str,
+    tenants: bool,
+) -> impl IntoView {
+    view! {
+        <table class="grid" data-testid="submissions">
+            <thead><tr>
+                <th>"#"</th>{tenants.then(|| view! { <th>"Tenant"</th> })}<th>"Skill"</th>
+                <th>"Status"</th><th>"Submitted by"</th><th>"When"</th>
+            </tr></thead>
+            <tbody>
+                {rows.into_iter().map(|s| view! {
+                    <tr data-submission=s.id>
+                        <td><a href=format!("{base}/{}", s.id)>{s.id}</a></td>
+                        {tenants.then(|| view! { <td>{s.tenant_name.clone()}</td> })}
+                        <td>{s.skill_name.clone()} " " <span class="hint">{s.slug.clone()}</span></td>
+                        <td>{status_badge(&s)}</td>
+                        <td>{s.submitted_by.clone()}</td>
+                        <td>{when(s.submitted_at)}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub fn SubmissionsPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=TENANT need=Need::Admin>
+            <SubmissionList/>
+        </Gate>
+    }
+}
+
+#[component]
+fn SubmissionList() -> impl IntoView {
+    let rows = Resource::new(|| (), |_| list_submissions());
+    view! {
+        <div class="title-row">
+            <h1>"Script submissions"</h1>
+            <a class="button" href="/submissions/new">"Submit a script"</a>
+        </div>
+        <p class="hint">"Each submission is reviewed by the platform, then goes live in this tenant only."</p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                or_error(rows.await.map(|rows| submission_rows(rows, "/submissions", false)))
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn NewSubmissionPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=TENANT need=Need::Admin>
+            <NewSubmissionForm/>
+        </Gate>
+    }
+}
+
+/// A plain multipart form (the archive uploads without JavaScript); a refusal comes back in the
+/// URL as `?error=`.
+#[component]
+fn NewSubmissionForm() -> impl IntoView {
+    let query = use_query_map();
+    let error = move || query.read().get("error");
+    view! {
+        <section class="card narrow">
+            <h1>"Submit a script"</h1>
+            <p class="hint">
+                "Upload the script folder as a .zip or .tar.gz: main.py or main.sh, README.md and skill.toml. "
+                "A folder for a skill that exists here becomes its next version once approved."
+            </p>
+            {move || error().map(|e| view! { <p class="error" role="alert" data-testid="submit-error">{e}</p> })}
+            <form method="post" action="/submissions" enctype="multipart/form-data" data-testid="submit-form">
+                <label>"Script folder (.zip or .tar.gz)"
+                    <input type="file" name="archive" required accept=".zip,.tar.gz,.tgz,application/zip,application/gzip"/>
+                </label>
+                <label>"Business scenario"
+                    <textarea name="scenario" required maxlength="4000" rows="4"
+                        placeholder="What problem does it solve, and who uses it?"></textarea>
+                </label>
+                <label>"Proposed risk"
+                    <select name="risk" required>
+                        {RiskLevel::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{r.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label class="check"><input type="checkbox" name="manual_allowed" value="true" checked/> " People may run it from the form"</label>
+                <label class="check"><input type="checkbox" name="ai_callable" value="true"/> " The assistant may call it"</label>
+                <label class="check"><input type="checkbox" name="requires_confirmation" value="true"/> " Each run waits for a confirmation"</label>
+                <button type="submit">"Submit for review"</button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+pub fn SubmissionPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=TENANT need=Need::Admin>
+            <SubmissionView review=false/>
+        </Gate>
+    }
+}
+
+#[component]
+pub fn ReviewsPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=CONSOLE need=Need::Admin>
+            <ReviewQueue/>
+        </Gate>
+    }
+}
+
+#[component]
+fn ReviewQueue() -> impl IntoView {
+    let rows = Resource::new(|| (), |_| review_queue());
+    view! {
+        <h1>"Script reviews"</h1>
+        <p class="hint">"Submissions awaiting review, oldest first, then the latest decisions."</p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                or_error(rows.await.map(|rows| submission_rows(rows, "/reviews", true)))
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn ReviewPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=CONSOLE need=Need::Admin>
+            <SubmissionView review=true/>
+        </Gate>
+    }
+}
+
+/// One submission: facts, timeline, decision (console), diff, files and README.
+#[component]
+fn SubmissionView(review: bool) -> impl IntoView {
+    let params = use_params_map();
+    let approve = ServerAction::<ApproveSubmission>::new();
+    let reject = ServerAction::<RejectSubmission>::new();
+    let detail = Resource::new(
+        move || {
+            (
+                params.read().get("id").and_then(|s| s.parse::<i64>().ok()),
+                approve.version().get(),
+                reject.version().get(),
+            )
+        },
+        |(id, _, _)| async move {
+            match id {
+                Some(id) => get_submission(id).await,
+                None => Err(UserError::new(
+                    model::ErrorKind::NotFound,
+                    "There is no such submission.",
+                )),
+            }
+        },
+    );
+    let action_error = move || {
+        approve
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| reject.value().get().and_then(|r| r.err()))
+            .map(error_note)
+    };
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                or_error(detail.await.map(|d| {
+                    let pending = d.summary.status == SubmissionStatus::Submitted;
+                    view! {
+                        <div class="title-row">
+                            <h1>{format!("Submission #{}: {}", d.summary.id, d.summary.skill_name)}</h1>
+                            {status_badge(&d.summary)}
+                        </div>
+                        <section class="card">
+                            <dl class="facts">
+                                <dt>"Tenant"</dt><dd>{d.summary.tenant_name.clone()}</dd>
+                                <dt>"Skill"</dt><dd>{d.summary.slug.clone()} " (" {d.kind.clone()} ")"</dd>
+                                <dt>"Archive"</dt><dd>{d.archive_name.clone()}</dd>
+                                <dt>"Content hash"</dt><dd class="hash">{d.summary.content_hash.clone()}</dd>
+                                <dt>"Submitted by"</dt><dd>{d.summary.submitted_by.clone()} ", " {when(d.summary.submitted_at)}</dd>
+                                <dt>"Business scenario"</dt><dd class="prose">{d.scenario.clone()}</dd>
+                                <dt>"Proposed"</dt><dd>{flags_view(&d.proposed)}</dd>
+                                {d.decided.map(|f| view! { <dt>"Approved as"</dt><dd data-testid="decided">{flags_view(&f)}</dd> })}
+                                {d.reviewed_by.clone().map(|r| view! { <dt>"Reviewed by"</dt><dd>{r}</dd> })}
+                                {d.summary.reason.clone().map(|r| view! { <dt>"Reason"</dt><dd class="error" data-testid="submission-reason">{r}</dd> })}
+                                {d.version.map(|v| view! {
+                                    <dt>"Version"</dt>
+                                    <dd>{v} {(!review).then(|| view! { " — " <a href=format!("/skills/{}", d.summary.slug)>"open the skill"</a> })}</dd>
+                                })}
+                                <dt>"Live version"</dt>
+                                <dd>{d.live_version.map(|v| format!("version {v}")).unwrap_or_else(|| "none (a new skill)".into())}</dd>
+                            </dl>
+                        </section>
+                        <section class="card">
+                            <h2>"Timeline"</h2>
+                            <ol class="timeline" data-testid="timeline">
+                                {d.timeline.iter().map(|e| view! {
+                                    <li data-status=e.status.clone()>
+                                        <strong>{e.status.clone()}</strong> " · " {when(e.at)} " · " {e.actor.clone()}
+                                        {(!e.note.is_empty()).then(|| view! { <div class="hint">{e.note.clone()}</div> })}
+                                    </li>
+                                }).collect_view()}
+                            </ol>
+                            {d.verification.clone().map(|v| view! {
+                                <details><summary>"Verification"</summary><pre data-testid="verification">{v}</pre></details>
+                            })}
+                        </section>
+                        {(review && pending).then(|| decision_forms(d.summary.id, d.proposed, approve, reject))}
+                        {diff_view(&d.diff, d.live_version)}
+                        <section class="card">
+                            <h2>"Files"</h2>
+                            {d.files.iter().map(|f| view! {
+                                <details class="file" data-file=f.path.clone()>
+                                    <summary>{f.path.clone()} " " <span class="hint">{format!("{} bytes", f.size)}</span></summary>
+                                    {match &f.text {
+                                        Some(text) => numbered(text).into_any(),
+                                        None => view! { <p class="hint">"Binary file; not shown."</p> }.into_any(),
+                                    }}
+                                </details>
+                            }).collect_view()}
+                        </section>
+                        <section class="card readme" data-testid="readme" inner_html=d.readme_html.clone()></section>
+                    }
+                }))
+            })}
+        </Transition>
+        {action_error}
+    }
+}
+
+fn flags_view(f: &SkillFlags) -> impl IntoView {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    view! {
+        {risk_badge(f.risk)}
+        {format!(
+            " · manual runs: {} · assistant may call: {} · confirmation: {}",
+            yes_no(f.manual_allowed),
+            yes_no(f.ai_callable),
+            yes_no(f.requires_confirmation)
+        )}
+    }
+}
+
+/// A file's text with line numbers.
+fn numbered(text: &str) -> impl IntoView {
+    view! {
+        <table class="code">
+            <tbody>
+                {text.lines().enumerate().map(|(i, line)| view! {
+                    <tr><td class="ln">{i + 1}</td><td><pre>{line.to_string()}</pre></td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+fn diff_view(diff: &[FileDiff], live: Option<i32>) -> impl IntoView {
+    let live = live?;
+    Some(view! {
+        <section class="card" data-testid="diff">
+            <h2>{format!("Changes against the live version {live}")}</h2>
+            {diff.is_empty().then(|| view! { <p class="hint">"No file differs."</p> })}
+            {diff.iter().map(|f| view! {
+                <h3>{f.path.clone()} " " <span class="badge">{f.change.clone()}</span></h3>
+                <table class="code diff">
+                    <tbody>
+                        {f.lines.iter().map(|l| {
+                            let (class, mark) = match l.change {
+                                LineChange::Same => ("same", " "),
+                                LineChange::Added => ("added", "+"),
+                                LineChange::Removed => ("removed", "-"),
+                            };
+                            view! {
+                                <tr class=class>
+                                    <td class="ln">{l.old}</td><td class="ln">{l.new}</td>
+                                    <td><pre>{mark} {l.text.clone()}</pre></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }).collect_view()}
+        </section>
+    })
+}
+
+fn decision_forms(
+    id: i64,
+    proposed: SkillFlags,
+    approve: ServerAction<ApproveSubmission>,
+    reject: ServerAction<RejectSubmission>,
+) -> impl IntoView {
+    view! {
+        <section class="card" data-testid="decision">
+            <h2>"Decision"</h2>
+            <ActionForm action=approve attr:data-testid="approve-form">
+                <input type="hidden" name="id" value=id/>
+                <label>"Risk"
+                    <select name="risk">
+                        {RiskLevel::ALL.into_iter().map(|r| view! {
+                            <option value=r.as_str() selected=r == proposed.risk>{r.as_str()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label class="check"><input type="checkbox" name="manual_allowed" value="true" checked=proposed.manual_allowed/> " People may run it from the form"</label>
+                <label class="check"><input type="checkbox" name="ai_callable" value="true" checked=proposed.ai_callable/> " The assistant may call it"</label>
+                <label class="check"><input type="checkbox" name="requires_confirmation" value="true" checked=proposed.requires_confirmation/> " Each run waits for a confirmation"</label>
+                <label>"Note (optional)" <input type="text" name="note" maxlength="500"/></label>
+                <button type="submit">"Approve and make live"</button>
+            </ActionForm>
+            <ActionForm action=reject attr:data-testid="reject-form">
+                <input type="hidden" name="id" value=id/>
+                <label>"Reason for rejecting" <input type="text" name="reason" required maxlength="1000"/></label>
+                <button type="submit" class="danger">"Reject"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// A skill's versions, with a button to make another one live when `switch` is given.
+pub fn versions_table(
+    slug: String,
+    versions: Vec<SkillVersionInfo>,
+    switch: Option<(ServerAction<SwitchSkillVersion>, Option<i64>)>,
+) -> impl IntoView {
+    view! {
+        <table class="grid" data-testid="versions" data-skill=slug.clone()>
+            <thead><tr>
+                <th>"Version"</th><th>"Submitted by"</th><th>"Approved by"</th><th>"Registered"</th>
+                <th>"Content hash"</th><th></th>
+            </tr></thead>
+            <tbody>
+                {versions.into_iter().map(|v| {
+                    let slug = slug.clone();
+                    view! {
+                        <tr data-version=v.version class:live=v.live>
+                            <td>{v.version}</td>
+                            <td>{v.submitted_by.clone().unwrap_or_else(|| v.registered_by.clone())}</td>
+                            <td>{v.approved_by.clone().unwrap_or_else(|| "—".into())}</td>
+                            <td>{when(v.registered_at)}</td>
+                            <td class="hash">{v.content_hash[..12].to_string()}</td>
+                            <td>
+                                {if v.live {
+                                    view! { <span class="badge live">"live"</span> }.into_any()
+                                } else {
+                                    switch.map(|(action, tenant_id)| view! {
+                                        <ActionForm action=action attr:class="inline">
+                                            <input type="hidden" name="slug" value=slug/>
+                                            <input type="hidden" name="version" value=v.version/>
+                                            {tenant_id.map(|t| view! { <input type="hidden" name="tenant_id" value=t/> })}
+                                            <button type="submit" class="link">"Make live"</button>
+                                        </ActionForm>
+                                    }).into_any()
+                                }}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// The console's view of a tenant's skills and versions, with roll back / forward.
+#[component]
+pub fn TenantSkills(tenant_id: i64) -> impl IntoView {
+    let switch = ServerAction::<SwitchSkillVersion>::new();
+    let skills = Resource::new(
+        move || switch.version().get(),
+        move |_| tenant_skills(tenant_id),
+    );
+    let switch_error = move || switch.value().get().and_then(|r| r.err()).map(error_note);
+    view! {
+        <section class="card">
+            <h2>"Skills and versions"</h2>
+            {switch_error}
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    or_error(skills.await.map(|skills| skills.into_iter().map(|s| view! {
+                        <h3>{s.name.clone()} " " <span class="hint">{s.slug.clone()}</span></h3>
+                        {versions_table(s.slug, s.versions, Some((switch, Some(tenant_id))))}
+                    }).collect_view()))
+                })}
+            </Transition>
+        </section>
+    }
+}

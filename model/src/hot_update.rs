@@ -1,0 +1,165 @@
+//! Hot updates: a tenant admin submits a script folder, a super-admin reviews it, and the
+//! platform syncs and registers it as the skill's new live version in that tenant only.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::skill::RiskLevel;
+
+/// Where a submission is: `submitted → approved | rejected → synced → registered → live`, or
+/// `failed` at one of the platform's steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubmissionStatus {
+    Submitted,
+    Approved,
+    Rejected,
+    Synced,
+    Registered,
+    Live,
+    Failed,
+}
+
+impl SubmissionStatus {
+    pub const ALL: [SubmissionStatus; 7] = [
+        SubmissionStatus::Submitted,
+        SubmissionStatus::Approved,
+        SubmissionStatus::Rejected,
+        SubmissionStatus::Synced,
+        SubmissionStatus::Registered,
+        SubmissionStatus::Live,
+        SubmissionStatus::Failed,
+    ];
+
+    /// The name stored in `skill_submissions.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubmissionStatus::Submitted => "submitted",
+            SubmissionStatus::Approved => "approved",
+            SubmissionStatus::Rejected => "rejected",
+            SubmissionStatus::Synced => "synced",
+            SubmissionStatus::Registered => "registered",
+            SubmissionStatus::Live => "live",
+            SubmissionStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SubmissionStatus> {
+        SubmissionStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+}
+
+/// The flags and risk a skill version runs with: proposed by the submitter, decided by the
+/// reviewer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkillFlags {
+    pub risk: RiskLevel,
+    pub ai_callable: bool,
+    pub manual_allowed: bool,
+    pub requires_confirmation: bool,
+}
+
+/// One row of a submission list (the tenant's own, or the console's review queue).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionSummary {
+    pub id: i64,
+    pub tenant_name: String,
+    pub slug: String,
+    pub skill_name: String,
+    pub status: SubmissionStatus,
+    /// For `failed`: the step that failed (`sync`, `register`, `verify`).
+    pub failed_step: Option<String>,
+    /// Why it was rejected or failed.
+    pub reason: Option<String>,
+    pub submitted_by: String,
+    pub submitted_at: DateTime<Utc>,
+    pub content_hash: String,
+}
+
+/// One step of a submission's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionEvent {
+    pub at: DateTime<Utc>,
+    pub status: String,
+    pub actor: String,
+    pub note: String,
+}
+
+/// A submitted file: its path, size and, when it is text, its content.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubmittedFile {
+    pub path: String,
+    pub size: i64,
+    pub text: Option<String>,
+}
+
+/// How one line of a diff changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LineChange {
+    Same,
+    Added,
+    Removed,
+}
+
+/// A line of a diff with its numbers in the live (`old`) and submitted (`new`) file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiffLine {
+    pub change: LineChange,
+    pub old: Option<usize>,
+    pub new: Option<usize>,
+    pub text: String,
+}
+
+/// The changes of one file against the live version (context around changes only).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileDiff {
+    pub path: String,
+    /// `added`, `removed`, `modified` or `binary`.
+    pub change: String,
+    pub lines: Vec<DiffLine>,
+}
+
+/// Everything about one submission: for the submitter's timeline and the reviewer's page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionDetail {
+    pub summary: SubmissionSummary,
+    pub kind: String,
+    pub archive_name: String,
+    pub scenario: String,
+    pub proposed: SkillFlags,
+    /// What the reviewer decided, once approved.
+    pub decided: Option<SkillFlags>,
+    pub reviewed_by: Option<String>,
+    /// The skill version it became, once registered.
+    pub version: Option<i32>,
+    /// The recorded verification (visible and runnable in the owning tenant only), as JSON.
+    pub verification: Option<String>,
+    pub timeline: Vec<SubmissionEvent>,
+    pub files: Vec<SubmittedFile>,
+    pub readme_html: String,
+    /// Against the live version of the same skill, when there is one.
+    pub live_version: Option<i32>,
+    pub diff: Vec<FileDiff>,
+}
+
+/// One version of a skill, as its page lists them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SkillVersionInfo {
+    pub version: i32,
+    pub content_hash: String,
+    pub submitted_by: Option<String>,
+    pub approved_by: Option<String>,
+    pub registered_by: String,
+    pub registered_at: DateTime<Utc>,
+    pub submission_id: Option<i64>,
+    pub live: bool,
+}
+
+/// A skill of a tenant with all its versions, for the console's tenant page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SkillVersions {
+    pub slug: String,
+    pub name: String,
+    pub versions: Vec<SkillVersionInfo>,
+}

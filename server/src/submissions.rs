@@ -1,0 +1,72 @@
+//! The hot-update submission form's endpoint (multipart, so the archive uploads without
+//! JavaScript). The owning tenant is the one of the Host it arrives on, never a form field.
+
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use domain::caller::Caller;
+use domain::hot_updates::{self, NewSubmission, MAX_ARCHIVE_BYTES};
+use domain::{AppError, Ctx};
+use model::hot_update::SkillFlags;
+use model::skill::RiskLevel;
+
+use crate::runs::{encode, read_form};
+
+pub fn routes() -> Router<Ctx> {
+    Router::new().route(
+        "/submissions",
+        // The archive plus the form's few text fields.
+        post(submit).layer(DefaultBodyLimit::max(MAX_ARCHIVE_BYTES + 64 * 1024)),
+    )
+}
+
+/// Success: to the submission's timeline; refused: back to the form with the reason.
+async fn submit(
+    State(ctx): State<Ctx>,
+    Extension(caller): Extension<Caller>,
+    multipart: Multipart,
+) -> Result<Response, AppError> {
+    let (tenant, user) = caller.tenant_admin()?;
+    let submission = match read_form(multipart).await {
+        Ok((form, mut files)) => {
+            let checked = |name: &str| form.get(name).is_some_and(|v| v == "true");
+            let archive = files.pop().filter(|f| f.field == "archive");
+            let risk = form.get("risk").map(String::as_str).unwrap_or_default();
+            match RiskLevel::parse(risk) {
+                Some(risk) => Ok(NewSubmission {
+                    archive_name: archive
+                        .as_ref()
+                        .map(|a| a.file_name.clone())
+                        .unwrap_or_default(),
+                    archive: archive.map(|a| a.bytes).unwrap_or_default(),
+                    scenario: form.get("scenario").cloned().unwrap_or_default(),
+                    proposed: SkillFlags {
+                        risk,
+                        ai_callable: checked("ai_callable"),
+                        manual_allowed: checked("manual_allowed"),
+                        requires_confirmation: checked("requires_confirmation"),
+                    },
+                }),
+                None => Err(AppError::Invalid(
+                    "Choose the proposed risk: low, medium or high.".into(),
+                )),
+            }
+        }
+        Err(err) => Err(err),
+    };
+    let result = match submission {
+        Ok(submission) => {
+            hot_updates::submit(&ctx, tenant, user, &caller.actor(), submission).await
+        }
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(id) => Ok(Redirect::to(&format!("/submissions/{id}")).into_response()),
+        Err(AppError::Invalid(message) | AppError::Conflict(message)) => Ok(Redirect::to(
+            &format!("/submissions/new?error={}", encode(&message)),
+        )
+        .into_response()),
+        Err(other) => Err(other),
+    }
+}
