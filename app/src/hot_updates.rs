@@ -68,10 +68,9 @@ pub async fn approve_submission(
     let (ctx, caller) = caller()?;
     caller.super_admin().map_err(user_error)?;
     let risk = RiskLevel::parse(&risk).ok_or_else(|| {
-        UserError::new(
-            model::ErrorKind::Invalid,
-            "Choose the risk: low, medium or high.",
-        )
+        user_error(domain::AppError::Invalid(
+            "Choose the risk: low, medium or high.".into(),
+        ))
     })?;
     let decided = SkillFlags {
         risk,
@@ -126,7 +125,9 @@ pub async fn switch_skill_version(
         Surface::PublicConsole => {
             caller.super_admin().map_err(user_error)?;
             let id = tenant_id.ok_or_else(|| {
-                UserError::new(model::ErrorKind::Invalid, "Say which tenant's skill.")
+                user_error(domain::AppError::Invalid(
+                    "Say which tenant's skill.".into(),
+                ))
             })?;
             let tenant = domain::tenancy::tenant_by_id(&ctx, id)
                 .await

@@ -117,9 +117,19 @@ async fn checked_submit(
     m.inputs
         .check()
         .map_err(|e| AppError::Invalid(format!("{archive_name}: skill.toml: {e}")))?;
+    check_flags(&submission.proposed)?;
     let mut live = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let live_version = live_version_of(&mut live, &m.slug).await?;
+    let kind: Option<String> = sqlx::query_scalar(
+        "SELECT a.kind FROM skills s JOIN assets a ON a.id = s.asset_id WHERE s.slug = $1",
+    )
+    .bind(&m.slug)
+    .fetch_optional(&mut *live)
+    .await?;
     live.commit().await?;
+    if let Some(kind) = kind {
+        skills::check_same_kind(&m.slug, &kind, folder.kind)?;
+    }
     if let Some((version, hash)) = &live_version {
         if *hash == folder.content_hash {
             return Err(AppError::Conflict(format!(
@@ -194,6 +204,14 @@ async fn checked_submit(
     .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Flags a skill version may have: high risk always waits for a confirmation.
+fn check_flags(flags: &SkillFlags) -> AppResult<()> {
+    if flags.risk == RiskLevel::High && !flags.requires_confirmation {
+        return Err(AppError::Invalid(skills::HIGH_RISK_CONFIRMS.into()));
+    }
+    Ok(())
 }
 
 /// An uploaded archive as a checked script folder (a single top folder is dropped).
@@ -549,6 +567,7 @@ pub async fn approve(
     decided: SkillFlags,
     note: &str,
 ) -> AppResult<SubmissionStatus> {
+    check_flags(&decided)?;
     let mut tx = ctx.pool.begin().await?;
     let row = pending_for_review(&mut tx, id).await?;
     sqlx::query(

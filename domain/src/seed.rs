@@ -115,9 +115,11 @@ pub async fn seed_demo(ctx: &Ctx, password: Option<&str>) -> AppResult<Vec<Seede
                 password: pw,
             });
         }
-        // Demo skills members may run; a changed demo script becomes the skill's next version.
+        // Demo skills members may run; a changed demo script becomes the skill's next version
+        // unless the tenant has taken the skill over with its own submissions.
         for folder in skills::manifest::demo_skill_folders(skills_folder) {
-            if !skills::is_live(ctx, &tenant, &folder.manifest.slug, &folder.content_hash).await? {
+            let (slug, hash) = (&folder.manifest.slug, &folder.content_hash);
+            if skills::platform_folder_is_new(ctx, &tenant, slug, hash).await? {
                 skills::register(ctx, &tenant, &actor, &folder, &[TenantRole::Member]).await?;
             }
         }

@@ -102,13 +102,21 @@ pub async fn register_in(
 ) -> AppResult<Registered> {
     let m = &folder.manifest;
     m.inputs.check().map_err(AppError::Invalid)?;
-    let existing: Option<(i64, i64)> =
-        sqlx::query_as("SELECT id, asset_id FROM skills WHERE slug = $1 FOR UPDATE")
-            .bind(&m.slug)
-            .fetch_optional(&mut *tx)
-            .await?;
+    if m.risk == RiskLevel::High && !m.requires_confirmation {
+        return Err(AppError::Invalid(HIGH_RISK_CONFIRMS.into()));
+    }
+    let existing: Option<(i64, i64, String)> = sqlx::query_as(
+        "SELECT s.id, s.asset_id, a.kind FROM skills s JOIN assets a ON a.id = s.asset_id \
+         WHERE s.slug = $1 FOR UPDATE OF s",
+    )
+    .bind(&m.slug)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((_, _, kind)) = &existing {
+        check_same_kind(&m.slug, kind, folder.kind)?;
+    }
     let asset_id = match existing {
-        Some((_, asset_id)) => asset_id,
+        Some((_, asset_id, _)) => asset_id,
         None => {
             sqlx::query_scalar("INSERT INTO assets (kind, name) VALUES ($1, $2) RETURNING id")
                 .bind(folder.kind)
@@ -128,7 +136,7 @@ pub async fn register_in(
     .fetch_one(&mut *tx)
     .await?;
     let skill_id: i64 = match existing {
-        Some((id, _)) => id,
+        Some((id, _, _)) => id,
         None => {
             sqlx::query_scalar("INSERT INTO skills (slug, asset_id) VALUES ($1, $2) RETURNING id")
                 .bind(&m.slug)
@@ -210,25 +218,52 @@ pub async fn register_in(
     })
 }
 
-/// Whether `slug`'s live version already runs exactly this content.
-pub async fn is_live(
+/// Why a high-risk skill version is refused without confirmation.
+pub const HIGH_RISK_CONFIRMS: &str =
+    "A high-risk skill must wait for a person's confirmation before each run.";
+
+/// A skill keeps its script language across versions: its executor (and a roll back to any
+/// version) depends on it.
+pub fn check_same_kind(slug: &str, existing: &str, new: &str) -> AppResult<()> {
+    if existing == new {
+        return Ok(());
+    }
+    let entry = |kind: &str| {
+        if kind == "shell" {
+            "main.sh"
+        } else {
+            "main.py"
+        }
+    };
+    Err(AppError::Invalid(format!(
+        "{slug} runs {}, but this folder has {}: a new version keeps its language (a script in \
+         another language is a new skill, with another slug).",
+        entry(existing),
+        entry(new),
+    )))
+}
+
+/// Whether a built-in (demo) folder should be registered as `slug`'s next version: the skill
+/// does not exist yet, or the platform alone has registered it and never this content. Once a
+/// tenant has updated the skill through a submission, its versions are the tenant's to choose.
+pub async fn platform_folder_is_new(
     ctx: &Ctx,
     tenant: &Tenant,
     slug: &str,
     content_hash: &str,
 ) -> AppResult<bool> {
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let live = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM skills s JOIN skill_versions v ON v.id = s.current_version_id \
+    let known: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM skills s JOIN skill_versions v ON v.skill_id = s.id \
          JOIN asset_versions av ON av.id = v.asset_version_id \
-         WHERE s.slug = $1 AND av.content_hash = $2)",
+         WHERE s.slug = $1 AND (av.content_hash = $2 OR v.submission_id IS NOT NULL))",
     )
     .bind(slug)
     .bind(content_hash)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(live)
+    Ok(!known)
 }
 
 /// The live definition of a skill, as a caller about to run it needs it.

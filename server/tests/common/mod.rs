@@ -186,6 +186,56 @@ pub async fn start_server(ctx: Ctx) -> TestServer {
     TestServer { addr, ctx, client }
 }
 
+/// An HTTP client like `start_server`'s: no redirects followed, a generous timeout.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+impl TestServer {
+    /// A server already listening at `addr` (e.g. the real binary started by a test), using the
+    /// test database behind `ctx`.
+    pub fn at(addr: SocketAddr, ctx: Ctx) -> TestServer {
+        TestServer {
+            addr,
+            ctx,
+            client: http_client(),
+        }
+    }
+}
+
+/// A `DATABASE_URL` for the real server binary: the application's role on the test database,
+/// through the test cluster's Unix socket.
+pub async fn database_url(db: &TestDb) -> String {
+    cluster().await;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-pg")
+        .canonicalize()
+        .expect("the test cluster's folder");
+    let credentials = std::fs::read_to_string(root.join("postgres-credentials"))
+        .expect("reading the test cluster's credentials");
+    let password = credentials
+        .lines()
+        .nth(1)
+        .expect("the application role's password");
+    let socket = db
+        .options
+        .get_socket()
+        .expect("the test cluster is reached through its socket")
+        .to_string_lossy()
+        .into_owned();
+    format!(
+        "postgres://{}:{}@localhost/{}?host={}",
+        encode(db.options.get_username()),
+        encode(password),
+        db.name,
+        encode(&socket)
+    )
+}
+
 /// A response, reduced to what the tests look at.
 pub struct Reply {
     pub status: u16,
@@ -194,6 +244,8 @@ pub struct Reply {
     pub session: Option<String>,
     /// Every `Set-Cookie` header of the response, as sent.
     pub set_cookies: Vec<String>,
+    /// The `Location` header, for redirects.
+    pub location: Option<String>,
 }
 
 impl Reply {
@@ -293,11 +345,17 @@ impl TestServer {
             .filter_map(|v| v.strip_prefix("execgov_session="))
             .map(|v| v.split(';').next().unwrap_or("").to_string())
             .find(|v| !v.is_empty());
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         Reply {
             status,
             body: resp.text().await.unwrap_or_default(),
             session,
             set_cookies,
+            location,
         }
     }
 
@@ -370,6 +428,53 @@ impl TestServer {
                 "application/x-www-form-urlencoded",
             )
             .body("");
+        Self::reply(req.send().await.unwrap()).await
+    }
+
+    /// POST `path` as a `multipart/form-data` form (as a browser sends a form with files):
+    /// text `fields`, then `files` as (field, file name, bytes).
+    pub async fn post_multipart(
+        &self,
+        host: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+        session: Option<&str>,
+    ) -> Reply {
+        let boundary = format!("----execgov-test-{:032x}", rand::thread_rng().gen::<u128>());
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(value.as_bytes());
+            body.extend_from_slice(b"\r\n");
+        }
+        for (name, file_name, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+                     filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header(reqwest::header::HOST, host)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        if let Some(s) = session {
+            req = req.header(reqwest::header::COOKIE, format!("execgov_session={s}"));
+        }
         Self::reply(req.send().await.unwrap()).await
     }
 
