@@ -90,11 +90,16 @@ fn nav_links(surface: Surface, principal: Option<&Principal>) -> impl IntoView {
             ("/executions", "Executions"),
             ("/submissions", "Submissions"),
             ("/users", "Users"),
+            ("/tokens", "Tokens"),
             ("/audit", "Audit log"),
             ("/logins", "Login log"),
             ("/my-tenants", "Other tenants"),
         ],
-        (Surface::TenantFront, Some(_)) => &[("/skills", "Skills"), ("/executions", "Executions")],
+        (Surface::TenantFront, Some(_)) => &[
+            ("/skills", "Skills"),
+            ("/executions", "Executions"),
+            ("/tokens", "Tokens"),
+        ],
         _ => &[],
     };
     links

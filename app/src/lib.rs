@@ -12,6 +12,7 @@ mod layout;
 mod server;
 mod skills;
 mod tenant_front;
+mod tokens;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -68,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/skills/:slug") view=skills::SkillPageView ssr=SsrMode::Async/>
                     <Route path=path!("/executions") view=executions::ExecutionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/executions/:id") view=executions::ExecutionPage ssr=SsrMode::Async/>
+                    <Route path=path!("/tokens") view=tokens::TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("/submissions") view=hot_updates::SubmissionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/submissions/new") view=hot_updates::NewSubmissionPage ssr=SsrMode::Async/>
                     <Route path=path!("/submissions/:id") view=hot_updates::SubmissionPage ssr=SsrMode::Async/>

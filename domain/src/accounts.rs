@@ -125,7 +125,7 @@ const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Ew2yh2H8sD2XNJ1JYjDuXx7h9nR0kbd0mBSgXcTP6wI";
 
 /// A fresh session token for the cookie, and its hash for the database.
-fn new_session_token() -> (String, String) {
+pub(crate) fn new_session_token() -> (String, String) {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
@@ -133,7 +133,7 @@ fn new_session_token() -> (String, String) {
     (token, hash)
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 

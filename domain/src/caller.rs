@@ -5,6 +5,7 @@ use model::Surface;
 
 use crate::accounts::{self, Realm, SignedIn};
 use crate::tenancy::{self, Binding, Tenant};
+use crate::tokens;
 use crate::{Actor, AppError, AppResult, Ctx, RequestMeta};
 
 #[derive(Clone, Debug)]
@@ -16,12 +17,13 @@ pub struct Caller {
     pub meta: RequestMeta,
 }
 
-/// Resolves the Host and, when a session token came with the request, the user it belongs to in
-/// that host's realm only. `None`: the Host is not bound.
+/// Resolves the Host and, when a session token or a bearer token (REST API) came with the
+/// request, the user it belongs to in that host's realm only. `None`: the Host is not bound.
 pub async fn identify(
     ctx: &Ctx,
     raw_host: &str,
     session_token: Option<&str>,
+    bearer_token: Option<&str>,
     meta: RequestMeta,
 ) -> AppResult<Option<Caller>> {
     let Some(binding) = tenancy::resolve_host(ctx, raw_host).await? else {
@@ -33,11 +35,18 @@ pub async fn identify(
         session_token: session_token.map(str::to_string),
         meta,
     };
-    if let (Some(token), Some(realm)) = (session_token, caller.realm()) {
-        if caller.binding.tenant.as_ref().is_none_or(|t| t.active) {
-            caller.signed_in = accounts::session_user(ctx, realm, token).await?;
-        }
+    if caller.binding.tenant.as_ref().is_some_and(|t| !t.active) {
+        return Ok(Some(caller));
     }
+    caller.signed_in = match (bearer_token, session_token, caller.realm()) {
+        // Tokens exist in tenant realms only; on the console a bearer token is anonymous.
+        (Some(secret), _, Some(Realm::Tenant(tenant))) => {
+            tokens::authenticate(ctx, tenant, secret).await?
+        }
+        (Some(_), _, _) => None,
+        (None, Some(token), Some(realm)) => accounts::session_user(ctx, realm, token).await?,
+        (None, _, _) => None,
+    };
     Ok(Some(caller))
 }
 

@@ -11,6 +11,7 @@ pub mod hot_updates;
 pub mod seed;
 pub mod skills;
 pub mod tenancy;
+pub mod tokens;
 
 pub use error::{AppError, AppResult};
 

@@ -9,6 +9,7 @@ use crate::skill::RiskLevel;
 /// Where a submission is: `submitted → approved | rejected → synced → registered → live`, or
 /// `failed` at one of the platform's steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SubmissionStatus {
     Submitted,
     Approved,
@@ -53,6 +54,7 @@ impl SubmissionStatus {
 /// The flags and risk a skill version runs with: proposed by the submitter, decided by the
 /// reviewer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkillFlags {
     pub risk: RiskLevel,
     pub ai_callable: bool,
@@ -62,6 +64,7 @@ pub struct SkillFlags {
 
 /// One row of a submission list (the tenant's own, or the console's review queue).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmissionSummary {
     pub id: i64,
     pub tenant_name: String,
@@ -79,6 +82,7 @@ pub struct SubmissionSummary {
 
 /// One step of a submission's timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmissionEvent {
     pub at: DateTime<Utc>,
     pub status: String,
@@ -88,6 +92,7 @@ pub struct SubmissionEvent {
 
 /// A submitted file: its path, size and, when it is text, its content.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmittedFile {
     pub path: String,
     pub size: i64,
@@ -96,6 +101,7 @@ pub struct SubmittedFile {
 
 /// How one line of a diff changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum LineChange {
     Same,
     Added,
@@ -104,6 +110,7 @@ pub enum LineChange {
 
 /// A line of a diff with its numbers in the live (`old`) and submitted (`new`) file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiffLine {
     pub change: LineChange,
     pub old: Option<usize>,
@@ -113,6 +120,7 @@ pub struct DiffLine {
 
 /// The changes of one file against the live version (context around changes only).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileDiff {
     pub path: String,
     /// `added`, `removed`, `modified` or `binary`.
@@ -122,6 +130,7 @@ pub struct FileDiff {
 
 /// Everything about one submission: for the submitter's timeline and the reviewer's page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmissionDetail {
     pub summary: SubmissionSummary,
     pub kind: String,
@@ -145,6 +154,7 @@ pub struct SubmissionDetail {
 
 /// One version of a skill, as its page lists them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkillVersionInfo {
     pub version: i32,
     pub content_hash: String,
@@ -158,6 +168,7 @@ pub struct SkillVersionInfo {
 
 /// A skill of a tenant with all its versions, for the console's tenant page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkillVersions {
     pub slug: String,
     pub name: String,

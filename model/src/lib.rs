@@ -1,6 +1,7 @@
 //! Types shared by the browser bundle, the server and the CLI.
 //! wasm-safe: serde and plain Rust only.
 
+pub mod api;
 mod error;
 pub mod hot_update;
 pub mod skill;
@@ -46,6 +47,7 @@ impl Surface {
 
 /// A user's role inside one tenant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TenantRole {
     Admin,
     Member,
@@ -68,6 +70,7 @@ impl TenantRole {
 
 /// Who is signed in on this host, as the pages need to know it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Principal {
     /// A user of the public console; only `super_admin` may govern the platform.
     Platform { username: String, super_admin: bool },
@@ -165,6 +168,7 @@ pub struct LoginLogEntry {
 /// Where an execution is in its life: `awaiting_confirmation → queued → running → succeeded |
 /// failed | timed_out | cancelled`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ExecutionStatus {
     AwaitingConfirmation,
     Queued,
@@ -217,6 +221,7 @@ impl ExecutionStatus {
 
 /// A skill as the list shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkillSummary {
     pub slug: String,
     pub name: String,
@@ -228,6 +233,7 @@ pub struct SkillSummary {
 
 /// A skill's page: what it does, its README (sanitized HTML) and its form.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkillPage {
     pub summary: SkillSummary,
     pub output_description: String,
@@ -245,6 +251,7 @@ pub struct SkillPage {
 
 /// One row of the execution history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExecutionSummary {
     pub id: i64,
     pub skill_slug: String,
@@ -267,6 +274,7 @@ pub struct ExecutionFilter {
 
 /// Everything the execution page shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExecutionView {
     pub summary: ExecutionSummary,
     pub skill_version: i32,

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 /// How much harm a skill can do; high-risk skills wait for a person's confirmation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RiskLevel {
     Low,
@@ -37,6 +38,7 @@ impl RiskLevel {
 
 /// The kind of value an input holds; decides the form control and the JSON type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum InputType {
     String,
@@ -79,6 +81,7 @@ impl InputType {
 /// One input of a skill. Deserialised through [`RawInputField`] so that `label`
 /// can default to `name` and typos in a manifest are refused, not ignored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(from = "RawInputField")]
 pub struct InputField {
     pub name: String,
@@ -151,6 +154,7 @@ impl From<RawInputField> for InputField {
 
 /// A skill's inputs, in form order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InputSchema {
     #[serde(default)]

@@ -1,6 +1,7 @@
 //! The ExecGov server: the host layer (Host → binding → caller), the Leptos pages and server
 //! functions, health checks and static files, on one axum router.
 
+mod api;
 pub mod config;
 pub mod postgres;
 mod runs;
@@ -50,6 +51,7 @@ pub fn router(ctx: Ctx, leptos_options: LeptosOptions) -> Router {
         ))
         .merge(runs::routes().with_state(ctx.clone()))
         .merge(submissions::routes().with_state(ctx.clone()))
+        .merge(api::routes().with_state(ctx.clone()))
         .layer(middleware::from_fn_with_state(ctx.clone(), host_layer))
         .with_state(leptos_options);
     Router::new()
@@ -92,7 +94,13 @@ async fn host_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Res
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(300).collect()),
     };
-    let caller = match caller::identify(&ctx, &host, token.as_deref(), meta).await {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_string());
+    let caller = match caller::identify(&ctx, &host, token.as_deref(), bearer.as_deref(), meta).await {
         Ok(Some(caller)) => caller,
         Ok(None) => {
             return plain_page(

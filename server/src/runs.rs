@@ -12,9 +12,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use domain::accounts::SignedIn;
 use domain::caller::Caller;
 use domain::executions::{self, Upload, MAX_UPLOAD_BYTES};
-use domain::{AppError, Ctx};
+use domain::tenancy::Tenant;
+use domain::{Actor, AppError, Ctx};
 use futures::stream::{self, Stream};
 use model::ExecutionStatus;
 
@@ -68,7 +70,19 @@ async fn download(
     Path((id, path)): Path<(i64, String)>,
 ) -> Result<Response, AppError> {
     let (tenant, user) = caller.tenant_user()?;
-    let file = executions::artifact_file(&ctx, tenant, user, &caller.actor(), id, &path).await?;
+    artifact_response(&ctx, tenant, user, &caller.actor(), id, &path).await
+}
+
+/// The artifact's bytes as a download (recorded in the audit log), for the page and the API.
+pub(crate) async fn artifact_response(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    actor: &Actor,
+    id: i64,
+    path: &str,
+) -> Result<Response, AppError> {
+    let file = executions::artifact_file(ctx, tenant, user, actor, id, path).await?;
     let bytes = tokio::fs::read(&file)
         .await
         .map_err(|_| AppError::NotFound(format!("The artifact {path:?} is no longer stored.")))?;

@@ -28,34 +28,7 @@ async fn submit(
     multipart: Multipart,
 ) -> Result<Response, AppError> {
     let (tenant, user) = caller.tenant_admin()?;
-    let submission = match read_form(multipart).await {
-        Ok((form, mut files)) => {
-            let checked = |name: &str| form.get(name).is_some_and(|v| v == "true");
-            let archive = files.pop().filter(|f| f.field == "archive");
-            let risk = form.get("risk").map(String::as_str).unwrap_or_default();
-            match RiskLevel::parse(risk) {
-                Some(risk) => Ok(NewSubmission {
-                    archive_name: archive
-                        .as_ref()
-                        .map(|a| a.file_name.clone())
-                        .unwrap_or_default(),
-                    archive: archive.map(|a| a.bytes).unwrap_or_default(),
-                    scenario: form.get("scenario").cloned().unwrap_or_default(),
-                    proposed: SkillFlags {
-                        risk,
-                        ai_callable: checked("ai_callable"),
-                        manual_allowed: checked("manual_allowed"),
-                        requires_confirmation: checked("requires_confirmation"),
-                    },
-                }),
-                None => Err(AppError::Invalid(
-                    "Choose the proposed risk: low, medium or high.".into(),
-                )),
-            }
-        }
-        Err(err) => Err(err),
-    };
-    let result = match submission {
+    let result = match read_submission(multipart).await {
         Ok(submission) => {
             hot_updates::submit(&ctx, tenant, user, &caller.actor(), submission).await
         }
@@ -69,4 +42,31 @@ async fn submit(
         .into_response()),
         Err(other) => Err(other),
     }
+}
+
+/// The submission form's fields: the `archive` file, `scenario`, `risk`, and the checkboxes
+/// `manual_allowed`, `ai_callable`, `requires_confirmation` (`true` when ticked). The page's
+/// form and the REST API send the same fields.
+pub(crate) async fn read_submission(multipart: Multipart) -> Result<NewSubmission, AppError> {
+    let (form, files) = read_form(multipart).await?;
+    let checked = |name: &str| form.get(name).is_some_and(|v| v == "true");
+    let archive = files.into_iter().find(|f| f.field == "archive");
+    let risk = form.get("risk").map(String::as_str).unwrap_or_default();
+    let risk = RiskLevel::parse(risk).ok_or_else(|| {
+        AppError::Invalid("Choose the proposed risk: low, medium or high.".into())
+    })?;
+    Ok(NewSubmission {
+        archive_name: archive
+            .as_ref()
+            .map(|a| a.file_name.clone())
+            .unwrap_or_default(),
+        archive: archive.map(|a| a.bytes).unwrap_or_default(),
+        scenario: form.get("scenario").cloned().unwrap_or_default(),
+        proposed: SkillFlags {
+            risk,
+            ai_callable: checked("ai_callable"),
+            manual_allowed: checked("manual_allowed"),
+            requires_confirmation: checked("requires_confirmation"),
+        },
+    })
 }

@@ -1,0 +1,123 @@
+//! Personal access tokens for the REST API and `execgov-cli`: created here (the secret shown
+//! once), listed and revoked.
+
+use leptos::prelude::*;
+use model::api::{ApiToken, CreatedApiToken};
+use model::{Surface, UserError};
+
+use crate::layout::{error_note, or_error, when, Gate, Need};
+
+#[cfg(feature = "ssr")]
+use crate::server::{caller, user_error};
+
+const TENANT_SURFACES: &[Surface] = &[Surface::TenantFront, Surface::FreeConsole];
+
+#[server(endpoint = "list-tokens")]
+pub async fn list_tokens() -> Result<Vec<ApiToken>, UserError> {
+    let (ctx, caller) = caller()?;
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
+    domain::tokens::list(&ctx, tenant, user)
+        .await
+        .map_err(user_error)
+}
+
+#[server(endpoint = "create-token")]
+pub async fn create_token(name: String, days: Option<i64>) -> Result<CreatedApiToken, UserError> {
+    let (ctx, caller) = caller()?;
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
+    domain::tokens::create(&ctx, tenant, user, &caller.actor(), &name, days)
+        .await
+        .map_err(user_error)
+}
+
+#[server(endpoint = "revoke-token")]
+pub async fn revoke_token(id: i64) -> Result<(), UserError> {
+    let (ctx, caller) = caller()?;
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
+    domain::tokens::revoke(&ctx, tenant, user, &caller.actor(), id)
+        .await
+        .map_err(user_error)
+}
+
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=TENANT_SURFACES need=Need::SignedIn>
+            <Tokens/>
+        </Gate>
+    }
+}
+
+#[component]
+fn Tokens() -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_tokens(),
+    );
+    let created = move || {
+        match create.value().get() {
+        Some(Ok(c)) => Some(
+            view! {
+                <section class="card" data-testid="new-token">
+                    <h2>"Your new token"</h2>
+                    <p>"Copy it now: it is not shown again."</p>
+                    <pre class="hash" data-testid="token-secret">{c.secret}</pre>
+                    <p class="hint">"Use it as " <code>"Authorization: Bearer <token>"</code> " or with " <code>"execgov-cli login --token"</code> "."</p>
+                </section>
+            }
+            .into_any(),
+        ),
+        Some(Err(e)) => Some(error_note(e).into_any()),
+        None => None,
+    }
+    };
+    let revoke_error = move || revoke.value().get().and_then(|r| r.err()).map(error_note);
+    view! {
+        <h1>"Access tokens"</h1>
+        <p class="hint">"Tokens let the REST API and execgov-cli act as you on this tenant's address only."</p>
+        {created}
+        <section class="card narrow">
+            <ActionForm action=create>
+                <label>"Name" <input type="text" name="name" required maxlength="80" placeholder="build server"/></label>
+                <label>"Days until it expires" <input type="number" name="days" min="1" max="366" value="90"/></label>
+                <button type="submit">"Create token"</button>
+            </ActionForm>
+        </section>
+        {revoke_error}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                or_error(tokens.await.map(|rows| view! {
+                    <table class="grid" data-testid="tokens">
+                        <thead><tr><th>"Name"</th><th>"Starts with"</th><th>"Owner"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th></th></tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|t| view! {
+                                <tr data-token=t.id>
+                                    <td>{t.name.clone()}</td>
+                                    <td class="hash">{t.prefix.clone()} "…"</td>
+                                    <td>{t.owner.clone()}</td>
+                                    <td>{when(t.created_at)}</td>
+                                    <td>{when(t.expires_at)}</td>
+                                    <td>{t.last_used_at.map(when).unwrap_or_else(|| "never".into())}</td>
+                                    <td>
+                                        {if t.revoked {
+                                            view! { <span class="badge disabled">"revoked"</span> }.into_any()
+                                        } else {
+                                            view! {
+                                                <ActionForm action=revoke attr:class="inline">
+                                                    <input type="hidden" name="id" value=t.id/>
+                                                    <button type="submit" class="link danger">"Revoke"</button>
+                                                </ActionForm>
+                                            }.into_any()
+                                        }}
+                                    </td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }))
+            })}
+        </Transition>
+    }
+}

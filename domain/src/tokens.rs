@@ -1,0 +1,186 @@
+//! Personal access tokens: how the REST API and the CLI authenticate. A token belongs to one
+//! user of one tenant and lives in that tenant's schema, so it means nothing on another host.
+
+use chrono::{DateTime, Utc};
+use model::api::{ApiToken, CreatedApiToken};
+use serde_json::json;
+
+use crate::accounts::{new_session_token, token_hash, SignedIn};
+use crate::audit::{self, AuditLog, Event};
+use crate::db::TenantTx;
+use crate::tenancy::Tenant;
+use crate::{Actor, AppError, AppResult, Ctx};
+
+/// Every token starts with this, so leaked tokens are easy to recognise and search for.
+pub const TOKEN_PREFIX: &str = "egv_";
+/// How long a token lives unless asked otherwise, and at most.
+pub const DEFAULT_DAYS: i64 = 90;
+pub const MAX_DAYS: i64 = 366;
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    name: String,
+    prefix: String,
+    owner: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<TokenRow> for ApiToken {
+    fn from(r: TokenRow) -> ApiToken {
+        ApiToken {
+            id: r.id,
+            name: r.name,
+            prefix: r.prefix,
+            owner: r.owner,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
+            revoked: r.revoked_at.is_some(),
+        }
+    }
+}
+
+const TOKEN_SELECT: &str = "SELECT t.id, t.name, t.prefix, u.username AS owner, t.created_at, \
+     t.expires_at, t.last_used_at, t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id";
+
+/// Creates a personal access token for the signed-in user; the secret is returned only here.
+pub async fn create(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    actor: &Actor,
+    name: &str,
+    days: Option<i64>,
+) -> AppResult<CreatedApiToken> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(AppError::Invalid(
+            "Name the token (1–80 characters), e.g. after the machine or pipeline using it.".into(),
+        ));
+    }
+    let days = days.unwrap_or(DEFAULT_DAYS);
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(AppError::Invalid(format!(
+            "A token lives between 1 and {MAX_DAYS} days."
+        )));
+    }
+    let (random, _) = new_session_token();
+    let secret = format!("{TOKEN_PREFIX}{random}");
+    let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO api_tokens (user_id, name, kind, token_hash, prefix, expires_at) \
+         VALUES ($1, $2, 'personal', $3, $4, now() + make_interval(days => $5)) RETURNING id",
+    )
+    .bind(user.user_id)
+    .bind(name)
+    .bind(token_hash(&secret))
+    .bind(&prefix)
+    .bind(days as i32)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        AuditLog::Tenant,
+        actor,
+        Event {
+            action: "token.create",
+            target: name,
+            detail: json!({ "token_id": id, "prefix": prefix, "days": days }),
+            result: "ok",
+        },
+    )
+    .await?;
+    let row: TokenRow = sqlx::query_as(&format!("{TOKEN_SELECT} WHERE t.id = $1"))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(CreatedApiToken {
+        token: row.into(),
+        secret,
+    })
+}
+
+/// The user's own tokens; an admin sees every token of the tenant.
+pub async fn list(ctx: &Ctx, tenant: &Tenant, user: &SignedIn) -> AppResult<Vec<ApiToken>> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let rows: Vec<TokenRow> = sqlx::query_as(&format!(
+        "{TOKEN_SELECT} WHERE t.kind = 'personal' AND (t.user_id = $1 OR $2) ORDER BY t.id DESC"
+    ))
+    .bind(user.user_id)
+    .bind(user.principal.is_tenant_admin())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Revokes a token: its owner or an admin of the tenant. Another user's token is "not found".
+pub async fn revoke(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    actor: &Actor,
+    id: i64,
+) -> AppResult<()> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let name: Option<String> = sqlx::query_scalar(
+        "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now()) \
+         WHERE id = $1 AND (user_id = $2 OR $3) RETURNING name",
+    )
+    .bind(id)
+    .bind(user.user_id)
+    .bind(user.principal.is_tenant_admin())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let name = name.ok_or_else(|| AppError::NotFound(format!("There is no token {id} here.")))?;
+    audit::record(
+        &mut tx,
+        AuditLog::Tenant,
+        actor,
+        Event {
+            action: "token.revoke",
+            target: &name,
+            detail: json!({ "token_id": id }),
+            result: "ok",
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The user a bearer token stands for in `tenant`: unknown, revoked, expired tokens and disabled
+/// users are anonymous.
+pub async fn authenticate(ctx: &Ctx, tenant: &Tenant, secret: &str) -> AppResult<Option<SignedIn>> {
+    if !secret.starts_with(TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "UPDATE api_tokens t SET last_used_at = now() FROM users u \
+         WHERE u.id = t.user_id AND t.token_hash = $1 AND t.kind = 'personal' \
+           AND t.revoked_at IS NULL AND t.expires_at > now() AND NOT u.disabled \
+         RETURNING u.id, u.username, u.role",
+    )
+    .bind(token_hash(secret))
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    row.map(|(user_id, username, role)| {
+        Ok(SignedIn {
+            user_id,
+            principal: model::Principal::Tenant {
+                username,
+                role: model::TenantRole::parse(&role)
+                    .ok_or_else(|| anyhow::anyhow!("unknown tenant role {role:?}"))?,
+            },
+        })
+    })
+    .transpose()
+}

@@ -1,0 +1,314 @@
+//! `/api/v1/executions`: run a skill, follow it, confirm or cancel it, download its artifacts.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use domain::executions::{self, Upload, MAX_UPLOAD_BYTES};
+use domain::{AppError, Ctx};
+use model::{ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiError, ApiResult, Problem, TenantUser};
+
+pub fn routes() -> OpenApiRouter<Ctx> {
+    OpenApiRouter::new()
+        .routes(routes!(create_execution, list_executions))
+        .routes(routes!(get_execution))
+        .routes(routes!(execution_logs))
+        .routes(routes!(confirm_execution))
+        .routes(routes!(cancel_execution))
+        .routes(routes!(download_artifact))
+        // Room for a few uploads at the per-file limit.
+        .layer(DefaultBodyLimit::max(4 * MAX_UPLOAD_BYTES))
+}
+
+/// What to run: the skill and its inputs, typed as the skill's input schema says. File inputs
+/// need `multipart/form-data`: a `request` part with this JSON and one part per file input,
+/// named after the input.
+#[derive(Deserialize, ToSchema)]
+pub struct NewExecution {
+    pub skill: String,
+    #[serde(default)]
+    pub inputs: BTreeMap<String, Value>,
+}
+
+/// The request, from JSON or from a multipart form with files.
+struct ExecutionRequest {
+    new: NewExecution,
+    files: Vec<Upload>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for ExecutionRequest {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let invalid = |m: String| ApiError::from(AppError::Invalid(m));
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if multipart {
+            let form = Multipart::from_request(req, state)
+                .await
+                .map_err(|e| invalid(format!("The form could not be read: {e}")))?;
+            let (mut fields, files) = crate::runs::read_form(form).await?;
+            let json = fields.remove("request").ok_or_else(|| {
+                invalid("The multipart form needs a 'request' part with the JSON request.".into())
+            })?;
+            let new = serde_json::from_str(&json)
+                .map_err(|e| invalid(format!("The 'request' part is not a valid request: {e}")))?;
+            Ok(ExecutionRequest { new, files })
+        } else {
+            let Json(new) = Json::<NewExecution>::from_request(req, state)
+                .await
+                .map_err(|e| invalid(format!("The request body is not a valid request: {e}")))?;
+            Ok(ExecutionRequest {
+                new,
+                files: Vec::new(),
+            })
+        }
+    }
+}
+
+/// Typed JSON inputs as the text the form would send; the domain checks them against the schema.
+fn inputs_as_form(inputs: &BTreeMap<String, Value>) -> Result<BTreeMap<String, String>, AppError> {
+    let mut form = BTreeMap::new();
+    for (name, value) in inputs {
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) => s.clone(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(_) | Value::Object(_) => {
+                return Err(AppError::Invalid(format!(
+                    "{name}: expected a single value, not a list or an object."
+                )))
+            }
+        };
+        form.insert(name.clone(), text);
+    }
+    Ok(form)
+}
+
+#[utoipa::path(post, path = "/executions", tag = "executions",
+    request_body(content(
+        (NewExecution = "application/json"),
+        (NewExecution = "multipart/form-data"),
+    )),
+    responses(
+        (status = 201, body = ExecutionView, description = "Created: queued, or waiting for a confirmation"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such skill for this user"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Bad inputs, one message per field"),
+    ))]
+async fn create_execution(
+    State(ctx): State<Ctx>,
+    who: TenantUser,
+    request: ExecutionRequest,
+) -> ApiResult<Response> {
+    let form = inputs_as_form(&request.new.inputs)?;
+    let (tenant, user) = (who.tenant(), who.user());
+    let id = executions::request(
+        &ctx,
+        tenant,
+        user,
+        &who.caller.actor(),
+        &request.new.skill,
+        &form,
+        &request.files,
+    )
+    .await?;
+    let view = executions::view(&ctx, tenant, user, id).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/executions/{id}"))],
+        Json(view),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExecutionQuery {
+    /// Only this skill (slug).
+    skill: Option<String>,
+    /// Only this user's (admins).
+    user: Option<String>,
+    /// Only this status, e.g. `succeeded`.
+    status: Option<String>,
+    /// From this day (YYYY-MM-DD).
+    since: Option<chrono::NaiveDate>,
+    /// Up to and including this day (YYYY-MM-DD).
+    until: Option<chrono::NaiveDate>,
+}
+
+#[utoipa::path(get, path = "/executions", tag = "executions", params(ExecutionQuery),
+    responses(
+        (status = 200, body = Vec<ExecutionSummary>, description = "Newest first; the user's own, or everyone's for admins"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_executions(
+    State(ctx): State<Ctx>,
+    who: TenantUser,
+    Query(q): Query<ExecutionQuery>,
+) -> ApiResult<Json<Vec<ExecutionSummary>>> {
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(ExecutionStatus::parse(s).ok_or_else(|| {
+            AppError::Invalid(format!("status: {s:?} is not an execution status."))
+        })?),
+    };
+    let filter = ExecutionFilter {
+        skill: q.skill.filter(|s| !s.is_empty()),
+        user: q.user.filter(|s| !s.is_empty()),
+        status,
+        since: q.since,
+        until: q.until,
+    };
+    Ok(Json(
+        executions::list(&ctx, who.tenant(), who.user(), &filter).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/executions/{id}", tag = "executions",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = ExecutionView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_execution(
+    State(ctx): State<Ctx>,
+    who: TenantUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ExecutionView>> {
+    Ok(Json(
+        executions::view(&ctx, who.tenant(), who.user(), id).await?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// Skip the first `after` lines (the `next` of the previous answer).
+    #[serde(default)]
+    after: usize,
+}
+
+/// A page of an execution's log, for following it: ask again with `after = next` until
+/// `finished`.
+#[derive(Serialize, ToSchema)]
+pub struct LogPage {
+    pub status: ExecutionStatus,
+    pub finished: bool,
+    pub lines: Vec<LogLine>,
+    pub next: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LogLine {
+    /// `stdout`, `stderr` or `system`.
+    pub stream: String,
+    pub line: String,
+}
+
+#[utoipa::path(get, path = "/executions/{id}/logs", tag = "executions",
+    params(("id" = i64, Path), LogQuery),
+    responses(
+        (status = 200, body = LogPage),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn execution_logs(
+    State(ctx): State<Ctx>,
+    who: TenantUser,
+    Path(id): Path<i64>,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<Json<LogPage>> {
+    let view = executions::view(&ctx, who.tenant(), who.user(), id).await?;
+    let next = view.logs.len().max(q.after);
+    Ok(Json(LogPage {
+        status: view.summary.status,
+        finished: view.summary.status.is_final(),
+        lines: view
+            .logs
+            .into_iter()
+            .skip(q.after)
+            .map(|(stream, line)| LogLine { stream, line })
+            .collect(),
+        next,
+    }))
+}
+
+#[utoipa::path(post, path = "/executions/{id}/confirm", tag = "executions",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = ExecutionView, description = "Confirmed and queued"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Not waiting for a confirmation"),
+    ))]
+async fn confirm_execution(
+    State(ctx): State<Ctx>,
+    who: TenantUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ExecutionView>> {
+    let (tenant, user) = (who.tenant(), who.user());
+    executions::confirm(&ctx, tenant, user, &who.caller.actor(), id).await?;
+    Ok(Json(executions::view(&ctx, tenant, user, id).await?))
+}
+
+#[utoipa::path(post, path = "/executions/{id}/cancel", tag = "executions",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = ExecutionView, description = "Cancelled (a running one stops within moments)"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Already finished"),
+    ))]
+async fn cancel_execution(
+    State(ctx): State<Ctx>,
+    who: TenantUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ExecutionView>> {
+    let (tenant, user) = (who.tenant(), who.user());
+    executions::cancel(&ctx, tenant, user, &who.caller.actor(), id).await?;
+    Ok(Json(executions::view(&ctx, tenant, user, id).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ArtifactQuery {
+    /// The artifact's path as the execution lists it, e.g. `report.md`.
+    path: String,
+}
+
+#[utoipa::path(get, path = "/executions/{id}/artifact", tag = "executions",
+    params(("id" = i64, Path), ArtifactQuery),
+    responses(
+        (status = 200, content_type = "application/octet-stream", body = Vec<u8>, description = "The file"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn download_artifact(
+    State(ctx): State<Ctx>,
+    who: TenantUser,
+    Path(id): Path<i64>,
+    Query(q): Query<ArtifactQuery>,
+) -> ApiResult<Response> {
+    let (tenant, user) = (who.tenant(), who.user());
+    Ok(
+        crate::runs::artifact_response(&ctx, tenant, user, &who.caller.actor(), id, &q.path)
+            .await?,
+    )
+}

@@ -1,0 +1,203 @@
+//! REST API v1 under `/api/v1` on each tenant's host, for terminals, pipelines and the CLI.
+//! The Host decides the tenant as everywhere; callers authenticate with a personal access token
+//! (`Authorization: Bearer egv_…`) or a session cookie. Handlers only gather the caller and call
+//! the same `domain` functions as the pages. Errors are `application/problem+json`. The OpenAPI
+//! 3.1 document is generated from the handlers' annotations and served at `/api/v1/openapi.json`.
+
+mod executions;
+mod skills;
+mod submissions;
+mod tokens;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use domain::accounts::SignedIn;
+use domain::caller::Caller;
+use domain::tenancy::Tenant;
+use domain::{AppError, Ctx};
+use model::Principal;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ExecGov REST API",
+        version = "1",
+        description = "Run governed skills of one tenant: the Host of the request is the tenant."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "account", description = "Who is calling"),
+        (name = "skills", description = "Skills this user may run"),
+        (name = "executions", description = "Runs of skills"),
+        (name = "submissions", description = "Hot-update submissions (tenant admins)"),
+        (name = "tokens", description = "Personal access tokens")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API's routes, with the OpenAPI document built from the same list.
+pub fn routes() -> Router<Ctx> {
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(utoipa_axum::routes!(me))
+        .merge(skills::routes())
+        .merge(executions::routes())
+        .merge(submissions::routes())
+        .merge(tokens::routes())
+        .split_for_parts();
+    let doc = doc
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    Router::new().nest(
+        "/api/v1",
+        router.route(
+            "/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc) }),
+        ),
+    )
+}
+
+/// An error as RFC 9457 problem details.
+#[derive(Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The kind in words (e.g. "Invalid", "NotFound").
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, for people.
+    pub detail: String,
+}
+
+/// A domain error answered as `application/problem+json`.
+pub struct ApiError(AppError);
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> ApiError {
+        ApiError(err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let user = self.0.to_user_error();
+        let title = format!("{:?}", user.kind);
+        let status =
+            StatusCode::from_u16(user.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let problem = Problem {
+            kind: format!("https://execgov.dev/problems/{}", title.to_lowercase()),
+            title,
+            status: status.as_u16(),
+            detail: user.message,
+        };
+        let mut response = (status, Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            "application/problem+json".parse().expect("valid header"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                "Bearer".parse().expect("valid header"),
+            );
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A signed-in user of the tenant whose host the request came to, with the caller for auditing.
+pub struct TenantUser {
+    pub caller: Caller,
+}
+
+impl TenantUser {
+    pub fn tenant(&self) -> &Tenant {
+        self.caller
+            .binding
+            .tenant
+            .as_ref()
+            .expect("checked when extracted")
+    }
+
+    pub fn user(&self) -> &SignedIn {
+        self.caller
+            .signed_in
+            .as_ref()
+            .expect("checked when extracted")
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TenantUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let caller =
+            parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("no caller on an API request"))
+            })?;
+        if caller.binding.tenant.is_none() {
+            return Err(AppError::NotFound(
+                "The REST API is served on a tenant's own address.".into(),
+            )
+            .into());
+        }
+        if caller.signed_in.is_none() {
+            return Err(AppError::Unauthenticated(
+                "Send a personal access token as 'Authorization: Bearer …' (create one under \
+                 Tokens in the tenant front); it may have expired or been revoked."
+                    .into(),
+            )
+            .into());
+        }
+        Ok(TenantUser { caller })
+    }
+}
+
+/// Who is calling.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub tenant: String,
+    pub username: String,
+    /// `admin` or `member`.
+    pub role: String,
+}
+
+#[utoipa::path(get, path = "/me", tag = "account",
+    responses(
+        (status = 200, body = Me),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn me(who: TenantUser) -> ApiResult<Json<Me>> {
+    let role = match &who.user().principal {
+        Principal::Tenant { role, .. } => role.as_str().to_string(),
+        Principal::Platform { .. } => String::new(),
+    };
+    Ok(Json(Me {
+        tenant: who.tenant().name.clone(),
+        username: who.user().principal.username().to_string(),
+        role,
+    }))
+}

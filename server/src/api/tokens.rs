@@ -1,0 +1,77 @@
+//! `/api/v1/tokens`: personal access tokens of the calling user (admins: the tenant's).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use domain::Ctx;
+use model::api::{ApiToken, CreatedApiToken};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiResult, Problem, TenantUser};
+
+pub fn routes() -> OpenApiRouter<Ctx> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewToken {
+    /// What uses it, e.g. the machine or pipeline.
+    pub name: String,
+    /// How many days it lives (default 90, at most 366).
+    pub days: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/tokens", tag = "tokens",
+    responses(
+        (status = 200, body = Vec<ApiToken>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_tokens(State(ctx): State<Ctx>, who: TenantUser) -> ApiResult<Json<Vec<ApiToken>>> {
+    Ok(Json(
+        domain::tokens::list(&ctx, who.tenant(), who.user()).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = NewToken,
+    responses(
+        (status = 201, body = CreatedApiToken, description = "The secret is shown this once"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_token(
+    State(ctx): State<Ctx>,
+    who: TenantUser,
+    Json(new): Json<NewToken>,
+) -> ApiResult<(StatusCode, Json<CreatedApiToken>)> {
+    let created = domain::tokens::create(
+        &ctx,
+        who.tenant(),
+        who.user(),
+        &who.caller.actor(),
+        &new.name,
+        new.days,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn revoke_token(
+    State(ctx): State<Ctx>,
+    who: TenantUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    domain::tokens::revoke(&ctx, who.tenant(), who.user(), &who.caller.actor(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
