@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
@@ -189,4 +190,88 @@ export async function fetchInPage(page, path, { readBody = true } = {}) {
         if (!read) r.body?.cancel();
         return { status: r.status, disposition: r.headers.get('content-disposition') ?? '', text };
     }, [path, readBody]);
+}
+
+// --- Zip archives (for uploads), written by hand: no npm package, only node:zlib. ----------------
+
+const CRC_TABLE = (() => {
+    const table = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+        let c = n;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+        table[n] = c >>> 0;
+    }
+    return table;
+})();
+
+/** CRC-32 (as zip uses it) of a Buffer. */
+export function crc32(buffer) {
+    let c = 0xffffffff;
+    for (const byte of buffer) c = CRC_TABLE[(c ^ byte) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * A .zip archive (Buffer) of `entries`: `{ path: contents }` with string or Buffer contents,
+ * deflated, in the given order. A path ending in "/" is a folder entry (contents ignored).
+ * UTF-8 names, fixed timestamps, Unix permissions 0644 (files) / 0755 (folders).
+ */
+export function zipArchive(entries) {
+    const locals = [];
+    const centrals = [];
+    let offset = 0;
+    // 2024-01-01 12:00:00 in DOS date/time.
+    const dosTime = (12 << 11) | (0 << 5) | 0;
+    const dosDate = ((2024 - 1980) << 9) | (1 << 5) | 1;
+    for (const [path, contents] of Object.entries(entries)) {
+        const folder = path.endsWith('/');
+        const name = Buffer.from(path, 'utf8');
+        const data = folder ? Buffer.alloc(0) : Buffer.from(contents);
+        const method = folder ? 0 : 8;
+        const packed = folder ? data : deflateRawSync(data);
+        const crc = crc32(data);
+
+        const local = Buffer.alloc(30);
+        local.writeUInt32LE(0x04034b50, 0);
+        local.writeUInt16LE(20, 4); // version needed: 2.0
+        local.writeUInt16LE(0x0800, 6); // flags: UTF-8 names
+        local.writeUInt16LE(method, 8);
+        local.writeUInt16LE(dosTime, 10);
+        local.writeUInt16LE(dosDate, 12);
+        local.writeUInt32LE(crc, 14);
+        local.writeUInt32LE(packed.length, 18);
+        local.writeUInt32LE(data.length, 22);
+        local.writeUInt16LE(name.length, 26);
+        local.writeUInt16LE(0, 28); // extra length
+        locals.push(local, name, packed);
+
+        const central = Buffer.alloc(46);
+        central.writeUInt32LE(0x02014b50, 0);
+        central.writeUInt16LE((3 << 8) | 20, 4); // made by: Unix, 2.0
+        central.writeUInt16LE(20, 6);
+        central.writeUInt16LE(0x0800, 8);
+        central.writeUInt16LE(method, 10);
+        central.writeUInt16LE(dosTime, 12);
+        central.writeUInt16LE(dosDate, 14);
+        central.writeUInt32LE(crc, 16);
+        central.writeUInt32LE(packed.length, 20);
+        central.writeUInt32LE(data.length, 24);
+        central.writeUInt16LE(name.length, 28);
+        // extra, comment, disk number, internal attributes: 0
+        const mode = folder ? 0o040755 : 0o100644;
+        central.writeUInt32LE(((mode << 16) | (folder ? 0x10 : 0)) >>> 0, 38);
+        central.writeUInt32LE(offset, 42);
+        centrals.push(central, name);
+
+        offset += local.length + name.length + packed.length;
+    }
+    const directory = Buffer.concat(centrals);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    const count = Object.keys(entries).length;
+    end.writeUInt16LE(count, 8);
+    end.writeUInt16LE(count, 10);
+    end.writeUInt32LE(directory.length, 12);
+    end.writeUInt32LE(offset, 16);
+    return Buffer.concat([...locals, directory, end]);
 }

@@ -10,6 +10,13 @@ use crate::server::{caller, set_session_cookie, user_error};
 /// The current surface, tenant and user, for the whole page.
 #[server(endpoint = "current-session")]
 pub async fn current_session() -> Result<SessionInfo, UserError> {
+    request_session()
+}
+
+/// The session of the request being served, known without waiting: the host layer identified
+/// the caller before the page started rendering.
+#[cfg(feature = "ssr")]
+fn request_session() -> Result<SessionInfo, UserError> {
     let (_, caller) = caller()?;
     Ok(SessionInfo {
         surface: caller.surface(),
@@ -48,7 +55,10 @@ pub struct Auth {
     pub login: ServerAction<Login>,
     pub logout: ServerAction<Logout>,
     pub sign_up: ServerAction<crate::free_console::SignUp>,
-    pub session: Resource<Result<SessionInfo, UserError>>,
+    /// Known synchronously, so that gated pages render (and create their resources) once: it is
+    /// computed on the server, carried in the page for hydration, and refreshed after each
+    /// sign-in, sign-up or sign-out.
+    pub session: RwSignal<Result<SessionInfo, UserError>>,
 }
 
 impl Auth {
@@ -56,16 +66,25 @@ impl Auth {
         let login = ServerAction::<Login>::new();
         let logout = ServerAction::<Logout>::new();
         let sign_up = ServerAction::<crate::free_console::SignUp>::new();
-        let session = Resource::new(
-            move || {
-                (
-                    login.version().get(),
-                    logout.version().get(),
-                    sign_up.version().get(),
-                )
-            },
-            |_| current_session(),
-        );
+        #[cfg(feature = "ssr")]
+        let initial = SharedValue::new(request_session).into_inner();
+        #[cfg(not(feature = "ssr"))]
+        let initial = SharedValue::new(|| {
+            Err(UserError::new(
+                model::ErrorKind::Internal,
+                "The session is only known on the server.",
+            ))
+        })
+        .into_inner();
+        let session = RwSignal::new(initial);
+        Effect::new(move |first_run: Option<()>| {
+            login.version().track();
+            logout.version().track();
+            sign_up.version().track();
+            if first_run.is_some() {
+                leptos::task::spawn_local(async move { session.set(current_session().await) });
+            }
+        });
         provide_context(Auth {
             login,
             logout,

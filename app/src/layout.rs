@@ -54,9 +54,8 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="top">
             <a class="brand" href="/">"ExecGov"</a>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    auth.session.await.ok().map(|info| {
+            {move || {
+                    auth.session.get().ok().map(|info| {
                         let place = info.tenant_name.clone()
                             .filter(|_| info.surface == Surface::TenantFront)
                             .unwrap_or_else(|| surface_label(info.surface).to_string());
@@ -71,8 +70,7 @@ pub fn Header() -> impl IntoView {
                             })}
                         }
                     })
-                })}
-            </Transition>
+            }}
         </header>
     }
 }
@@ -122,34 +120,29 @@ pub enum Need {
 #[component]
 pub fn Gate(surfaces: &'static [Surface], need: Need, children: ChildrenFn) -> impl IntoView {
     let auth = Auth::use_auth();
-    view! {
-        <Transition fallback=|| ()>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    let info = match auth.session.await {
-                        Ok(info) => info,
-                        Err(e) => return error_note(e).into_any(),
-                    };
-                    if !surfaces.contains(&info.surface) {
-                        return view! { <NotFound/> }.into_any();
-                    }
-                    let admin = |p: &Principal| p.is_super_admin() || p.is_tenant_admin();
-                    match (need, &info.principal) {
-                        (Need::Anyone, _) => children().into_any(),
-                        (_, None) => view! { <LoginForm/> }.into_any(),
-                        (Need::Admin, Some(p)) if !admin(p) => view! {
-                            <section class="card narrow">
-                                <h1>"Not allowed"</h1>
-                                <p>"This page is for administrators only."</p>
-                            </section>
-                        }
-                        .into_any(),
-                        _ => children().into_any(),
-                    }
-                })
-            }}
-        </Transition>
+    // No Suspense here: under one, the children (and the resources their components create)
+    // would be built once per dry run, fetching the page's data several times per request.
+    move || {
+        let info = match auth.session.get() {
+            Ok(info) => info,
+            Err(e) => return error_note(e).into_any(),
+        };
+        if !surfaces.contains(&info.surface) {
+            return view! { <NotFound/> }.into_any();
+        }
+        let admin = |p: &Principal| p.is_super_admin() || p.is_tenant_admin();
+        match (need, &info.principal) {
+            (Need::Anyone, _) => children().into_any(),
+            (_, None) => view! { <LoginForm/> }.into_any(),
+            (Need::Admin, Some(p)) if !admin(p) => view! {
+                <section class="card narrow">
+                    <h1>"Not allowed"</h1>
+                    <p>"This page is for administrators only."</p>
+                </section>
+            }
+            .into_any(),
+            _ => children().into_any(),
+        }
     }
 }
 

@@ -98,19 +98,13 @@ fn AuthScope(children: Children) -> impl IntoView {
 #[component]
 fn Home() -> impl IntoView {
     let auth = Auth::use_auth();
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match auth.session.await {
-                    Ok(info) => match info.surface {
-                        Surface::PublicConsole => console::console_home(info).into_any(),
-                        Surface::TenantFront => tenant_front::tenant_home(info).into_any(),
-                        Surface::FreeConsole => free_console::free_home(info).into_any(),
-                        Surface::Experience => experience::experience_home().into_any(),
-                    },
-                    Err(e) => layout::error_note(e).into_any(),
-                }
-            })}
-        </Transition>
+    move || match auth.session.get() {
+        Ok(info) => match info.surface {
+            Surface::PublicConsole => console::console_home(info).into_any(),
+            Surface::TenantFront => tenant_front::tenant_home(info).into_any(),
+            Surface::FreeConsole => free_console::free_home(info).into_any(),
+            Surface::Experience => experience::experience_home().into_any(),
+        },
+        Err(e) => layout::error_note(e).into_any(),
     }
 }
