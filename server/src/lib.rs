@@ -103,7 +103,8 @@ async fn host_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Res
     let caller = match caller::identify(&ctx, &host, token.as_deref(), bearer.as_deref(), meta).await {
         Ok(Some(caller)) => caller,
         Ok(None) => {
-            return plain_page(
+            return refusal(
+                &req,
                 StatusCode::NOT_FOUND,
                 "This address is not bound",
                 "This address is not bound to anything on this ExecGov installation. Check the address you were given.",
@@ -112,7 +113,8 @@ async fn host_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Res
         Err(err) => return err.into_response(),
     };
     if let Some(tenant) = caller.binding.tenant.as_ref().filter(|t| !t.active) {
-        return plain_page(
+        return refusal(
+            &req,
             StatusCode::FORBIDDEN,
             "Suspended",
             &format!(
@@ -134,6 +136,19 @@ fn session_token(req: &Request) -> Option<String> {
         .flatten()
         .find(|c| c.name() == SESSION_COOKIE)
         .map(|c| c.value().to_string())
+}
+
+/// The host layer's refusal: problem details for the REST API, a plain page for people.
+fn refusal(req: &Request, status: StatusCode, title: &str, message: &str) -> Response {
+    if req.uri().path().starts_with("/api/v1/") {
+        let err = if status == StatusCode::NOT_FOUND {
+            domain::AppError::NotFound(message.to_string())
+        } else {
+            domain::AppError::Forbidden(message.to_string())
+        };
+        return api::ApiError::from(err).into_response();
+    }
+    plain_page(status, title, message)
 }
 
 /// A page that needs no application: for unbound and suspended hosts.

@@ -302,3 +302,39 @@ async fn a_tenant_disabled_by_another_process_is_suspended_here_too() {
     }
     assert_eq!(status, 200, "still suspended after 5 s");
 }
+
+/// The REST API answers the host layer's refusals as problem details, not as the HTML pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_clients_get_problem_details_for_unbound_and_suspended_hosts() {
+    let server = start_server(seeded_ctx().await).await;
+    let problem = |reply: &Reply| -> serde_json::Value {
+        assert!(
+            reply.body.trim_start().starts_with('{'),
+            "problem details, not HTML: {}",
+            reply.body
+        );
+        reply.json()
+    };
+    let unbound = server.get("nobody.localhost", "/api/v1/me", None).await;
+    assert_eq!(unbound.status, 404);
+    assert_eq!(problem(&unbound)["status"], 404);
+    assert!(problem(&unbound)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not bound"));
+    // People still get the page.
+    let page = server.get("nobody.localhost", "/", None).await;
+    assert!(page.body.contains("<h1>This address is not bound</h1>"));
+
+    let acme = tenant_of(&server.ctx, "acme.localhost").await;
+    domain::tenancy::set_tenant_active(&server.ctx, &domain::Actor::system(), acme.id, false)
+        .await
+        .unwrap();
+    let suspended = server.get("acme.localhost", "/api/v1/skills", None).await;
+    assert_eq!(suspended.status, 403);
+    assert_eq!(problem(&suspended)["title"], "Forbidden");
+    assert!(problem(&suspended)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Acme is suspended"));
+}
