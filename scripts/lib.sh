@@ -98,6 +98,18 @@ ensure_curl() {
     ensure_apt_packages curl ca-certificates
 }
 
+# python3 whose `venv` works: on Debian `python3 -m venv` needs ensurepip, which only the
+# python3-venv package brings.
+ensure_python_venv() {
+    if command -v python3 >/dev/null 2>&1 && python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        step "python3 with venv present"
+        return 0
+    fi
+    ensure_apt_packages python3 python3-venv
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 \
+        || die "installed python3-venv but 'python3 -m venv' still lacks ensurepip"
+}
+
 ensure_chromium() {
     if [ -x /usr/bin/chromium ]; then
         step "chromium present"

@@ -21,11 +21,24 @@ pub enum AppError {
     #[error("{0}")]
     Unavailable(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// A NUL character in user text is the one input PostgreSQL refuses for every text column
+/// (SQLSTATE 22021); it is the user's mistake, not a server error.
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
+                AppError::Invalid("Text with a NUL character (\\0) is not accepted.".into())
+            }
+            _ => AppError::Database(err),
+        }
+    }
 }
 
 /// Files of the managed workspace (scripts, uploads, work dirs) failing is our fault, never the

@@ -10,6 +10,7 @@ use crate::skill::RiskLevel;
 /// `failed` at one of the platform's steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum SubmissionStatus {
     Submitted,
     Approved,
@@ -102,6 +103,7 @@ pub struct SubmittedFile {
 /// How one line of a diff changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum LineChange {
     Same,
     Added,

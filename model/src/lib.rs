@@ -169,6 +169,7 @@ pub struct LoginLogEntry {
 /// failed | timed_out | cancelled`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum ExecutionStatus {
     AwaitingConfirmation,
     Queued,

@@ -98,8 +98,10 @@ async fn host_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Res
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|v| v.trim().to_string());
+        // The scheme's name is case-insensitive (RFC 9110, 11.1).
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_string());
     let caller = match caller::identify(&ctx, &host, token.as_deref(), bearer.as_deref(), meta).await {
         Ok(Some(caller)) => caller,
         Ok(None) => {

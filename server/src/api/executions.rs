@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiError, ApiResult, Problem, TenantUser};
+use super::{ApiError, ApiPath, ApiQuery, ApiResult, Problem, TenantUser};
 
 pub fn routes() -> OpenApiRouter<Ctx> {
     OpenApiRouter::new()
@@ -34,6 +34,8 @@ pub fn routes() -> OpenApiRouter<Ctx> {
 /// named after the input.
 #[derive(Deserialize, ToSchema)]
 pub struct NewExecution {
+    /// The skill's slug.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{1,59}$")]
     pub skill: String,
     #[serde(default)]
     pub inputs: BTreeMap<String, Value>,
@@ -99,10 +101,9 @@ fn inputs_as_form(inputs: &BTreeMap<String, Value>) -> Result<BTreeMap<String, S
 }
 
 #[utoipa::path(post, path = "/executions", tag = "executions",
-    request_body(content(
-        (NewExecution = "application/json"),
-        (NewExecution = "multipart/form-data"),
-    )),
+    request_body(content = NewExecution, content_type = "application/json",
+        description = "Skills with file inputs take `multipart/form-data` instead: a `request` \
+            part holding this JSON, and one part per file input, named after the input."),
     responses(
         (status = 201, body = ExecutionView, description = "Created: queued, or waiting for a confirmation"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -139,11 +140,13 @@ async fn create_execution(
 #[into_params(parameter_in = Query)]
 pub struct ExecutionQuery {
     /// Only this skill (slug).
+    #[param(pattern = "^[^\\x00]*$")]
     skill: Option<String>,
     /// Only this user's (admins).
+    #[param(pattern = "^[^\\x00]*$")]
     user: Option<String>,
-    /// Only this status, e.g. `succeeded`.
-    status: Option<String>,
+    /// Only this status.
+    status: Option<ExecutionStatus>,
     /// From this day (YYYY-MM-DD).
     since: Option<chrono::NaiveDate>,
     /// Up to and including this day (YYYY-MM-DD).
@@ -159,18 +162,12 @@ pub struct ExecutionQuery {
 async fn list_executions(
     State(ctx): State<Ctx>,
     who: TenantUser,
-    Query(q): Query<ExecutionQuery>,
+    ApiQuery(q): ApiQuery<ExecutionQuery>,
 ) -> ApiResult<Json<Vec<ExecutionSummary>>> {
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(ExecutionStatus::parse(s).ok_or_else(|| {
-            AppError::Invalid(format!("status: {s:?} is not an execution status."))
-        })?),
-    };
     let filter = ExecutionFilter {
         skill: q.skill.filter(|s| !s.is_empty()),
         user: q.user.filter(|s| !s.is_empty()),
-        status,
+        status: q.status,
         since: q.since,
         until: q.until,
     };
@@ -185,11 +182,12 @@ async fn list_executions(
         (status = 200, body = ExecutionView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A malformed path, query or body"),
     ))]
 async fn get_execution(
     State(ctx): State<Ctx>,
     who: TenantUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ExecutionView>> {
     Ok(Json(
         executions::view(&ctx, who.tenant(), who.user(), id).await?,
@@ -201,7 +199,7 @@ async fn get_execution(
 pub struct LogQuery {
     /// Skip the first `after` lines (the `next` of the previous answer).
     #[serde(default)]
-    after: usize,
+    after: u32,
 }
 
 /// A page of an execution's log, for following it: ask again with `after = next` until
@@ -211,7 +209,7 @@ pub struct LogPage {
     pub status: ExecutionStatus,
     pub finished: bool,
     pub lines: Vec<LogLine>,
-    pub next: usize,
+    pub next: u32,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -227,25 +225,27 @@ pub struct LogLine {
         (status = 200, body = LogPage),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A malformed path, query or body"),
     ))]
 async fn execution_logs(
     State(ctx): State<Ctx>,
     who: TenantUser,
-    Path(id): Path<i64>,
-    Query(q): Query<LogQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<LogQuery>,
 ) -> ApiResult<Json<LogPage>> {
     let view = executions::view(&ctx, who.tenant(), who.user(), id).await?;
-    let next = view.logs.len().max(q.after);
+    let after = q.after as usize;
+    let next = view.logs.len().max(after);
     Ok(Json(LogPage {
         status: view.summary.status,
         finished: view.summary.status.is_final(),
         lines: view
             .logs
             .into_iter()
-            .skip(q.after)
+            .skip(after)
             .map(|(stream, line)| LogLine { stream, line })
             .collect(),
-        next,
+        next: u32::try_from(next).unwrap_or(u32::MAX),
     }))
 }
 
@@ -256,11 +256,12 @@ async fn execution_logs(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Not waiting for a confirmation"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A malformed path, query or body"),
     ))]
 async fn confirm_execution(
     State(ctx): State<Ctx>,
     who: TenantUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ExecutionView>> {
     let (tenant, user) = (who.tenant(), who.user());
     executions::confirm(&ctx, tenant, user, &who.caller.actor(), id).await?;
@@ -275,11 +276,12 @@ async fn confirm_execution(
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Already finished"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A malformed path, query or body"),
     ))]
 async fn cancel_execution(
     State(ctx): State<Ctx>,
     who: TenantUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ExecutionView>> {
     let (tenant, user) = (who.tenant(), who.user());
     executions::cancel(&ctx, tenant, user, &who.caller.actor(), id).await?;
@@ -290,6 +292,7 @@ async fn cancel_execution(
 #[into_params(parameter_in = Query)]
 pub struct ArtifactQuery {
     /// The artifact's path as the execution lists it, e.g. `report.md`.
+    #[param(pattern = "^[^\\x00]+$")]
     path: String,
 }
 
@@ -299,12 +302,13 @@ pub struct ArtifactQuery {
         (status = 200, content_type = "application/octet-stream", body = Vec<u8>, description = "The file"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A malformed path, query or body"),
     ))]
 async fn download_artifact(
     State(ctx): State<Ctx>,
     who: TenantUser,
-    Path(id): Path<i64>,
-    Query(q): Query<ArtifactQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ArtifactQuery>,
 ) -> ApiResult<Response> {
     let (tenant, user) = (who.tenant(), who.user());
     Ok(

@@ -9,7 +9,9 @@ mod skills;
 mod submissions;
 mod tokens;
 
-use axum::extract::FromRequestParts;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 #[derive(OpenApi)]
 #[openapi(
+    servers((url = "/api/v1", description = "On the tenant's own host")),
     info(
         title = "ExecGov REST API",
         version = "1",
@@ -127,6 +130,53 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A request the extractors could not read (path, query, JSON, form) is the caller's mistake:
+/// 422 with the reason, as problem details like every other error.
+fn unreadable(what: &str, reason: String) -> ApiError {
+    ApiError(AppError::Invalid(format!(
+        "The {what} is not valid: {reason}"
+    )))
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> ApiError {
+        unreadable("path", r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> ApiError {
+        unreadable("query", r.body_text())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> ApiError {
+        unreadable("JSON body", r.body_text())
+    }
+}
+
+impl From<MultipartRejection> for ApiError {
+    fn from(r: MultipartRejection) -> ApiError {
+        unreadable("multipart form", r.body_text())
+    }
+}
+
+/// `axum::extract::Path` answering problem details.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// `axum::extract::Query` answering problem details.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// `axum::Json` answering problem details.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
 
 /// A signed-in user of the tenant whose host the request came to, with the caller for auditing.
 pub struct TenantUser {

@@ -1,13 +1,13 @@
 //! `/api/v1/skills`: the skills this user may see and run.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use domain::Ctx;
 use model::{SkillPage, SkillSummary};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiResult, Problem, TenantUser};
+use super::{ApiPath, ApiResult, Problem, TenantUser};
 
 pub fn routes() -> OpenApiRouter<Ctx> {
     OpenApiRouter::new()
@@ -31,16 +31,18 @@ async fn list_skills(
 
 /// A skill with its input schema (what `POST /executions` takes), README and versions.
 #[utoipa::path(get, path = "/skills/{slug}", tag = "skills",
-    params(("slug" = String, Path, description = "The skill's slug")),
+    params(("slug" = String, Path, description = "The skill's slug",
+        pattern = "^[a-z0-9][a-z0-9-]{1,59}$")),
     responses(
         (status = 200, body = SkillPage),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A malformed path, query or body"),
     ))]
 async fn get_skill(
     State(ctx): State<Ctx>,
     who: TenantUser,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> ApiResult<Json<SkillPage>> {
     Ok(Json(
         domain::skills::page(&ctx, who.tenant(), who.user(), &slug, None).await?,

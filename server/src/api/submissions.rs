@@ -1,18 +1,20 @@
 //! `/api/v1/submissions`: hot-update submissions by tenant admins (e.g. `execgov-cli push`).
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use domain::hot_updates::{self, Viewer, MAX_ARCHIVE_BYTES};
 use domain::Ctx;
 use model::hot_update::SubmissionDetail;
+use model::skill::RiskLevel;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiResult, Problem, TenantUser};
+use super::{ApiPath, ApiResult, Problem, TenantUser};
 use crate::submissions::read_submission;
 
 pub fn routes() -> OpenApiRouter<Ctx> {
@@ -31,8 +33,8 @@ pub struct SubmissionForm {
     archive: Vec<u8>,
     /// What problem the skill solves and who uses it.
     scenario: String,
-    /// Proposed risk: `low`, `medium` or `high`.
-    risk: String,
+    /// Proposed risk.
+    risk: RiskLevel,
     /// `true` when people may run it from its form.
     manual_allowed: Option<String>,
     /// `true` when the assistant may call it.
@@ -53,9 +55,9 @@ pub struct SubmissionForm {
 async fn create_submission(
     State(ctx): State<Ctx>,
     who: TenantUser,
-    multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
-    let submission = read_submission(multipart).await?;
+    let submission = read_submission(multipart?).await?;
     let tenant = who.tenant();
     let id = hot_updates::submit(&ctx, tenant, who.user(), &who.caller.actor(), submission).await?;
     let detail = hot_updates::detail(&ctx, id, Viewer::Tenant(tenant)).await?;
@@ -74,11 +76,12 @@ async fn create_submission(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A malformed path, query or body"),
     ))]
 async fn get_submission(
     State(ctx): State<Ctx>,
     who: TenantUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<SubmissionDetail>> {
     let (tenant, _) = who.caller.tenant_admin()?;
     Ok(Json(

@@ -1,6 +1,6 @@
 //! `/api/v1/tokens`: personal access tokens of the calling user (admins: the tenant's).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use domain::Ctx;
@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiResult, Problem, TenantUser};
+use super::{ApiJson, ApiPath, ApiResult, Problem, TenantUser};
 
 pub fn routes() -> OpenApiRouter<Ctx> {
     OpenApiRouter::new()
@@ -21,8 +21,14 @@ pub fn routes() -> OpenApiRouter<Ctx> {
 #[derive(Deserialize, ToSchema)]
 pub struct NewToken {
     /// What uses it, e.g. the machine or pipeline.
+    #[schema(
+        min_length = 1,
+        max_length = 80,
+        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+    )]
     pub name: String,
-    /// How many days it lives (default 90, at most 366).
+    /// How many days it lives (default 90).
+    #[schema(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
 }
 
@@ -46,7 +52,7 @@ async fn list_tokens(State(ctx): State<Ctx>, who: TenantUser) -> ApiResult<Json<
 async fn create_token(
     State(ctx): State<Ctx>,
     who: TenantUser,
-    Json(new): Json<NewToken>,
+    ApiJson(new): ApiJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiToken>)> {
     let created = domain::tokens::create(
         &ctx,
@@ -66,11 +72,12 @@ async fn create_token(
         (status = 204, description = "Revoked"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A malformed path, query or body"),
     ))]
 async fn revoke_token(
     State(ctx): State<Ctx>,
     who: TenantUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     domain::tokens::revoke(&ctx, who.tenant(), who.user(), &who.caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)

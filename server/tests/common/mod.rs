@@ -508,3 +508,115 @@ fn encode(s: &str) -> String {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------------------------
+// The REST API (`/api/v1`): requests with a bearer token, answers with their headers.
+
+/// A `multipart/form-data` body: text `fields`, then `files` as (field, file name, bytes).
+/// Returns the `Content-Type` (with its boundary) and the body.
+pub fn multipart_body(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = format!("----execgov-test-{:032x}", rand::thread_rng().gen::<u128>());
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(value.as_bytes());
+        body.extend_from_slice(b"\r\n");
+    }
+    for (name, file_name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+                 filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A request's body for `TestServer::api`.
+pub enum ApiBody {
+    Empty,
+    Json(serde_json::Value),
+    /// Any bytes with this `Content-Type` (malformed bodies, multipart from `multipart_body`).
+    Raw(String, Vec<u8>),
+}
+
+/// An API response with the headers the tests look at.
+pub struct ApiReply {
+    pub status: u16,
+    /// The `Content-Type` without parameters ("" if none).
+    pub content_type: String,
+    pub www_authenticate: Option<String>,
+    pub location: Option<String>,
+    pub content_disposition: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl ApiReply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON; panics (showing the body) if it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.text()))
+    }
+}
+
+impl TestServer {
+    /// `method` `path` with `Host: host`, `Authorization: Bearer <bearer>` when given, and `body`.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        host: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: ApiBody,
+    ) -> ApiReply {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header(reqwest::header::HOST, host);
+        if let Some(token) = bearer {
+            req = req.header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        req = match body {
+            ApiBody::Empty => req,
+            ApiBody::Json(value) => req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(value.to_string()),
+            ApiBody::Raw(content_type, bytes) => req
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes),
+        };
+        let resp = req.send().await.unwrap();
+        let header = |name: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE)
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
+            .unwrap_or_default();
+        let www_authenticate = header(reqwest::header::WWW_AUTHENTICATE);
+        let location = header(reqwest::header::LOCATION);
+        let content_disposition = header(reqwest::header::CONTENT_DISPOSITION);
+        ApiReply {
+            status: resp.status().as_u16(),
+            content_type,
+            www_authenticate,
+            location,
+            content_disposition,
+            body: resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
+        }
+    }
+}

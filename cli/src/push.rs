@@ -1,0 +1,241 @@
+//! `push`: a skill folder, zipped in memory, submitted for review (`POST /api/v1/submissions`);
+//! `submission ID`: where it is on its timeline.
+
+use std::io::{Cursor, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use model::hot_update::{SubmissionDetail, SubmissionStatus};
+use reqwest::multipart::{Form, Part};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+use crate::account::connect;
+use crate::error::{code, io_failure, Failure, Outcome};
+use crate::output::{print_json, size};
+use crate::Global;
+
+/// The server's limits on a submitted folder, checked here before uploading anything.
+const MAX_FILES: usize = 1000;
+const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+const MAX_TOTAL_BYTES: u64 = 32 * 1024 * 1024;
+
+#[derive(Args)]
+pub struct PushArgs {
+    /// The skill folder: main.py or main.sh, README.md, skill.toml and what else the script
+    /// needs (files and folders whose names start with '.' and __pycache__ are left out)
+    folder: PathBuf,
+    /// The business scenario: what problem the skill solves and who uses it
+    #[arg(long)]
+    scenario: String,
+    /// The proposed risk (the reviewer decides the final one)
+    #[arg(long, value_parser = ["low", "medium", "high"])]
+    risk: String,
+    /// Propose that the assistant may call it
+    #[arg(long)]
+    ai_callable: bool,
+    /// Propose that people may not run it from its form
+    #[arg(long)]
+    no_manual: bool,
+    /// Propose that each run waits for a person's confirmation (always so for high risk)
+    #[arg(long)]
+    requires_confirmation: bool,
+    /// Print the submission as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn push(global: &Global, args: PushArgs) -> Outcome<()> {
+    let (archive, files, unpacked) = zip_folder(&args.folder)?;
+    let api = connect(global)?;
+    let folder_name = args
+        .folder
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "skill".into());
+    let flag = |on: bool| if on { "true" } else { "false" };
+    let archive_size = archive.len();
+    let part = Part::bytes(archive)
+        .file_name(format!("{folder_name}.zip"))
+        .mime_str("application/zip")
+        .map_err(|e| Failure::failed(format!("push: {e}")))?;
+    let form = Form::new()
+        .part("archive", part)
+        .text("scenario", args.scenario.clone())
+        .text("risk", args.risk.clone())
+        .text("manual_allowed", flag(!args.no_manual))
+        .text("ai_callable", flag(args.ai_callable))
+        .text("requires_confirmation", flag(args.requires_confirmation));
+    let what = format!("push {}", args.folder.display());
+    let detail: SubmissionDetail = api
+        .json(api.post("/api/v1/submissions").multipart(form), &what)
+        .await?;
+    if args.json {
+        return print_json(&detail);
+    }
+    let s = &detail.summary;
+    println!(
+        "Submission {} of {} ({}): {}.",
+        s.id,
+        s.slug,
+        s.skill_name,
+        s.status.as_str()
+    );
+    println!(
+        "Sent {files} files ({} unpacked, {} zipped) to {}.",
+        size(unpacked as i64),
+        size(archive_size as i64),
+        api.shown_host()
+    );
+    if s.status == SubmissionStatus::Submitted {
+        println!(
+            "A super-admin reviews it next; follow it with: execgov-cli submission {}",
+            s.id
+        );
+    }
+    Ok(())
+}
+
+pub async fn submission(global: &Global, id: i64, json: bool) -> Outcome<()> {
+    let api = connect(global)?;
+    let detail: SubmissionDetail = api
+        .json(
+            api.get(&format!("/api/v1/submissions/{id}")),
+            &format!("submission {id}"),
+        )
+        .await?;
+    if json {
+        return print_json(&detail);
+    }
+    let s = &detail.summary;
+    let mut status = s.status.as_str().to_string();
+    if let Some(step) = &s.failed_step {
+        status.push_str(&format!(" at {step}"));
+    }
+    if let Some(reason) = &s.reason {
+        status.push_str(&format!(" ({reason})"));
+    }
+    println!(
+        "Submission {} of {} ({}): {status}",
+        s.id, s.slug, s.skill_name
+    );
+    if let Some(v) = detail.version {
+        println!("Skill version: {v}");
+    }
+    for event in &detail.timeline {
+        let note = if event.note.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", event.note)
+        };
+        println!(
+            "  {}  {} by {}{note}",
+            event.at.format("%Y-%m-%d %H:%M:%S"),
+            event.status,
+            event.actor
+        );
+    }
+    Ok(())
+}
+
+/// The folder as a zip archive in memory: (bytes, files, unpacked size). Paths inside are
+/// relative to the folder.
+pub fn zip_folder(folder: &Path) -> Outcome<(Vec<u8>, usize, u64)> {
+    let meta =
+        std::fs::metadata(folder).map_err(|e| io_failure(code::INVALID, folder.display(), e))?;
+    if !meta.is_dir() {
+        return Err(Failure::invalid(format!(
+            "{} is not a folder",
+            folder.display()
+        )));
+    }
+    let mut entries = Vec::new();
+    collect(folder, Path::new(""), &mut entries)?;
+    if entries.is_empty() {
+        return Err(Failure::invalid(format!("{} is empty", folder.display())));
+    }
+    if entries.len() > MAX_FILES {
+        return Err(Failure::invalid(format!(
+            "{}: {} files; a skill folder may have at most {MAX_FILES}",
+            folder.display(),
+            entries.len()
+        )));
+    }
+    let total: u64 = entries.iter().map(|e| e.2).sum();
+    if total > MAX_TOTAL_BYTES {
+        return Err(Failure::invalid(format!(
+            "{}: {} in all; a skill folder may have at most 32 MiB",
+            folder.display(),
+            size(total as i64)
+        )));
+    }
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    for (relative, mode, _) in &entries {
+        let name = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .unix_permissions(mode & 0o777);
+        let path = folder.join(relative);
+        let bytes =
+            std::fs::read(&path).map_err(|e| io_failure(code::INVALID, path.display(), e))?;
+        zip.start_file(name, options)
+            .and_then(|_| zip.write_all(&bytes).map_err(Into::into))
+            .map_err(|e| Failure::failed(format!("zipping {}: {e}", path.display())))?;
+    }
+    let bytes = zip
+        .finish()
+        .map_err(|e| Failure::failed(format!("zipping {}: {e}", folder.display())))?
+        .into_inner();
+    Ok((bytes, entries.len(), total))
+}
+
+/// Regular files under `root/relative`, sorted: (relative path, mode, size).
+fn collect(root: &Path, relative: &Path, out: &mut Vec<(PathBuf, u32, u64)>) -> Outcome<()> {
+    let dir = root.join(relative);
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(|e| io_failure(code::INVALID, dir.display(), e))? {
+        let entry = entry.map_err(|e| io_failure(code::INVALID, dir.display(), e))?;
+        names.push(entry.file_name());
+    }
+    names.sort();
+    for name in names {
+        let text = name.to_string_lossy();
+        if text.starts_with('.') || text == "__pycache__" {
+            continue;
+        }
+        let rel = relative.join(&name);
+        let path = root.join(&rel);
+        let meta = std::fs::symlink_metadata(&path)
+            .map_err(|e| io_failure(code::INVALID, path.display(), e))?;
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            return Err(Failure::invalid(format!(
+                "{}: a symbolic link; skill folders may not hold links (copy the file instead)",
+                path.display()
+            )));
+        } else if kind.is_dir() {
+            collect(root, &rel, out)?;
+        } else if kind.is_file() {
+            if meta.len() > MAX_FILE_BYTES {
+                return Err(Failure::invalid(format!(
+                    "{}: {}; a file of a skill may have at most 8 MiB",
+                    path.display(),
+                    size(meta.len() as i64)
+                )));
+            }
+            out.push((rel, meta.permissions().mode(), meta.len()));
+        } else {
+            return Err(Failure::invalid(format!(
+                "{}: not a regular file or folder",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
