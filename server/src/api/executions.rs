@@ -199,7 +199,8 @@ async fn get_execution(
 pub struct LogQuery {
     /// Skip the first `after` lines (the `next` of the previous answer).
     #[serde(default)]
-    after: u32,
+    #[param(minimum = 0)]
+    after: i32,
 }
 
 /// A page of an execution's log, for following it: ask again with `after = next` until
@@ -209,7 +210,7 @@ pub struct LogPage {
     pub status: ExecutionStatus,
     pub finished: bool,
     pub lines: Vec<LogLine>,
-    pub next: u32,
+    pub next: i32,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -234,7 +235,8 @@ async fn execution_logs(
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> ApiResult<Json<LogPage>> {
     let view = executions::view(&ctx, who.tenant(), who.user(), id).await?;
-    let after = q.after as usize;
+    let after = usize::try_from(q.after)
+        .map_err(|_| AppError::Invalid("after: must be 0 or more.".into()))?;
     let next = view.logs.len().max(after);
     Ok(Json(LogPage {
         status: view.summary.status,
@@ -245,7 +247,7 @@ async fn execution_logs(
             .skip(after)
             .map(|(stream, line)| LogLine { stream, line })
             .collect(),
-        next: u32::try_from(next).unwrap_or(u32::MAX),
+        next: i32::try_from(next).unwrap_or(i32::MAX),
     }))
 }
 
