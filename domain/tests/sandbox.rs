@@ -974,3 +974,61 @@ async fn cancelled_while_waiting_for_a_uid() {
     assert!(second_done < Duration::from_millis(800), "{second_done:?}");
     assert!(second.lines.is_empty());
 }
+
+#[tokio::test]
+async fn nothing_of_a_run_reaches_the_next_run_on_its_uid() {
+    require_root!();
+    // One uid, two runs one after the other: the second sees none of the first's files,
+    // /tmp, /dev/shm or processes, and runs as the same uid.
+    let uid = 62026;
+    let ex = executors(uid);
+    let first = Fixture::new(
+        "leak-first",
+        AssetKind::Shell,
+        "echo secret > /tmp/left.txt\necho secret > /dev/shm/left.txt\necho secret > left.txt\n\
+         ( setsid sleep 300 < /dev/null > /dev/null 2>&1 & )\nid -u\n",
+    );
+    let (_keep, cancel) = watch::channel(false);
+    let ran = run_with(&ex, &first, AssetKind::Shell, limits(), vec![], cancel).await;
+    after_run(uid, &first, &ran, limits().wall);
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    assert_eq!(ran.stdout(), format!("{uid}\n"));
+    assert!(first.work.join("left.txt").exists(), "{ran:?}");
+
+    let second = Fixture::new(
+        "leak-second",
+        AssetKind::Shell,
+        "echo \"tmp:$(ls -A /tmp | tr '\\n' ' ')\"\necho \"shm:$(ls -A /dev/shm | tr '\\n' ' ')\"\n\
+         echo \"work:$(ls -A /work | tr '\\n' ' ')\"\necho \"sleeping:$(ps -eo comm= | grep -c '^sleep$')\"\n\
+         id -u\n",
+    );
+    let (_keep, cancel) = watch::channel(false);
+    let ran = run_with(&ex, &second, AssetKind::Shell, limits(), vec![], cancel).await;
+    after_run(uid, &second, &ran, limits().wall);
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    assert_eq!(
+        ran.stdout(),
+        format!("tmp:\nshm:\nwork:files inputs.json output \nsleeping:0\n{uid}\n"),
+        "{ran:?}"
+    );
+}
+
+#[tokio::test]
+async fn starting_sandboxes_leaves_the_server_dumpable() {
+    require_root!();
+    // The sandbox is started from a child that shares the server's memory while it drops to
+    // the pool uid, which marks that memory non-dumpable; the flag must come back.
+    // SAFETY: plain prctl calls.
+    let before = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
+    let fx = Fixture::new("dumpable", AssetKind::Shell, "true\n");
+    let ran = run(62027, &fx, AssetKind::Shell, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    // Other tests start sandboxes in parallel, each holding the flag down for a moment.
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut now = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
+    while now != before && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+        now = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
+    }
+    assert_eq!(now, before);
+}

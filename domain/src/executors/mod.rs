@@ -29,6 +29,7 @@
 
 mod output;
 mod sandbox;
+mod spawn;
 mod workdir;
 
 use std::collections::HashMap;
@@ -39,7 +40,7 @@ use anyhow::{bail, Context};
 use tokio::sync::{mpsc, watch};
 
 use output::{pump, PumpStats};
-use sandbox::{Cleanup, UidPool};
+use sandbox::{Cleanup, Init, UidPool};
 
 const MIB: u64 = 1024 * 1024;
 /// `result.json` larger than this is ignored (and the reason says so).
@@ -283,6 +284,7 @@ pub struct Executors {
     config: SandboxConfig,
     interpreters: HashMap<AssetKind, Interpreter>,
     pool: UidPool,
+    init: Init,
 }
 
 /// Why the runner killed the script.
@@ -339,6 +341,7 @@ impl Executors {
             }
         }
         Executors {
+            init: Init::choose(&config),
             config,
             interpreters,
             pool,
@@ -407,23 +410,29 @@ impl Executors {
             _ = cancelled(&mut cancel) => return Ok(RunOutcome::cancelled_before_start()),
         };
         let mut cleanup = Cleanup::new(slot);
-        if let Some(uid) = cleanup.uid() {
-            let owner = workdir::owner(&work_dir)?;
-            let wd = work_dir.clone();
-            tokio::task::spawn_blocking(move || workdir::chown_tree(&wd, uid, uid))
-                .await?
-                .context("handing the work folder to the sandbox uid")?;
-            cleanup.set_chown_back(work_dir.clone(), owner);
+        let uid = cleanup.uid();
+        if uid.is_some() {
+            // Set first, so that a partial hand-over is undone too.
+            cleanup.set_chown_back(work_dir.clone(), workdir::owner(&work_dir)?);
         }
+        // One trip to the blocking pool: kill any stray process of the uid (so the run starts
+        // with its full process budget), hand the folder over and measure it.
         let baseline = {
             let wd = work_dir.clone();
-            tokio::task::spawn_blocking(move || workdir::usage(&wd, u64::MAX))
-                .await?
-                .bytes
+            tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+                if let Some(uid) = uid {
+                    sandbox::sweep_uid(uid);
+                    workdir::chown_tree(&wd, uid, uid)
+                        .context("handing the work folder to the sandbox uid")?;
+                }
+                Ok(workdir::usage(&wd, u64::MAX).bytes)
+            })
+            .await??
         };
 
-        let mut cmd = sandbox::command(
+        let spec = sandbox::command(
             &self.config,
+            &self.init,
             &interp.program,
             &interp.args,
             req.kind,
@@ -431,10 +440,10 @@ impl Executors {
             &work_dir,
             &req.env,
             &limits,
-            cleanup.uid(),
+            uid,
         )?;
         let started = Instant::now();
-        let mut child = cmd.spawn().with_context(|| {
+        let mut child = spawn::spawn(spec).with_context(|| {
             format!(
                 "starting {}",
                 if self.config.enabled {
@@ -444,8 +453,7 @@ impl Executors {
                 }
             )
         })?;
-        drop(cmd); // closes our copies of the fds passed to bwrap
-        cleanup.set_pgid(child.id().map(|p| p as i32));
+        cleanup.set_pgid(Some(child.id()));
 
         let stdout = child.stdout.take().context("stdout pipe")?;
         let stderr = child.stderr.take().context("stderr pipe")?;
@@ -472,22 +480,25 @@ impl Executors {
             Some(st) => st.context("waiting for the script")?,
             None => {
                 cleanup.kill_group();
-                let _ = child.start_kill();
+                child.start_kill();
                 child.wait().await.context("reaping the script")?
             }
         };
         let duration = started.elapsed();
         disk_task.0.abort();
-        // Anything left in the group (or of the pool uid, wherever it hid) dies now.
+        // Anything left in the group (or of the pool uid, wherever it hid) dies now; then the
+        // folder goes back to its owner and is read, in one trip to the blocking pool, while
+        // the readers drain the pipes.
         cleanup.kill_group();
-        cleanup.sweep().await;
-
+        let after = cleanup.after_run();
+        let wd = work_dir.clone();
+        let post = tokio::task::spawn_blocking(move || {
+            after.run();
+            workdir::collect(&wd)
+        });
         let out = join_reader(&mut out_task).await;
         let err = join_reader(&mut err_task).await;
-        cleanup.chown_back_async().await?;
-
-        let wd = work_dir.clone();
-        let collected = tokio::task::spawn_blocking(move || workdir::collect(&wd)).await?;
+        let collected = post.await?;
         cleanup.finish();
 
         let outcome = judge(

@@ -22,15 +22,13 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::process::Command;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::{AssetKind, Limits, SandboxConfig};
+use super::{spawn, AssetKind, Limits, SandboxConfig};
 
 /// Environment names the runner sets itself; callers may not pass them.
 pub const RESERVED_ENV: [&str; 4] = [
@@ -45,16 +43,44 @@ pub const RESERVED_ENV: [&str; 4] = [
 const BWRAP_PROCESSES: u64 = 2;
 
 /// Pid 1 inside the sandbox (`bwrap --as-pid-1`): a shell that runs the interpreter as its
-/// child, reaps orphans, and exits with the child's status (128 + n for signal n).
-/// bubblewrap's own pid 1 reports the exit status early and is left as a zombie for the
-/// host's init to reap, which counts against the next run's RLIMIT_NPROC; a shell as pid 1
+/// child, reaps orphans while it waits for it, and exits with the child's status (128 + n for
+/// signal n). bubblewrap's own pid 1 reports the exit status early and is left as a zombie for
+/// the host's init to reap, which counts against the next run's RLIMIT_NPROC; a shell as pid 1
 /// is reaped by bubblewrap itself. The interpreter must not be pid 1: a namespace's init
-/// ignores SIGXCPU and SIGXFSZ. The shell's own job messages ("CPU time limit exceeded")
-/// go to /dev/null; the outcome's reason says it better.
+/// ignores SIGXCPU and SIGXFSZ. The shell's own job messages ("CPU time limit exceeded") go to
+/// /dev/null; the outcome's reason says it better.
 ///
-/// `env -u` drops what bash adds to its children's environment (and bubblewrap's `PWD`).
-const INIT_SCRIPT: &str =
+/// dash (Debian's `/bin/sh`) when the host has it: it costs ~1 ms of CPU where bash costs ~3,
+/// and passes its children the environment it was given, apart from bubblewrap's `PWD`, which
+/// it unsets. Otherwise the configured shell, with `env -u` dropping what bash adds to its
+/// children's environment (`_`, `SHLVL`, `PWD`).
+#[derive(Clone, Debug)]
+pub struct Init {
+    shell: PathBuf,
+    script: &'static str,
+}
+
+const DASH: &str = "/usr/bin/dash";
+const DASH_INIT: &str = r#"exec 3>&2 2>/dev/null; unset PWD; "$@" 2>&3 3>&-; exit $?"#;
+const BASH_INIT: &str =
     r#"exec 3>&2 2>/dev/null; /usr/bin/env -u _ -u SHLVL -u PWD "$@" 2>&3 3>&-; exit $?"#;
+
+impl Init {
+    /// dash if installed under `/usr` (the sandbox sees only `/usr`), else `cfg.shell`.
+    pub fn choose(cfg: &SandboxConfig) -> Init {
+        if super::is_executable(Path::new(DASH)) {
+            Init {
+                shell: DASH.into(),
+                script: DASH_INIT,
+            }
+        } else {
+            Init {
+                shell: cfg.shell.clone(),
+                script: BASH_INIT,
+            }
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // The uid pool
@@ -102,8 +128,8 @@ impl UidPool {
         }
     }
 
-    /// A uid for one run (waits while all are busy); kills any stray process of that uid
-    /// first, so the run starts with its full process budget.
+    /// A uid for one run (waits while all are busy). The caller sweeps it (see
+    /// [`sweep_uid`]) before use, so the run starts with its full process budget.
     pub async fn acquire(&self) -> anyhow::Result<Slot<'_>> {
         let Some(inner) = &self.inner else {
             return Ok(Slot {
@@ -122,13 +148,11 @@ impl UidPool {
             .map_err(|_| anyhow::anyhow!("uid pool poisoned"))?
             .pop()
             .context("uid pool out of sync")?;
-        let slot = Slot {
+        Ok(Slot {
             uid: Some(uid),
             pool: Some(inner),
             _permit: Some(permit),
-        };
-        tokio::task::spawn_blocking(move || sweep_uid(uid)).await?;
-        Ok(slot)
+        })
     }
 }
 
@@ -202,24 +226,13 @@ impl<'a> Cleanup<'a> {
         }
     }
 
-    /// Kills every process of the pool uid, wherever it is (setsid, daemonised …).
-    pub async fn sweep(&self) {
-        if let Some(uid) = self.slot.uid {
-            let _ = tokio::task::spawn_blocking(move || sweep_uid(uid)).await;
+    /// What is left to do once the processes are gone, as a value that can move to a
+    /// blocking thread: [`AfterRun::run`]. Until [`Cleanup::finish`], `Drop` still does it all.
+    pub fn after_run(&self) -> AfterRun {
+        AfterRun {
+            uid: self.slot.uid,
+            chown_back: self.chown_back.clone(),
         }
-    }
-
-    /// Gives the work folder back to its owner (failures are logged).
-    pub async fn chown_back_async(&mut self) -> anyhow::Result<()> {
-        if let Some((dir, (uid, gid))) = self.chown_back.take() {
-            let res =
-                tokio::task::spawn_blocking(move || super::workdir::chown_tree(&dir, uid, gid))
-                    .await?;
-            if let Err(e) = res {
-                tracing::warn!(error = %e, "giving the work folder back was incomplete");
-            }
-        }
-        Ok(())
     }
 
     /// Everything is done; nothing left for `Drop`.
@@ -234,11 +247,28 @@ impl Drop for Cleanup<'_> {
             return;
         }
         self.kill_group();
-        if let Some(uid) = self.slot.uid {
+        self.after_run().run();
+    }
+}
+
+/// The blocking part of a run's cleanup (see [`Cleanup::after_run`]).
+#[derive(Debug)]
+pub struct AfterRun {
+    uid: Option<u32>,
+    chown_back: Option<(PathBuf, (u32, u32))>,
+}
+
+impl AfterRun {
+    /// Kills every process of the pool uid, wherever it is (setsid, daemonised …), then gives
+    /// the work folder back to its owner (failures are logged).
+    pub fn run(&self) {
+        if let Some(uid) = self.uid {
             sweep_uid(uid);
         }
-        if let Some((dir, (uid, gid))) = self.chown_back.take() {
-            let _ = super::workdir::chown_tree(&dir, uid, gid);
+        if let Some((dir, (uid, gid))) = &self.chown_back {
+            if let Err(e) = super::workdir::chown_tree(dir, *uid, *gid) {
+                tracing::warn!(error = %e, "giving the work folder back was incomplete");
+            }
         }
     }
 }
@@ -293,47 +323,163 @@ fn tasks_of_uid(uid: u32) -> u64 {
     n
 }
 
-/// SIGKILL to every process of `uid`, from a forked helper that becomes `uid` and calls
-/// `kill(-1, SIGKILL)`: one atomic sweep of everything that uid may signal, so a fork
-/// bomb cannot outrun it. Repeats until only zombies are left. Never for uid 0.
+/// SIGKILL to every process of `uid`, from a helper that becomes `uid` and calls
+/// `kill(-1, SIGKILL)`: one atomic sweep of everything that uid may signal, so a fork bomb
+/// cannot outrun it. The helper also tells whether it was the uid's only task; only when it
+/// was not is `/proc` scanned, and the sweep repeated until only zombies are left. Never for
+/// uid 0.
 pub fn sweep_uid(uid: u32) {
     if uid == 0 || !nix::unistd::geteuid().is_root() {
         return;
     }
     for _ in 0..50 {
+        if kill_all_as(uid) {
+            return;
+        }
         // Zombies are ignored: they run nothing and only init can reap them.
         if !processes_of_uid(uid).iter().any(|&(_, zombie)| !zombie) {
             return;
         }
-        kill_all_as(uid);
         std::thread::sleep(Duration::from_millis(2));
     }
     tracing::error!(uid, "processes of the sandbox uid survived the sweep");
 }
 
-fn kill_all_as(uid: u32) {
-    // SAFETY: the forked child runs only raw syscalls (no allocation, no locks) and
-    // `_exit`s; the parent waits for it by pid.
-    unsafe {
-        let pid = libc::fork();
-        if pid == 0 {
-            let u = uid as libc::c_long;
-            if libc::syscall(libc::SYS_setresgid, u, u, u) == 0
-                && libc::syscall(libc::SYS_setresuid, u, u, u) == 0
-            {
-                libc::kill(-1, libc::SIGKILL);
-            }
-            libc::_exit(0);
+/// The helper's exit codes.
+const HELPER_ALONE: libc::c_int = 0;
+const HELPER_NOT_ALONE: libc::c_int = 1;
+const HELPER_FAILED: libc::c_int = 2;
+
+/// Stack of the helper's own probe child (which only returns).
+const PROBE_STACK: usize = 16 * 1024;
+
+struct SweepArgs {
+    uid: libc::c_long,
+    probe_stack_top: *mut libc::c_void,
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Kills every process of `uid` (see [`sweep_uid`]); `true` when the uid had no task at all
+/// apart from the helper, so there is nothing to wait for.
+fn kill_all_as(uid: u32) -> bool {
+    let mut probe_stack = vec![0u8; PROBE_STACK];
+    let top = ((probe_stack.as_mut_ptr() as usize + PROBE_STACK) & !15) as *mut libc::c_void;
+    let args = SweepArgs {
+        uid: uid as libc::c_long,
+        probe_stack_top: top,
+    };
+    // SAFETY: `sweep_helper` follows the clone_vm rules; `args` and the probe stack live until
+    // clone_vm returns, by which time the helper (and its probe child) have exited.
+    let helper = unsafe {
+        super::spawn::clone_vm(sweep_helper, &args as *const SweepArgs as *mut libc::c_void)
+    };
+    let code = match helper.and_then(super::spawn::reap_blocking) {
+        Ok(st) => st.code(),
+        Err(e) => {
+            tracing::error!(uid, error = %e, "starting the sweep helper failed");
+            None
         }
-        if pid > 0 {
-            let mut st = 0;
-            while libc::waitpid(pid, &mut st, 0) == -1
-                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
-            {}
-        } else {
-            tracing::error!(uid, error = %std::io::Error::last_os_error(), "fork for the sweep failed");
-        }
+    };
+    drop(probe_stack);
+    if code == Some(HELPER_FAILED) {
+        tracing::error!(uid, "the sweep helper could not become the sandbox uid");
     }
+    code == Some(HELPER_ALONE)
+}
+
+/// The sweep helper (a `clone_vm` child: raw syscalls only).
+extern "C" fn sweep_helper(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` points to the SweepArgs kept alive by kill_all_as; only raw syscalls.
+    unsafe {
+        let a = &*(arg as *const SweepArgs);
+        let u = a.uid;
+        if libc::syscall(libc::SYS_setresgid, u, u, u) != 0
+            || libc::syscall(libc::SYS_setresuid, u, u, u) != 0
+        {
+            return HELPER_FAILED;
+        }
+        // Everything this uid may signal, in any namespace; not the helper itself.
+        libc::syscall(
+            libc::SYS_kill,
+            -1 as libc::c_long,
+            libc::SIGKILL as libc::c_long,
+        );
+        // Was there anything? RLIMIT_NPROC counts every task of the uid (threads and zombies,
+        // in every user namespace, as long as they exist). At 2, one more task can be made only
+        // while the helper is the uid's only one. A capability would lift the limit: then we
+        // cannot tell, and the caller looks in /proc.
+        let mut hdr = CapHeader {
+            version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+            pid: 0,
+        };
+        let mut caps = [CapData {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        }; 2];
+        if libc::syscall(
+            libc::SYS_capget,
+            &mut hdr as *mut CapHeader,
+            caps.as_mut_ptr(),
+        ) != 0
+            || caps[0].effective != 0
+            || caps[1].effective != 0
+        {
+            return HELPER_NOT_ALONE;
+        }
+        let limit = libc::rlimit64 {
+            rlim_cur: 2,
+            rlim_max: 2,
+        };
+        if libc::syscall(
+            libc::SYS_prlimit64,
+            0 as libc::c_long,
+            libc::RLIMIT_NPROC as libc::c_long,
+            &limit as *const libc::rlimit64,
+            std::ptr::null_mut::<libc::rlimit64>(),
+        ) != 0
+        {
+            return HELPER_NOT_ALONE;
+        }
+        let pid = libc::clone(
+            probe_child,
+            a.probe_stack_top,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            std::ptr::null_mut(),
+        );
+        if pid < 0 {
+            return HELPER_NOT_ALONE;
+        }
+        let mut st: libc::c_int = 0;
+        while libc::syscall(
+            libc::SYS_wait4,
+            pid as libc::c_long,
+            &mut st as *mut libc::c_int,
+            0 as libc::c_long,
+            std::ptr::null_mut::<libc::rusage>(),
+        ) < 0
+            && *libc::__errno_location() == libc::EINTR
+        {}
+        HELPER_ALONE
+    }
+}
+
+/// The probe: exists for a moment, then exits.
+extern "C" fn probe_child(_: *mut libc::c_void) -> libc::c_int {
+    0
 }
 
 // ---------------------------------------------------------------------------------------
@@ -367,45 +513,13 @@ fn top_level_args(args: &mut Vec<OsString>) {
     }
 }
 
-/// The limits to set in the child, computed before fork (nothing is computed after).
-#[derive(Clone, Copy)]
-struct RlimitPlan {
-    cpu: u64,
-    address_space: u64,
-    file_size: u64,
-    open_files: u64,
-    nproc: u64,
-}
-
-/// Sets soft and hard limit, never above the current hard limit (which we cannot raise).
-/// Async-signal-safe: only syscalls.
-fn set_rlimit(res: libc::__rlimit_resource_t, soft: u64, hard: u64) -> std::io::Result<()> {
-    let mut cur = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: valid pointer to a local.
-    if unsafe { libc::getrlimit(res, &mut cur) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let hard = hard.min(cur.rlim_max);
-    let new = libc::rlimit {
-        rlim_cur: soft.min(hard),
-        rlim_max: hard,
-    };
-    // SAFETY: valid pointer to a local.
-    if unsafe { libc::setrlimit(res, &new) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// The command for one run: bubblewrap around the interpreter (or the interpreter alone
 /// when the sandbox is disabled), with a cleared environment, the pool uid, its own
-/// process group, rlimits and piped output.
+/// process group, rlimits and piped output (see [`spawn::spawn`]).
 #[allow(clippy::too_many_arguments)]
 pub fn command(
     cfg: &SandboxConfig,
+    init: &Init,
     program: &Path,
     interp_args: &[&str],
     kind: AssetKind,
@@ -414,7 +528,7 @@ pub fn command(
     extra_env: &[(String, String)],
     limits: &Limits,
     pool_uid: Option<u32>,
-) -> anyhow::Result<Command> {
+) -> anyhow::Result<spawn::Spec> {
     let own_uid = nix::unistd::getuid().as_raw();
     let own_gid = nix::unistd::getgid().as_raw();
     let (uid, gid) = match pool_uid {
@@ -433,17 +547,19 @@ pub fn command(
         // included, so the budget sits on top of what we already have.
         nproc += tasks_of_uid(own_uid);
     }
-    let plan = RlimitPlan {
-        cpu: limits.cpu_seconds.max(1),
-        address_space: limits.address_space,
-        file_size: limits.file_size,
-        open_files: limits.open_files.max(16),
-        nproc: nproc.max(1),
-    };
+    let cpu = limits.cpu_seconds.max(1);
+    let open_files = limits.open_files.max(16);
+    let rlimits = vec![
+        (libc::RLIMIT_CORE, 0, 0),
+        (libc::RLIMIT_CPU, cpu, cpu + 1),
+        (libc::RLIMIT_AS, limits.address_space, limits.address_space),
+        (libc::RLIMIT_FSIZE, limits.file_size, limits.file_size),
+        (libc::RLIMIT_NOFILE, open_files, open_files),
+        (libc::RLIMIT_NPROC, nproc.max(1), nproc.max(1)),
+    ];
 
     let mut keep_fds: Vec<OwnedFd> = Vec::new();
-    let mut cmd;
-    if cfg.enabled {
+    let spec = if cfg.enabled {
         let passwd = format!(
             "root:x:0:0:root:/root:/usr/sbin/nologin\n\
              sandbox:x:{uid}:{gid}:ExecGov sandbox:/work:/bin/bash\n\
@@ -525,70 +641,43 @@ pub fn command(
         }
         a.push("--".into());
         a.extend([
-            cfg.shell.clone().into(),
+            init.shell.clone().into(),
             "-c".into(),
-            INIT_SCRIPT.into(),
+            init.script.into(),
             "execgov-init".into(),
         ]);
         a.push(program.into());
         a.extend(interp_args.iter().map(OsString::from));
         a.push(Path::new("/skill").join(kind.entry_file()).into());
-
-        cmd = Command::new(&cfg.bwrap);
-        cmd.args(a).env_clear().current_dir("/");
         keep_fds.push(passwd_fd);
         keep_fds.push(group_fd);
+        spawn::Spec {
+            program: cfg.bwrap.clone(),
+            args: a,
+            env: Vec::new(),
+            cwd: "/".into(),
+            ids: None,
+            rlimits,
+            keep_fds,
+        }
     } else {
-        cmd = Command::new(program);
-        cmd.args(interp_args)
-            .arg(script_dir.join(kind.entry_file()))
-            .env_clear()
-            .envs(sandbox_env(work_dir, extra_env))
-            .current_dir(work_dir);
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0);
-    if pool_uid.is_some() {
-        // std drops the supplementary groups too when it changes uid as root.
-        cmd.uid(uid).gid(gid);
-    }
-
-    let raw_fds: Vec<i32> = keep_fds.iter().map(|f| f.as_raw_fd()).collect();
-    // SAFETY: the closure runs between fork and exec (after std's setgid/setuid) and
-    // makes only async-signal-safe syscalls; the fds it names are owned by the closure,
-    // which lives as long as the Command.
-    unsafe {
-        cmd.pre_exec(move || {
-            let _owned = &keep_fds;
-            // Nothing of the server's leaks into the sandbox, except the data pipes.
-            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-            libc::syscall(
-                libc::SYS_close_range,
-                3 as libc::c_uint,
-                libc::c_uint::MAX,
-                CLOSE_RANGE_CLOEXEC,
-            );
-            for &fd in &raw_fds {
-                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            set_rlimit(libc::RLIMIT_CORE, 0, 0)?;
-            set_rlimit(libc::RLIMIT_CPU, plan.cpu, plan.cpu + 1)?;
-            set_rlimit(libc::RLIMIT_AS, plan.address_space, plan.address_space)?;
-            set_rlimit(libc::RLIMIT_FSIZE, plan.file_size, plan.file_size)?;
-            set_rlimit(libc::RLIMIT_NOFILE, plan.open_files, plan.open_files)?;
-            set_rlimit(libc::RLIMIT_NPROC, plan.nproc, plan.nproc)?;
-            // If the server dies, so does the sandbox (bubblewrap's --die-with-parent
-            // takes it from there).
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-            Ok(())
-        });
-    }
-    Ok(cmd)
+        let mut a: Vec<OsString> = interp_args.iter().map(OsString::from).collect();
+        a.push(script_dir.join(kind.entry_file()).into());
+        spawn::Spec {
+            program: program.to_path_buf(),
+            args: a,
+            env: sandbox_env(work_dir, extra_env),
+            cwd: work_dir.to_path_buf(),
+            ids: None,
+            rlimits,
+            keep_fds,
+        }
+    };
+    // As root: the pool uid, without supplementary groups.
+    Ok(spawn::Spec {
+        ids: pool_uid.map(|_| (uid, gid)),
+        ..spec
+    })
 }
 
 /// The script's whole environment: `PATH`, `HOME`, `LANG` and `EXECGOV_*` (paths under

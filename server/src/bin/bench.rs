@@ -141,7 +141,7 @@ async fn bench(cluster: &PrivateCluster, root: &Path) -> anyhow::Result<()> {
     );
 
     // Warm-up: page cache, interpreter, first connections.
-    bare_python(&ctx.pool, &config.python, 3).await?;
+    bare_python(&ctx.pool, &config.python, &["-c", "pass"], 3).await?;
     sandbox_only(&ctx.pool, &fx, 3).await?;
 
     benchmark_1(&fx, &ctx).await?;
@@ -156,7 +156,8 @@ async fn benchmark_1(fx: &Fixture, ctx: &Ctx) -> anyhow::Result<()> {
     let python = &fx.executors.config().python;
     let n = TRIVIAL_JOBS;
     println!("\nBenchmark 1: {n} trivial Python skills (main.py writes result.json), one worker");
-    let bare = bare_python(&ctx.pool, python, n).await?;
+    let bare = bare_python(&ctx.pool, python, &["-c", "pass"], n).await?;
+    let isolated = bare_python(&ctx.pool, python, &["-I", "-S", "-c", "pass"], n).await?;
     let sandbox = sandbox_only(&ctx.pool, fx, n).await?;
     let (queued, idle) = queue_one_worker(fx, n).await?;
     let phases = queue_phases(fx, ctx, n).await?;
@@ -166,6 +167,7 @@ async fn benchmark_1(fx: &Fixture, ctx: &Ctx) -> anyhow::Result<()> {
     );
     for (label, m) in [
         ("bare `python3 -c pass` spawns", bare),
+        ("  for reference: bare `python3 -I -S -c pass`", isolated),
         ("sandbox only (Executors::run, no queue, no DB)", sandbox),
         ("end to end on the queue (start_workers, 1)", queued),
     ] {
@@ -184,6 +186,10 @@ async fn benchmark_1(fx: &Fixture, ctx: &Ctx) -> anyhow::Result<()> {
         "  ratio end to end ÷ bare = {r:.2} (target ≤ 1.5: {}); the sandbox alone is {:.2}",
         verdict(r <= 1.5),
         ratio(sandbox.wall, bare.wall)
+    );
+    println!(
+        "  (the sandbox starts Python as `-I -S -u`, as the script contract says: without the site \
+         module, which the baseline imports)"
     );
 
     println!(
@@ -412,19 +418,24 @@ async fn print_db_costs(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `n` sequential spawns of `python -c pass`, no sandbox.
-async fn bare_python(pool: &PgPool, python: &Path, n: usize) -> anyhow::Result<Measured> {
+/// `n` sequential spawns of `python <args>` (`-c pass`), no sandbox.
+async fn bare_python(
+    pool: &PgPool,
+    python: &Path,
+    args: &[&str],
+    n: usize,
+) -> anyhow::Result<Measured> {
     let meter = Meter::start(pool).await?;
     for _ in 0..n {
         let status = tokio::process::Command::new(python)
-            .args(["-c", "pass"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .await
             .with_context(|| format!("starting {}", python.display()))?;
-        ensure!(status.success(), "{} -c pass: {status}", python.display());
+        ensure!(status.success(), "{} {args:?}: {status}", python.display());
     }
     meter.stop(pool).await
 }
