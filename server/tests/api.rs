@@ -9,9 +9,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Write};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -2392,82 +2389,12 @@ async fn the_openapi_document_lists_every_served_route_at_its_url() {
 // ---------------------------------------------------------------------------------------------
 // The real binary.
 
-/// The `execgov` binary running against a test database; killed (this PID only) when dropped.
-struct ChildServer {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl ChildServer {
-    async fn start(db: &TestDb) -> ChildServer {
-        let url = database_url(db).await;
-        let data_dir = db.ctx.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let log = data_dir.join("server.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_execgov"))
-            .env("DATABASE_URL", url)
-            .env("EXECGOV_DATA_DIR", &data_dir)
-            .env("EXECGOV_ADDR", addr.to_string())
-            .env("EXECGOV_SEED_PASSWORD", PASSWORD)
-            .env("EXECGOV_SANDBOX_FIRST_UID", CHILD_FIRST_UID.to_string())
-            .env(
-                "EXECGOV_SITE_ROOT",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"),
-            )
-            .env("EXECGOV_WORKERS", "2")
-            .env("EXECGOV_LOG", "info,sqlx=warn")
-            .env_remove("EXECGOV_SANDBOX")
-            .env_remove("EXECGOV_PYTHON")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("starting the execgov binary");
-        let mut server = ChildServer { child, addr, log };
-        let client = http_client();
-        for _ in 0..1200 {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!("the server exited ({status}):\n{}", server.output());
-            }
-            let health = client
-                .get(format!("http://{addr}/healthz"))
-                .header(reqwest::header::HOST, "localhost")
-                .send()
-                .await;
-            if health.is_ok_and(|r| r.status() == 200) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the server never answered /healthz:\n{}", server.output());
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for ChildServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The real binary serves the same API: the same document, a token made on the tokens page
 /// works for `/me`, and a run through the API finishes on the binary's own workers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_binary_serves_the_api_and_runs_what_it_is_asked() {
     let db = fresh_db().await;
-    let child = ChildServer::start(&db).await;
+    let child = ChildServer::start(&db, CHILD_FIRST_UID).await;
     let server = TestServer::at(child.addr, db.ctx.clone());
     let in_process = start_server(db.ctx.clone()).await;
     assert_eq!(openapi(&server).await, openapi(&in_process).await);

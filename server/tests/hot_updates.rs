@@ -9,9 +9,7 @@
 mod common;
 
 use std::io::{Cursor, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -471,103 +469,6 @@ async fn sessions(server: &TestServer) -> Sessions {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The real binary, as a child process.
-
-/// The `execgov` binary running against a test database; killed (this PID only) when dropped,
-/// also when the test panics.
-struct ChildServer {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl ChildServer {
-    async fn start(db: &TestDb) -> ChildServer {
-        let url = database_url(db).await;
-        let data_dir = db.ctx.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let log = data_dir.join("server.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_execgov"))
-            .env("DATABASE_URL", url)
-            .env("EXECGOV_DATA_DIR", &data_dir)
-            .env("EXECGOV_ADDR", addr.to_string())
-            .env("EXECGOV_SEED_PASSWORD", PASSWORD)
-            .env("EXECGOV_SANDBOX_FIRST_UID", CHILD_FIRST_UID.to_string())
-            .env(
-                "EXECGOV_SITE_ROOT",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"),
-            )
-            .env("EXECGOV_WORKERS", "2")
-            .env("EXECGOV_LOG", "info,sqlx=warn")
-            .env_remove("EXECGOV_SANDBOX")
-            .env_remove("EXECGOV_PYTHON")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("starting the execgov binary");
-        let mut server = ChildServer { child, addr, log };
-        let client = http_client();
-        for _ in 0..1200 {
-            server.assert_running();
-            let health = client
-                .get(format!("http://{addr}/healthz"))
-                .header(reqwest::header::HOST, "localhost")
-                .send()
-                .await;
-            if health.is_ok_and(|r| r.status() == 200) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the server never answered /healthz:\n{}", server.output());
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Panics (with the server's output) if the process has exited.
-    #[track_caller]
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!("the server exited ({status}):\n{}", self.output());
-        }
-    }
-
-    /// The process's start time (clock ticks since boot), from /proc: a restarted server under a
-    /// reused PID would differ.
-    fn start_time(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
-        let after_name = &stat[stat.rfind(')').unwrap() + 1..];
-        after_name
-            .split_whitespace()
-            .nth(19)
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-}
-
-impl Drop for ChildServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // 1. The full cycle on the real binary, in one process.
 
 /// Acme's admin submits version 2 of the demo skill `text-report` to a running `execgov`; the
@@ -576,7 +477,7 @@ impl Drop for ChildServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_server_takes_an_approved_update_live_without_restarting() {
     let db = fresh_db().await;
-    let mut child = ChildServer::start(&db).await;
+    let mut child = ChildServer::start(&db, CHILD_FIRST_UID).await;
     let pid = child.pid();
     let started = child.start_time();
     let server = TestServer::at(child.addr, db.ctx.clone());

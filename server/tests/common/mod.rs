@@ -9,6 +9,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use domain::Ctx;
 use leptos::config::LeptosOptions;
@@ -618,5 +620,103 @@ impl TestServer {
             content_disposition,
             body: resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real binary, as a child process.
+
+/// The `execgov` binary running against a test database; killed (this PID only) when dropped,
+/// also when the test panics.
+pub struct ChildServer {
+    child: Child,
+    pub addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl ChildServer {
+    /// Starts it with sandbox uids from `first_uid` (64 of them), so parallel tests never share.
+    pub async fn start(db: &TestDb, first_uid: u32) -> ChildServer {
+        let url = database_url(db).await;
+        let data_dir = db.ctx.data_dir.clone();
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let log = data_dir.join("server.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_execgov"))
+            .env("DATABASE_URL", url)
+            .env("EXECGOV_DATA_DIR", &data_dir)
+            .env("EXECGOV_ADDR", addr.to_string())
+            .env("EXECGOV_SEED_PASSWORD", PASSWORD)
+            .env("EXECGOV_SANDBOX_FIRST_UID", first_uid.to_string())
+            .env(
+                "EXECGOV_SITE_ROOT",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"),
+            )
+            .env("EXECGOV_WORKERS", "2")
+            .env("EXECGOV_LOG", "info,sqlx=warn")
+            .env_remove("EXECGOV_SANDBOX")
+            .env_remove("EXECGOV_PYTHON")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("starting the execgov binary");
+        let mut server = ChildServer { child, addr, log };
+        let client = http_client();
+        for _ in 0..1200 {
+            server.assert_running();
+            let health = client
+                .get(format!("http://{addr}/healthz"))
+                .header(reqwest::header::HOST, "localhost")
+                .send()
+                .await;
+            if health.is_ok_and(|r| r.status() == 200) {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the server never answered /healthz:\n{}", server.output());
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Panics (with the server's output) if the process has exited.
+    #[track_caller]
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("the server exited ({status}):\n{}", self.output());
+        }
+    }
+
+    /// The process's start time (clock ticks since boot), from /proc: a restarted server under a
+    /// reused PID would differ.
+    pub fn start_time(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+        after_name
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
