@@ -443,36 +443,12 @@ impl TestServer {
         files: &[(&str, &str, &[u8])],
         session: Option<&str>,
     ) -> Reply {
-        let boundary = format!("----execgov-test-{:032x}", rand::thread_rng().gen::<u128>());
-        let mut body = Vec::new();
-        for (name, value) in fields {
-            body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
-                    .as_bytes(),
-            );
-            body.extend_from_slice(value.as_bytes());
-            body.extend_from_slice(b"\r\n");
-        }
-        for (name, file_name, bytes) in files {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
-                     filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-                )
-                .as_bytes(),
-            );
-            body.extend_from_slice(bytes);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let (content_type, body) = multipart_body(fields, files);
         let mut req = self
             .client
             .post(self.url(path))
             .header(reqwest::header::HOST, host)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
+            .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
         if let Some(s) = session {
             req = req.header(reqwest::header::COOKIE, format!("execgov_session={s}"));
