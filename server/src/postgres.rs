@@ -222,12 +222,7 @@ impl PrivateCluster {
 
     /// Creates `database` owned by the application's role unless it exists.
     pub async fn create_database(&self, database: &str) -> anyhow::Result<()> {
-        if !database
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
-            bail!("unsafe database name {database:?}");
-        }
+        check_database_name(database)?;
         let mut admin = PgConnection::connect_with(&self.admin_options()).await?;
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
@@ -240,6 +235,59 @@ impl PrivateCluster {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Drops `database` and the per-tenant roles named after it (roles are cluster-wide and
+    /// would outlive it). With `force`, its connections are ended first; without, a database in
+    /// use is left alone and `Ok(false)` says so. For benches and test harnesses, which make
+    /// databases by the hundred and must not let them pile up on disk.
+    pub async fn drop_database(&self, database: &str, force: bool) -> anyhow::Result<bool> {
+        check_database_name(database)?;
+        let mut admin = PgConnection::connect_with(&self.admin_options()).await?;
+        let with = if force { " WITH (FORCE)" } else { "" };
+        match sqlx::query(&format!("DROP DATABASE IF EXISTS {database}{with}"))
+            .execute(&mut admin)
+            .await
+        {
+            Ok(_) => {}
+            // 55006 object_in_use: another process (a test binary still running) has it open.
+            Err(sqlx::Error::Database(e)) if !force && e.code().as_deref() == Some("55006") => {
+                return Ok(false)
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let roles: Vec<String> =
+            sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE rolname LIKE $1")
+                .bind(format!("{database}\\_tenant\\_%"))
+                .fetch_all(&mut admin)
+                .await?;
+        for role in roles {
+            sqlx::query(&format!("DROP ROLE \"{role}\""))
+                .execute(&mut admin)
+                .await?;
+        }
+        Ok(true)
+    }
+
+    /// Drops every database whose name starts with `prefix` that nobody has open, and returns
+    /// their names: test harnesses call it on start so that earlier runs' databases do not pile up.
+    pub async fn drop_idle_databases(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        check_database_name(prefix)?;
+        let mut admin = PgConnection::connect_with(&self.admin_options()).await?;
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)",
+        )
+        .bind(prefix)
+        .fetch_all(&mut admin)
+        .await?;
+        admin.close().await?;
+        let mut dropped = Vec::new();
+        for name in names {
+            if self.drop_database(&name, false).await? {
+                dropped.push(name);
+            }
+        }
+        Ok(dropped)
     }
 
     async fn bootstrap(&self) -> anyhow::Result<()> {
@@ -298,4 +346,12 @@ fn find_bin_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
          `sudo apt-get install postgresql` (Debian/Ubuntu), set EXECGOV_POSTGRES_BIN to their \
          directory, or set DATABASE_URL to use an existing database",
     )
+}
+
+/// Database names are spliced into SQL (identifiers cannot be bound): letters, digits, `_` only.
+fn check_database_name(name: &str) -> anyhow::Result<()> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        bail!("unsafe database name {name:?}");
+    }
+    Ok(())
 }

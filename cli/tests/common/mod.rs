@@ -65,12 +65,20 @@ fn runtime() -> tokio::runtime::Runtime {
 fn cluster() -> &'static PrivateCluster {
     static CLUSTER: OnceLock<PrivateCluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        runtime()
-            .block_on(PrivateCluster::start(
-                &workspace().join("target/test-pg"),
-                None,
-            ))
-            .expect("starting the test PostgreSQL cluster")
+        runtime().block_on(async {
+            let cluster = PrivateCluster::start(&workspace().join("target/test-pg"), None)
+                .await
+                .expect("starting the test PostgreSQL cluster");
+            // Earlier runs' databases and scratch folders (a database is named after its folder).
+            for name in cluster
+                .drop_idle_databases("cli_")
+                .await
+                .expect("dropping earlier test databases")
+            {
+                let _ = std::fs::remove_dir_all(workspace().join("target/test-data").join(name));
+            }
+            cluster
+        })
     })
 }
 

@@ -29,7 +29,7 @@ use domain::{Actor, Ctx, RequestMeta};
 use model::TenantRole;
 use server::postgres::PrivateCluster;
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgPool};
 use tokio::sync::{mpsc, watch};
 use tracing_subscriber::EnvFilter;
 
@@ -292,22 +292,7 @@ async fn benchmark_2(fx: &Fixture) -> anyhow::Result<()> {
 
 /// A fresh database (dropped and made again), migrated and seeded, with the bench skills.
 async fn setup(cluster: &PrivateCluster, root: &Path) -> anyhow::Result<Fixture> {
-    let mut admin = PgConnection::connect_with(&cluster.admin_options()).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    // Tenant roles are cluster-wide and named after the database: they outlive it.
-    let roles: Vec<String> =
-        sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE rolname LIKE $1")
-            .bind(format!("{DATABASE}\\_tenant\\_%"))
-            .fetch_all(&mut admin)
-            .await?;
-    for role in roles {
-        sqlx::query(&format!("DROP ROLE \"{role}\""))
-            .execute(&mut admin)
-            .await?;
-    }
-    admin.close().await?;
+    cluster.drop_database(DATABASE, true).await?;
     cluster.create_database(DATABASE).await?;
     let data_dir = root.join("files");
     match std::fs::remove_dir_all(&data_dir) {
