@@ -128,7 +128,7 @@ async fn checked_submit(
     .await?;
     live.commit().await?;
     if let Some(kind) = kind {
-        skills::check_same_kind(&m.slug, &kind, folder.kind)?;
+        skills::check_same_kind(&m.slug, &kind, folder.asset_kind())?;
     }
     if let Some((version, hash)) = &live_version {
         if *hash == folder.content_hash {

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod brain;
 pub mod caller;
 pub mod db;
 pub mod error;

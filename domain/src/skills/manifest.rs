@@ -38,6 +38,11 @@ pub struct Manifest {
     pub manual_allowed: bool,
     pub timeout_seconds: u32,
     pub inputs: InputSchema,
+    /// Runs on the tenant's own machines: only local agents with this label take its executions.
+    /// `None`: the platform's workers run it.
+    pub agent_label: Option<String>,
+    /// Requests in people's words that this skill answers; the intelligent brain learns from them.
+    pub examples: Vec<String>,
 }
 
 /// `skill.toml` as written; every key optional here so missing ones get our message.
@@ -55,6 +60,9 @@ struct RawManifest {
     timeout_seconds: Option<i64>,
     #[serde(default)]
     inputs: Vec<InputField>,
+    agent_label: Option<String>,
+    #[serde(default)]
+    examples: Vec<String>,
 }
 
 /// A manifest problem, with where it is when that is known (1-based).
@@ -193,6 +201,36 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
     if let Some(p) = inputs.problem() {
         return Err(at.error(Section::Input(p.index), p.key, p.message));
     }
+    let agent_label = match raw.agent_label {
+        None => None,
+        Some(label) if valid_agent_label(&label) => Some(label),
+        Some(_) => {
+            return Err(at.error(
+                Section::Top,
+                "agent_label",
+                "`agent_label` must be 1 to 64 characters of a-z, 0-9, '-', '_' and '.'",
+            ))
+        }
+    };
+    if raw.examples.len() > MAX_EXAMPLES {
+        return Err(at.error(
+            Section::Top,
+            "examples",
+            format!("`examples` may list at most {MAX_EXAMPLES} requests"),
+        ));
+    }
+    let mut examples = Vec::with_capacity(raw.examples.len());
+    for example in raw.examples {
+        let example = example.trim();
+        if example.is_empty() || example.chars().count() > 500 || example.chars().any(char::is_control) {
+            return Err(at.error(
+                Section::Top,
+                "examples",
+                "each of `examples` needs 1 to 500 characters on one line",
+            ));
+        }
+        examples.push(example.to_string());
+    }
 
     Ok(Manifest {
         name,
@@ -205,7 +243,20 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
         manual_allowed: raw.manual_allowed.unwrap_or(true),
         timeout_seconds,
         inputs,
+        agent_label,
+        examples,
     })
+}
+
+/// Most example requests one manifest may list.
+pub const MAX_EXAMPLES: usize = 50;
+
+/// An agent label, as agents declare it and manifests name it: `^[a-z0-9._-]{1,64}$`.
+pub fn valid_agent_label(label: &str) -> bool {
+    (1..=64).contains(&label.len())
+        && label
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'))
 }
 
 fn required_text(
@@ -323,6 +374,16 @@ pub struct ScriptFolder {
 }
 
 impl ScriptFolder {
+    /// The asset's kind as stored: `"agent"` when local agents run it (in the folder's language,
+    /// told by its entry file), else the language: `"python"` or `"shell"`.
+    pub fn asset_kind(&self) -> &'static str {
+        if self.manifest.agent_label.is_some() {
+            "agent"
+        } else {
+            self.kind
+        }
+    }
+
     /// The file the executor runs.
     pub fn entry(&self) -> &'static str {
         match self.kind {

@@ -113,13 +113,13 @@ pub async fn register_in(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some((_, _, kind)) = &existing {
-        check_same_kind(&m.slug, kind, folder.kind)?;
+        check_same_kind(&m.slug, kind, folder.asset_kind())?;
     }
     let asset_id = match existing {
         Some((_, asset_id, _)) => asset_id,
         None => {
             sqlx::query_scalar("INSERT INTO assets (kind, name) VALUES ($1, $2) RETURNING id")
-                .bind(folder.kind)
+                .bind(folder.asset_kind())
                 .bind(&m.slug)
                 .fetch_one(&mut *tx)
                 .await?
@@ -155,9 +155,9 @@ pub async fn register_in(
         "INSERT INTO skill_versions (skill_id, version, asset_version_id, name, description, \
          output_description, input_schema, risk, requires_confirmation, ai_callable, \
          manual_allowed, timeout_seconds, readme, created_by, submission_id, submitted_by, \
-         approved_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-         RETURNING id",
+         approved_by, agent_label, examples) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19) RETURNING id",
     )
     .bind(skill_id)
     .bind(version)
@@ -176,6 +176,8 @@ pub async fn register_in(
     .bind(provenance.submission_id)
     .bind(provenance.submitted_by)
     .bind(provenance.approved_by)
+    .bind(&m.agent_label)
+    .bind(&m.examples)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query("UPDATE skills SET current_version_id = $2 WHERE id = $1")
@@ -203,7 +205,8 @@ pub async fn register_in(
             detail: json!({
                 "version": version,
                 "content_hash": folder.content_hash,
-                "kind": folder.kind,
+                "kind": folder.asset_kind(),
+                "agent_label": m.agent_label,
                 "risk": m.risk.as_str(),
                 "submission_id": provenance.submission_id,
             }),
@@ -222,24 +225,22 @@ pub async fn register_in(
 pub const HIGH_RISK_CONFIRMS: &str =
     "A high-risk skill must wait for a person's confirmation before each run.";
 
-/// A skill keeps its script language across versions: its executor (and a roll back to any
-/// version) depends on it.
+/// A skill keeps its asset kind across versions: its executor (and a roll back to any version)
+/// depends on it.
 pub fn check_same_kind(slug: &str, existing: &str, new: &str) -> AppResult<()> {
     if existing == new {
         return Ok(());
     }
-    let entry = |kind: &str| {
-        if kind == "shell" {
-            "main.sh"
-        } else {
-            "main.py"
-        }
+    let runs = |kind: &str| match kind {
+        "shell" => "main.sh on the platform",
+        "python" => "main.py on the platform",
+        _ => "on local agents (agent_label)",
     };
     Err(AppError::Invalid(format!(
-        "{slug} runs {}, but this folder has {}: a new version keeps its language (a script in \
-         another language is a new skill, with another slug).",
-        entry(existing),
-        entry(new),
+        "{slug} runs {}, but this folder runs {}: a new version keeps its language and where it \
+         runs (anything else is a new skill, with another slug).",
+        runs(existing),
+        runs(new),
     )))
 }
 
