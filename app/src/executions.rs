@@ -62,7 +62,7 @@ pub fn ExecutionPage() -> impl IntoView {
 /// Follows the execution's event stream and bumps `tick` on every change; closes the stream
 /// once the execution has finished (EventSource would otherwise reconnect).
 #[cfg(feature = "hydrate")]
-fn follow(id: i64, tick: WriteSignal<u32>) {
+pub(crate) fn follow(id: i64, tick: WriteSignal<u32>) {
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
     let Ok(source) = web_sys::EventSource::new(&format!("/executions/{id}/events")) else {
@@ -82,22 +82,48 @@ fn follow(id: i64, tick: WriteSignal<u32>) {
     on_change.forget();
 }
 
+/// The confirm and cancel buttons of execution panels (here and in the assistant's
+/// conversations), and what went wrong with them.
+#[derive(Clone, Copy)]
+pub(crate) struct ExecutionActions {
+    confirm: ServerAction<ConfirmExecution>,
+    cancel: ServerAction<CancelExecution>,
+}
+
+impl ExecutionActions {
+    pub(crate) fn new() -> ExecutionActions {
+        ExecutionActions {
+            confirm: ServerAction::new(),
+            cancel: ServerAction::new(),
+        }
+    }
+
+    /// Changes whenever one of them has been used: for the resources showing executions.
+    pub(crate) fn version(self) -> (usize, usize) {
+        (self.confirm.version().get(), self.cancel.version().get())
+    }
+
+    /// The refusal of the last confirm or cancel, if any.
+    pub(crate) fn error(self) -> impl IntoView {
+        move || {
+            self.confirm
+                .value()
+                .get()
+                .and_then(|r| r.err())
+                .or_else(|| self.cancel.value().get().and_then(|r| r.err()))
+                .map(error_note)
+        }
+    }
+}
+
 #[component]
 fn ExecutionDetail() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
     let (tick, set_tick) = signal(0u32);
-    let confirm = ServerAction::<ConfirmExecution>::new();
-    let cancel = ServerAction::<CancelExecution>::new();
+    let actions = ExecutionActions::new();
     let execution = Resource::new(
-        move || {
-            (
-                id(),
-                tick.get(),
-                confirm.version().get(),
-                cancel.version().get(),
-            )
-        },
+        move || (id(), tick.get(), actions.version()),
         |(id, ..)| async move {
             match id {
                 Some(id) => get_execution(id).await,
@@ -116,16 +142,8 @@ fn ExecutionDetail() -> impl IntoView {
         #[cfg(not(feature = "hydrate"))]
         let _ = set_tick;
     });
-    let action_error = move || {
-        confirm
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .or_else(|| cancel.value().get().and_then(|r| r.err()))
-            .map(error_note)
-    };
     view! {
-        {action_error}
+        {actions.error()}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 or_error(execution.await.map(|e| {
@@ -136,70 +154,81 @@ fn ExecutionDetail() -> impl IntoView {
                             <h1>{format!("Execution {id}: {}", s.skill_name)}</h1>
                             <a class="button" href=format!("/skills/{}?rerun={id}", s.skill_slug)>"Run again"</a>
                         </div>
-                        <section class="card">
-                            <p>
-                                "Status: " <strong class=format!("status {}", s.status.as_str()) data-testid="execution-status">{s.status.as_str()}</strong>
-                                {e.reason.clone().map(|r| view! { " — " <span data-testid="execution-reason">{r}</span> })}
-                            </p>
-                            <dl class="facts">
-                                <dt>"Skill"</dt><dd>{format!("{} (version {})", s.skill_name, e.skill_version)}</dd>
-                                <dt>"Requested by"</dt><dd>{s.requested_by.clone()} " at " {when(s.created_at)}</dd>
-                                {e.confirmed_by.clone().map(|c| view! { <dt>"Confirmed by"</dt><dd>{c}</dd> })}
-                                {e.started_at.map(|t| view! { <dt>"Started"</dt><dd>{when(t)}</dd> })}
-                                {s.finished_at.map(|t| view! { <dt>"Finished"</dt><dd>{when(t)}</dd> })}
-                                {e.started_at.zip(s.finished_at).map(|(a, b)| view! {
-                                    <dt>"Duration"</dt><dd>{format!("{:.2} s", (b - a).num_milliseconds() as f64 / 1000.0)}</dd>
-                                })}
-                                {e.exit_code.map(|c| view! { <dt>"Exit code"</dt><dd>{c}</dd> })}
-                                <dt>"Inputs digest"</dt><dd class="detail">{e.inputs_digest.clone()}</dd>
-                            </dl>
-                            {e.can_confirm.then(|| view! {
-                                <div class="confirm" data-testid="confirm-summary">
-                                    <p>"This will run " <strong>{s.skill_name.clone()}</strong> {format!(" version {} with these inputs:", e.skill_version)}</p>
-                                    <pre>{e.inputs.clone()}</pre>
-                                </div>
-                                <ActionForm action=confirm attr:class="inline">
-                                    <input type="hidden" name="id" value=id/>
-                                    <button type="submit">"Confirm and run"</button>
-                                </ActionForm>
-                            })}
-                            {e.can_cancel.then(|| view! {
-                                <ActionForm action=cancel attr:class="inline">
-                                    <input type="hidden" name="id" value=id/>
-                                    <button type="submit" class="danger">"Cancel"</button>
-                                </ActionForm>
-                            })}
-                        </section>
-                        {e.result.clone().map(result_section)}
-                        {(!e.artifacts.is_empty()).then(|| view! {
-                            <section class="card">
-                                <h2>"Files"</h2>
-                                <ul class="links">
-                                    {e.artifacts.iter().map(|(path, size)| view! {
-                                        <li>
-                                            <a data-testid="artifact" rel="external" download=path.clone()
-                                                href=format!("/executions/{id}/artifacts/{path}")>{path.clone()}</a>
-                                            {format!(" ({size} bytes)")}
-                                        </li>
-                                    }).collect_view()}
-                                </ul>
-                            </section>
-                        })}
-                        <section class="card">
-                            <h2>"Inputs"</h2>
-                            <pre>{e.inputs.clone()}</pre>
-                            <h2>"Log"</h2>
-                            {(e.stdout_truncated || e.stderr_truncated).then(|| view! { <p class="hint">"Output truncated at the limit."</p> })}
-                            <pre class="logs" data-testid="logs">
-                                {e.logs.iter().map(|(stream, line)| view! {
-                                    <span class=format!("log {stream}")>{line.clone()} "\n"</span>
-                                }).collect_view()}
-                            </pre>
-                        </section>
+                        {execution_panel(e, actions)}
                     }
                 }))
             })}
         </Transition>
+    }
+}
+
+/// One execution: its status and facts, the confirmation step (exactly what will run) while it
+/// waits for one, its result, files, inputs and log.
+pub(crate) fn execution_panel(e: ExecutionView, actions: ExecutionActions) -> impl IntoView {
+    let ExecutionActions { confirm, cancel } = actions;
+    let s = e.summary.clone();
+    let id = s.id;
+    view! {
+        <section class="card">
+            <p>
+                "Status: " <strong class=format!("status {}", s.status.as_str()) data-testid="execution-status">{s.status.as_str()}</strong>
+                {e.reason.clone().map(|r| view! { " — " <span data-testid="execution-reason">{r}</span> })}
+            </p>
+            <dl class="facts">
+                <dt>"Skill"</dt><dd>{format!("{} (version {})", s.skill_name, e.skill_version)}</dd>
+                <dt>"Requested by"</dt><dd>{s.requested_by.clone()} " at " {when(s.created_at)}</dd>
+                {e.confirmed_by.clone().map(|c| view! { <dt>"Confirmed by"</dt><dd>{c}</dd> })}
+                {e.started_at.map(|t| view! { <dt>"Started"</dt><dd>{when(t)}</dd> })}
+                {s.finished_at.map(|t| view! { <dt>"Finished"</dt><dd>{when(t)}</dd> })}
+                {e.started_at.zip(s.finished_at).map(|(a, b)| view! {
+                    <dt>"Duration"</dt><dd>{format!("{:.2} s", (b - a).num_milliseconds() as f64 / 1000.0)}</dd>
+                })}
+                {e.exit_code.map(|c| view! { <dt>"Exit code"</dt><dd>{c}</dd> })}
+                <dt>"Inputs digest"</dt><dd class="detail">{e.inputs_digest.clone()}</dd>
+            </dl>
+            {e.can_confirm.then(|| view! {
+                <div class="confirm" data-testid="confirm-summary">
+                    <p>"This will run " <strong>{s.skill_name.clone()}</strong> {format!(" version {} with these inputs:", e.skill_version)}</p>
+                    <pre>{e.inputs.clone()}</pre>
+                </div>
+                <ActionForm action=confirm attr:class="inline">
+                    <input type="hidden" name="id" value=id/>
+                    <button type="submit">"Confirm and run"</button>
+                </ActionForm>
+            })}
+            {e.can_cancel.then(|| view! {
+                <ActionForm action=cancel attr:class="inline">
+                    <input type="hidden" name="id" value=id/>
+                    <button type="submit" class="danger">"Cancel"</button>
+                </ActionForm>
+            })}
+        </section>
+        {e.result.clone().map(result_section)}
+        {(!e.artifacts.is_empty()).then(|| view! {
+            <section class="card">
+                <h2>"Files"</h2>
+                <ul class="links">
+                    {e.artifacts.iter().map(|(path, size)| view! {
+                        <li>
+                            <a data-testid="artifact" rel="external" download=path.clone()
+                                href=format!("/executions/{id}/artifacts/{path}")>{path.clone()}</a>
+                            {format!(" ({size} bytes)")}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
+        <section class="card">
+            <h2>"Inputs"</h2>
+            <pre>{e.inputs.clone()}</pre>
+            <h2>"Log"</h2>
+            {(e.stdout_truncated || e.stderr_truncated).then(|| view! { <p class="hint">"Output truncated at the limit."</p> })}
+            <pre class="logs" data-testid="logs">
+                {e.logs.iter().map(|(stream, line)| view! {
+                    <span class=format!("log {stream}")>{line.clone()} "\n"</span>
+                }).collect_view()}
+            </pre>
+        </section>
     }
 }
 

@@ -84,20 +84,24 @@ fn nav_links(surface: Surface, principal: Option<&Principal>) -> impl IntoView {
             ("/logins", "Login log"),
         ],
         (Surface::TenantFront, Some(p)) if p.is_tenant_admin() => &[
+            ("/assistant", "Assistant"),
             ("/skills", "Skills"),
             ("/executions", "Executions"),
             ("/submissions", "Submissions"),
             ("/users", "Users"),
             ("/tokens", "Tokens"),
+            ("/agents", "Agents"),
             ("/audit", "Audit log"),
             ("/logins", "Login log"),
             ("/my-tenants", "Other tenants"),
         ],
         (Surface::TenantFront, Some(_)) => &[
+            ("/assistant", "Assistant"),
             ("/skills", "Skills"),
             ("/executions", "Executions"),
             ("/tokens", "Tokens"),
         ],
+        (Surface::FreeConsole, Some(_)) => &[("/assistant", "Assistant")],
         _ => &[],
     };
     links

@@ -1,7 +1,9 @@
 //! The pages of all four surfaces. The Host's binding picks the surface; every page says which
 //! surfaces it belongs to and what right it needs, and renders "not found" anywhere else.
 
+mod agents;
 mod auth;
+mod brain;
 mod console;
 mod executions;
 mod experience;
@@ -70,6 +72,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/executions") view=executions::ExecutionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/executions/:id") view=executions::ExecutionPage ssr=SsrMode::Async/>
                     <Route path=path!("/tokens") view=tokens::TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("/agents") view=agents::AgentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/assistant") view=brain::AssistantPage ssr=SsrMode::Async/>
+                    <Route path=path!("/assistant/:id") view=brain::ConversationPage ssr=SsrMode::Async/>
                     <Route path=path!("/submissions") view=hot_updates::SubmissionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/submissions/new") view=hot_updates::NewSubmissionPage ssr=SsrMode::Async/>
                     <Route path=path!("/submissions/:id") view=hot_updates::SubmissionPage ssr=SsrMode::Async/>

@@ -155,7 +155,7 @@ fn SkillDetail() -> impl IntoView {
 }
 
 /// The form control of one input field, with the browser-side checks the schema allows.
-fn input_for(field: InputField, value: Option<String>, rerun: bool) -> impl IntoView {
+pub(crate) fn input_for(field: InputField, value: Option<String>, rerun: bool) -> impl IntoView {
     let default = field.default.as_ref().map(|d| match d {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),

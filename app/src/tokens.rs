@@ -16,7 +16,7 @@ const TENANT_SURFACES: &[Surface] = &[Surface::TenantFront, Surface::FreeConsole
 pub async fn list_tokens() -> Result<Vec<ApiToken>, UserError> {
     let (ctx, caller) = caller()?;
     let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::tokens::list(&ctx, tenant, user)
+    domain::tokens::list(&ctx, tenant, user, domain::tokens::TokenKind::Personal)
         .await
         .map_err(user_error)
 }
@@ -25,9 +25,17 @@ pub async fn list_tokens() -> Result<Vec<ApiToken>, UserError> {
 pub async fn create_token(name: String, days: Option<i64>) -> Result<CreatedApiToken, UserError> {
     let (ctx, caller) = caller()?;
     let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::tokens::create(&ctx, tenant, user, &caller.actor(), &name, days)
-        .await
-        .map_err(user_error)
+    domain::tokens::create(
+        &ctx,
+        tenant,
+        user,
+        &caller.actor(),
+        &name,
+        days,
+        domain::tokens::TokenKind::Personal,
+    )
+    .await
+    .map_err(user_error)
 }
 
 #[server(endpoint = "revoke-token")]
@@ -88,36 +96,46 @@ fn Tokens() -> impl IntoView {
         {revoke_error}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                or_error(tokens.await.map(|rows| view! {
-                    <table class="grid" data-testid="tokens">
-                        <thead><tr><th>"Name"</th><th>"Starts with"</th><th>"Owner"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th></th></tr></thead>
-                        <tbody>
-                            {rows.into_iter().map(|t| view! {
-                                <tr data-token=t.id>
-                                    <td>{t.name.clone()}</td>
-                                    <td class="hash">{t.prefix.clone()} "…"</td>
-                                    <td>{t.owner.clone()}</td>
-                                    <td>{when(t.created_at)}</td>
-                                    <td>{when(t.expires_at)}</td>
-                                    <td>{t.last_used_at.map(when).unwrap_or_else(|| "never".into())}</td>
-                                    <td>
-                                        {if t.revoked {
-                                            view! { <span class="badge disabled">"revoked"</span> }.into_any()
-                                        } else {
-                                            view! {
-                                                <ActionForm action=revoke attr:class="inline">
-                                                    <input type="hidden" name="id" value=t.id/>
-                                                    <button type="submit" class="link danger">"Revoke"</button>
-                                                </ActionForm>
-                                            }.into_any()
-                                        }}
-                                    </td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }))
+                or_error(tokens.await.map(|rows| token_table(rows, revoke, "tokens")))
             })}
         </Transition>
+    }
+}
+
+/// Tokens with who owns them, when they were made, expire and were last used, and a Revoke
+/// button for live ones: the personal tokens page and the agents page show theirs alike.
+pub(crate) fn token_table(
+    rows: Vec<ApiToken>,
+    revoke: ServerAction<RevokeToken>,
+    test_id: &'static str,
+) -> impl IntoView {
+    view! {
+        <table class="grid" data-testid=test_id>
+            <thead><tr><th>"Name"</th><th>"Starts with"</th><th>"Owner"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th></th></tr></thead>
+            <tbody>
+                {rows.into_iter().map(|t| view! {
+                    <tr data-token=t.id>
+                        <td>{t.name.clone()}</td>
+                        <td class="hash">{t.prefix.clone()} "…"</td>
+                        <td>{t.owner.clone()}</td>
+                        <td>{when(t.created_at)}</td>
+                        <td>{when(t.expires_at)}</td>
+                        <td>{t.last_used_at.map(when).unwrap_or_else(|| "never".into())}</td>
+                        <td>
+                            {if t.revoked {
+                                view! { <span class="badge disabled">"revoked"</span> }.into_any()
+                            } else {
+                                view! {
+                                    <ActionForm action=revoke attr:class="inline">
+                                        <input type="hidden" name="id" value=t.id/>
+                                        <button type="submit" class="link danger">"Revoke"</button>
+                                    </ActionForm>
+                                }.into_any()
+                            }}
+                        </td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }

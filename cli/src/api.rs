@@ -13,6 +13,7 @@ use crate::error::{code, Failure, Outcome};
 /// The session cookie the sign-in server functions set.
 const SESSION_COOKIE: &str = "execgov_session";
 
+#[derive(Clone)]
 pub struct Api {
     client: reqwest::Client,
     /// The server's base URL, without a trailing slash.
@@ -22,6 +23,8 @@ pub struct Api {
     token: Option<String>,
     /// The host the token was saved for, when `--host` asks for another one.
     pub token_host: Option<String>,
+    /// Sent with every request too: a local agent's machine identity.
+    pub extra_headers: Vec<(&'static str, String)>,
 }
 
 impl Api {
@@ -33,16 +36,10 @@ impl Api {
             ))
         })?;
         match url.scheme() {
-            "http" => {}
-            "https" => {
-                return Err(Failure::invalid(format!(
-                    "{server}: this build of execgov-cli speaks plain HTTP only (no TLS); \
-                     use an http:// address"
-                )))
-            }
+            "http" | "https" => {}
             other => {
                 return Err(Failure::invalid(format!(
-                    "{server}: unsupported scheme {other:?}; use http://"
+                    "{server}: unsupported scheme {other:?}; use http:// or https://"
                 )))
             }
         }
@@ -70,6 +67,7 @@ impl Api {
             host,
             token,
             token_host: None,
+            extra_headers: Vec::new(),
         })
     }
 
@@ -100,6 +98,9 @@ impl Api {
         }
         if let Some(t) = &self.token {
             rb = rb.header(AUTHORIZATION, format!("Bearer {t}"));
+        }
+        for (name, value) in &self.extra_headers {
+            rb = rb.header(*name, value);
         }
         rb
     }

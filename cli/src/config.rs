@@ -77,16 +77,24 @@ pub fn load() -> Outcome<Option<Config>> {
 
 /// Saves the login: the folder 0700, the file 0600, replaced in one rename.
 pub fn save(config: &Config) -> Outcome<PathBuf> {
+    let text = toml::to_string(config).map_err(|e| Failure::failed(format!("config: {e}")))?;
+    write_private(
+        FILE_NAME,
+        &format!(
+            "# execgov-cli login: keep this file private (it holds a personal access token).\n{text}"
+        ),
+    )
+}
+
+/// Writes `text` as `name` in the config folder: the folder 0700, the file 0600 (it holds a
+/// secret), replaced in one rename so a reader never sees half of it.
+pub fn write_private(name: &str, text: &str) -> Outcome<PathBuf> {
     let dir = dir()?;
     fs::create_dir_all(&dir).map_err(|e| io_failure(code::FAILED, dir.display(), e))?;
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
         .map_err(|e| io_failure(code::FAILED, dir.display(), e))?;
-    let path = dir.join(FILE_NAME);
-    let temporary = dir.join(format!(".{FILE_NAME}.{}", std::process::id()));
-    let text = format!(
-        "# execgov-cli login: keep this file private (it holds a personal access token).\n{}",
-        toml::to_string(config).map_err(|e| Failure::failed(format!("config: {e}")))?
-    );
+    let path = dir.join(name);
+    let temporary = dir.join(format!(".{name}.{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         let _ = fs::remove_file(&temporary);
         let mut file = OpenOptions::new()

@@ -4,6 +4,7 @@
 //! was signed in on, with a personal access token kept in the user's config folder.
 
 mod account;
+mod agent;
 mod api;
 mod config;
 mod error;
@@ -133,6 +134,9 @@ enum Command {
     /// Skill manifests (skill.toml)
     #[command(subcommand)]
     Manifest(manifest::ManifestCommand),
+    /// This machine as a local agent of the tenant: start it, describe it
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
     /// Ask GET /healthz: exits 0 when the server and its database answer
     #[command(after_help = EXIT_CODES)]
     Health,
@@ -192,6 +196,7 @@ async fn dispatch(cli: Cli) -> Outcome<u8> {
         Command::Push(args) => done(push::push(g, args).await),
         Command::Submission { id, json } => done(push::submission(g, id, json).await),
         Command::Manifest(command) => done(manifest::run(command)),
+        Command::Agent(command) => done(agent::run(g, command).await),
         Command::Health => done(health(g).await),
     }
 }

@@ -209,11 +209,14 @@ async fn follow_log(api: &Api, id: i64, log_to_stderr: bool) -> Outcome<Executio
     let mut after = 0;
     let mut progress = Progress::new(id);
     let started = Instant::now();
-    let mut delay = Duration::from_millis(150);
     loop {
+        // The server holds the question up to a second until there is something new, so lines
+        // arrive as they are written and the progress line still ticks every second.
         let page: LogPage = api
             .json(
-                api.get(&format!("/api/v1/executions/{id}/logs?after={after}")),
+                api.get(&format!(
+                    "/api/v1/executions/{id}/logs?after={after}&wait=1"
+                )),
                 &format!("follow execution {id}"),
             )
             .await?;
@@ -222,7 +225,6 @@ async fn follow_log(api: &Api, id: i64, log_to_stderr: bool) -> Outcome<Executio
             for line in &page.lines {
                 print_line(line, log_to_stderr);
             }
-            delay = Duration::from_millis(150);
         }
         after = page.next;
         if page.finished || page.status == ExecutionStatus::AwaitingConfirmation {
@@ -230,8 +232,6 @@ async fn follow_log(api: &Api, id: i64, log_to_stderr: bool) -> Outcome<Executio
             return Ok(page.status);
         }
         progress.show(page.status, started.elapsed());
-        tokio::time::sleep(delay).await;
-        delay = (delay * 3 / 2).min(Duration::from_secs(1));
     }
 }
 

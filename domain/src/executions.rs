@@ -21,9 +21,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::accounts::SignedIn;
 use crate::audit::{self, AuditLog, Event};
 use crate::db::{enter_schema, leave_schema, TenantSchema, TenantTx};
-use crate::executors::{
-    AssetKind, Executors, Limits, LogLine, RunOutcome, RunRequest, RunStatus, Stream,
-};
+use crate::executors::{AssetKind, Executors, Limits, LogLine, RunOutcome, RunRequest, RunStatus};
 use crate::skills;
 use crate::tenancy::Tenant;
 use crate::{Actor, AppError, AppResult, Ctx};
@@ -76,13 +74,37 @@ fn stored_name(file_name: &str) -> String {
     }
 }
 
-/// A user asks to run a skill with form inputs (`form`: field → text) and uploaded files.
-/// Bad input: one message per field, and nothing is created.
+/// How a run was asked for, which decides what the skill must allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// From the skill's form, the REST API or the CLI: the skill must allow manual runs.
+    Manual,
+    /// From a plan of the assistant: the skill must be AI-callable.
+    Assistant,
+}
+
+/// A user asks to run a skill by hand with form inputs (`form`: field → text) and uploaded
+/// files. Bad input: one message per field, and nothing is created.
 pub async fn request(
     ctx: &Ctx,
     tenant: &Tenant,
     user: &SignedIn,
     actor: &Actor,
+    slug: &str,
+    form: &BTreeMap<String, String>,
+    files: &[Upload],
+) -> AppResult<i64> {
+    request_from(ctx, tenant, user, actor, Origin::Manual, slug, form, files).await
+}
+
+/// [`request`], asked for by `origin`.
+#[allow(clippy::too_many_arguments)]
+pub async fn request_from(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    actor: &Actor,
+    origin: Origin,
     slug: &str,
     form: &BTreeMap<String, String>,
     files: &[Upload],
@@ -107,11 +129,20 @@ pub async fn request(
     }
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let skill = skills::live_skill_for(&mut tx, user, slug).await?;
-    if !skill.manual_allowed {
-        return Err(AppError::Forbidden(format!(
-            "{} cannot be run by hand.",
-            skill.name
-        )));
+    match origin {
+        Origin::Manual if !skill.manual_allowed => {
+            return Err(AppError::Forbidden(format!(
+                "{} cannot be run by hand.",
+                skill.name
+            )))
+        }
+        Origin::Assistant if !skill.ai_callable => {
+            return Err(AppError::Forbidden(format!(
+                "The assistant may not run {}.",
+                skill.name
+            )))
+        }
+        _ => {}
     }
     let inputs =
         model::skill::validate_inputs(&skill.input_schema, form, &uploads).map_err(|fields| {
@@ -156,7 +187,12 @@ pub async fn request(
         Event {
             action: "execution.request",
             target: &format!("execution {id}"),
-            detail: json!({ "skill": skill.slug, "inputs_digest": digest, "status": status.as_str() }),
+            detail: json!({
+                "skill": skill.slug,
+                "inputs_digest": digest,
+                "status": status.as_str(),
+                "origin": match origin { Origin::Manual => "manual", Origin::Assistant => "assistant" },
+            }),
             result: "ok",
         },
     )
@@ -168,15 +204,27 @@ pub async fn request(
     Ok(id)
 }
 
-/// Puts an execution on the cross-tenant queue and wakes a worker. Leaves the transaction on
-/// the platform side (`leave_schema`): call it last.
+/// Puts an execution on the cross-tenant queue and wakes a worker: the platform's, or a local
+/// agent's when its skill version names an agent label. Called inside the tenant's schema;
+/// leaves the transaction on the platform side (`leave_schema`): call it last.
 async fn enqueue(conn: &mut PgConnection, tenant_id: i64, execution_id: i64) -> AppResult<()> {
+    let agent_label: Option<String> = sqlx::query_scalar(
+        "SELECT v.agent_label FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
+         WHERE e.id = $1",
+    )
+    .bind(execution_id)
+    .fetch_one(&mut *conn)
+    .await?;
     leave_schema(conn).await?;
-    sqlx::query("INSERT INTO public.execution_queue (tenant_id, execution_id, state) VALUES ($1, $2, 'queued')")
-        .bind(tenant_id)
-        .bind(execution_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO public.execution_queue (tenant_id, execution_id, state, agent_label) \
+         VALUES ($1, $2, 'queued', $3)",
+    )
+    .bind(tenant_id)
+    .bind(execution_id)
+    .bind(agent_label)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(QUEUE_CHANNEL)
         .execute(conn)
@@ -556,7 +604,8 @@ pub struct Claimed {
     pub schema: TenantSchema,
     pub execution_id: i64,
     pub attempt: i32,
-    pub kind: AssetKind,
+    /// The asset's kind as stored (`python`, `shell`; `agent` for a local agent's claim).
+    pub kind: String,
     pub content_hash: String,
     pub inputs: Value,
     pub timeout_seconds: i32,
@@ -616,7 +665,8 @@ pub async fn claim_next(
 }
 
 /// [`claim_next`]'s statements, in a transaction that is on the platform side (as after
-/// `BEGIN`, or after `leave_schema`); leaves it in the claimed execution's tenant.
+/// `BEGIN`, or after `leave_schema`); leaves it in the claimed execution's tenant. Executions
+/// waiting for a local agent are not the platform's to take, nor counted against its cap.
 async fn claim_in(
     tx: &mut PgConnection,
     worker_id: &str,
@@ -624,12 +674,13 @@ async fn claim_in(
 ) -> AppResult<Option<Claimed>> {
     let claim: Option<ClaimRow> = sqlx::query_as(
         "WITH running AS ( \
-             SELECT tenant_id, count(*) AS n FROM public.execution_queue WHERE state = 'running' GROUP BY tenant_id), \
+             SELECT tenant_id, count(*) AS n FROM public.execution_queue \
+             WHERE state = 'running' AND agent_label IS NULL GROUP BY tenant_id), \
          pick AS ( \
              SELECT q.tenant_id, q.execution_id FROM public.execution_queue q \
              JOIN public.tenants t ON t.id = q.tenant_id AND t.status = 'active' \
              LEFT JOIN running r ON r.tenant_id = q.tenant_id \
-             WHERE q.state = 'queued' AND COALESCE(r.n, 0) < $3 \
+             WHERE q.state = 'queued' AND q.agent_label IS NULL AND COALESCE(r.n, 0) < $3 \
              ORDER BY COALESCE(r.n, 0), q.queued_at LIMIT 1 FOR UPDATE OF q SKIP LOCKED) \
          UPDATE public.execution_queue q SET state = 'running', worker_id = $1, \
              lease_expires_at = now() + make_interval(secs => $2), attempts = q.attempts + 1 \
@@ -642,9 +693,55 @@ async fn claim_in(
     .bind(policy.per_tenant_cap)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(claim) = claim else {
-        return Ok(None);
+    match claim {
+        Some(claim) => start_claimed(tx, claim, worker_id).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Claims the oldest execution of `tenant` waiting for a local agent carrying one of `labels`,
+/// for the agent whose lease holder name is `worker_id`. `FOR UPDATE SKIP LOCKED`: of agents
+/// racing for one execution, exactly one gets it.
+pub(crate) async fn claim_for_agent(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    labels: &[String],
+    worker_id: &str,
+) -> AppResult<Option<Claimed>> {
+    let mut tx = ctx.pool.begin_with(BEGIN_WORKER).await?;
+    let claim: Option<ClaimRow> = sqlx::query_as(
+        "WITH pick AS ( \
+             SELECT q.tenant_id, q.execution_id FROM public.execution_queue q \
+             WHERE q.tenant_id = $1 AND q.state = 'queued' AND q.agent_label = ANY($2) \
+             ORDER BY q.queued_at LIMIT 1 FOR UPDATE OF q SKIP LOCKED) \
+         UPDATE public.execution_queue q SET state = 'running', worker_id = $3, \
+             lease_expires_at = now() + make_interval(secs => $4), attempts = q.attempts + 1 \
+         FROM pick, public.tenants t \
+         WHERE q.tenant_id = pick.tenant_id AND q.execution_id = pick.execution_id \
+           AND t.id = q.tenant_id AND t.status = 'active' \
+         RETURNING q.tenant_id, q.execution_id, q.attempts, t.schema_name",
+    )
+    .bind(tenant.id)
+    .bind(labels)
+    .bind(worker_id)
+    .bind(ctx.queue.lease.as_secs_f64())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let claimed = match claim {
+        Some(claim) => Some(start_claimed(&mut tx, claim, worker_id).await?),
+        None => None,
     };
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// Marks a just-claimed execution running in its tenant, with its audit entry, and reads what
+/// running it needs. Leaves the transaction in the tenant's schema.
+async fn start_claimed(
+    tx: &mut PgConnection,
+    claim: ClaimRow,
+    worker_id: &str,
+) -> AppResult<Claimed> {
     let schema = TenantSchema::parse(&claim.schema_name)?;
     enter_schema(tx, &schema).await?;
     // The state change and its audit entry in one statement (one round trip); the entry is
@@ -672,20 +769,18 @@ async fn claim_in(
     .bind(&actor.meta.user_agent)
     .fetch_one(&mut *tx)
     .await?;
-    Ok(Some(Claimed {
+    Ok(Claimed {
         tenant_id: claim.tenant_id,
         schema,
         execution_id: claim.execution_id,
         attempt: claim.attempts,
-        kind: AssetKind::parse(&start.kind).ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!("no executor for kind {:?}", start.kind))
-        })?,
+        kind: start.kind,
         content_hash: start.content_hash,
         inputs: start.inputs,
         timeout_seconds: start.timeout_seconds,
         skill_slug: start.slug,
         inputs_digest: start.inputs_digest,
-    }))
+    })
 }
 
 /// Renews a claim's lease. `false`: the claim is gone (cancelled, or reaped after a stall), and
@@ -696,18 +791,85 @@ pub async fn heartbeat(
     worker_id: &str,
     policy: &QueuePolicy,
 ) -> AppResult<bool> {
+    renew_lease(
+        ctx,
+        claimed.tenant_id,
+        claimed.execution_id,
+        worker_id,
+        policy.lease,
+    )
+    .await
+}
+
+/// [`heartbeat`] by ids, for a local agent's renewal.
+pub(crate) async fn renew_lease(
+    ctx: &Ctx,
+    tenant_id: i64,
+    execution_id: i64,
+    worker_id: &str,
+    lease: Duration,
+) -> AppResult<bool> {
     let renewed = sqlx::query(
         "UPDATE public.execution_queue SET lease_expires_at = now() + make_interval(secs => $4) \
          WHERE tenant_id = $1 AND execution_id = $2 AND worker_id = $3 AND state = 'running'",
     )
-    .bind(claimed.tenant_id)
-    .bind(claimed.execution_id)
+    .bind(tenant_id)
+    .bind(execution_id)
     .bind(worker_id)
-    .bind(policy.lease.as_secs_f64())
+    .bind(lease.as_secs_f64())
     .execute(&ctx.pool)
     .await?
     .rows_affected();
     Ok(renewed == 1)
+}
+
+/// The execution `worker_id` holds the lease of in `tenant`, as its claim returned it; another
+/// holder's, or one no longer held (cancelled, reaped), is a conflict.
+pub(crate) async fn held_claim(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    execution_id: i64,
+    worker_id: &str,
+) -> AppResult<Claimed> {
+    let mut tx = ctx.pool.begin().await?;
+    let attempt: Option<i32> = sqlx::query_scalar(
+        "SELECT attempts FROM public.execution_queue \
+         WHERE tenant_id = $1 AND execution_id = $2 AND worker_id = $3 AND state = 'running'",
+    )
+    .bind(tenant.id)
+    .bind(execution_id)
+    .bind(worker_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let attempt = attempt.ok_or_else(|| {
+        AppError::Conflict(format!(
+            "Execution {execution_id} is not held by this agent (cancelled, finished, or its \
+             lease ran out and it was queued again)."
+        ))
+    })?;
+    enter_schema(&mut tx, &tenant.schema).await?;
+    let start: StartRow = sqlx::query_as(
+        "SELECT a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug \
+         FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
+         JOIN asset_versions av ON av.id = v.asset_version_id JOIN assets a ON a.id = av.asset_id \
+         JOIN skills s ON s.id = e.skill_id WHERE e.id = $1",
+    )
+    .bind(execution_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Claimed {
+        tenant_id: tenant.id,
+        schema: tenant.schema.clone(),
+        execution_id,
+        attempt,
+        kind: start.kind,
+        content_hash: start.content_hash,
+        inputs: start.inputs,
+        timeout_seconds: start.timeout_seconds,
+        skill_slug: start.slug,
+        inputs_digest: start.inputs_digest,
+    })
 }
 
 /// Re-queues executions whose worker stopped renewing its lease; after `MAX_ATTEMPTS` they fail
@@ -847,29 +1009,19 @@ async fn run_and_finish(
             }
         })
     };
-    // The skill's timeout bounds both wall clock and CPU time; the rest are platform defaults.
-    let seconds = claimed.timeout_seconds.max(1) as u64;
-    let limits = Limits {
-        wall: Duration::from_secs(seconds),
-        cpu_seconds: seconds,
-        ..Limits::default()
-    };
-    let env = vec![
-        (
-            "EXECGOV_EXECUTION_ID".to_string(),
-            claimed.execution_id.to_string(),
-        ),
-        ("EXECGOV_SKILL".to_string(), claimed.skill_slug.clone()),
-    ];
+    let kind = AssetKind::parse(&claimed.kind).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("no executor for kind {:?}", claimed.kind))
+    })?;
     let outcome = executors
         .run(
-            RunRequest {
-                kind: claimed.kind,
-                script_dir: &script_dir,
-                work_dir: &work,
-                env,
-                limits,
-            },
+            run_request(
+                kind,
+                &script_dir,
+                &work,
+                claimed.execution_id,
+                &claimed.skill_slug,
+                claimed.timeout_seconds,
+            ),
             log_tx,
             cancel_rx,
         )
@@ -897,9 +1049,37 @@ async fn run_and_finish(
     Ok(ended)
 }
 
+/// What the executor is asked to run for one execution, on the platform or on a local agent:
+/// the skill's timeout bounds both wall clock and CPU time, the rest are platform defaults; the
+/// script sees only the documented `EXECGOV_*` variables.
+pub fn run_request<'a>(
+    kind: AssetKind,
+    script_dir: &'a std::path::Path,
+    work_dir: &'a std::path::Path,
+    execution_id: i64,
+    skill_slug: &str,
+    timeout_seconds: i32,
+) -> RunRequest<'a> {
+    let seconds = timeout_seconds.max(1) as u64;
+    RunRequest {
+        kind,
+        script_dir,
+        work_dir,
+        env: vec![
+            ("EXECGOV_EXECUTION_ID".to_string(), execution_id.to_string()),
+            ("EXECGOV_SKILL".to_string(), skill_slug.to_string()),
+        ],
+        limits: Limits {
+            wall: Duration::from_secs(seconds),
+            cpu_seconds: seconds,
+            ..Limits::default()
+        },
+    }
+}
+
 /// A fresh work directory: `inputs.json`, the uploads under `files/`, an empty `output/`; in
 /// one trip to the blocking pool.
-async fn prepare_work_dir(
+pub async fn prepare_work_dir(
     work: &std::path::Path,
     inputs: &Value,
     uploads: &std::path::Path,
@@ -936,34 +1116,34 @@ async fn store_log_lines(ctx: Ctx, claimed: Claimed, mut rx: mpsc::UnboundedRece
                 Err(_) => break,
             }
         }
-        let (streams, lines): (Vec<&str>, Vec<String>) = batch
-            .into_iter()
-            .map(|l| {
-                let stream = match l.stream {
-                    Stream::Stdout => "stdout",
-                    Stream::Stderr => "stderr",
-                };
-                (stream, l.line)
-            })
-            .unzip();
-        let stored = async {
-            let mut tx = TenantTx::begin(&ctx.pool, &claimed.schema).await?;
-            sqlx::query(
-                "INSERT INTO execution_logs (execution_id, stream, line) \
-                 SELECT $1, s, l FROM unnest($2::text[], $3::text[]) AS x(s, l)",
-            )
-            .bind(claimed.execution_id)
-            .bind(&streams)
-            .bind(&lines)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await
-        }
-        .await;
-        if let Err(err) = stored {
+        if let Err(err) = append_log_lines(&ctx, &claimed, batch).await {
             tracing::warn!(%err, execution = claimed.execution_id, "could not store log lines");
         }
     }
+}
+
+/// Stores a batch of a claimed execution's log lines, in one tenant transaction.
+pub(crate) async fn append_log_lines(
+    ctx: &Ctx,
+    claimed: &Claimed,
+    batch: Vec<LogLine>,
+) -> AppResult<()> {
+    let (streams, lines): (Vec<&str>, Vec<String>) = batch
+        .into_iter()
+        .map(|l| (l.stream.as_str(), l.line))
+        .unzip();
+    let mut tx = TenantTx::begin(&ctx.pool, &claimed.schema).await?;
+    sqlx::query(
+        "INSERT INTO execution_logs (execution_id, stream, line) \
+         SELECT $1, s, l FROM unnest($2::text[], $3::text[]) AS x(s, l)",
+    )
+    .bind(claimed.execution_id)
+    .bind(&streams)
+    .bind(&lines)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -998,7 +1178,9 @@ struct FinishDetail {
     artifacts: Vec<(String, u64)>,
 }
 
-async fn finish(
+/// Records a run's outcome: its artifacts move from the work directory's `output/` to their
+/// place for download, then [`finish_with`].
+pub(crate) async fn finish(
     ctx: &Ctx,
     claimed: &Claimed,
     worker_id: &str,
@@ -1168,9 +1350,9 @@ async fn finish_in_tx(
 /// The execution pool of one server process: `count` workers and a reaper.
 pub fn start_workers(ctx: Ctx, executors: Arc<Executors>, count: usize, policy: QueuePolicy) {
     let process = format!("{}-{}", hostname(), std::process::id());
-    // One LISTEN connection per process wakes the idle workers; none of them holds a pool
-    // connection while it waits.
-    let wake = Arc::new(Notify::new());
+    // One LISTEN connection per process wakes the idle workers (and agents' long polls); none of
+    // them holds a pool connection while it waits.
+    let wake = ctx.queue_wake.clone();
     tokio::spawn(listen_for_work(ctx.clone(), wake.clone()));
     for n in 0..count {
         let (ctx, executors, policy, wake) =

@@ -1,6 +1,7 @@
 //! Server-side business logic, one module per concern. sqlx lives here and only here.
 
 pub mod accounts;
+pub mod agents;
 pub mod audit;
 pub mod brain;
 pub mod caller;
@@ -17,9 +18,12 @@ pub mod tokens;
 pub use error::{AppError, AppResult};
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use executions::QueuePolicy;
 use sqlx::PgPool;
 use tenancy::HostDirectory;
+use tokio::sync::Notify;
 
 /// What every domain call needs: the pool, the cached Host → binding directory and the data
 /// directory (managed script workspace, execution work dirs, artifacts).
@@ -28,6 +32,11 @@ pub struct Ctx {
     pub pool: PgPool,
     pub hosts: HostDirectory,
     pub data_dir: PathBuf,
+    /// Leases and fairness for everything that claims executions: workers and local agents.
+    pub queue: QueuePolicy,
+    /// Woken when an execution is queued (from the queue's LISTEN connection, once workers
+    /// run), so that idle workers and agents' long polls look again at once.
+    pub queue_wake: Arc<Notify>,
 }
 
 impl Ctx {
@@ -36,7 +45,13 @@ impl Ctx {
             pool,
             hosts: HostDirectory::default(),
             data_dir,
+            queue: QueuePolicy::default(),
+            queue_wake: Arc::new(Notify::new()),
         }
+    }
+
+    pub fn with_queue_policy(self, queue: QueuePolicy) -> Ctx {
+        Ctx { queue, ..self }
     }
 
     /// Where one tenant's immutable script folders live, one per content hash.

@@ -1,9 +1,11 @@
-//! Personal access tokens: how the REST API and the CLI authenticate. A token belongs to one
-//! user of one tenant and lives in that tenant's schema, so it means nothing on another host.
+//! API tokens: personal access tokens (how the REST API and the CLI authenticate) and agent
+//! tokens (how local agents register). A token belongs to one user of one tenant and lives in
+//! that tenant's schema, so it means nothing on another host.
 
 use chrono::{DateTime, Utc};
 use model::api::{ApiToken, CreatedApiToken};
 use serde_json::json;
+use sqlx::PgConnection;
 
 use crate::accounts::{new_session_token, token_hash, SignedIn};
 use crate::audit::{self, AuditLog, Event};
@@ -47,7 +49,24 @@ impl From<TokenRow> for ApiToken {
 const TOKEN_SELECT: &str = "SELECT t.id, t.name, t.prefix, u.username AS owner, t.created_at, \
      t.expires_at, t.last_used_at, t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id";
 
-/// Creates a personal access token for the signed-in user; the secret is returned only here.
+/// What a token is for: a person's API access, or registering local agents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    Personal,
+    Agent,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Personal => "personal",
+            TokenKind::Agent => "agent",
+        }
+    }
+}
+
+/// Creates a token of `kind` for the signed-in user (agent tokens: tenant admins only); the
+/// secret is returned only here.
 pub async fn create(
     ctx: &Ctx,
     tenant: &Tenant,
@@ -55,7 +74,13 @@ pub async fn create(
     actor: &Actor,
     name: &str,
     days: Option<i64>,
+    kind: TokenKind,
 ) -> AppResult<CreatedApiToken> {
+    if kind == TokenKind::Agent && !user.principal.is_tenant_admin() {
+        return Err(AppError::Forbidden(
+            "Only this tenant's admins may create agent tokens.".into(),
+        ));
+    }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(AppError::Invalid(
@@ -74,13 +99,14 @@ pub async fn create(
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO api_tokens (user_id, name, kind, token_hash, prefix, expires_at) \
-         VALUES ($1, $2, 'personal', $3, $4, now() + make_interval(days => $5)) RETURNING id",
+         VALUES ($1, $2, $6, $3, $4, now() + make_interval(days => $5)) RETURNING id",
     )
     .bind(user.user_id)
     .bind(name)
     .bind(token_hash(&secret))
     .bind(&prefix)
     .bind(days as i32)
+    .bind(kind.as_str())
     .fetch_one(&mut *tx)
     .await?;
     audit::record(
@@ -90,7 +116,7 @@ pub async fn create(
         Event {
             action: "token.create",
             target: name,
-            detail: json!({ "token_id": id, "prefix": prefix, "days": days }),
+            detail: json!({ "token_id": id, "prefix": prefix, "days": days, "kind": kind.as_str() }),
             result: "ok",
         },
     )
@@ -106,14 +132,20 @@ pub async fn create(
     })
 }
 
-/// The user's own tokens; an admin sees every token of the tenant.
-pub async fn list(ctx: &Ctx, tenant: &Tenant, user: &SignedIn) -> AppResult<Vec<ApiToken>> {
+/// The user's own tokens of `kind`; an admin sees every such token of the tenant.
+pub async fn list(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    kind: TokenKind,
+) -> AppResult<Vec<ApiToken>> {
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let rows: Vec<TokenRow> = sqlx::query_as(&format!(
-        "{TOKEN_SELECT} WHERE t.kind = 'personal' AND (t.user_id = $1 OR $2) ORDER BY t.id DESC"
+        "{TOKEN_SELECT} WHERE t.kind = $3 AND (t.user_id = $1 OR $2) ORDER BY t.id DESC"
     ))
     .bind(user.user_id)
     .bind(user.principal.is_tenant_admin())
+    .bind(kind.as_str())
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -183,4 +215,21 @@ pub async fn authenticate(ctx: &Ctx, tenant: &Tenant, secret: &str) -> AppResult
         })
     })
     .transpose()
+}
+
+/// The live agent token `secret` is, in the current tenant transaction: its id. Unknown,
+/// revoked and expired tokens, and tokens of disabled users, are `None`.
+pub(crate) async fn agent_token(conn: &mut PgConnection, secret: &str) -> AppResult<Option<i64>> {
+    if !secret.starts_with(TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    Ok(sqlx::query_scalar(
+        "UPDATE api_tokens t SET last_used_at = now() FROM users u \
+         WHERE u.id = t.user_id AND t.token_hash = $1 AND t.kind = 'agent' \
+           AND t.revoked_at IS NULL AND t.expires_at > now() AND NOT u.disabled \
+         RETURNING t.id",
+    )
+    .bind(token_hash(secret))
+    .fetch_optional(conn)
+    .await?)
 }

@@ -1,7 +1,9 @@
 //! Types shared by the browser bundle, the server and the CLI.
 //! wasm-safe: serde and plain Rust only.
 
+pub mod agent;
 pub mod api;
+pub mod brain;
 mod error;
 pub mod hot_update;
 pub mod skill;

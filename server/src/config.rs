@@ -2,9 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
+use domain::brain::openai::OpenAiConfig;
 use domain::executors::SandboxConfig;
+
+/// How long the assistant waits for an OpenAI-compatible provider's answer.
+const BRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -20,8 +25,12 @@ pub struct Config {
     pub postgres_bin: Option<PathBuf>,
     /// Execution workers in this process.
     pub workers: usize,
+    /// How long a claimed execution (by a worker or a local agent) holds without a heartbeat.
+    pub lease_seconds: u64,
     /// How scripts are run: bubblewrap, interpreters, the uid pool.
     pub sandbox: SandboxConfig,
+    /// The assistant's OpenAI-compatible provider; `None`: the embedded one (no network).
+    pub brain: Option<OpenAiConfig>,
 }
 
 impl Config {
@@ -40,6 +49,25 @@ impl Config {
             ),
             postgres_bin: var("EXECGOV_POSTGRES_BIN").map(PathBuf::from),
             workers: number(var("EXECGOV_WORKERS"), "EXECGOV_WORKERS", 2)?,
+            lease_seconds: match number(var("EXECGOV_LEASE_SECONDS"), "EXECGOV_LEASE_SECONDS", 30)?
+            {
+                n @ 3..=3600 => n,
+                n => bail!("EXECGOV_LEASE_SECONDS={n}: use 3 to 3600 seconds"),
+            },
+            brain: match (var("EXECGOV_BRAIN_URL"), var("EXECGOV_BRAIN_MODEL")) {
+                (None, _) => None,
+                (Some(_), None) => {
+                    bail!(
+                        "EXECGOV_BRAIN_URL is set: EXECGOV_BRAIN_MODEL must name the model to ask"
+                    )
+                }
+                (Some(base_url), Some(model)) => Some(OpenAiConfig {
+                    base_url,
+                    model,
+                    api_key: var("EXECGOV_BRAIN_KEY"),
+                    timeout: BRAIN_TIMEOUT,
+                }),
+            },
             sandbox: {
                 let defaults = SandboxConfig::default();
                 SandboxConfig {

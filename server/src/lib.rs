@@ -2,12 +2,14 @@
 //! functions, health checks and static files, on one axum router.
 
 mod api;
+mod brain;
 pub mod config;
 pub mod postgres;
 mod runs;
 mod submissions;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use app::{shell, App};
 use axum::extract::{ConnectInfo, Request, State};
@@ -17,6 +19,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use domain::accounts::SESSION_COOKIE;
+use domain::brain::embedded::Embedded;
+use domain::brain::Provider;
 use domain::{caller, Ctx, RequestMeta};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -26,8 +30,18 @@ use tower_http::trace::TraceLayer;
 /// The longest a page or server function may take before it is answered 503.
 const PAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The whole HTTP surface. `/healthz` answers on every host; everything else needs a bound Host.
+/// The whole HTTP surface with the embedded (offline) brain; see `router_with_brain`.
 pub fn router(ctx: Ctx, leptos_options: LeptosOptions) -> Router {
+    router_with_brain(ctx, leptos_options, Arc::new(Embedded))
+}
+
+/// The whole HTTP surface, the assistant answering with `brain`. `/healthz` answers on every
+/// host; everything else needs a bound Host.
+pub fn router_with_brain(
+    ctx: Ctx,
+    leptos_options: LeptosOptions,
+    brain: Arc<dyn Provider>,
+) -> Router {
     let routes = generate_route_list(App);
     let provide_ctx = {
         let ctx = ctx.clone();
@@ -43,13 +57,15 @@ pub fn router(ctx: Ctx, leptos_options: LeptosOptions) -> Router {
             shell,
         ))
         // Leptos has had rare renders that never finish (lost wake-ups in Suspense); such a
-        // request is answered 503 instead of holding its connection forever. The run routes
-        // and submissions (uploads, live event streams) are legitimately long and stay outside.
+        // request is answered 503 instead of holding its connection forever. The run routes,
+        // the assistant's (uploads, a provider's answer), submissions and live event streams
+        // are legitimately long and stay outside.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             PAGE_TIMEOUT,
         ))
         .merge(runs::routes().with_state(ctx.clone()))
+        .merge(brain::routes(brain).with_state(ctx.clone()))
         .merge(submissions::routes().with_state(ctx.clone()))
         .merge(api::routes().with_state(ctx.clone()))
         .layer(middleware::from_fn_with_state(ctx.clone(), host_layer))
@@ -70,6 +86,17 @@ async fn healthz(State(ctx): State<Ctx>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
         }
     }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        // The scheme's name is case-insensitive (RFC 9110, 11.1).
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
 }
 
 /// Resolves the Host and the session before anything else runs. Unknown hosts get a 404 page and
@@ -94,15 +121,8 @@ async fn host_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Res
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(300).collect()),
     };
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        // The scheme's name is case-insensitive (RFC 9110, 11.1).
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_string());
-    let caller = match caller::identify(&ctx, &host, token.as_deref(), bearer.as_deref(), meta).await {
+    let bearer = bearer_token(req.headers());
+    let caller = match caller::identify(&ctx, &host, token.as_deref(), bearer, meta).await {
         Ok(Some(caller)) => caller,
         Ok(None) => {
             return refusal(

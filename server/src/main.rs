@@ -6,7 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use std::sync::Arc;
+use std::time::Duration;
 
+use domain::brain::embedded::Embedded;
+use domain::brain::openai::OpenAiCompatible;
+use domain::brain::Provider;
 use domain::executions::{self, QueuePolicy};
 use domain::executors::Executors;
 use domain::seed::{self, SeededAccount};
@@ -58,7 +62,13 @@ async fn run() -> anyhow::Result<()> {
 async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()> {
     let pool = domain::db::connect(options, 16).await?;
     domain::db::migrate(&pool).await?;
-    let ctx = Ctx::new(pool, config.data_dir.clone());
+    let lease = Duration::from_secs(config.lease_seconds);
+    let ctx = Ctx::new(pool, config.data_dir.clone()).with_queue_policy(QueuePolicy {
+        lease,
+        // Several beats per lease, so one slow beat does not lose it.
+        heartbeat: lease / 6,
+        ..QueuePolicy::default()
+    });
     let seeded = seed::seed_demo(&ctx, config.seed_password.as_deref()).await?;
     let passwords_file = config.data_dir.join("initial-passwords.txt");
     if !seeded.is_empty() && config.seed_password.is_none() {
@@ -68,12 +78,7 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
     // Approved hot updates the last run did not finish (it stopped mid-way) go on now.
     domain::hot_updates::resume(&ctx).await?;
     let executors = Arc::new(Executors::new(config.sandbox.clone()));
-    executions::start_workers(
-        ctx.clone(),
-        executors,
-        config.workers,
-        QueuePolicy::default(),
-    );
+    executions::start_workers(ctx.clone(), executors, config.workers, ctx.queue.clone());
 
     let leptos_options = LeptosOptions::builder()
         .output_name("execgov")
@@ -81,7 +86,12 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         .site_pkg_dir("pkg")
         .site_addr(config.addr)
         .build();
-    let app = server::router(ctx.clone(), leptos_options);
+    let brain: Arc<dyn Provider> = match &config.brain {
+        Some(openai) => Arc::new(OpenAiCompatible::new(openai.clone())?),
+        None => Arc::new(Embedded),
+    };
+    tracing::info!(provider = brain.name(), "the assistant's provider");
+    let app = server::router_with_brain(ctx.clone(), leptos_options, brain);
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("listening on {}", config.addr))?;

@@ -269,8 +269,11 @@ impl PrivateCluster {
         Ok(true)
     }
 
-    /// Drops every database whose name starts with `prefix` that nobody has open, and returns
-    /// their names: test harnesses call it on start so that earlier runs' databases do not pile up.
+    /// Drops the databases named `<prefix><pid>_…` whose process `pid` has ended and that
+    /// nobody has open, and returns their names: test harnesses call it on start so that earlier
+    /// runs' databases do not pile up, while those of harnesses still running (which may not have
+    /// connected yet) are kept. One that cannot be dropped now (another harness raced for it) is
+    /// left for the next time.
     pub async fn drop_idle_databases(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
         check_database_name(prefix)?;
         let mut admin = PgConnection::connect_with(&self.admin_options()).await?;
@@ -281,10 +284,19 @@ impl PrivateCluster {
         .fetch_all(&mut admin)
         .await?;
         admin.close().await?;
+        let running = |name: &str| {
+            name[prefix.len()..]
+                .split('_')
+                .next()
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        };
         let mut dropped = Vec::new();
-        for name in names {
-            if self.drop_database(&name, false).await? {
-                dropped.push(name);
+        for name in names.into_iter().filter(|n| !running(n)) {
+            match self.drop_database(&name, false).await {
+                Ok(true) => dropped.push(name),
+                Ok(false) => {}
+                Err(err) => tracing::warn!(%err, database = name, "could not drop a test database"),
             }
         }
         Ok(dropped)

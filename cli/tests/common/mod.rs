@@ -46,7 +46,8 @@ pub fn scratch(label: &str) -> PathBuf {
         .unwrap()
         .as_nanos();
     let dir = workspace().join("target/test-data").join(format!(
-        "cli_{label}_{}_{:x}_{}",
+        // The pid first: `drop_idle_databases` keeps the databases of running processes.
+        "cli_{}_{label}_{:x}_{}",
         std::process::id(),
         nanos,
         NEXT.fetch_add(1, Ordering::Relaxed)
@@ -196,6 +197,8 @@ static ONE_SERVER: Mutex<()> = Mutex::new(());
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// Its database in the shared test cluster.
+    pub database: String,
     /// The test's own folder: the server's data, logs, configs, files.
     pub dir: PathBuf,
     log: PathBuf,
@@ -204,6 +207,11 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// With more environment variables for the server (e.g. a short `EXECGOV_LEASE_SECONDS`).
+    pub fn start_with(env: &[(&str, &str)]) -> Server {
         let bin = server_bin();
         let turn = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
         let dir = scratch("server");
@@ -240,6 +248,7 @@ impl Server {
             .env("EXECGOV_LOG", "info,sqlx=warn")
             .env_remove("EXECGOV_SANDBOX")
             .env_remove("EXECGOV_PYTHON")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -248,6 +257,7 @@ impl Server {
         let mut server = Server {
             child,
             addr,
+            database,
             dir,
             log,
             _turn: turn,
@@ -263,6 +273,64 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("the server never answered /healthz:\n{}", server.output());
+    }
+
+    /// The product's context on this server's database and data folder, for setting up what
+    /// no command does (a skill registered without the review) and for reading the audit trail.
+    pub async fn ctx(&self) -> domain::Ctx {
+        let pool = domain::db::connect(cluster().app_options(&self.database), 2)
+            .await
+            .expect("connecting to the server's database");
+        domain::Ctx::new(pool, self.dir.join("data"))
+    }
+
+    /// Registers the script folder `files` as a live skill of the tenant on `host`, granted to
+    /// its members.
+    pub fn register_skill(&self, host: &str, files: &[(&str, &str)]) {
+        runtime().block_on(async {
+            let ctx = self.ctx().await;
+            let tenant = domain::tenancy::resolve_host(&ctx, host)
+                .await
+                .unwrap()
+                .and_then(|b| b.tenant)
+                .expect("a tenant's host");
+            let folder = domain::skills::manifest::load_script_folder(
+                files
+                    .iter()
+                    .map(|(p, t)| (p.to_string(), t.as_bytes().to_vec()))
+                    .collect(),
+            )
+            .expect("a valid script folder");
+            domain::skills::register(
+                &ctx,
+                &tenant,
+                &domain::Actor::system(),
+                &folder,
+                &[model::TenantRole::Member],
+            )
+            .await
+            .expect("registering the skill");
+            ctx.pool.close().await;
+        });
+    }
+
+    /// The rows `sql` selects (one text column) in the schema of the tenant on `host`.
+    pub fn tenant_texts(&self, host: &str, sql: &str) -> Vec<String> {
+        runtime().block_on(async {
+            let ctx = self.ctx().await;
+            let tenant = domain::tenancy::resolve_host(&ctx, host)
+                .await
+                .unwrap()
+                .and_then(|b| b.tenant)
+                .expect("a tenant's host");
+            let mut tx = domain::db::TenantTx::begin(&ctx.pool, &tenant.schema)
+                .await
+                .unwrap();
+            let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *tx).await.unwrap();
+            tx.commit().await.unwrap();
+            ctx.pool.close().await;
+            rows
+        })
     }
 
     pub fn url(&self) -> String {

@@ -27,7 +27,7 @@
 //! - Without root there is no uid pool: scripts run as the server's uid and RLIMIT_NPROC
 //!   is set on top of that uid's current task count.
 
-mod output;
+pub(crate) mod output;
 mod sandbox;
 mod spawn;
 mod workdir;

@@ -222,7 +222,10 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
     let mut examples = Vec::with_capacity(raw.examples.len());
     for example in raw.examples {
         let example = example.trim();
-        if example.is_empty() || example.chars().count() > 500 || example.chars().any(char::is_control) {
+        if example.is_empty()
+            || example.chars().count() > 500
+            || example.chars().any(char::is_control)
+        {
             return Err(at.error(
                 Section::Top,
                 "examples",
@@ -254,9 +257,9 @@ pub const MAX_EXAMPLES: usize = 50;
 /// An agent label, as agents declare it and manifests name it: `^[a-z0-9._-]{1,64}$`.
 pub fn valid_agent_label(label: &str) -> bool {
     (1..=64).contains(&label.len())
-        && label
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'))
+        && label.bytes().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
+        })
 }
 
 fn required_text(
@@ -944,13 +947,28 @@ default = 3
     fn every_demo_folder_loads() {
         let acme = demo_skill_folders("acme");
         let slugs: Vec<&str> = acme.iter().map(|f| f.manifest.slug.as_str()).collect();
-        assert_eq!(slugs, ["csv-summary", "purge-old-rows", "text-report"]);
+        assert_eq!(
+            slugs,
+            [
+                "business-days",
+                "csv-summary",
+                "dedupe-rows",
+                "invoice-total",
+                "json-to-csv",
+                "log-errors",
+                "purge-old-rows",
+                "text-report"
+            ]
+        );
         let globex = demo_skill_folders("globex");
         let slugs: Vec<&str> = globex.iter().map(|f| f.manifest.slug.as_str()).collect();
         assert_eq!(slugs, ["checksum", "word-frequency"]);
         assert!(demo_skill_folders("initech").is_empty());
 
-        let purge = &acme[1];
+        let purge = acme
+            .iter()
+            .find(|f| f.manifest.slug == "purge-old-rows")
+            .unwrap();
         assert_eq!(purge.manifest.risk, RiskLevel::High);
         assert!(purge.manifest.requires_confirmation);
         for f in acme.iter().chain(&globex) {

@@ -277,6 +277,7 @@ pub struct LiveSkill {
     pub input_schema: InputSchema,
     pub requires_confirmation: bool,
     pub manual_allowed: bool,
+    pub ai_callable: bool,
     pub timeout_seconds: i32,
 }
 
@@ -289,15 +290,16 @@ struct LiveSkillRow {
     input_schema: serde_json::Value,
     requires_confirmation: bool,
     manual_allowed: bool,
+    ai_callable: bool,
     timeout_seconds: i32,
 }
 
 /// SQL condition: the signed-in user ($1 id, $2 role) may see and run skill `s`. Admins see all.
-const MAY_RUN: &str =
+pub(crate) const MAY_RUN: &str =
     "($2 = 'admin' OR EXISTS (SELECT 1 FROM skill_grants g WHERE g.skill_id = s.id \
      AND (g.role = $2 OR g.user_id = $1)))";
 
-fn tenant_role(user: &SignedIn) -> AppResult<&'static str> {
+pub(crate) fn tenant_role(user: &SignedIn) -> AppResult<&'static str> {
     match &user.principal {
         model::Principal::Tenant { role, .. } => Ok(role.as_str()),
         model::Principal::Platform { .. } => Err(AppError::Forbidden(
@@ -316,7 +318,7 @@ pub async fn live_skill_for(
     let role = tenant_role(user)?;
     let row: LiveSkillRow = sqlx::query_as(&format!(
         "SELECT s.id AS skill_id, s.slug, v.id AS skill_version_id, v.name, v.input_schema, \
-         v.requires_confirmation, v.manual_allowed, v.timeout_seconds \
+         v.requires_confirmation, v.manual_allowed, v.ai_callable, v.timeout_seconds \
          FROM skills s JOIN skill_versions v ON v.id = s.current_version_id \
          WHERE s.slug = $3 AND s.enabled AND {MAY_RUN}"
     ))
@@ -336,6 +338,7 @@ pub async fn live_skill_for(
         })?,
         requires_confirmation: row.requires_confirmation,
         manual_allowed: row.manual_allowed,
+        ai_callable: row.ai_callable,
         timeout_seconds: row.timeout_seconds,
     })
 }

@@ -201,6 +201,12 @@ pub struct LogQuery {
     #[serde(default)]
     #[param(minimum = 0)]
     after: i32,
+    /// Seconds to wait for something new (a line after `after`, or a change of status) before
+    /// answering; 0 (the default) answers at once. Following a run live: ask again and again
+    /// with `after = next` and a wait.
+    #[serde(default)]
+    #[param(minimum = 0, maximum = 30)]
+    wait: u64,
 }
 
 /// A page of an execution's log, for following it: ask again with `after = next` until
@@ -234,9 +240,25 @@ async fn execution_logs(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> ApiResult<Json<LogPage>> {
-    let view = executions::view(&ctx, who.tenant(), who.user(), id).await?;
     let after = usize::try_from(q.after)
         .map_err(|_| AppError::Invalid("after: must be 0 or more.".into()))?;
+    if q.wait > 30 {
+        return Err(AppError::Invalid("wait: 0 to 30 seconds.".into()).into());
+    }
+    let (tenant, user) = (who.tenant(), who.user());
+    // Long polling: the status it had when asked, and nothing new after `after` yet.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(q.wait);
+    let asked = executions::change_stamp(&ctx, tenant, user, id).await?;
+    while let Some((status, lines)) = executions::change_stamp(&ctx, tenant, user, id).await? {
+        let unchanged = Some(&status) == asked.as_ref().map(|a| &a.0);
+        let settled = ExecutionStatus::parse(&status).is_some_and(ExecutionStatus::is_final);
+        if !unchanged || settled || lines as usize > after || std::time::Instant::now() >= deadline
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let view = executions::view(&ctx, tenant, user, id).await?;
     let next = view.logs.len().max(after);
     Ok(Json(LogPage {
         status: view.summary.status,

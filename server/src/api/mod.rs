@@ -4,6 +4,7 @@
 //! the same `domain` functions as the pages. Errors are `application/problem+json`. The OpenAPI
 //! 3.1 document is generated from the handlers' annotations and served at `/api/v1/openapi.json`.
 
+mod agents;
 mod executions;
 mod skills;
 mod submissions;
@@ -42,7 +43,8 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "skills", description = "Skills this user may run"),
         (name = "executions", description = "Runs of skills"),
         (name = "submissions", description = "Hot-update submissions (tenant admins)"),
-        (name = "tokens", description = "Personal access tokens")
+        (name = "tokens", description = "Personal access tokens"),
+        (name = "agents", description = "Local agents: their own protocol (agent token and machine identity), and their list for admins")
     )
 )]
 struct ApiDoc;
@@ -67,6 +69,7 @@ pub fn routes() -> Router<Ctx> {
         .merge(executions::routes())
         .merge(submissions::routes())
         .merge(tokens::routes())
+        .merge(agents::routes())
         .split_for_parts();
     let doc = doc
         .to_pretty_json()

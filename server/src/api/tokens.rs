@@ -3,14 +3,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use domain::tokens::TokenKind;
 use domain::Ctx;
 use model::api::{ApiToken, CreatedApiToken};
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiJson, ApiPath, ApiResult, Problem, TenantUser};
+use super::{ApiJson, ApiPath, ApiQuery, ApiResult, Problem, TenantUser};
 
 pub fn routes() -> OpenApiRouter<Ctx> {
     OpenApiRouter::new()
@@ -30,16 +31,49 @@ pub struct NewToken {
     /// How many days it lives (default 90).
     #[schema(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
+    /// `personal` (default) or `agent` (for registering local agents; tenant admins only).
+    pub kind: Option<Kind>,
+}
+
+/// What a token is for.
+#[derive(Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    #[default]
+    Personal,
+    Agent,
+}
+
+impl From<Kind> for TokenKind {
+    fn from(kind: Kind) -> TokenKind {
+        match kind {
+            Kind::Personal => TokenKind::Personal,
+            Kind::Agent => TokenKind::Agent,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+struct KindQuery {
+    /// Which tokens: `personal` (default) or `agent`.
+    kind: Option<Kind>,
 }
 
 #[utoipa::path(get, path = "/tokens", tag = "tokens",
+    params(KindQuery),
     responses(
         (status = 200, body = Vec<ApiToken>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A malformed query"),
     ))]
-async fn list_tokens(State(ctx): State<Ctx>, who: TenantUser) -> ApiResult<Json<Vec<ApiToken>>> {
+async fn list_tokens(
+    State(ctx): State<Ctx>,
+    who: TenantUser,
+    ApiQuery(q): ApiQuery<KindQuery>,
+) -> ApiResult<Json<Vec<ApiToken>>> {
+    let kind = q.kind.unwrap_or_default().into();
     Ok(Json(
-        domain::tokens::list(&ctx, who.tenant(), who.user()).await?,
+        domain::tokens::list(&ctx, who.tenant(), who.user(), kind).await?,
     ))
 }
 
@@ -47,6 +81,7 @@ async fn list_tokens(State(ctx): State<Ctx>, who: TenantUser) -> ApiResult<Json<
     responses(
         (status = 201, body = CreatedApiToken, description = "The secret is shown this once"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Agent tokens are for tenant admins"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_token(
@@ -61,6 +96,7 @@ async fn create_token(
         &who.caller.actor(),
         &new.name,
         new.days,
+        new.kind.unwrap_or_default().into(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(created)))

@@ -71,7 +71,11 @@ fn test_data_dir(name: &str) -> PathBuf {
 /// A migrated, empty database of its own, with its connect options.
 pub async fn fresh_db() -> TestDb {
     let cluster = cluster().await;
-    let name = format!("t_{:016x}", rand::thread_rng().gen::<u64>());
+    let name = format!(
+        "t_{}_{:016x}",
+        std::process::id(),
+        rand::thread_rng().gen::<u64>()
+    );
     cluster
         .create_database(&name)
         .await

@@ -1,0 +1,303 @@
+//! `/agents`: a tenant's local agents, for its admins. Agent tokens are made here (the secret
+//! shown once, with the command that starts an agent with it), listed and revoked; the agents
+//! that registered with them are listed with their status, and revoked.
+
+use leptos::prelude::*;
+use model::agent::AgentView;
+use model::api::{ApiToken, CreatedApiToken};
+use model::{Surface, UserError};
+use serde::{Deserialize, Serialize};
+
+use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::tokens::{token_table, RevokeToken};
+
+#[cfg(feature = "ssr")]
+use crate::server::{caller, user_error};
+
+const TENANT_FRONT: &[Surface] = &[Surface::TenantFront];
+
+/// Stands in for the label in the start command when none was given.
+const LABEL_PLACEHOLDER: &str = "LABEL";
+
+/// An agent token just made: the secret (shown once) and the label to start agents with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewAgentToken {
+    pub created: CreatedApiToken,
+    /// The label the admin named (checked), or empty.
+    pub label: String,
+}
+
+#[server(endpoint = "list-agents")]
+pub async fn list_agents() -> Result<Vec<AgentView>, UserError> {
+    let (ctx, caller) = caller()?;
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
+    domain::agents::list(&ctx, tenant, user)
+        .await
+        .map_err(user_error)
+}
+
+#[server(endpoint = "revoke-agent")]
+pub async fn revoke_agent(id: i64) -> Result<(), UserError> {
+    let (ctx, caller) = caller()?;
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
+    domain::agents::revoke(&ctx, tenant, user, &caller.actor(), id)
+        .await
+        .map_err(user_error)
+}
+
+#[server(endpoint = "list-agent-tokens")]
+pub async fn list_agent_tokens() -> Result<Vec<ApiToken>, UserError> {
+    let (ctx, caller) = caller()?;
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
+    domain::tokens::list(&ctx, tenant, user, domain::tokens::TokenKind::Agent)
+        .await
+        .map_err(user_error)
+}
+
+/// `label` is not stored: it only completes the start command shown with the secret.
+#[server(endpoint = "create-agent-token")]
+pub async fn create_agent_token(
+    name: String,
+    days: Option<i64>,
+    label: Option<String>,
+) -> Result<NewAgentToken, UserError> {
+    let (ctx, caller) = caller()?;
+    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
+    let label = label.unwrap_or_default().trim().to_string();
+    if !label.is_empty() && !domain::skills::manifest::valid_agent_label(&label) {
+        return Err(user_error(domain::AppError::Invalid(
+            "Label: 1 to 64 characters of a-z, 0-9, '-', '_' and '.' (a skill's agent_label)."
+                .into(),
+        )));
+    }
+    let created = domain::tokens::create(
+        &ctx,
+        tenant,
+        user,
+        &caller.actor(),
+        &name,
+        days,
+        domain::tokens::TokenKind::Agent,
+    )
+    .await
+    .map_err(user_error)?;
+    Ok(NewAgentToken { created, label })
+}
+
+#[component]
+pub fn AgentsPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=TENANT_FRONT need=Need::Admin>
+            <Agents/>
+        </Gate>
+    }
+}
+
+/// How this page was reached: scheme, host name and port (empty when the scheme's default): in
+/// the browser from its location, on the server from the request's Host.
+fn page_address() -> Option<(String, String, String)> {
+    #[cfg(feature = "hydrate")]
+    {
+        let location = window().location();
+        if let (Ok(protocol), Ok(host), Ok(port)) =
+            (location.protocol(), location.hostname(), location.port())
+        {
+            return Some((protocol.trim_end_matches(':').to_string(), host, port));
+        }
+    }
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(parts) = use_context::<axum::http::request::Parts>() {
+            let header = |name: &str| {
+                parts
+                    .headers
+                    .get(name)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_string)
+            };
+            if let Some(host) = header("host") {
+                let scheme = header("x-forwarded-proto").unwrap_or_else(|| "http".into());
+                return Some(match host.rsplit_once(':') {
+                    Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
+                        (scheme, name.to_string(), port.to_string())
+                    }
+                    _ => (scheme, host, String::new()),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The `--server` and `--host` an agent of this tenant starts with: this page's own address.
+/// A `*.localhost` name (development) resolves to loopback in browsers but not necessarily for
+/// the CLI, so its server is `127.0.0.1` on the same port.
+fn server_and_host() -> (String, String) {
+    let Some((scheme, host, port)) = page_address() else {
+        return ("https://SERVER".into(), "HOST".into());
+    };
+    let port = if port.is_empty() {
+        String::new()
+    } else {
+        format!(":{port}")
+    };
+    let server = if host == "localhost" || host.ends_with(".localhost") {
+        "127.0.0.1"
+    } else {
+        host.as_str()
+    };
+    (format!("{scheme}://{server}{port}"), host)
+}
+
+fn start_command(secret: &str, label: &str) -> String {
+    let (server, host) = server_and_host();
+    let label = if label.is_empty() {
+        LABEL_PLACEHOLDER
+    } else {
+        label
+    };
+    format!(
+        "execgov-cli agent start --server {server} --host {host} --token {secret} --label {label}"
+    )
+}
+
+/// The first characters of a machine id, enough to tell machines apart.
+fn short_id(machine_id: &str) -> String {
+    machine_id.chars().take(8).collect()
+}
+
+fn status_badge(status: &str) -> &'static str {
+    match status {
+        "online" => "badge active",
+        "revoked" => "badge disabled",
+        _ => "badge",
+    }
+}
+
+#[component]
+fn Agents() -> impl IntoView {
+    view! {
+        <h1>"Agents"</h1>
+        <p class="hint">
+            "Agents are this tenant's own machines running the skills whose manifest names their "
+            "label as " <code>"agent_label"</code> ". They register with an agent token made here."
+        </p>
+        <AgentTokens/>
+        <AgentList/>
+    }
+}
+
+#[component]
+fn AgentTokens() -> impl IntoView {
+    let create = ServerAction::<CreateAgentToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_agent_tokens(),
+    );
+    let created = move || match create.value().get() {
+        Some(Ok(new)) => {
+            let command = start_command(&new.created.secret, &new.label);
+            let no_label = new.label.is_empty().then(|| {
+                view! {
+                    <p class="hint">
+                        "Replace " <code>{LABEL_PLACEHOLDER}</code>
+                        " with the agent_label of the skills it should run (repeat --label for several)."
+                    </p>
+                }
+            });
+            Some(
+                view! {
+                    <section class="card" data-testid="new-agent-token">
+                        <h3>"Your new agent token"</h3>
+                        <p>"Copy it now: it is not shown again."</p>
+                        <pre class="hash" data-testid="agent-token-secret">{new.created.secret}</pre>
+                        <p>"Start an agent with it on the machine that should run the skills:"</p>
+                        <pre class="hash" data-testid="agent-command">{command}</pre>
+                        {no_label}
+                        <p class="hint">
+                            "The first start saves the machine's identity (agent.toml); later starts need only "
+                            <code>"execgov-cli agent start"</code> ". " <code>"execgov-cli agent describe"</code>
+                            " shows what it serves."
+                        </p>
+                    </section>
+                }
+                .into_any(),
+            )
+        }
+        Some(Err(e)) => Some(error_note(e).into_any()),
+        None => None,
+    };
+    let revoke_error = move || revoke.value().get().and_then(|r| r.err()).map(error_note);
+    view! {
+        <h2>"Agent tokens"</h2>
+        {created}
+        <section class="card narrow">
+            <ActionForm action=create>
+                <label>"Name" <input type="text" name="name" required maxlength="80" placeholder="office machines"/></label>
+                <label>"Days until it expires" <input type="number" name="days" min="1" max="366" value="365"/></label>
+                <label>"Label (for the start command)" <input type="text" name="label" maxlength="64" placeholder="office"/></label>
+                <button type="submit">"Create agent token"</button>
+            </ActionForm>
+        </section>
+        {revoke_error}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                or_error(tokens.await.map(|rows| token_table(rows, revoke, "agent-tokens")))
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AgentList() -> impl IntoView {
+    let revoke = ServerAction::<RevokeAgent>::new();
+    let agents = Resource::new(move || revoke.version().get(), |_| list_agents());
+    let revoke_error = move || revoke.value().get().and_then(|r| r.err()).map(error_note);
+    view! {
+        <h2>"Agents"</h2>
+        <p class="hint">"Online: heard from within the last few minutes. Reload the page to see the latest."</p>
+        {revoke_error}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                or_error(agents.await.map(|rows| {
+                    let empty = rows.is_empty().then(|| view! {
+                        <p class="hint" data-testid="no-agents">"No agent has registered yet."</p>
+                    });
+                    view! {
+                    <table class="grid" data-testid="agents">
+                        <thead><tr>
+                            <th>"Name"</th><th>"Host name"</th><th>"Machine"</th><th>"Labels"</th><th>"Status"</th>
+                            <th>"Last seen"</th><th>"Running"</th><th>"Version"</th><th>"Token"</th><th></th>
+                        </tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|a| view! {
+                                <tr data-agent=a.id>
+                                    <td>{a.name.clone()}</td>
+                                    <td>{a.hostname.clone()}</td>
+                                    <td class="hash" title=a.machine_id.clone()>{short_id(&a.machine_id)}</td>
+                                    <td data-testid="agent-labels">{a.labels.join(", ")}</td>
+                                    <td><span class=status_badge(&a.status) data-testid="agent-status">{a.status.clone()}</span></td>
+                                    <td>{when(a.last_seen_at)}</td>
+                                    <td>{a.running}</td>
+                                    <td>{a.version.clone()}</td>
+                                    <td>{a.token_name.clone()}</td>
+                                    <td>
+                                        {(a.status != "revoked").then(|| view! {
+                                            <ActionForm action=revoke attr:class="inline">
+                                                <input type="hidden" name="id" value=a.id/>
+                                                <button type="submit" class="link danger">"Revoke"</button>
+                                            </ActionForm>
+                                        })}
+                                    </td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    {empty}
+                    }
+                }))
+            })}
+        </Transition>
+    }
+}

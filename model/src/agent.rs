@@ -1,0 +1,117 @@
+//! Local agents: machines of the tenant that run the skills marked for them (asset kind `agent`),
+//! as the API, the agents page and `execgov-cli agent` see them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The header naming the calling agent's machine id (with the agent token as the bearer).
+pub const AGENT_ID_HEADER: &str = "x-execgov-agent-id";
+/// The header carrying the machine key made on the agent's first start; only its hash is stored.
+pub const AGENT_KEY_HEADER: &str = "x-execgov-agent-key";
+
+/// An agent announcing itself (on every start): its identity, name and labels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentRegistration {
+    /// 32 lowercase hex digits, made once per machine.
+    pub machine_id: String,
+    /// The machine's secret key (at least 32 characters), made once per machine.
+    pub machine_key: String,
+    pub name: String,
+    pub hostname: String,
+    /// Which skills it takes: those whose `agent_label` is one of these.
+    pub labels: Vec<String>,
+    /// The agent's program version.
+    #[serde(default)]
+    pub version: String,
+}
+
+/// An agent as the tenant sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentView {
+    pub id: i64,
+    pub machine_id: String,
+    pub name: String,
+    pub hostname: String,
+    pub labels: Vec<String>,
+    pub version: String,
+    /// `online` (a heartbeat within the last 3 leases), `offline` or `revoked`.
+    pub status: String,
+    pub registered_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// The name of the agent token it registered with.
+    pub token_name: String,
+    /// Executions it holds right now.
+    pub running: i64,
+}
+
+/// A skill an agent can serve: its `agent_label` is one of the agent's labels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServableSkill {
+    pub slug: String,
+    pub name: String,
+    pub agent_label: String,
+    pub enabled: bool,
+}
+
+/// What an agent is told about itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentDescription {
+    pub agent: AgentView,
+    pub skills: Vec<ServableSkill>,
+    /// Seconds a claim holds without a renewal: renew well within it.
+    pub lease_seconds: u64,
+}
+
+/// An execution an agent has claimed: what to run. The script folder and the uploads come as
+/// one tar from the job's bundle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentJob {
+    pub execution_id: i64,
+    pub attempt: i32,
+    pub skill: String,
+    /// `python` or `shell`: how to start the script folder's entry file.
+    pub language: String,
+    pub content_hash: String,
+    /// The validated inputs, as the script receives them in `inputs.json`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub inputs: serde_json::Value,
+    pub timeout_seconds: i32,
+    /// Seconds the claim holds without a renewal.
+    pub lease_seconds: u64,
+}
+
+/// Log lines an agent streams while it runs an execution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentLogBatch {
+    pub lines: Vec<AgentLogLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentLogLine {
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    pub line: String,
+}
+
+/// How a run on an agent ended; the artifacts come beside it in the same multipart request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentReport {
+    /// `succeeded`, `failed`, `timed_out` or `cancelled`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub stdout_truncated: bool,
+    #[serde(default)]
+    pub stderr_truncated: bool,
+    /// `result.json` as the script wrote it (valid JSON, at most 1 MiB).
+    pub result: Option<String>,
+}
