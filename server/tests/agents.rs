@@ -235,48 +235,13 @@ async fn send(
     machine: Option<(&str, &str)>,
     body: ApiBody,
 ) -> ApiReply {
-    let mut req = server
-        .client
-        .request(method, format!("http://{}{}", server.addr, path))
-        .header(reqwest::header::HOST, host);
-    if let Some(token) = bearer {
-        req = req.header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    if let Some((id, key)) = machine {
-        req = req
-            .header(AGENT_ID_HEADER, id)
-            .header(AGENT_KEY_HEADER, key);
-    }
-    req = match body {
-        ApiBody::Empty => req,
-        ApiBody::Json(value) => req
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(value.to_string()),
-        ApiBody::Raw(content_type, bytes) => req
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(bytes),
+    let headers: Vec<(&str, &str)> = match machine {
+        Some((id, key)) => vec![(AGENT_ID_HEADER, id), (AGENT_KEY_HEADER, key)],
+        None => Vec::new(),
     };
-    let resp = req.send().await.unwrap();
-    let header = |name: reqwest::header::HeaderName| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let content_type = header(reqwest::header::CONTENT_TYPE)
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
-        .unwrap_or_default();
-    let www_authenticate = header(reqwest::header::WWW_AUTHENTICATE);
-    let location = header(reqwest::header::LOCATION);
-    let content_disposition = header(reqwest::header::CONTENT_DISPOSITION);
-    ApiReply {
-        status: resp.status().as_u16(),
-        content_type,
-        www_authenticate,
-        location,
-        content_disposition,
-        body: resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
-    }
+    server
+        .api_with_headers(method, host, path, bearer, &headers, body)
+        .await
 }
 
 /// A REST call as a person (personal token).

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use common::*;
-use domain::accounts::{self, Realm, SignedIn};
+use domain::accounts::SignedIn;
 use domain::brain::conversations::{self, Asked};
 use domain::brain::embedded::Embedded;
 use domain::brain::openai::{OpenAiCompatible, OpenAiConfig};
@@ -23,36 +23,13 @@ use domain::brain::Provider;
 use domain::executions::{self, QueuePolicy, Upload};
 use domain::executors::{Executors, SandboxConfig};
 use domain::tenancy::Tenant;
-use domain::{Actor, AppError, Ctx};
+use domain::{AppError, Ctx};
 use serde_json::{json, Value};
 
 const ACME: &str = "acme.localhost";
 const GLOBEX: &str = "globex.localhost";
 const CSV: &str = "region,amount\nnorth,10\nsouth,20\nnorth,30\n";
 const ORDERS: &str = "id,day,amount\n1,2023-01-05,10\n2,2024-02-01,20\n";
-
-async fn user(ctx: &Ctx, tenant: &Tenant, username: &str) -> SignedIn {
-    let session = accounts::login(
-        ctx,
-        Realm::Tenant(tenant),
-        username,
-        PASSWORD.into(),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    accounts::session_user(ctx, Realm::Tenant(tenant), &session.token)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-fn actor(name: &str) -> Actor {
-    Actor {
-        name: name.into(),
-        meta: Default::default(),
-    }
-}
 
 fn file(name: &str, text: &str) -> Upload {
     Upload {

@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use domain::accounts::{self, Realm, SignedIn};
+use domain::accounts;
 use domain::executions::{self, QueuePolicy, Upload};
 use domain::executors::{Executors, SandboxConfig};
-use domain::tenancy::Tenant;
-use domain::{Actor, AppError, Ctx};
+use domain::{AppError, Ctx};
 use model::ExecutionStatus;
 
 const CSV: &str =
@@ -34,29 +33,6 @@ fn policy() -> QueuePolicy {
         per_tenant_cap: 4,
         lease: Duration::from_secs(30),
         heartbeat: Duration::from_millis(200),
-    }
-}
-
-async fn user(ctx: &Ctx, tenant: &Tenant, username: &str) -> SignedIn {
-    let session = accounts::login(
-        ctx,
-        Realm::Tenant(tenant),
-        username,
-        PASSWORD.into(),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    accounts::session_user(ctx, Realm::Tenant(tenant), &session.token)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-fn actor(name: &str) -> Actor {
-    Actor {
-        name: name.into(),
-        meta: Default::default(),
     }
 }
 

@@ -577,12 +577,29 @@ impl TestServer {
         bearer: Option<&str>,
         body: ApiBody,
     ) -> ApiReply {
+        self.api_with_headers(method, host, path, bearer, &[], body)
+            .await
+    }
+
+    /// [`TestServer::api`] with more headers (e.g. a local agent's machine id and key).
+    pub async fn api_with_headers(
+        &self,
+        method: reqwest::Method,
+        host: &str,
+        path: &str,
+        bearer: Option<&str>,
+        headers: &[(&str, &str)],
+        body: ApiBody,
+    ) -> ApiReply {
         let mut req = self
             .client
             .request(method, self.url(path))
             .header(reqwest::header::HOST, host);
         if let Some(token) = bearer {
             req = req.header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         req = match body {
             ApiBody::Empty => req,
@@ -712,5 +729,35 @@ impl Drop for ChildServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `username` of `tenant` signed in with the seeded password, as the domain sees them.
+pub async fn user(
+    ctx: &Ctx,
+    tenant: &domain::tenancy::Tenant,
+    username: &str,
+) -> domain::accounts::SignedIn {
+    use domain::accounts::{self, Realm};
+    let session = accounts::login(
+        ctx,
+        Realm::Tenant(tenant),
+        username,
+        PASSWORD.into(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    accounts::session_user(ctx, Realm::Tenant(tenant), &session.token)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// An audit trail actor named `name`.
+pub fn actor(name: &str) -> domain::Actor {
+    domain::Actor {
+        name: name.into(),
+        meta: Default::default(),
     }
 }
