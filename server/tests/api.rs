@@ -2291,6 +2291,20 @@ async fn the_openapi_document_is_3_1_and_documents_problem_errors() {
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             operations += 1;
+            // A path parameter is one of the path's own `{…}`, and each of those is documented
+            // as one: a query struct documented "in path" tells clients to build wrong URLs.
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let in_path: BTreeSet<String> = params
+                .iter()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap().to_string())
+                .collect();
+            let templated: BTreeSet<String> = path
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_string()))
+                .collect();
+            assert_eq!(in_path, templated, "{method} {path}: path parameters");
             let responses = op["responses"]
                 .as_object()
                 .unwrap_or_else(|| panic!("{method} {path}"));

@@ -156,6 +156,7 @@ async fn describe_agent(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ClaimQuery {
     /// Seconds to wait for work (0 to 30, default 25).
     #[param(minimum = 0, maximum = 30)]

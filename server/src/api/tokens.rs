@@ -54,6 +54,7 @@ impl From<Kind> for TokenKind {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct KindQuery {
     /// Which tokens: `personal` (default) or `agent`.
     kind: Option<Kind>,
