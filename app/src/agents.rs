@@ -169,7 +169,7 @@ fn short_id(machine_id: &str) -> String {
 fn status_badge(status: &str) -> &'static str {
     match status {
         "online" => "badge active",
-        "revoked" => "badge disabled",
+        "revoked" | "token revoked" => "badge disabled",
         _ => "badge",
     }
 }

@@ -613,6 +613,7 @@ async fn views(
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT a.id, a.machine_id, a.name, a.hostname, a.labels, a.version, \
              CASE WHEN a.revoked_at IS NOT NULL THEN 'revoked' \
+                  WHEN t.revoked_at IS NOT NULL OR t.expires_at <= now() THEN 'token revoked' \
                   WHEN a.last_seen_at > now() - make_interval(secs => $2) THEN 'online' \
                   ELSE 'offline' END AS status, \
              a.registered_at, a.last_seen_at, t.name AS token_name \

@@ -36,7 +36,9 @@ pub struct AgentView {
     pub hostname: String,
     pub labels: Vec<String>,
     pub version: String,
-    /// `online` (a heartbeat within the last 3 leases), `offline` or `revoked`.
+    /// `online` (a call within the last minute, or 3 leases if longer), `offline`, `revoked`,
+    /// or `token revoked` (its agent token was revoked or expired: its calls are refused until
+    /// it registers with a new one).
     pub status: String,
     pub registered_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,

@@ -847,6 +847,27 @@ async fn every_agent_call_proves_the_token_and_the_machine() {
     );
     assert_eq!(w.status(ACME, execution).await, "running");
     assert_eq!(w.queue(ACME, execution).await, lease_before);
+    // The admin's list says why it went quiet.
+    let listed = expect(
+        &as_user(
+            &w.server,
+            Method::GET,
+            ACME,
+            "/api/v1/agents",
+            &admin_personal,
+            ApiBody::Empty,
+        )
+        .await,
+        200,
+        "the agents list",
+    );
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == agent.id)
+        .unwrap();
+    assert_eq!(row["status"], "token revoked", "{row}");
 
     // Registered again with a live token: the same agent, holding what it held.
     let again = expect(
