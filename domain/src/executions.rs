@@ -1361,9 +1361,12 @@ pub fn start_workers(ctx: Ctx, executors: Arc<Executors>, count: usize, policy: 
         tokio::spawn(async move { work_loop(ctx, executors, worker_id, policy, wake).await });
     }
     tokio::spawn(async move {
-        loop {
+        // Until the server closes the pool on shutdown (then a failure is no news).
+        while !ctx.pool.is_closed() {
             if let Err(err) = reap_expired(&ctx).await {
-                tracing::warn!(%err, "reaper failed");
+                if !ctx.pool.is_closed() {
+                    tracing::warn!(%err, "reaper failed");
+                }
             }
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
