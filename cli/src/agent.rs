@@ -295,6 +295,7 @@ async fn start(global: &Global, args: StartArgs) -> Outcome<()> {
             Err(f) => eprintln!("Execution {}: {f}", job.execution_id),
         }
     }
+    let _ = fs::remove_dir(&work_root);
     Ok(())
 }
 
