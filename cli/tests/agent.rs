@@ -126,6 +126,8 @@ struct AgentProcess {
 impl AgentProcess {
     fn start(server: &Server, config: &Path, host: &str, token: &str, extra: &[&str]) -> Self {
         std::fs::create_dir_all(config).unwrap();
+        let tmp = config.with_extension("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
         let log = config.join("agent.log");
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_execgov-cli"))
@@ -143,6 +145,10 @@ impl AgentProcess {
             ])
             .args(extra)
             .env("EXECGOV_CONFIG_DIR", config)
+            // Its work folders under the test's own, not the machine's /tmp: a killed agent
+            // cannot clean up after itself. Beside the config folder, which is 0700 (the
+            // sandbox's uids must reach the work folders).
+            .env("TMPDIR", &tmp)
             .env_remove("EXECGOV_SERVER")
             .env_remove("EXECGOV_HOST")
             .env_remove("EXECGOV_TOKEN")
