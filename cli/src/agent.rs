@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use domain::executions::{prepare_work_dir, run_request};
+use domain::executions::{hostname, prepare_work_dir, run_request};
 use domain::executors::{AssetKind, Executors, LogLine, RunOutcome, SandboxConfig};
 use model::agent::{
     AgentDescription, AgentJob, AgentLogBatch, AgentLogLine, AgentRegistration, AgentReport,
@@ -122,14 +122,6 @@ fn random_hex(n: usize) -> Outcome<String> {
         .and_then(|mut f| f.read_exact(&mut bytes))
         .map_err(|e| io_failure(code::FAILED, "/dev/urandom", e))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The API as this agent: its token as the bearer, its machine id and key in headers.
@@ -324,10 +316,12 @@ async fn run_job(api: &Api, executors: &Executors, job: &AgentJob, dir: &Path) -
     prepare_work_dir(&work, &job.inputs, &uploads)
         .await
         .map_err(|e| Failure::failed(format!("preparing the work folder: {e}")))?;
-    let kind = match job.language.as_str() {
-        "shell" => AssetKind::Shell,
-        _ => AssetKind::Python,
-    };
+    let kind = AssetKind::parse(&job.language).ok_or_else(|| {
+        Failure::failed(format!(
+            "this agent cannot run {:?} scripts; update execgov-cli",
+            job.language
+        ))
+    })?;
 
     let (log_tx, log_rx) = mpsc::unbounded_channel();
     let (cancel_tx, cancel_rx) = watch::channel(false);

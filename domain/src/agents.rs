@@ -25,7 +25,7 @@ use crate::accounts::{token_hash, SignedIn};
 use crate::audit::{self, AuditLog, Event};
 use crate::db::{leave_schema, TenantTx};
 use crate::executions::{self, Claimed};
-use crate::executors::{Artifact, LogLine, RunOutcome, RunStatus, Stream, RESULT_CAP};
+use crate::executors::{Artifact, AssetKind, LogLine, RunOutcome, RunStatus, Stream, RESULT_CAP};
 use crate::skills::{self, manifest};
 use crate::tenancy::Tenant;
 use crate::{Actor, AppError, AppResult, Ctx, RequestMeta};
@@ -286,16 +286,16 @@ pub async fn claim(
 fn job(ctx: &Ctx, claimed: Claimed) -> AgentJob {
     let folder = skills::asset_dir(ctx, claimed.tenant_id, &claimed.content_hash);
     // An agent asset keeps its language in its entry file (load_script_folder allows one).
-    let language = if folder.join("main.sh").is_file() {
-        "shell"
+    let language = if folder.join(AssetKind::Shell.entry_file()).is_file() {
+        AssetKind::Shell
     } else {
-        "python"
+        AssetKind::Python
     };
     AgentJob {
         execution_id: claimed.execution_id,
         attempt: claimed.attempt,
         skill: claimed.skill_slug,
-        language: language.into(),
+        language: language.as_str().into(),
         content_hash: claimed.content_hash,
         inputs: claimed.inputs,
         timeout_seconds: claimed.timeout_seconds,

@@ -519,6 +519,29 @@ pub async fn change_stamp(
     Ok(stamp)
 }
 
+/// Waits until execution `id` has moved past `seen` (another status, another number of log
+/// lines), has ended, or `deadline` passes, and returns its stamp then: how the live page and
+/// the API's log long polling follow a run. `None`: not visible to this user.
+pub async fn wait_for_change(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    id: i64,
+    seen: Option<&(String, i64)>,
+    deadline: std::time::Instant,
+) -> AppResult<Option<(String, i64)>> {
+    loop {
+        let Some(stamp) = change_stamp(ctx, tenant, user, id).await? else {
+            return Ok(None);
+        };
+        let ended = ExecutionStatus::parse(&stamp.0).is_some_and(ExecutionStatus::is_final);
+        if seen != Some(&stamp) || ended || std::time::Instant::now() >= deadline {
+            return Ok(Some(stamp));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// The file of an artifact this user may download, after recording the download.
 pub async fn artifact_file(
     ctx: &Ctx,
@@ -980,6 +1003,25 @@ async fn run_and_finish(
     claim_next: bool,
 ) -> AppResult<(ExecutionStatus, Option<Claimed>)> {
     let next = claim_next.then_some(policy);
+    // Checked before anything is started for the run: the heartbeats below would otherwise hold
+    // a claim no executor can run.
+    let Some(kind) = AssetKind::parse(&claimed.kind) else {
+        tracing::error!(
+            kind = claimed.kind,
+            execution = claimed.execution_id,
+            "no executor"
+        );
+        return finish_with(
+            ctx,
+            &claimed,
+            worker_id,
+            ExecutionStatus::Failed,
+            Some("no executor on the platform for this skill's kind"),
+            &FinishDetail::default(),
+            next,
+        )
+        .await;
+    };
     let work = ctx.work_dir(claimed.tenant_id, claimed.execution_id);
     let inputs_dir = ctx.inputs_dir(claimed.tenant_id, claimed.execution_id);
     prepare_work_dir(&work, &claimed.inputs, &inputs_dir).await?;
@@ -1009,9 +1051,6 @@ async fn run_and_finish(
             }
         })
     };
-    let kind = AssetKind::parse(&claimed.kind).ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!("no executor for kind {:?}", claimed.kind))
-    })?;
     let outcome = executors
         .run(
             run_request(
@@ -1445,7 +1484,8 @@ async fn work_loop(
     }
 }
 
-fn hostname() -> String {
+/// This machine's name, for worker ids here and local agents' registrations.
+pub fn hostname() -> String {
     nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())

@@ -119,31 +119,27 @@ async fn events(
         .await?
         .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))?;
     let state = (ctx, tenant, user, None::<(String, i64)>, Some(first));
-    let stream = stream::unfold(state, move |(ctx, tenant, user, last, next)| async move {
-        let mut next = next;
-        loop {
-            let stamp = match next.take() {
-                Some(stamp) => stamp,
-                None => {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                    match executions::change_stamp(&ctx, &tenant, &user, id).await {
-                        Ok(Some(stamp)) => stamp,
-                        _ => return None,
-                    }
-                }
-            };
-            let finished_before = last
-                .as_ref()
-                .and_then(|(s, _)| ExecutionStatus::parse(s))
-                .is_some_and(ExecutionStatus::is_final);
-            if finished_before {
-                return None;
-            }
-            if last.as_ref() != Some(&stamp) {
-                let event = Event::default().event("change").data(stamp.0.clone());
-                return Some((Ok(event), (ctx, tenant, user, Some(stamp), None)));
-            }
+    let stream = stream::unfold(state, move |(ctx, tenant, user, last, first)| async move {
+        let ended = last
+            .as_ref()
+            .and_then(|(s, _)| ExecutionStatus::parse(s))
+            .is_some_and(ExecutionStatus::is_final);
+        if ended {
+            return None;
         }
+        let stamp = match first {
+            Some(stamp) => stamp,
+            // No deadline of its own: the stream lasts as long as the run (or the client).
+            None => {
+                let far = std::time::Instant::now() + Duration::from_secs(24 * 3600);
+                executions::wait_for_change(&ctx, &tenant, &user, id, last.as_ref(), far)
+                    .await
+                    .ok()
+                    .flatten()?
+            }
+        };
+        let event = Event::default().event("change").data(stamp.0.clone());
+        Some((Ok(event), (ctx, tenant, user, Some(stamp), None)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

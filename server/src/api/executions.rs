@@ -246,17 +246,11 @@ async fn execution_logs(
         return Err(AppError::Invalid("wait: 0 to 30 seconds.".into()).into());
     }
     let (tenant, user) = (who.tenant(), who.user());
-    // Long polling: the status it had when asked, and nothing new after `after` yet.
+    // Long polling: wait while the status is the one it has now and no line came after `after`.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(q.wait);
-    let asked = executions::change_stamp(&ctx, tenant, user, id).await?;
-    while let Some((status, lines)) = executions::change_stamp(&ctx, tenant, user, id).await? {
-        let unchanged = Some(&status) == asked.as_ref().map(|a| &a.0);
-        let settled = ExecutionStatus::parse(&status).is_some_and(ExecutionStatus::is_final);
-        if !unchanged || settled || lines as usize > after || std::time::Instant::now() >= deadline
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    if let Some((status, _)) = executions::change_stamp(&ctx, tenant, user, id).await? {
+        let seen = (status, i64::from(q.after));
+        executions::wait_for_change(&ctx, tenant, user, id, Some(&seen), deadline).await?;
     }
     let view = executions::view(&ctx, tenant, user, id).await?;
     let next = view.logs.len().max(after);
