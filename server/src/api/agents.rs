@@ -25,7 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Problem, TenantUser};
+use super::{tenant_caller, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Problem, TenantUser};
 use crate::bearer_token;
 
 pub fn routes() -> OpenApiRouter<Ctx> {
@@ -40,19 +40,6 @@ pub fn routes() -> OpenApiRouter<Ctx> {
         .routes(routes!(list_agents))
         .routes(routes!(revoke_agent))
         .layer(DefaultBodyLimit::max(MAX_ARTIFACT_BYTES + 1024 * 1024))
-}
-
-/// The tenant of the request's host and the caller, for the agent protocol's extractors.
-fn tenant_caller(parts: &Parts) -> Result<(Caller, Tenant), ApiError> {
-    let caller = parts
-        .extensions
-        .get::<Caller>()
-        .cloned()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no caller on an API request")))?;
-    let tenant = caller.binding.tenant.clone().ok_or_else(|| {
-        AppError::NotFound("The REST API is served on a tenant's own address.".into())
-    })?;
-    Ok((caller, tenant))
 }
 
 fn agent_token(parts: &Parts) -> Result<String, ApiError> {

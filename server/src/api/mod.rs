@@ -207,16 +207,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let caller =
-            parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("no caller on an API request"))
-            })?;
-        if caller.binding.tenant.is_none() {
-            return Err(AppError::NotFound(
-                "The REST API is served on a tenant's own address.".into(),
-            )
-            .into());
-        }
+        let (caller, _) = tenant_caller(parts)?;
         if caller.signed_in.is_none() {
             return Err(AppError::Unauthenticated(
                 "Send a personal access token as 'Authorization: Bearer …' (create one under \
@@ -227,6 +218,19 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantUser {
         }
         Ok(TenantUser { caller })
     }
+}
+
+/// The caller (from the host layer) and the tenant of the host the request came to.
+pub(crate) fn tenant_caller(parts: &Parts) -> Result<(Caller, Tenant), ApiError> {
+    let caller = parts
+        .extensions
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no caller on an API request")))?;
+    let tenant = caller.binding.tenant.clone().ok_or_else(|| {
+        AppError::NotFound("The REST API is served on a tenant's own address.".into())
+    })?;
+    Ok((caller, tenant))
 }
 
 /// Who is calling.
