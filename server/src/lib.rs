@@ -27,6 +27,19 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+/// How the server's welcome begins, followed by the address it listens on. With `EXECGOV_ADDR`
+/// on port 0 the system picks a free port, and scripts and tests read it from this line (a port
+/// chosen beforehand could be taken by another program before the server binds it).
+pub const LISTENING: &str = "ExecGov is running on ";
+
+/// The address in a server's output, once its welcome has been printed.
+pub fn listening_address(output: &str) -> Option<SocketAddr> {
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix(LISTENING))
+        .and_then(|addr| addr.trim().parse().ok())
+}
+
 /// The longest a page or server function may take before it is answered 503.
 const PAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -194,4 +207,20 @@ fn plain_page(status: StatusCode, title: &str, message: &str) -> Response {
         "no-store".parse().expect("valid header"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listening_address_is_read_from_the_welcome() {
+        let output =
+            "2026 INFO migrated\n\nExecGov is running on 127.0.0.1:40123\n\n  public console …";
+        assert_eq!(
+            listening_address(output),
+            Some(SocketAddr::from(([127, 0, 0, 1], 40123)))
+        );
+        assert_eq!(listening_address("2026 INFO starting\n"), None);
+    }
 }

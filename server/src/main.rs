@@ -80,11 +80,17 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
     let executors = Arc::new(Executors::new(config.sandbox.clone()));
     executions::start_workers(ctx.clone(), executors, config.workers, ctx.queue.clone());
 
+    // Bound before anything is printed: on port 0 the system picks the port, and the welcome
+    // says which.
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("listening on {}", config.addr))?;
+    let addr = listener.local_addr()?;
     let leptos_options = LeptosOptions::builder()
         .output_name("execgov")
         .site_root(config.site_root.to_string_lossy().to_string())
         .site_pkg_dir("pkg")
-        .site_addr(config.addr)
+        .site_addr(addr)
         .build();
     let brain: Arc<dyn Provider> = match &config.brain {
         Some(openai) => Arc::new(OpenAiCompatible::new(openai.clone())?),
@@ -92,10 +98,7 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
     };
     tracing::info!(provider = brain.name(), "the assistant's provider");
     let app = server::router_with_brain(ctx.clone(), leptos_options, brain);
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("listening on {}", config.addr))?;
-    print_welcome(config, &seeded, &passwords_file);
+    print_welcome(config, addr, &seeded, &passwords_file);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -132,10 +135,15 @@ fn save_generated_passwords(
     Ok(())
 }
 
-fn print_welcome(config: &Config, seeded: &[SeededAccount], passwords_file: &std::path::Path) {
-    let port = config.addr.port();
+fn print_welcome(
+    config: &Config,
+    addr: SocketAddr,
+    seeded: &[SeededAccount],
+    passwords_file: &std::path::Path,
+) {
+    let port = addr.port();
     let url = |host: &str| format!("http://{host}:{port}");
-    println!("\nExecGov is running on {}\n", config.addr);
+    println!("\n{}{addr}\n", server::LISTENING);
     println!(
         "  public console   {}   (super-admin: superadmin)",
         url(seed::CONSOLE_HOST)

@@ -229,18 +229,12 @@ impl Server {
         for p in [&dir, &data] {
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o711)).unwrap();
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let log = dir.join("server.log");
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(bin)
             .env("DATABASE_URL", database_url(&database))
             .env("EXECGOV_DATA_DIR", &data)
-            .env("EXECGOV_ADDR", addr.to_string())
+            .env("EXECGOV_ADDR", "127.0.0.1:0")
             .env("EXECGOV_SEED_PASSWORD", PASSWORD)
             .env("EXECGOV_SITE_ROOT", workspace().join("target/site"))
             .env("EXECGOV_SANDBOX_FIRST_UID", FIRST_UID.to_string())
@@ -254,9 +248,11 @@ impl Server {
             .stderr(out)
             .spawn()
             .expect("starting the execgov binary");
+        // Port 0 until the server prints the one it was given: a port picked here and handed
+        // over could be taken by another program first, and its answers mistaken for ours.
         let mut server = Server {
             child,
-            addr,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             database,
             dir,
             log,
@@ -267,8 +263,11 @@ impl Server {
             if let Some(status) = server.child.try_wait().unwrap() {
                 panic!("the server exited ({status}):\n{}", server.output());
             }
-            if healthy(addr) {
-                return server;
+            if let Some(addr) = server::listening_address(&server.output()) {
+                server.addr = addr;
+                if healthy(addr) {
+                    return server;
+                }
             }
             std::thread::sleep(Duration::from_millis(100));
         }

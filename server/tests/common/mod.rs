@@ -651,18 +651,12 @@ impl ChildServer {
         let url = database_url(db).await;
         let data_dir = db.ctx.data_dir.clone();
         std::fs::create_dir_all(&data_dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let log = data_dir.join("server.log");
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_execgov"))
             .env("DATABASE_URL", url)
             .env("EXECGOV_DATA_DIR", &data_dir)
-            .env("EXECGOV_ADDR", addr.to_string())
+            .env("EXECGOV_ADDR", "127.0.0.1:0")
             .env("EXECGOV_SEED_PASSWORD", PASSWORD)
             .env("EXECGOV_SANDBOX_FIRST_UID", first_uid.to_string())
             .env(
@@ -678,17 +672,26 @@ impl ChildServer {
             .stderr(out)
             .spawn()
             .expect("starting the execgov binary");
-        let mut server = ChildServer { child, addr, log };
+        // Port 0 until the server prints the one it was given: a port picked here and handed
+        // over could be taken by another program first, and its answers mistaken for ours.
+        let mut server = ChildServer {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log,
+        };
         let client = http_client();
         for _ in 0..1200 {
             server.assert_running();
-            let health = client
-                .get(format!("http://{addr}/healthz"))
-                .header(reqwest::header::HOST, "localhost")
-                .send()
-                .await;
-            if health.is_ok_and(|r| r.status() == 200) {
-                return server;
+            if let Some(addr) = server::listening_address(&server.output()) {
+                server.addr = addr;
+                let health = client
+                    .get(format!("http://{addr}/healthz"))
+                    .header(reqwest::header::HOST, "localhost")
+                    .send()
+                    .await;
+                if health.is_ok_and(|r| r.status() == 200) {
+                    return server;
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
