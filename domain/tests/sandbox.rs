@@ -72,10 +72,15 @@ impl Drop for Fixture {
     }
 }
 
+/// As the server runs them: the next sandbox started ahead of its run, with folders of its own.
 fn executors(uid: u32) -> Executors {
     Executors::new(SandboxConfig {
         first_uid: uid,
         uid_slots: 1,
+        warm_dir: Some(
+            std::env::temp_dir().join(format!("execgov-sandboxes-{uid}-{}", std::process::id())),
+        ),
+        warm: 1,
         ..SandboxConfig::default()
     })
 }
@@ -193,7 +198,7 @@ fn after_run(uid: u32, fx: &Fixture, ran: &Ran, wall: Duration) {
         "returned late: {ran:?}"
     );
     assert_eq!(
-        live_processes(uid),
+        run_processes(uid),
         Vec::<i32>::new(),
         "left behind: {ran:?}"
     );
@@ -202,6 +207,35 @@ fn after_run(uid: u32, fx: &Fixture, ran: &Ran, wall: Duration) {
         0,
         "work folder not given back"
     );
+}
+
+/// Live processes of `uid` apart from one sandbox started ahead for the next run (bubblewrap
+/// and its init waiting on stdin, which are not the finished run's).
+fn run_processes(uid: u32) -> Vec<i32> {
+    let cmdline = |pid: i32| fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let (ahead, others): (Vec<i32>, Vec<i32>) = live_processes(uid).into_iter().partition(|&pid| {
+        let cmd = String::from_utf8_lossy(&cmdline(pid)).into_owned();
+        // While bubblewrap sets the sandbox up, its child may briefly show no command line.
+        let name = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        cmd.starts_with("/usr/bin/bwrap\0")
+            || cmd.ends_with("\0execgov-init\0")
+            || name.trim() == "bwrap"
+    });
+    assert!(ahead.len() <= 2, "more than one sandbox ahead: {ahead:?}");
+    for &pid in &others {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        eprintln!(
+            "left: {pid} {:?} {:?}",
+            String::from_utf8_lossy(&cmdline(pid)).replace('\0', " "),
+            status
+                .lines()
+                .filter(|l| l.starts_with("State")
+                    || l.starts_with("PPid")
+                    || l.starts_with("Name"))
+                .collect::<Vec<_>>()
+        );
+    }
+    others
 }
 
 /// Non-zombie processes whose real/effective/saved uid is `uid`.
@@ -732,12 +766,18 @@ async fn runs_as_an_unprivileged_uid() {
     );
     let ex = executors(uid);
     let (_keep, cancel) = watch::channel(false);
+    // During the run the work folder's contents are in the sandbox's own folder.
     let watcher = {
-        let path = fx.work.join("output/mine.txt");
+        let base =
+            std::env::temp_dir().join(format!("execgov-sandboxes-{uid}-{}", std::process::id()));
         std::thread::spawn(move || {
             let until = Instant::now() + Duration::from_secs(5);
             while Instant::now() < until {
-                if let Ok(m) = fs::metadata(&path) {
+                let written = fs::read_dir(&base)
+                    .unwrap()
+                    .flatten()
+                    .find_map(|slot| fs::metadata(slot.path().join("work/output/mine.txt")).ok());
+                if let Some(m) = written {
                     return Some(m.uid());
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -918,15 +958,36 @@ async fn dropping_the_run_cleans_up() {
     let r = tokio::time::timeout(Duration::from_millis(500), fut).await;
     assert!(r.is_err(), "still running when dropped");
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(live_processes(uid), Vec::<i32>::new());
+    assert_eq!(run_processes(uid), Vec::<i32>::new());
     assert_eq!(fs::symlink_metadata(&fx.work).unwrap().uid(), 0);
 }
 
 #[tokio::test]
 async fn sandbox_start_failure_is_reported() {
     require_root!();
-    // The work folder sits under a root-only folder the pool uid cannot traverse.
+    let uid = 62024;
     let fx = Fixture::new("hidden", AssetKind::Python, "print('hi')\n");
+    // The sandboxes' folders sit under a root-only folder the pool uid cannot traverse.
+    let ex = executors(uid);
+    let base = std::env::temp_dir().join(format!("execgov-sandboxes-{uid}-{}", std::process::id()));
+    fs::set_permissions(&base, fs::Permissions::from_mode(0o700)).unwrap();
+    let (_keep, cancel) = watch::channel(false);
+    let ran = run_with(&ex, &fx, AssetKind::Python, limits(), vec![], cancel).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert!(
+        ran.reason().starts_with("sandbox failed to start: "),
+        "{ran:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(fx.work.join("inputs.json")).unwrap(),
+        "{}",
+        "the work folder came back"
+    );
+    drop(ex);
+    after_run(uid, &fx, &ran, limits().wall);
+
+    // Without folders of their own, the run's work folder is bound as it is: under a root-only
+    // folder, the same failure.
     let private = fx.root.join("private");
     fs::create_dir_all(private.join("work/output")).unwrap();
     fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
@@ -935,7 +996,21 @@ async fn sandbox_start_failure_is_reported() {
         skill: fx.skill.clone(),
         work: private.join("work"),
     };
-    let ran = run(62024, &hidden, AssetKind::Python, limits()).await;
+    let direct = Executors::new(SandboxConfig {
+        first_uid: uid,
+        uid_slots: 1,
+        ..SandboxConfig::default()
+    });
+    let (_keep, cancel) = watch::channel(false);
+    let ran = run_with(
+        &direct,
+        &hidden,
+        AssetKind::Python,
+        limits(),
+        vec![],
+        cancel,
+    )
+    .await;
     assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
     assert!(
         ran.reason().starts_with("sandbox failed to start: "),

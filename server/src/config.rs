@@ -37,9 +37,11 @@ impl Config {
     pub fn from_env() -> anyhow::Result<Config> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let addr = var("EXECGOV_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let data_dir =
+            PathBuf::from(var("EXECGOV_DATA_DIR").unwrap_or_else(|| "./.execgov".into()));
+        let workers = number(var("EXECGOV_WORKERS"), "EXECGOV_WORKERS", 2)?;
         Ok(Config {
             database_url: var("DATABASE_URL"),
-            data_dir: PathBuf::from(var("EXECGOV_DATA_DIR").unwrap_or_else(|| "./.execgov".into())),
             addr: addr.parse().with_context(|| {
                 format!("EXECGOV_ADDR={addr:?} is not an address like 127.0.0.1:3000")
             })?,
@@ -48,7 +50,7 @@ impl Config {
                 var("EXECGOV_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             ),
             postgres_bin: var("EXECGOV_POSTGRES_BIN").map(PathBuf::from),
-            workers: number(var("EXECGOV_WORKERS"), "EXECGOV_WORKERS", 2)?,
+            workers,
             lease_seconds: match number(var("EXECGOV_LEASE_SECONDS"), "EXECGOV_LEASE_SECONDS", 30)?
             {
                 n @ 3..=3600 => n,
@@ -84,9 +86,13 @@ impl Config {
                         "EXECGOV_SANDBOX_FIRST_UID",
                         defaults.first_uid,
                     )?,
+                    // One sandbox ready per worker, beside the work folders.
+                    warm_dir: Some(data_dir.join("sandboxes")),
+                    warm: workers,
                     ..defaults
                 }
             },
+            data_dir,
         })
     }
 }

@@ -30,6 +30,7 @@
 pub(crate) mod output;
 mod sandbox;
 mod spawn;
+mod warm;
 mod workdir;
 
 use std::collections::HashMap;
@@ -40,7 +41,8 @@ use anyhow::{bail, Context};
 use tokio::sync::{mpsc, watch};
 
 use output::{pump, PumpStats};
-use sandbox::{Cleanup, Init, UidPool};
+use sandbox::{Cleanup, Init, Slot, UidPool};
+use warm::{Prestarted, SlotDirs};
 
 const MIB: u64 = 1024 * 1024;
 /// `result.json` larger than this is ignored (and the reason says so).
@@ -111,6 +113,13 @@ pub struct SandboxConfig {
     pub first_uid: u32,
     /// Number of pool uids = the maximum number of concurrent runs when root.
     pub uid_slots: u32,
+    /// Where sandboxes started ahead of their runs keep their folders (see `warm.rs`): on the
+    /// work folders' filesystem, traversable by the pool uids, emptied at start. `None`: every
+    /// sandbox is started for its run, with the run's own folders bound.
+    pub warm_dir: Option<PathBuf>,
+    /// How many sandboxes may wait ready at once (about the number of workers); each holds a
+    /// pool uid.
+    pub warm: usize,
 }
 
 impl Default for SandboxConfig {
@@ -122,6 +131,8 @@ impl Default for SandboxConfig {
             shell: "/bin/bash".into(),
             first_uid: 61000,
             uid_slots: 64,
+            warm_dir: None,
+            warm: 0,
         }
     }
 }
@@ -140,7 +151,7 @@ pub struct Limits {
     /// RLIMIT_NOFILE.
     pub open_files: u64,
     /// Processes and threads the script may have at once (RLIMIT_NPROC on its own uid;
-    /// the sandbox's two bubblewrap processes are added on top).
+    /// the sandbox's pid-1 shell and the outer bubblewrap come on top).
     pub processes: u64,
     /// Bytes of each of stdout and stderr delivered to the log; the rest is discarded.
     pub output_cap: usize,
@@ -285,6 +296,19 @@ pub struct Executors {
     interpreters: HashMap<AssetKind, Interpreter>,
     pool: UidPool,
     init: Init,
+    /// Sandboxes waiting for their runs (sandbox on and `warm_dir` set only).
+    ready: std::sync::Mutex<Vec<Prestarted>>,
+    /// Wakes a run waiting for a uid when a sandbox is made ready (it holds one).
+    ready_added: tokio::sync::Notify,
+}
+
+/// A sandbox (or, sandbox off, the interpreter) started for a run, and where the run's work
+/// folder is while it runs.
+struct Started {
+    child: spawn::Child,
+    cleanup: Cleanup,
+    run_dir: PathBuf,
+    baseline: u64,
 }
 
 /// Why the runner killed the script.
@@ -340,11 +364,24 @@ impl Executors {
                 );
             }
         }
+        let mut config = config;
+        if let (true, Some(dir)) = (config.enabled && config.warm > 0, &config.warm_dir) {
+            // Absolute: bubblewrap starts in `/`.
+            match warm::reset_base(dir).and_then(|()| dir.canonicalize()) {
+                Ok(dir) => config.warm_dir = Some(dir),
+                Err(e) => {
+                    tracing::error!(path = %dir.display(), error = %e, "the folder for sandboxes started ahead is unusable; each sandbox starts with its run");
+                    config.warm_dir = None;
+                }
+            }
+        }
         Executors {
             init: Init::choose(&config),
             config,
             interpreters,
             pool,
+            ready: std::sync::Mutex::new(Vec::new()),
+            ready_added: tokio::sync::Notify::new(),
         }
     }
 
@@ -359,6 +396,185 @@ impl Executors {
             .into_iter()
             .filter(|k| self.interpreters.contains_key(k))
             .collect()
+    }
+
+    /// Whether another sandbox may wait ready.
+    fn wants_ready(&self) -> bool {
+        self.config.enabled
+            && self.config.warm_dir.is_some()
+            && self.ready.lock().map(|r| r.len()).unwrap_or(usize::MAX) < self.config.warm
+    }
+
+    /// Starts a sandbox on `slot` (its uid swept) with `dirs` bound, to wait for a run.
+    fn make_ready(&self, slot: Slot, dirs: SlotDirs) {
+        let binds = (dirs.skill.clone(), dirs.work.clone());
+        match Prestarted::start(
+            &self.config,
+            &self.init,
+            Cleanup::new(slot, Some(dirs)),
+            (&binds.0, &binds.1),
+            Limits::default().tmp_size,
+        ) {
+            Ok(sandbox) => {
+                if let Ok(mut ready) = self.ready.lock() {
+                    ready.push(sandbox);
+                }
+                self.ready_added.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "starting a sandbox ahead of its run failed"),
+        }
+    }
+
+    /// A sandbox that waits ready with a `/tmp` of `tmp_size` and is still alive. Others are
+    /// dropped on the blocking pool, giving their uids back for a sandbox started now.
+    fn take_ready(&self, tmp_size: u64) -> Option<Prestarted> {
+        loop {
+            let mut sandbox = self.ready.lock().ok()?.pop()?;
+            if sandbox.tmp_size == tmp_size && !sandbox.child.has_exited() {
+                return Some(sandbox);
+            }
+            tokio::task::spawn_blocking(move || drop(sandbox));
+        }
+    }
+
+    /// Starts the run's sandbox (or, sandbox off, its interpreter) with the run in it: a ready
+    /// one if there is, else one started now on a free uid. `None` when cancelled while waiting
+    /// for a uid.
+    async fn start(
+        &self,
+        interp: &Interpreter,
+        req: &RunRequest<'_>,
+        script_dir: &Path,
+        work_dir: &Path,
+        limits: &Limits,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<Started>> {
+        let cfg = &self.config;
+        let owner = workdir::owner(work_dir)?;
+        let run_rlimits = |uid| sandbox::rlimits(cfg, limits, uid);
+        let go_script = || sandbox::go_script(&interp.program, &interp.args, req.kind, &req.env);
+        let (script_dir, work_dir) = (script_dir.to_path_buf(), work_dir.to_path_buf());
+
+        // A ready sandbox, else a uid of our own for the run (root only); a sandbox made ready
+        // while we wait for a uid (it holds one) serves us too.
+        let slot = loop {
+            if let Some(mut ready) = cfg
+                .enabled
+                .then(|| self.take_ready(limits.tmp_size))
+                .flatten()
+            {
+                let uid = ready.cleanup.uid();
+                let dirs = ready
+                    .cleanup
+                    .dirs()
+                    .cloned()
+                    .context("a ready sandbox has folders of its own")?;
+                if uid.is_some() {
+                    ready.cleanup.set_chown_back(work_dir.clone(), owner);
+                }
+                ready.cleanup.set_unstage_to(work_dir.clone());
+                let baseline = {
+                    let dirs = dirs.clone();
+                    tokio::task::spawn_blocking(move || {
+                        dirs.fill_or_undo(&script_dir, &work_dir, uid)
+                    })
+                    .await?
+                    .context("putting the run into its sandbox")?
+                };
+                ready.go(&go_script(), &run_rlimits(uid)).await?;
+                return Ok(Some(Started {
+                    child: ready.child,
+                    cleanup: ready.cleanup,
+                    run_dir: dirs.work,
+                    baseline,
+                }));
+            }
+            tokio::select! {
+                slot = self.pool.acquire() => break slot?,
+                _ = self.ready_added.notified() => {}
+                _ = cancelled(cancel) => return Ok(None),
+            }
+        };
+        let uid = slot.uid();
+        // One trip to the blocking pool: kill any stray process of the uid (so the run starts
+        // with its full process budget), then put the run where the sandbox will see it: in
+        // folders of its own when sandboxes are started ahead (the same path for every run),
+        // else the work folder handed to the uid as it is.
+        let base = cfg.enabled.then(|| cfg.warm_dir.clone()).flatten();
+        let (dirs, baseline) = {
+            let (script_dir, work_dir) = (script_dir.clone(), work_dir.clone());
+            tokio::task::spawn_blocking(move || -> anyhow::Result<(Option<SlotDirs>, u64)> {
+                if let Some(uid) = uid {
+                    sandbox::sweep_uid(uid);
+                }
+                if let Some(base) = base {
+                    let dirs =
+                        SlotDirs::create(&base, uid).context("making the sandbox's folders")?;
+                    return match dirs.fill_or_undo(&script_dir, &work_dir, uid) {
+                        Ok(baseline) => Ok((Some(dirs), baseline)),
+                        Err(e) => {
+                            dirs.remove();
+                            Err(anyhow::Error::from(e).context("putting the run into its sandbox"))
+                        }
+                    };
+                }
+                if let Some(uid) = uid {
+                    workdir::chown_tree(&work_dir, uid, uid)
+                        .context("handing the work folder to the sandbox uid")?;
+                }
+                Ok((None, workdir::usage(&work_dir, u64::MAX).bytes))
+            })
+            .await??
+        };
+        let staged = dirs.is_some();
+        let run_dir = dirs.as_ref().map_or(work_dir.clone(), |d| d.work.clone());
+        let binds = dirs
+            .as_ref()
+            .map_or((script_dir.clone(), work_dir.clone()), |d| {
+                (d.skill.clone(), d.work.clone())
+            });
+        let mut cleanup = Cleanup::new(slot, dirs);
+        if uid.is_some() {
+            cleanup.set_chown_back(work_dir.clone(), owner);
+        }
+        if staged {
+            cleanup.set_unstage_to(work_dir.clone());
+        }
+        if !cfg.enabled {
+            let spec = sandbox::direct_command(
+                &interp.program,
+                &interp.args,
+                req.kind,
+                &script_dir,
+                &work_dir,
+                &req.env,
+                run_rlimits(uid),
+                uid,
+            )?;
+            let child = spawn::spawn(spec)
+                .with_context(|| format!("starting {}", interp.program.display()))?;
+            cleanup.set_pgid(Some(child.id()));
+            return Ok(Some(Started {
+                child,
+                cleanup,
+                run_dir,
+                baseline,
+            }));
+        }
+        let mut sandbox = Prestarted::start(
+            cfg,
+            &self.init,
+            cleanup,
+            (&binds.0, &binds.1),
+            limits.tmp_size,
+        )?;
+        sandbox.go(&go_script(), &run_rlimits(uid)).await?;
+        Ok(Some(Started {
+            child: sandbox.child,
+            cleanup: sandbox.cleanup,
+            run_dir,
+            baseline,
+        }))
     }
 
     /// Runs one script to completion, streaming its output to `log` line by line.
@@ -404,57 +620,19 @@ impl Executors {
             );
         }
 
-        // A uid of our own for the run (root only), and the work dir handed to it.
-        let slot = tokio::select! {
-            slot = self.pool.acquire() => slot?,
-            _ = cancelled(&mut cancel) => return Ok(RunOutcome::cancelled_before_start()),
+        let Some(started) = self
+            .start(interp, &req, &script_dir, &work_dir, &limits, &mut cancel)
+            .await?
+        else {
+            return Ok(RunOutcome::cancelled_before_start());
         };
-        let mut cleanup = Cleanup::new(slot);
-        let uid = cleanup.uid();
-        if uid.is_some() {
-            // Set first, so that a partial hand-over is undone too.
-            cleanup.set_chown_back(work_dir.clone(), workdir::owner(&work_dir)?);
-        }
-        // One trip to the blocking pool: kill any stray process of the uid (so the run starts
-        // with its full process budget), hand the folder over and measure it.
-        let baseline = {
-            let wd = work_dir.clone();
-            tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
-                if let Some(uid) = uid {
-                    sandbox::sweep_uid(uid);
-                    workdir::chown_tree(&wd, uid, uid)
-                        .context("handing the work folder to the sandbox uid")?;
-                }
-                Ok(workdir::usage(&wd, u64::MAX).bytes)
-            })
-            .await??
-        };
-
-        let spec = sandbox::command(
-            &self.config,
-            &self.init,
-            &interp.program,
-            &interp.args,
-            req.kind,
-            &script_dir,
-            &work_dir,
-            &req.env,
-            &limits,
-            uid,
-        )?;
+        let Started {
+            mut child,
+            mut cleanup,
+            run_dir,
+            baseline,
+        } = started;
         let started = Instant::now();
-        let mut child = spawn::spawn(spec).with_context(|| {
-            format!(
-                "starting {}",
-                if self.config.enabled {
-                    self.config.bwrap.display()
-                } else {
-                    interp.program.display()
-                }
-            )
-        })?;
-        cleanup.set_pgid(Some(child.id()));
-
         let stdout = child.stdout.take().context("stdout pipe")?;
         let stderr = child.stderr.take().context("stderr pipe")?;
         let cap = limits.output_cap;
@@ -462,7 +640,7 @@ impl Executors {
             AbortOnDrop(tokio::spawn(pump(stdout, Stream::Stdout, cap, log.clone())));
         let mut err_task = AbortOnDrop(tokio::spawn(pump(stderr, Stream::Stderr, cap, log)));
         let mut disk_task = AbortOnDrop(tokio::spawn(workdir::watch(
-            work_dir.clone(),
+            run_dir,
             baseline,
             limits.artifacts_cap,
             DISK_POLL,
@@ -487,19 +665,33 @@ impl Executors {
         let duration = started.elapsed();
         disk_task.0.abort();
         // Anything left in the group (or of the pool uid, wherever it hid) dies now; then the
-        // folder goes back to its owner and is read, in one trip to the blocking pool, while
-        // the readers drain the pipes.
+        // folder goes back to its owner and is read, and the next sandbox's folders are made,
+        // in one trip to the blocking pool, while the readers drain the pipes.
         cleanup.kill_group();
         let after = cleanup.after_run();
         let wd = work_dir.clone();
+        let next_dirs = self
+            .wants_ready()
+            .then(|| self.config.warm_dir.clone())
+            .flatten();
+        let uid = cleanup.uid();
         let post = tokio::task::spawn_blocking(move || {
             after.run();
-            workdir::collect(&wd)
+            let next = next_dirs.and_then(|base| {
+                SlotDirs::create(&base, uid)
+                    .inspect_err(
+                        |e| tracing::warn!(error = %e, "making a sandbox's folders failed"),
+                    )
+                    .ok()
+            });
+            (workdir::collect(&wd), next)
         });
         let out = join_reader(&mut out_task).await;
         let err = join_reader(&mut err_task).await;
-        let collected = post.await?;
-        cleanup.finish();
+        let (collected, next_dirs) = post.await?;
+        if let (Some(slot), Some(dirs)) = (cleanup.finish(), next_dirs) {
+            self.make_ready(slot, dirs);
+        }
 
         let outcome = judge(
             &limits,

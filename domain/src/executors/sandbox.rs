@@ -22,12 +22,13 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::warm::SlotDirs;
 use super::{spawn, AssetKind, Limits, SandboxConfig};
 
 /// Environment names the runner sets itself; callers may not pass them.
@@ -38,13 +39,17 @@ pub const RESERVED_ENV: [&str; 4] = [
     "EXECGOV_RESULT",
 ];
 
-/// The sandbox's own processes (the outer bwrap and the pid-1 shell), which count against
-/// the uid's RLIMIT_NPROC next to the script's.
-const BWRAP_PROCESSES: u64 = 2;
+/// The sandbox's own processes that count against the init's RLIMIT_NPROC next to the
+/// script's: the pid-1 shell. The limit is set on the init, inside the sandbox's user
+/// namespace, where (Linux 5.14 and later) only that namespace's tasks count; the outer
+/// bubblewrap lives outside it.
+const INIT_PROCESSES: u64 = 1;
 
-/// Pid 1 inside the sandbox (`bwrap --as-pid-1`): a shell that runs the interpreter as its
-/// child, reaps orphans while it waits for it, and exits with the child's status (128 + n for
-/// signal n). bubblewrap's own pid 1 reports the exit status early and is left as a zombie for
+/// Pid 1 inside the sandbox (`bwrap --as-pid-1`): a shell that reads its run from stdin (a
+/// script of `export`s and a `set --` naming the interpreter, written by [`go_script`] once the
+/// run is known, so that the sandbox can be started ahead of it), runs the interpreter as its
+/// child with stdin `/dev/null`, reaps orphans while it waits for it, and exits with the child's
+/// status (128 + n for signal n); with no run (stdin closed empty) it exits 125. bubblewrap's own pid 1 reports the exit status early and is left as a zombie for
 /// the host's init to reap, which counts against the next run's RLIMIT_NPROC; a shell as pid 1
 /// is reaped by bubblewrap itself. The interpreter must not be pid 1: a namespace's init
 /// ignores SIGXCPU and SIGXFSZ. The shell's own job messages ("CPU time limit exceeded") go to
@@ -61,9 +66,8 @@ pub struct Init {
 }
 
 const DASH: &str = "/usr/bin/dash";
-const DASH_INIT: &str = r#"exec 3>&2 2>/dev/null; unset PWD; "$@" 2>&3 3>&-; exit $?"#;
-const BASH_INIT: &str =
-    r#"exec 3>&2 2>/dev/null; /usr/bin/env -u _ -u SHLVL -u PWD "$@" 2>&3 3>&-; exit $?"#;
+const DASH_INIT: &str = r#"exec 3>&2 2>/dev/null; unset PWD; . /dev/stdin; exec </dev/null; [ $# -gt 0 ] || exit 125; "$@" 2>&3 3>&-; exit $?"#;
+const BASH_INIT: &str = r#"exec 3>&2 2>/dev/null; . /dev/stdin; exec </dev/null; [ $# -gt 0 ] || exit 125; /usr/bin/env -u _ -u SHLVL -u PWD "$@" 2>&3 3>&-; exit $?"#;
 
 impl Init {
     /// dash if installed under `/usr` (the sandbox sees only `/usr`), else `cfg.shell`.
@@ -89,13 +93,13 @@ impl Init {
 /// RLIMIT_NPROC counts per uid system-wide, so each run needs a uid of its own.
 #[derive(Debug)]
 pub struct UidPool {
-    inner: Option<PoolInner>,
+    inner: Option<Arc<PoolInner>>,
 }
 
 #[derive(Debug)]
 struct PoolInner {
     size: usize,
-    sem: Semaphore,
+    sem: Arc<Semaphore>,
     free: Mutex<Vec<u32>>,
 }
 
@@ -120,17 +124,17 @@ impl UidPool {
             }
         }
         UidPool {
-            inner: Some(PoolInner {
+            inner: Some(Arc::new(PoolInner {
                 size: free.len(),
-                sem: Semaphore::new(free.len()),
+                sem: Arc::new(Semaphore::new(free.len())),
                 free: Mutex::new(free),
-            }),
+            })),
         }
     }
 
     /// A uid for one run (waits while all are busy). The caller sweeps it (see
     /// [`sweep_uid`]) before use, so the run starts with its full process budget.
-    pub async fn acquire(&self) -> anyhow::Result<Slot<'_>> {
+    pub async fn acquire(&self) -> anyhow::Result<Slot> {
         let Some(inner) = &self.inner else {
             return Ok(Slot {
                 uid: None,
@@ -141,7 +145,12 @@ impl UidPool {
         if inner.size == 0 {
             anyhow::bail!("no sandbox uids configured (uid_slots = 0)");
         }
-        let permit = inner.sem.acquire().await.context("uid pool closed")?;
+        let permit = inner
+            .sem
+            .clone()
+            .acquire_owned()
+            .await
+            .context("uid pool closed")?;
         let uid = inner
             .free
             .lock()
@@ -150,23 +159,31 @@ impl UidPool {
             .context("uid pool out of sync")?;
         Ok(Slot {
             uid: Some(uid),
-            pool: Some(inner),
+            pool: Some(inner.clone()),
             _permit: Some(permit),
         })
     }
 }
 
-/// One run's claim on a pool uid; gives it back when dropped.
+/// One run's claim on a pool uid (kept by a sandbox started ahead of its run, then by the
+/// run); gives it back when dropped.
 #[derive(Debug)]
-pub struct Slot<'a> {
+pub struct Slot {
     uid: Option<u32>,
-    pool: Option<&'a PoolInner>,
-    _permit: Option<SemaphorePermit<'a>>,
+    pool: Option<Arc<PoolInner>>,
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
-impl Drop for Slot<'_> {
+impl Slot {
+    /// The pool uid, if any.
+    pub fn uid(&self) -> Option<u32> {
+        self.uid
+    }
+}
+
+impl Drop for Slot {
     fn drop(&mut self) {
-        if let (Some(uid), Some(pool)) = (self.uid, self.pool) {
+        if let (Some(uid), Some(pool)) = (self.uid, &self.pool) {
             if let Ok(mut free) = pool.free.lock() {
                 free.push(uid);
             }
@@ -179,36 +196,51 @@ impl Drop for Slot<'_> {
 // Cleanup
 
 /// Everything that must happen after a run, also when the run's future is dropped
-/// half-way: kill the process group and every process of the pool uid, give the work
-/// folder back to its owner, then free the uid.
+/// half-way: kill the process group and every process of the pool uid, move the work folder's
+/// contents back out of a sandbox's own folders, give the work folder back to its owner, then
+/// free the uid.
 #[derive(Debug)]
-pub struct Cleanup<'a> {
+pub struct Cleanup {
     pgid: Option<i32>,
     chown_back: Option<(PathBuf, (u32, u32))>,
+    dirs: Option<SlotDirs>,
+    unstage_to: Option<PathBuf>,
     done: bool,
     // Dropped last: the uid returns to the pool only after the sweep.
-    slot: Slot<'a>,
+    slot: Option<Slot>,
 }
 
-impl<'a> Cleanup<'a> {
-    /// Cleanup for a run holding `slot`.
-    pub fn new(slot: Slot<'a>) -> Cleanup<'a> {
+impl Cleanup {
+    /// Cleanup for a sandbox holding `slot` (and its own folders, `dirs`, if any).
+    pub fn new(slot: Slot, dirs: Option<SlotDirs>) -> Cleanup {
         Cleanup {
             pgid: None,
             chown_back: None,
+            dirs,
+            unstage_to: None,
             done: false,
-            slot,
+            slot: Some(slot),
         }
     }
 
     /// The pool uid the run uses, if any.
     pub fn uid(&self) -> Option<u32> {
-        self.slot.uid
+        self.slot.as_ref().and_then(Slot::uid)
+    }
+
+    /// The sandbox's own folders, if it has them.
+    pub fn dirs(&self) -> Option<&SlotDirs> {
+        self.dirs.as_ref()
     }
 
     /// After the run, `lchown -R` this folder back to `owner`.
     pub fn set_chown_back(&mut self, dir: PathBuf, owner: (u32, u32)) {
         self.chown_back = Some((dir, owner));
+    }
+
+    /// After the run, move what the sandbox's work folder holds back into `work_dir`.
+    pub fn set_unstage_to(&mut self, work_dir: PathBuf) {
+        self.unstage_to = Some(work_dir);
     }
 
     /// The spawned process's group (it is the group leader).
@@ -230,18 +262,22 @@ impl<'a> Cleanup<'a> {
     /// blocking thread: [`AfterRun::run`]. Until [`Cleanup::finish`], `Drop` still does it all.
     pub fn after_run(&self) -> AfterRun {
         AfterRun {
-            uid: self.slot.uid,
+            uid: self.uid(),
+            dirs: self.dirs.clone(),
+            unstage_to: self.unstage_to.clone(),
             chown_back: self.chown_back.clone(),
         }
     }
 
-    /// Everything is done; nothing left for `Drop`.
-    pub fn finish(&mut self) {
+    /// Everything is done; nothing left for `Drop`. Returns the uid's slot, swept, for the
+    /// next sandbox.
+    pub fn finish(&mut self) -> Option<Slot> {
         self.done = true;
+        self.slot.take()
     }
 }
 
-impl Drop for Cleanup<'_> {
+impl Drop for Cleanup {
     fn drop(&mut self) {
         if self.done {
             return;
@@ -255,15 +291,26 @@ impl Drop for Cleanup<'_> {
 #[derive(Debug)]
 pub struct AfterRun {
     uid: Option<u32>,
+    dirs: Option<SlotDirs>,
+    unstage_to: Option<PathBuf>,
     chown_back: Option<(PathBuf, (u32, u32))>,
 }
 
 impl AfterRun {
-    /// Kills every process of the pool uid, wherever it is (setsid, daemonised …), then gives
-    /// the work folder back to its owner (failures are logged).
+    /// Kills every process of the pool uid, wherever it is (setsid, daemonised …), moves the
+    /// work folder's contents back and removes the sandbox's own folders, then gives the work
+    /// folder back to its owner (failures are logged).
     pub fn run(&self) {
         if let Some(uid) = self.uid {
             sweep_uid(uid);
+        }
+        if let Some(dirs) = &self.dirs {
+            if let Some(work_dir) = &self.unstage_to {
+                if let Err(e) = dirs.empty_into(work_dir) {
+                    tracing::warn!(error = %e, "moving the work folder back was incomplete");
+                }
+            }
+            dirs.remove();
         }
         if let Some((dir, (uid, gid))) = &self.chown_back {
             if let Err(e) = super::workdir::chown_tree(dir, *uid, *gid) {
@@ -513,178 +560,301 @@ fn top_level_args(args: &mut Vec<OsString>) {
     }
 }
 
-/// The command for one run: bubblewrap around the interpreter (or the interpreter alone
-/// when the sandbox is disabled), with a cleared environment, the pool uid, its own
-/// process group, rlimits and piped output (see [`spawn::spawn`]).
-#[allow(clippy::too_many_arguments)]
-pub fn command(
-    cfg: &SandboxConfig,
-    init: &Init,
-    program: &Path,
-    interp_args: &[&str],
-    kind: AssetKind,
-    script_dir: &Path,
-    work_dir: &Path,
-    extra_env: &[(String, String)],
-    limits: &Limits,
-    pool_uid: Option<u32>,
-) -> anyhow::Result<spawn::Spec> {
-    let own_uid = nix::unistd::getuid().as_raw();
-    let own_gid = nix::unistd::getgid().as_raw();
-    let (uid, gid) = match pool_uid {
-        Some(u) => (u, u),
-        None => (own_uid, own_gid),
-    };
-    if uid == 0 {
-        anyhow::bail!("refusing to run a script as root");
-    }
+/// The run's resource limits as rlimits for the process that starts the interpreter.
+pub fn rlimits(cfg: &SandboxConfig, limits: &Limits, pool_uid: Option<u32>) -> Vec<spawn::Rlimit> {
     let mut nproc = limits.processes;
     if cfg.enabled {
-        nproc += BWRAP_PROCESSES;
+        nproc += INIT_PROCESSES;
     }
     if pool_uid.is_none() {
         // Not root: RLIMIT_NPROC counts every task of our own uid, the server's threads
         // included, so the budget sits on top of what we already have.
-        nproc += tasks_of_uid(own_uid);
+        nproc += tasks_of_uid(nix::unistd::getuid().as_raw());
     }
     let cpu = limits.cpu_seconds.max(1);
     let open_files = limits.open_files.max(16);
-    let rlimits = vec![
+    vec![
         (libc::RLIMIT_CORE, 0, 0),
         (libc::RLIMIT_CPU, cpu, cpu + 1),
         (libc::RLIMIT_AS, limits.address_space, limits.address_space),
         (libc::RLIMIT_FSIZE, limits.file_size, limits.file_size),
         (libc::RLIMIT_NOFILE, open_files, open_files),
         (libc::RLIMIT_NPROC, nproc.max(1), nproc.max(1)),
-    ];
+    ]
+}
 
-    let mut keep_fds: Vec<OwnedFd> = Vec::new();
-    let spec = if cfg.enabled {
-        let passwd = format!(
-            "root:x:0:0:root:/root:/usr/sbin/nologin\n\
-             sandbox:x:{uid}:{gid}:ExecGov sandbox:/work:/bin/bash\n\
-             nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-        );
-        let group = format!("root:x:0:\nsandbox:x:{gid}:\nnogroup:x:65534:\n");
-        let passwd_fd = data_pipe(passwd.as_bytes())?;
-        let group_fd = data_pipe(group.as_bytes())?;
-        let tmp_size = limits.tmp_size.max(1024 * 1024).to_string();
-
-        let mut a: Vec<OsString> = Vec::new();
-        for s in [
-            "--unshare-all",
-            "--unshare-user",
-            "--disable-userns",
-            "--die-with-parent",
-            "--new-session",
-            "--as-pid-1",
-            "--cap-drop",
-            "ALL",
-            "--clearenv",
-            "--hostname",
-            "execgov",
-            "--ro-bind",
-            "/usr",
-            "/usr",
-        ] {
-            a.push(s.into());
-        }
-        top_level_args(&mut a);
-        for s in [
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--size",
-            &tmp_size,
-            "--tmpfs",
-            "/dev/shm",
-            "--remount-ro",
-            "/dev",
-            "--size",
-            &tmp_size,
-            "--tmpfs",
-            "/tmp",
-            "--dir",
-            "/etc",
-            "--ro-bind-data",
-            &passwd_fd.as_raw_fd().to_string(),
-            "/etc/passwd",
-            "--ro-bind-data",
-            &group_fd.as_raw_fd().to_string(),
-            "/etc/group",
-            "--ro-bind-try",
-            "/etc/localtime",
-            "/etc/localtime",
-            "--ro-bind-try",
-            "/etc/ld.so.cache",
-            "/etc/ld.so.cache",
-            // Debian's alternatives: /usr/bin/awk -> /etc/alternatives/awk -> mawk, …
-            "--ro-bind-try",
-            "/etc/alternatives",
-            "/etc/alternatives",
-        ] {
-            a.push(s.into());
-        }
-        a.extend([
-            "--ro-bind".into(),
-            script_dir.into(),
-            "/skill".into(),
-            "--bind".into(),
-            work_dir.into(),
-            "/work".into(),
-            "--chdir".into(),
-            "/work".into(),
-        ]);
-        for (k, v) in sandbox_env(Path::new("/work"), extra_env) {
-            a.extend(["--setenv".into(), k.into(), v.into()]);
-        }
-        a.push("--".into());
-        a.extend([
-            init.shell.clone().into(),
-            "-c".into(),
-            init.script.into(),
-            "execgov-init".into(),
-        ]);
-        a.push(program.into());
-        a.extend(interp_args.iter().map(OsString::from));
-        a.push(Path::new("/skill").join(kind.entry_file()).into());
-        keep_fds.push(passwd_fd);
-        keep_fds.push(group_fd);
-        spawn::Spec {
-            program: cfg.bwrap.clone(),
-            args: a,
-            env: Vec::new(),
-            cwd: "/".into(),
-            ids: None,
-            rlimits,
-            keep_fds,
-        }
-    } else {
-        let mut a: Vec<OsString> = interp_args.iter().map(OsString::from).collect();
-        a.push(script_dir.join(kind.entry_file()).into());
-        spawn::Spec {
-            program: program.to_path_buf(),
-            args: a,
-            env: sandbox_env(work_dir, extra_env),
-            cwd: work_dir.to_path_buf(),
-            ids: None,
-            rlimits,
-            keep_fds,
-        }
+/// (uid, gid) the sandbox runs as: the pool uid (root servers) or our own, never root.
+fn sandbox_ids(pool_uid: Option<u32>) -> anyhow::Result<(u32, u32)> {
+    let ids = match pool_uid {
+        Some(u) => (u, u),
+        None => (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        ),
     };
-    // As root: the pool uid, without supplementary groups.
-    Ok(spawn::Spec {
+    if ids.0 == 0 {
+        anyhow::bail!("refusing to run a script as root");
+    }
+    Ok(ids)
+}
+
+/// A bubblewrap sandbox started before its run is known, and the two pipes that finish it.
+pub struct Prestart {
+    /// What to spawn.
+    pub spec: spawn::Spec,
+    /// Where the run goes in: the init's stdin (see [`Init`] and [`go_script`]).
+    pub go: OwnedFd,
+    /// Where bubblewrap says the init's host pid (`--info-fd`), to set its rlimits.
+    pub info: OwnedFd,
+}
+
+/// bubblewrap with `skill` bound read-only at `/skill` and `work` read-write at `/work`, its
+/// init waiting for the run on stdin. Limits are set on the init by [`set_rlimits`] once the
+/// run is known; until then it runs nothing but bubblewrap and the waiting shell.
+pub fn bwrap_command(
+    cfg: &SandboxConfig,
+    init: &Init,
+    skill: &Path,
+    work: &Path,
+    tmp_size: u64,
+    pool_uid: Option<u32>,
+) -> anyhow::Result<Prestart> {
+    let (uid, gid) = sandbox_ids(pool_uid)?;
+    let passwd = format!(
+        "root:x:0:0:root:/root:/usr/sbin/nologin\n\
+         sandbox:x:{uid}:{gid}:ExecGov sandbox:/work:/bin/bash\n\
+         nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    );
+    let group = format!("root:x:0:\nsandbox:x:{gid}:\nnogroup:x:65534:\n");
+    let passwd_fd = data_pipe(passwd.as_bytes())?;
+    let group_fd = data_pipe(group.as_bytes())?;
+    let (info, info_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (go_r, go) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // The init opens it again as /dev/stdin, which checks the pipe's owner and mode.
+    nix::unistd::fchown(go_r.as_raw_fd(), Some(uid.into()), Some(gid.into()))?;
+    let tmp_size = tmp_size.max(1024 * 1024).to_string();
+
+    let mut a: Vec<OsString> = Vec::new();
+    for s in [
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--as-pid-1",
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+        "--hostname",
+        "execgov",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ] {
+        a.push(s.into());
+    }
+    top_level_args(&mut a);
+    for s in [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        &tmp_size,
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",
+        "/dev",
+        "--size",
+        &tmp_size,
+        "--tmpfs",
+        "/tmp",
+        "--dir",
+        "/etc",
+        "--ro-bind-data",
+        &passwd_fd.as_raw_fd().to_string(),
+        "/etc/passwd",
+        "--ro-bind-data",
+        &group_fd.as_raw_fd().to_string(),
+        "/etc/group",
+        "--ro-bind-try",
+        "/etc/localtime",
+        "/etc/localtime",
+        "--ro-bind-try",
+        "/etc/ld.so.cache",
+        "/etc/ld.so.cache",
+        // Debian's alternatives: /usr/bin/awk -> /etc/alternatives/awk -> mawk, …
+        "--ro-bind-try",
+        "/etc/alternatives",
+        "/etc/alternatives",
+        "--info-fd",
+        &info_w.as_raw_fd().to_string(),
+    ] {
+        a.push(s.into());
+    }
+    a.extend([
+        "--ro-bind".into(),
+        skill.into(),
+        "/skill".into(),
+        "--bind".into(),
+        work.into(),
+        "/work".into(),
+        "--chdir".into(),
+        "/work".into(),
+    ]);
+    for (k, v) in sandbox_env(Path::new("/work")) {
+        a.extend(["--setenv".into(), k.into(), v.into()]);
+    }
+    a.push("--".into());
+    a.extend([
+        init.shell.clone().into(),
+        "-c".into(),
+        init.script.into(),
+        "execgov-init".into(),
+    ]);
+    let spec = spawn::Spec {
+        program: cfg.bwrap.clone(),
+        args: a,
+        env: Vec::new(),
+        cwd: "/".into(),
+        // As root: the pool uid, without supplementary groups.
         ids: pool_uid.map(|_| (uid, gid)),
-        ..spec
+        rlimits: vec![(libc::RLIMIT_CORE, 0, 0)],
+        keep_fds: vec![passwd_fd, group_fd, info_w],
+        stdin: Some(go_r),
+    };
+    Ok(Prestart { spec, go, info })
+}
+
+/// The interpreter started directly, for development with the sandbox disabled: a cleared
+/// environment, its own process group, rlimits and piped output (see [`spawn::spawn`]).
+#[allow(clippy::too_many_arguments)]
+pub fn direct_command(
+    program: &Path,
+    interp_args: &[&str],
+    kind: AssetKind,
+    script_dir: &Path,
+    work_dir: &Path,
+    extra_env: &[(String, String)],
+    rlimits: Vec<spawn::Rlimit>,
+    pool_uid: Option<u32>,
+) -> anyhow::Result<spawn::Spec> {
+    let ids = sandbox_ids(pool_uid)?;
+    let mut args: Vec<OsString> = interp_args.iter().map(OsString::from).collect();
+    args.push(script_dir.join(kind.entry_file()).into());
+    let mut env = sandbox_env(work_dir);
+    env.extend(extra_env.iter().cloned());
+    Ok(spawn::Spec {
+        program: program.to_path_buf(),
+        args,
+        env,
+        cwd: work_dir.to_path_buf(),
+        ids: pool_uid.map(|_| ids),
+        rlimits,
+        keep_fds: Vec::new(),
+        stdin: None,
     })
 }
 
-/// The script's whole environment: `PATH`, `HOME`, `LANG` and `EXECGOV_*` (paths under
-/// `work`, which is `/work` inside the sandbox).
-fn sandbox_env(work: &Path, extra: &[(String, String)]) -> Vec<(String, String)> {
+/// What the init of a sandbox reads to start its run (see [`Init`]): the run's own variables
+/// exported, then the interpreter and the entry file as its arguments; every value quoted.
+pub fn go_script(
+    program: &Path,
+    interp_args: &[&str],
+    kind: AssetKind,
+    extra_env: &[(String, String)],
+) -> String {
+    let mut script = String::new();
+    for (k, v) in extra_env {
+        script.push_str(&format!("export {k}={}\n", shell_quote(v)));
+    }
+    script.push_str("set --");
+    let entry = Path::new("/skill").join(kind.entry_file());
+    let program = program.to_string_lossy();
+    let entry = entry.to_string_lossy();
+    for arg in std::iter::once(&*program)
+        .chain(interp_args.iter().copied())
+        .chain(std::iter::once(&*entry))
+    {
+        script.push(' ');
+        script.push_str(&shell_quote(arg));
+    }
+    script.push('\n');
+    script
+}
+
+/// `s` as one shell word, literally: single-quoted, each `'` written as `'\''`.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Sets `rlimits` on process `pid` (never above its current hard limit). A pool uid's process
+/// is changed from a helper that becomes that uid: without CAP_SYS_RESOURCE (containers often
+/// drop it) only a process of the same uid may set another's limits.
+pub fn set_rlimits(
+    pid: i32,
+    rlimits: &[spawn::Rlimit],
+    pool_uid: Option<u32>,
+) -> std::io::Result<()> {
+    let Some(uid) = pool_uid else {
+        // SAFETY: plain syscalls on locals.
+        let failed = unsafe { spawn::set_limits(pid, rlimits.as_ptr(), rlimits.len()) };
+        return match failed {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        };
+    };
+    let args = PrlimitArgs {
+        uid: uid as libc::c_long,
+        pid,
+        rlimits: rlimits.as_ptr(),
+        len: rlimits.len(),
+    };
+    // SAFETY: `prlimit_helper` follows the clone_vm rules; `args` and the rlimits live until
+    // clone_vm returns and the helper is reaped.
+    let helper = unsafe {
+        super::spawn::clone_vm(
+            prlimit_helper,
+            &args as *const PrlimitArgs as *mut libc::c_void,
+        )
+    }?;
+    let status = super::spawn::reap_blocking(helper)?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(errno) if errno > 0 => Err(std::io::Error::from_raw_os_error(errno)),
+        _ => Err(std::io::Error::other("the limits helper failed")),
+    }
+}
+
+struct PrlimitArgs {
+    uid: libc::c_long,
+    pid: i32,
+    rlimits: *const spawn::Rlimit,
+    len: usize,
+}
+
+/// The limits helper (a `clone_vm` child: raw syscalls only); exits with 0 or an errno.
+extern "C" fn prlimit_helper(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` points to the PrlimitArgs kept alive by set_rlimits; only raw syscalls.
+    unsafe {
+        let a = &*(arg as *const PrlimitArgs);
+        if libc::syscall(libc::SYS_setresgid, a.uid, a.uid, a.uid) != 0
+            || libc::syscall(libc::SYS_setresuid, a.uid, a.uid, a.uid) != 0
+        {
+            return *libc::__errno_location();
+        }
+        match spawn::set_limits(a.pid, a.rlimits, a.len) {
+            0 => 0,
+            _ => *libc::__errno_location(),
+        }
+    }
+}
+
+/// The script's fixed environment: `PATH`, `HOME`, `LANG` and the `EXECGOV_*` paths under
+/// `work` (which is `/work` inside the sandbox); the run's own `EXECGOV_*` come on top.
+fn sandbox_env(work: &Path) -> Vec<(String, String)> {
     let w = |p: &str| work.join(p).to_string_lossy().into_owned();
-    let mut env = vec![
+    vec![
         ("PATH".to_string(), "/usr/bin:/bin".to_string()),
         ("HOME".to_string(), work.to_string_lossy().into_owned()),
         ("LANG".to_string(), "C.UTF-8".to_string()),
@@ -692,7 +862,25 @@ fn sandbox_env(work: &Path, extra: &[(String, String)]) -> Vec<(String, String)>
         ("EXECGOV_FILES".to_string(), w("files")),
         ("EXECGOV_OUTPUT".to_string(), w("output")),
         ("EXECGOV_RESULT".to_string(), w("result.json")),
-    ];
-    env.extend(extra.iter().cloned());
-    env
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_go_script_quotes_every_value() {
+        let script = go_script(
+            Path::new("/usr/bin/python3"),
+            &["-I", "-u"],
+            AssetKind::Python,
+            &[("EXECGOV_SKILL".into(), "it's $(x)\nnext".into())],
+        );
+        assert_eq!(
+            script,
+            "export EXECGOV_SKILL='it'\\''s $(x)\nnext'\n\
+             set -- '/usr/bin/python3' '-I' '-u' '/skill/main.py'\n"
+        );
+    }
 }

@@ -110,9 +110,11 @@ pub struct Spec {
     pub rlimits: Vec<Rlimit>,
     /// Descriptors the child keeps at the same numbers (everything else from 3 up is closed).
     pub keep_fds: Vec<OwnedFd>,
+    /// Its stdin; `/dev/null` when `None`.
+    pub stdin: Option<OwnedFd>,
 }
 
-/// A started child: its own process group, stdin `/dev/null`, stdout and stderr piped.
+/// A started child: its own process group, stdin as the spec says, stdout and stderr piped.
 /// Dropping it before it was waited for kills and reaps it.
 pub struct Child {
     pid: i32,
@@ -187,9 +189,11 @@ pub fn spawn(spec: Spec) -> io::Result<Child> {
     envp.push(std::ptr::null());
     let cwd = cstring(spec.cwd.as_os_str())?;
 
-    let devnull = above_stdio(OwnedFd::from(
-        std::fs::OpenOptions::new().read(true).open("/dev/null")?,
-    ))?;
+    let stdin = match spec.stdin {
+        Some(fd) => fd,
+        None => OwnedFd::from(std::fs::OpenOptions::new().read(true).open("/dev/null")?),
+    };
+    let stdin = above_stdio(stdin)?;
     let (out_r, out_w) = pipe_cloexec()?;
     let (err_r, err_w) = pipe_cloexec()?;
     let (out_w, err_w) = (above_stdio(out_w)?, above_stdio(err_w)?);
@@ -202,7 +206,7 @@ pub fn spawn(spec: Spec) -> io::Result<Child> {
         envp: envp.as_ptr(),
         cwd: cwd.as_ptr(),
         ids: spec.ids,
-        stdio: [devnull.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
+        stdio: [stdin.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
         keep: keep.as_ptr(),
         keep_len: keep.len(),
         rlimits: spec.rlimits.as_ptr(),
@@ -212,7 +216,7 @@ pub fn spawn(spec: Spec) -> io::Result<Child> {
     // SAFETY: `child_main` follows the clone_vm rules; `args` and everything it points to
     // live until clone_vm returns.
     let pid = unsafe { clone_vm(child_main, &args as *const ChildArgs as *mut c_void)? };
-    drop((devnull, out_w, err_w, report_w, spec.keep_fds));
+    drop((stdin, out_w, err_w, report_w, spec.keep_fds));
 
     // The child has exec'd (the report pipe closed with it) or failed and said why.
     let mut report = [0u8; 8];
@@ -292,6 +296,11 @@ impl Child {
                 return Err(e);
             }
         }
+    }
+
+    /// Whether it has exited (reaping it if so).
+    pub fn has_exited(&mut self) -> bool {
+        !matches!(self.try_reap(), Ok(None))
     }
 
     /// Waits for the child to exit and reaps it. Cancel-safe.
@@ -393,7 +402,7 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         if libc::setpgid(0, 0) != 0 {
             return fail(1);
         }
-        // 2. stdin /dev/null, stdout and stderr the pipes (dup2 clears close-on-exec).
+        // 2. stdin, stdout and stderr (dup2 clears close-on-exec).
         let mut i = 0;
         while i < 3 {
             if libc::dup2(a.stdio[i], i as c_int) < 0 {
@@ -431,43 +440,8 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         }
         // 5. Limits, after the uid change (RLIMIT_NPROC counts the new uid's tasks); then the
         // parent-death signal, which a uid change would clear.
-        let mut i = 0;
-        while i < a.rlimits_len {
-            let (res, soft, hard) = *a.rlimits.add(i);
-            let mut cur = libc::rlimit64 {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::syscall(
-                libc::SYS_prlimit64,
-                0 as libc::c_long,
-                res as libc::c_long,
-                std::ptr::null::<libc::rlimit64>(),
-                &mut cur as *mut libc::rlimit64,
-            ) != 0
-            {
-                return fail(5);
-            }
-            let hard = if hard < cur.rlim_max {
-                hard
-            } else {
-                cur.rlim_max
-            };
-            let new = libc::rlimit64 {
-                rlim_cur: if soft < hard { soft } else { hard },
-                rlim_max: hard,
-            };
-            if libc::syscall(
-                libc::SYS_prlimit64,
-                0 as libc::c_long,
-                res as libc::c_long,
-                &new as *const libc::rlimit64,
-                std::ptr::null_mut::<libc::rlimit64>(),
-            ) != 0
-            {
-                return fail(5);
-            }
-            i += 1;
+        if set_limits(0, a.rlimits, a.rlimits_len) != 0 {
+            return fail(5);
         }
         // If the server dies, so does the sandbox (bubblewrap's --die-with-parent takes it
         // from there).
@@ -489,4 +463,52 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         libc::syscall(libc::SYS_execve, a.path, a.argv, a.envp);
         fail(7)
     }
+}
+
+/// prlimit64 on `pid` (0: the caller) for each of the `len` rlimits at `rlimits`, each clamped
+/// to the process's current hard limit; 0, or -1 with errno set. Raw syscalls only: it runs in
+/// `clone_vm` children too.
+///
+/// # Safety
+/// `rlimits` must point to `len` valid entries.
+pub unsafe fn set_limits(pid: i32, rlimits: *const Rlimit, len: usize) -> c_int {
+    let mut i = 0;
+    while i < len {
+        let (res, soft, hard) = *rlimits.add(i);
+        let mut cur = libc::rlimit64 {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::syscall(
+            libc::SYS_prlimit64,
+            pid as libc::c_long,
+            res as libc::c_long,
+            std::ptr::null::<libc::rlimit64>(),
+            &mut cur as *mut libc::rlimit64,
+        ) != 0
+        {
+            return -1;
+        }
+        let hard = if hard < cur.rlim_max {
+            hard
+        } else {
+            cur.rlim_max
+        };
+        let new = libc::rlimit64 {
+            rlim_cur: if soft < hard { soft } else { hard },
+            rlim_max: hard,
+        };
+        if libc::syscall(
+            libc::SYS_prlimit64,
+            pid as libc::c_long,
+            res as libc::c_long,
+            &new as *const libc::rlimit64,
+            std::ptr::null_mut::<libc::rlimit64>(),
+        ) != 0
+        {
+            return -1;
+        }
+        i += 1;
+    }
+    0
 }
