@@ -17,9 +17,11 @@
 //! arrive live); shell scripts as `bash main.sh`.
 //!
 //! Caveats, measured on Debian 12 with bubblewrap 0.8:
-//! - The work folder's and the script folder's ancestors must be traversable (`o+x`) by
-//!   the pool uids, and the script folder readable: bubblewrap opens the bind sources
-//!   after the uid is dropped (a failure reads "sandbox failed to start: …").
+//! - bubblewrap opens its bind sources after the uid is dropped (a failure reads "sandbox
+//!   failed to start: …"): with `warm_dir` set, the sandboxes' own folders there (see
+//!   `warm.rs`), whose ancestors must be traversable (`o+x`) by the pool uids and which must
+//!   share a filesystem with the work folders; without it, the work folder and the script
+//!   folder themselves, likewise traversable, the script folder readable.
 //! - CPU seconds and address space are per process, not per run; `processes` bounds how
 //!   many there are. No cgroup limits (total memory, pids) are set.
 //! - Under bubblewrap a signal death is reported as exit code 128 + n and decoded back, so
@@ -182,13 +184,13 @@ impl Default for Limits {
 pub struct RunRequest<'a> {
     /// Selects the executor.
     pub kind: AssetKind,
-    /// The immutable asset version folder (has `main.py` or `main.sh`); bound read-only at
-    /// `/skill`. It and its ancestors must be readable by the pool uids.
+    /// The immutable asset version folder (has `main.py` or `main.sh`); seen read-only at
+    /// `/skill` (linked into the sandbox's own folder, or bound as it is without `warm_dir`).
     pub script_dir: &'a Path,
     /// The run's private folder, created by the caller with `inputs.json`, `files/` and
-    /// `output/`; bound read-write at `/work`. Owned by the pool uid during the run and
-    /// handed back to its original owner afterwards. Its ancestors must be traversable by
-    /// the pool uids.
+    /// `output/`; seen read-write at `/work` (its entries moved into the sandbox's own folder
+    /// for the run, or the folder bound as it is without `warm_dir`). Owned by the pool uid
+    /// during the run; afterwards everything is back in it, given to its original owner.
     pub work_dir: &'a Path,
     /// Extra environment; only `EXECGOV_*` names (other names are rejected).
     pub env: Vec<(String, String)>,
