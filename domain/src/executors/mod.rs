@@ -367,7 +367,7 @@ impl Executors {
             }
         }
         let mut config = config;
-        if let (true, Some(dir)) = (config.enabled && config.warm > 0, &config.warm_dir) {
+        if let (true, Some(dir)) = (config.enabled, &config.warm_dir) {
             // Absolute: bubblewrap starts in `/`.
             match warm::reset_base(dir).and_then(|()| dir.canonicalize()) {
                 Ok(dir) => config.warm_dir = Some(dir),
@@ -471,17 +471,13 @@ impl Executors {
                     .dirs()
                     .cloned()
                     .context("a ready sandbox has folders of its own")?;
-                if uid.is_some() {
-                    ready.cleanup.set_chown_back(work_dir.clone(), owner);
-                }
-                ready.cleanup.set_unstage_to(work_dir.clone());
+                // Before the hand-over, so that dropping `ready` undoes a partial one.
+                ready.cleanup.return_to(work_dir.clone(), owner);
                 let baseline = {
                     let dirs = dirs.clone();
-                    tokio::task::spawn_blocking(move || {
-                        dirs.fill_or_undo(&script_dir, &work_dir, uid)
-                    })
-                    .await?
-                    .context("putting the run into its sandbox")?
+                    tokio::task::spawn_blocking(move || dirs.fill(&script_dir, &work_dir, uid))
+                        .await?
+                        .context("putting the run into its sandbox")?
                 };
                 ready.go(&go_script(), &run_rlimits(uid)).await?;
                 return Ok(Some(Started {
@@ -501,47 +497,41 @@ impl Executors {
         // One trip to the blocking pool: kill any stray process of the uid (so the run starts
         // with its full process budget), then put the run where the sandbox will see it: in
         // folders of its own when sandboxes are started ahead (the same path for every run),
-        // else the work folder handed to the uid as it is.
+        // else the work folder handed to the uid as it is. The cleanup is set up before the
+        // hand-over, so that a partial one is undone when it drops.
         let base = cfg.enabled.then(|| cfg.warm_dir.clone()).flatten();
-        let (dirs, baseline) = {
+        let (mut cleanup, baseline) = {
             let (script_dir, work_dir) = (script_dir.clone(), work_dir.clone());
-            tokio::task::spawn_blocking(move || -> anyhow::Result<(Option<SlotDirs>, u64)> {
+            tokio::task::spawn_blocking(move || -> anyhow::Result<(Cleanup, u64)> {
                 if let Some(uid) = uid {
                     sandbox::sweep_uid(uid);
                 }
-                if let Some(base) = base {
-                    let dirs =
-                        SlotDirs::create(&base, uid).context("making the sandbox's folders")?;
-                    return match dirs.fill_or_undo(&script_dir, &work_dir, uid) {
-                        Ok(baseline) => Ok((Some(dirs), baseline)),
-                        Err(e) => {
-                            dirs.remove();
-                            Err(anyhow::Error::from(e).context("putting the run into its sandbox"))
+                let dirs = base
+                    .map(|base| SlotDirs::create(&base, uid))
+                    .transpose()
+                    .context("making the sandbox's folders")?;
+                let mut cleanup = Cleanup::new(slot, dirs);
+                cleanup.return_to(work_dir.clone(), owner);
+                let baseline = match cleanup.dirs() {
+                    Some(dirs) => dirs
+                        .fill(&script_dir, &work_dir, uid)
+                        .context("putting the run into its sandbox")?,
+                    None => {
+                        if let Some(uid) = uid {
+                            workdir::chown_tree(&work_dir, uid, uid)
+                                .context("handing the work folder to the sandbox uid")?;
                         }
-                    };
-                }
-                if let Some(uid) = uid {
-                    workdir::chown_tree(&work_dir, uid, uid)
-                        .context("handing the work folder to the sandbox uid")?;
-                }
-                Ok((None, workdir::usage(&work_dir, u64::MAX).bytes))
+                        workdir::usage(&work_dir, u64::MAX).bytes
+                    }
+                };
+                Ok((cleanup, baseline))
             })
             .await??
         };
-        let staged = dirs.is_some();
-        let run_dir = dirs.as_ref().map_or(work_dir.clone(), |d| d.work.clone());
-        let binds = dirs
-            .as_ref()
-            .map_or((script_dir.clone(), work_dir.clone()), |d| {
-                (d.skill.clone(), d.work.clone())
-            });
-        let mut cleanup = Cleanup::new(slot, dirs);
-        if uid.is_some() {
-            cleanup.set_chown_back(work_dir.clone(), owner);
-        }
-        if staged {
-            cleanup.set_unstage_to(work_dir.clone());
-        }
+        let (binds, run_dir) = match cleanup.dirs() {
+            Some(d) => ((d.skill.clone(), d.work.clone()), d.work.clone()),
+            None => ((script_dir.clone(), work_dir.clone()), work_dir.clone()),
+        };
         if !cfg.enabled {
             let spec = sandbox::direct_command(
                 &interp.program,

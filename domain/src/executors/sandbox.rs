@@ -233,14 +233,15 @@ impl Cleanup {
         self.dirs.as_ref()
     }
 
-    /// After the run, `lchown -R` this folder back to `owner`.
-    pub fn set_chown_back(&mut self, dir: PathBuf, owner: (u32, u32)) {
-        self.chown_back = Some((dir, owner));
-    }
-
-    /// After the run, move what the sandbox's work folder holds back into `work_dir`.
-    pub fn set_unstage_to(&mut self, work_dir: PathBuf) {
-        self.unstage_to = Some(work_dir);
+    /// After the run, everything goes back to the run's `work_dir`: moved out of the sandbox's
+    /// own work folder (if it has one), then, under a pool uid, `lchown -R` to `owner`.
+    pub fn return_to(&mut self, work_dir: PathBuf, owner: (u32, u32)) {
+        if self.uid().is_some() {
+            self.chown_back = Some((work_dir.clone(), owner));
+        }
+        if self.dirs.is_some() {
+            self.unstage_to = Some(work_dir);
+        }
     }
 
     /// The spawned process's group (it is the group leader).

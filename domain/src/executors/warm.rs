@@ -65,29 +65,13 @@ impl SlotDirs {
     }
 
     /// Puts the run in: `script_dir`'s files linked into `skill/`, `work_dir`'s entries moved
-    /// into `work/` and handed to `uid`.
-    pub fn fill(&self, script_dir: &Path, work_dir: &Path, uid: Option<u32>) -> io::Result<()> {
+    /// into `work/` and handed to `uid`. Returns the size of what `work/` then holds (the
+    /// baseline of the run's disk cap). On failure the caller's cleanup moves back what moved.
+    pub fn fill(&self, script_dir: &Path, work_dir: &Path, uid: Option<u32>) -> io::Result<u64> {
         link_tree(script_dir, &self.skill)?;
         move_entries(work_dir, &self.work)?;
         if let Some(uid) = uid {
             super::workdir::chown_tree(&self.work, uid, uid)?;
-        }
-        Ok(())
-    }
-
-    /// [`SlotDirs::fill`], and on failure what was moved goes back. Returns the size of what
-    /// `work/` then holds (the baseline for the run's disk cap).
-    pub fn fill_or_undo(
-        &self,
-        script_dir: &Path,
-        work_dir: &Path,
-        uid: Option<u32>,
-    ) -> io::Result<u64> {
-        if let Err(e) = self.fill(script_dir, work_dir, uid) {
-            if let Err(back) = self.empty_into(work_dir) {
-                tracing::warn!(error = %back, "moving the work folder back was incomplete");
-            }
-            return Err(e);
         }
         Ok(super::workdir::usage(&self.work, u64::MAX).bytes)
     }
