@@ -210,30 +210,32 @@ fn after_run(uid: u32, fx: &Fixture, ran: &Ran, wall: Duration) {
 }
 
 /// Live processes of `uid` apart from one sandbox started ahead for the next run (bubblewrap
-/// and its init waiting on stdin, which are not the finished run's).
+/// and its child, the init waiting on stdin, which are not the finished run's).
 fn run_processes(uid: u32) -> Vec<i32> {
-    let cmdline = |pid: i32| fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let (ahead, others): (Vec<i32>, Vec<i32>) = live_processes(uid).into_iter().partition(|&pid| {
-        let cmd = String::from_utf8_lossy(&cmdline(pid)).into_owned();
-        // While bubblewrap sets the sandbox up, its child may briefly show no command line.
-        let name = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        cmd.starts_with("/usr/bin/bwrap\0")
-            || cmd.ends_with("\0execgov-init\0")
-            || name.trim() == "bwrap"
+    let status = |pid: i32| fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |pid: i32, name: &str| {
+        status(pid)
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+            .unwrap_or_default()
+    };
+    let live = live_processes(uid);
+    let bwrap: Vec<i32> = live
+        .iter()
+        .copied()
+        .filter(|&pid| field(pid, "Name:") == "bwrap")
+        .collect();
+    // The init is matched by its parent, not its command line: while it execs, it briefly
+    // shows none.
+    let (ahead, others): (Vec<i32>, Vec<i32>) = live.into_iter().partition(|&pid| {
+        bwrap.contains(&pid)
+            || field(pid, "PPid:")
+                .parse()
+                .is_ok_and(|p| bwrap.contains(&p))
     });
     assert!(ahead.len() <= 2, "more than one sandbox ahead: {ahead:?}");
     for &pid in &others {
-        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        eprintln!(
-            "left: {pid} {:?} {:?}",
-            String::from_utf8_lossy(&cmdline(pid)).replace('\0', " "),
-            status
-                .lines()
-                .filter(|l| l.starts_with("State")
-                    || l.starts_with("PPid")
-                    || l.starts_with("Name"))
-                .collect::<Vec<_>>()
-        );
+        eprintln!("left: {pid} {:?}", status(pid));
     }
     others
 }
