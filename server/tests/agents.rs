@@ -256,6 +256,12 @@ async fn as_user(
     send(server, method, host, path, Some(token), None, body).await
 }
 
+/// `DELETE /api/v1/agents/{id}` on `host` with `token`.
+async fn revoke_agent(server: &TestServer, host: &str, id: i64, token: &str) -> ApiReply {
+    let path = format!("/api/v1/agents/{id}");
+    as_user(server, Method::DELETE, host, &path, token, ApiBody::Empty).await
+}
+
 /// Asserts the reply's status: an error is problem+json (401s ask for a bearer token), a 200 is
 /// JSON (returned), a 204 is empty.
 #[track_caller]
@@ -884,15 +890,7 @@ async fn every_agent_call_proves_the_token_and_the_machine() {
 
     // The agent revoked: 403 on every call, even with a live token.
     expect(
-        &as_user(
-            &w.server,
-            Method::DELETE,
-            ACME,
-            &format!("/api/v1/agents/{}", agent.id),
-            &admin_personal,
-            ApiBody::Empty,
-        )
-        .await,
+        &revoke_agent(&w.server, ACME, agent.id, &admin_personal).await,
         204,
         "revoking the agent",
     );
@@ -1727,15 +1725,7 @@ async fn a_revoked_agent_loses_its_claim_at_once_and_is_locked_out() {
     assert_eq!(executions::reap_expired(&w.ctx).await.unwrap(), 0);
 
     expect(
-        &as_user(
-            &w.server,
-            Method::DELETE,
-            ACME,
-            &format!("/api/v1/agents/{}", rogue.id),
-            &admin_personal,
-            ApiBody::Empty,
-        )
-        .await,
+        &revoke_agent(&w.server, ACME, rogue.id, &admin_personal).await,
         204,
         "revoking the rogue",
     );
@@ -1826,15 +1816,7 @@ async fn agents_are_listed_and_revoked_by_their_own_tenants_admins_only() {
         "an agent token listing agents",
     );
     expect(
-        &as_user(
-            &w.server,
-            Method::DELETE,
-            ACME,
-            &format!("/api/v1/agents/{}", doomed.id),
-            &acme_member,
-            ApiBody::Empty,
-        )
-        .await,
+        &revoke_agent(&w.server, ACME, doomed.id, &acme_member).await,
         403,
         "a member revoking an agent",
     );
@@ -1854,28 +1836,12 @@ async fn agents_are_listed_and_revoked_by_their_own_tenants_admins_only() {
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0]["machine_id"], globex_agent.machine_id.as_str());
     expect(
-        &as_user(
-            &w.server,
-            Method::DELETE,
-            GLOBEX,
-            &format!("/api/v1/agents/{}", busy.id),
-            &globex_admin,
-            ApiBody::Empty,
-        )
-        .await,
+        &revoke_agent(&w.server, GLOBEX, busy.id, &globex_admin).await,
         404,
         "Globex's admin revoking Acme's agent",
     );
     expect(
-        &as_user(
-            &w.server,
-            Method::DELETE,
-            ACME,
-            &format!("/api/v1/agents/{}", doomed.id),
-            &globex_admin,
-            ApiBody::Empty,
-        )
-        .await,
+        &revoke_agent(&w.server, ACME, doomed.id, &globex_admin).await,
         401,
         "Globex's admin token on Acme's host",
     );
@@ -1894,15 +1860,7 @@ async fn agents_are_listed_and_revoked_by_their_own_tenants_admins_only() {
 
     // Acme's admin revokes one and sees both, with their status.
     expect(
-        &as_user(
-            &w.server,
-            Method::DELETE,
-            ACME,
-            &format!("/api/v1/agents/{}", doomed.id),
-            &acme_admin,
-            ApiBody::Empty,
-        )
-        .await,
+        &revoke_agent(&w.server, ACME, doomed.id, &acme_admin).await,
         204,
         "Acme's admin revoking",
     );
