@@ -1109,3 +1109,45 @@ async fn starting_sandboxes_leaves_the_server_dumpable() {
     }
     assert_eq!(now, before);
 }
+
+#[tokio::test]
+async fn two_sandboxes_wait_ready_and_the_longest_waiting_serves_the_next_run() {
+    require_root!();
+    // Two uids, two sandboxes ahead: after a run, its own uid and a free one each get one, and
+    // the next run takes the one that has waited longest (the run's own uid, made ready first).
+    let (first_uid, base) = (
+        62028,
+        std::env::temp_dir().join(format!("execgov-sandboxes-62028-{}", std::process::id())),
+    );
+    let ex = Executors::new(SandboxConfig {
+        first_uid,
+        uid_slots: 2,
+        warm_dir: Some(base.clone()),
+        warm: 2,
+        ..SandboxConfig::default()
+    });
+    let waiting = || fs::read_dir(&base).unwrap().count();
+    for round in 1..=2 {
+        let fx = Fixture::new("two-ahead", AssetKind::Shell, "id -u\n");
+        let (_keep, cancel) = watch::channel(false);
+        let ran = run_with(&ex, &fx, AssetKind::Shell, limits(), vec![], cancel).await;
+        assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+        assert_eq!(ran.stdout(), format!("{first_uid}\n"), "run {round}");
+        assert_eq!(waiting(), 2, "a sandbox's folders per ready sandbox");
+        for uid in [first_uid, first_uid + 1] {
+            assert_eq!(run_processes(uid), Vec::<i32>::new());
+            // bubblewrap and its init, once bubblewrap has started it.
+            let until = Instant::now() + Duration::from_secs(5);
+            while live_processes(uid).len() < 2 && Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(live_processes(uid).len(), 2, "a sandbox waits on uid {uid}");
+        }
+    }
+    drop(ex);
+    assert_eq!(waiting(), 0, "dropped with the executors");
+    for uid in [first_uid, first_uid + 1] {
+        assert_eq!(live_processes(uid), Vec::<i32>::new());
+    }
+    fs::remove_dir(&base).unwrap();
+}

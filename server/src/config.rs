@@ -86,9 +86,10 @@ impl Config {
                         "EXECGOV_SANDBOX_FIRST_UID",
                         defaults.first_uid,
                     )?,
-                    // One sandbox ready per worker, beside the work folders.
+                    // Two sandboxes ready per worker, beside the work folders: the one a run
+                    // takes has had a whole run to set up.
                     warm_dir: Some(data_dir.join("sandboxes")),
-                    warm: workers,
+                    warm: 2 * workers,
                     ..defaults
                 }
             },

@@ -400,22 +400,25 @@ impl Executors {
             .collect()
     }
 
-    /// Whether another sandbox may wait ready.
-    fn wants_ready(&self) -> bool {
-        self.config.enabled
-            && self.config.warm_dir.is_some()
-            && self.ready.lock().map(|r| r.len()).unwrap_or(usize::MAX) < self.config.warm
+    /// How many more sandboxes may wait ready.
+    fn ready_missing(&self) -> usize {
+        if !self.config.enabled || self.config.warm_dir.is_none() {
+            return 0;
+        }
+        let waiting = self.ready.lock().map(|r| r.len()).unwrap_or(usize::MAX);
+        self.config.warm.saturating_sub(waiting)
     }
 
-    /// Starts a sandbox on `slot` (its uid swept) with `dirs` bound, to wait for a run.
-    fn make_ready(&self, slot: Slot, dirs: SlotDirs) {
+    /// Starts a sandbox on `slot` (its uid swept) with `dirs` bound and a `/tmp` of
+    /// `tmp_size`, to wait for a run.
+    fn make_ready(&self, slot: Slot, dirs: SlotDirs, tmp_size: u64) {
         let binds = (dirs.skill.clone(), dirs.work.clone());
         match Prestarted::start(
             &self.config,
             &self.init,
             Cleanup::new(slot, Some(dirs)),
             (&binds.0, &binds.1),
-            Limits::default().tmp_size,
+            tmp_size,
         ) {
             Ok(sandbox) => {
                 if let Ok(mut ready) = self.ready.lock() {
@@ -431,7 +434,11 @@ impl Executors {
     /// dropped on the blocking pool, giving their uids back for a sandbox started now.
     fn take_ready(&self, tmp_size: u64) -> Option<Prestarted> {
         loop {
-            let mut sandbox = self.ready.lock().ok()?.pop()?;
+            // The longest waiting first: the likeliest to have finished setting up.
+            let mut sandbox = {
+                let mut ready = self.ready.lock().ok()?;
+                (!ready.is_empty()).then(|| ready.remove(0))?
+            };
             if sandbox.tmp_size == tmp_size && !sandbox.child.has_exited() {
                 return Some(sandbox);
             }
@@ -657,32 +664,44 @@ impl Executors {
         let duration = started.elapsed();
         disk_task.0.abort();
         // Anything left in the group (or of the pool uid, wherever it hid) dies now; then the
-        // folder goes back to its owner and is read, and the next sandbox's folders are made,
-        // in one trip to the blocking pool, while the readers drain the pipes.
+        // folder goes back to its owner and is read, and the folders of the sandboxes to start
+        // ahead are made, in one trip to the blocking pool, while the readers drain the pipes.
+        // The run's own uid serves the next sandbox; while fewer wait than `warm`, a free uid
+        // serves one more, so that the one a run takes has had a whole run to set up.
         cleanup.kill_group();
         let after = cleanup.after_run();
         let wd = work_dir.clone();
-        let next_dirs = self
-            .wants_ready()
-            .then(|| self.config.warm_dir.clone())
-            .flatten();
-        let uid = cleanup.uid();
+        let missing = self.ready_missing();
+        let base = self.config.warm_dir.clone().filter(|_| missing > 0);
+        let extra = (missing > 1).then(|| self.pool.try_acquire()).flatten();
+        let uids = (cleanup.uid(), extra.as_ref().map(Slot::uid));
         let post = tokio::task::spawn_blocking(move || {
             after.run();
-            let next = next_dirs.and_then(|base| {
-                SlotDirs::create(&base, uid)
+            let dirs = |uid: Option<u32>| {
+                let base = base.as_ref()?;
+                SlotDirs::create(base, uid)
                     .inspect_err(
                         |e| tracing::warn!(error = %e, "making a sandbox's folders failed"),
                     )
                     .ok()
+            };
+            let next = dirs(uids.0);
+            let extra = uids.1.and_then(|uid| {
+                if let Some(uid) = uid {
+                    sandbox::sweep_uid(uid);
+                }
+                dirs(uid)
             });
-            (workdir::collect(&wd), next)
+            (workdir::collect(&wd), next, extra)
         });
         let out = join_reader(&mut out_task).await;
         let err = join_reader(&mut err_task).await;
-        let (collected, next_dirs) = post.await?;
-        if let (Some(slot), Some(dirs)) = (cleanup.finish(), next_dirs) {
-            self.make_ready(slot, dirs);
+        let (collected, next_dirs, extra_dirs) = post.await?;
+        for (slot, dirs) in [(cleanup.finish(), next_dirs), (extra, extra_dirs)] {
+            if let (Some(slot), Some(dirs)) = (slot, dirs) {
+                // Most likely what the next run asks for.
+                self.make_ready(slot, dirs, limits.tmp_size);
+            }
         }
 
         let outcome = judge(

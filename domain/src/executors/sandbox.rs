@@ -136,11 +136,7 @@ impl UidPool {
     /// [`sweep_uid`]) before use, so the run starts with its full process budget.
     pub async fn acquire(&self) -> anyhow::Result<Slot> {
         let Some(inner) = &self.inner else {
-            return Ok(Slot {
-                uid: None,
-                pool: None,
-                _permit: None,
-            });
+            return Ok(Slot::own());
         };
         if inner.size == 0 {
             anyhow::bail!("no sandbox uids configured (uid_slots = 0)");
@@ -163,6 +159,20 @@ impl UidPool {
             _permit: Some(permit),
         })
     }
+
+    /// A uid at once, or `None` when all are busy (see [`UidPool::acquire`]).
+    pub fn try_acquire(&self) -> Option<Slot> {
+        let Some(inner) = &self.inner else {
+            return Some(Slot::own());
+        };
+        let permit = inner.sem.clone().try_acquire_owned().ok()?;
+        let uid = inner.free.lock().ok()?.pop()?;
+        Some(Slot {
+            uid: Some(uid),
+            pool: Some(inner.clone()),
+            _permit: Some(permit),
+        })
+    }
 }
 
 /// One run's claim on a pool uid (kept by a sandbox started ahead of its run, then by the
@@ -175,6 +185,15 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// No pool uid: the server is not root, and scripts run as its own uid.
+    fn own() -> Slot {
+        Slot {
+            uid: None,
+            pool: None,
+            _permit: None,
+        }
+    }
+
     /// The pool uid, if any.
     pub fn uid(&self) -> Option<u32> {
         self.uid

@@ -357,13 +357,13 @@ async fn setup(cluster: &PrivateCluster, root: &Path) -> anyhow::Result<Fixture>
     ctx.pool.close().await;
     let executors = Arc::new(Executors::new(SandboxConfig {
         first_uid: 64000,
-        uid_slots: 16,
+        uid_slots: 32,
         warm_dir: Some(data_dir.join("sandboxes")),
-        warm: MAX_WORKERS,
+        warm: 2 * MAX_WORKERS,
         ..SandboxConfig::default()
     }));
     let cold = Arc::new(Executors::new(SandboxConfig {
-        first_uid: 64016,
+        first_uid: 64032,
         uid_slots: 16,
         ..SandboxConfig::default()
     }));
