@@ -489,7 +489,15 @@ pub async fn finish(
         result: report.result,
         artifacts: listed,
     };
-    let ended = executions::finish(ctx, &claimed, &worker_id, &work, outcome, None).await;
+    let ended = executions::finish(
+        ctx,
+        &claimed,
+        &worker_id,
+        &work,
+        outcome,
+        executions::Then::Stop,
+    )
+    .await;
     tokio::fs::remove_dir_all(&work).await.ok();
     let (status, _) = ended?;
     // The lease went between the check above and the end being recorded (the record is then

@@ -6,6 +6,12 @@
 //! `FOR UPDATE SKIP LOCKED`, the tenant with the fewest running executions first, under a
 //! per-tenant cap. A worker renews its lease while it runs; the reaper re-queues executions whose
 //! lease ran out (bounded attempts, then `failed: worker lost`).
+//!
+//! While a worker runs one execution it reserves its next one (queue state `reserved`; still
+//! `queued` in its tenant) and makes its work folder, so that the next script starts the moment
+//! the current one ends; the transaction that records the end then marks the next one running.
+//! A reservation the worker cannot use soon (see [`QueuePolicy::reserve_for`]) goes back to the
+//! queue for any worker.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +27,9 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::accounts::SignedIn;
 use crate::audit::{self, AuditLog, Event};
 use crate::db::{enter_schema, leave_schema, TenantSchema, TenantTx};
-use crate::executors::{AssetKind, Executors, Limits, LogLine, RunOutcome, RunRequest, RunStatus};
+use crate::executors::{
+    AssetKind, Executors, Limits, LogLine, Prepared, RunOutcome, RunRequest, RunStatus,
+};
 use crate::skills;
 use crate::tenancy::Tenant;
 use crate::{Actor, AppError, AppResult, Ctx};
@@ -329,6 +337,20 @@ pub async fn cancel(
             row.status
         )));
     }
+    // Off the queue first: a worker may have just taken it, its start not yet recorded here.
+    leave_schema(&mut tx).await?;
+    let queue_state: Option<String> = sqlx::query_scalar(
+        "DELETE FROM public.execution_queue WHERE tenant_id = $1 AND execution_id = $2 RETURNING state",
+    )
+    .bind(tenant.id)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    enter_schema(&mut tx, &tenant.schema).await?;
+    let was = match queue_state.as_deref() {
+        Some("running") => "running",
+        _ => row.status.as_str(),
+    };
     sqlx::query(
         "UPDATE executions SET status = 'cancelled', reason = $2, cancelled_by = $3, finished_at = now() WHERE id = $1",
     )
@@ -344,17 +366,11 @@ pub async fn cancel(
         Event {
             action: "execution.cancel",
             target: &format!("execution {id}"),
-            detail: json!({ "skill": row.skill_slug, "was": row.status, "inputs_digest": row.inputs_digest }),
+            detail: json!({ "skill": row.skill_slug, "was": was, "inputs_digest": row.inputs_digest }),
             result: "ok",
         },
     )
     .await?;
-    leave_schema(&mut tx).await?;
-    sqlx::query("DELETE FROM public.execution_queue WHERE tenant_id = $1 AND execution_id = $2")
-        .bind(tenant.id)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -636,6 +652,29 @@ pub struct Claimed {
     pub inputs_digest: String,
 }
 
+impl Claimed {
+    fn new(
+        tenant_id: i64,
+        schema: TenantSchema,
+        execution_id: i64,
+        attempt: i32,
+        start: StartRow,
+    ) -> Claimed {
+        Claimed {
+            tenant_id,
+            schema,
+            execution_id,
+            attempt,
+            kind: start.kind,
+            content_hash: start.content_hash,
+            inputs: start.inputs,
+            timeout_seconds: start.timeout_seconds,
+            skill_slug: start.slug,
+            inputs_digest: start.inputs_digest,
+        }
+    }
+}
+
 /// How workers claim and hold executions.
 #[derive(Clone, Debug)]
 pub struct QueuePolicy {
@@ -644,6 +683,10 @@ pub struct QueuePolicy {
     /// How long a claim holds without a heartbeat.
     pub lease: Duration,
     pub heartbeat: Duration,
+    /// How long a busy worker may hold the execution it reserved to run next; past that (its
+    /// current run is a long one) the reservation goes back to the queue, for any worker. Zero:
+    /// workers do not reserve. Reservations count against the tenant cap.
+    pub reserve_for: Duration,
 }
 
 impl Default for QueuePolicy {
@@ -652,8 +695,18 @@ impl Default for QueuePolicy {
             per_tenant_cap: 4,
             lease: Duration::from_secs(30),
             heartbeat: Duration::from_secs(5),
+            reserve_for: Duration::from_millis(500),
         }
     }
+}
+
+/// How a worker holds the execution it picks from the queue.
+#[derive(Clone, Copy)]
+enum Hold {
+    /// To run it now.
+    Run,
+    /// To run it once its current run, in `current_tenant`, ends.
+    Reserve { current_tenant: i64 },
 }
 
 #[derive(sqlx::FromRow)]
@@ -688,25 +741,47 @@ pub async fn claim_next(
 }
 
 /// [`claim_next`]'s statements, in a transaction that is on the platform side (as after
-/// `BEGIN`, or after `leave_schema`); leaves it in the claimed execution's tenant. Executions
-/// waiting for a local agent are not the platform's to take, nor counted against its cap.
+/// `BEGIN`, or after `leave_schema`); leaves it in the claimed execution's tenant.
 async fn claim_in(
     tx: &mut PgConnection,
     worker_id: &str,
     policy: &QueuePolicy,
 ) -> AppResult<Option<Claimed>> {
-    let claim: Option<ClaimRow> = sqlx::query_as(
-        "WITH running AS ( \
+    match pick_in(tx, worker_id, policy, Hold::Run).await? {
+        Some(claim) => start_claimed(tx, claim, worker_id).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Takes the next queued execution for `worker_id`: the tenant holding the fewest executions
+/// first (running or reserved, under its cap), then the oldest. Executions waiting for a local
+/// agent are not the platform's to take, nor counted against its cap. A reservation counts
+/// the worker's current run as ended: it replaces it.
+async fn pick_in(
+    tx: &mut PgConnection,
+    worker_id: &str,
+    policy: &QueuePolicy,
+    hold: Hold,
+) -> AppResult<Option<ClaimRow>> {
+    let (state, current_tenant) = match hold {
+        Hold::Run => ("running", None),
+        Hold::Reserve { current_tenant } => ("reserved", Some(current_tenant)),
+    };
+    Ok(sqlx::query_as(
+        "WITH held AS ( \
              SELECT tenant_id, count(*) AS n FROM public.execution_queue \
-             WHERE state = 'running' AND agent_label IS NULL GROUP BY tenant_id), \
+             WHERE state <> 'queued' AND agent_label IS NULL GROUP BY tenant_id), \
          pick AS ( \
              SELECT q.tenant_id, q.execution_id FROM public.execution_queue q \
              JOIN public.tenants t ON t.id = q.tenant_id AND t.status = 'active' \
-             LEFT JOIN running r ON r.tenant_id = q.tenant_id \
-             WHERE q.state = 'queued' AND q.agent_label IS NULL AND COALESCE(r.n, 0) < $3 \
-             ORDER BY COALESCE(r.n, 0), q.queued_at LIMIT 1 FOR UPDATE OF q SKIP LOCKED) \
-         UPDATE public.execution_queue q SET state = 'running', worker_id = $1, \
-             lease_expires_at = now() + make_interval(secs => $2), attempts = q.attempts + 1 \
+             LEFT JOIN held h ON h.tenant_id = q.tenant_id \
+             WHERE q.state = 'queued' AND q.agent_label IS NULL \
+               AND COALESCE(h.n, 0) - (q.tenant_id IS NOT DISTINCT FROM $4)::int < $3 \
+             ORDER BY COALESCE(h.n, 0) - (q.tenant_id IS NOT DISTINCT FROM $4)::int, q.queued_at \
+             LIMIT 1 FOR UPDATE OF q SKIP LOCKED) \
+         UPDATE public.execution_queue q SET state = $5, worker_id = $1, \
+             lease_expires_at = now() + make_interval(secs => $2), \
+             attempts = q.attempts + ($5 = 'running')::int \
          FROM pick, public.tenants t \
          WHERE q.tenant_id = pick.tenant_id AND q.execution_id = pick.execution_id AND t.id = q.tenant_id \
          RETURNING q.tenant_id, q.execution_id, q.attempts, t.schema_name",
@@ -714,12 +789,95 @@ async fn claim_in(
     .bind(worker_id)
     .bind(policy.lease.as_secs_f64())
     .bind(policy.per_tenant_cap)
+    .bind(current_tenant)
+    .bind(state)
     .fetch_optional(&mut *tx)
+    .await?)
+}
+
+/// Reserves the execution a worker busy with one in `current_tenant` runs next, and reads what
+/// running it needs. It stays `queued` in its tenant until its run starts ([`take_reservation`]).
+async fn reserve_next(
+    ctx: &Ctx,
+    worker_id: &str,
+    policy: &QueuePolicy,
+    current_tenant: i64,
+) -> AppResult<Option<Claimed>> {
+    let mut tx = ctx.pool.begin_with(BEGIN_WORKER).await?;
+    let hold = Hold::Reserve { current_tenant };
+    let Some(row) = pick_in(&mut tx, worker_id, policy, hold).await? else {
+        return Ok(None);
+    };
+    let schema = TenantSchema::parse(&row.schema_name)?;
+    enter_schema(&mut tx, &schema).await?;
+    let start = read_start(&mut tx, row.execution_id).await?;
+    tx.commit().await?;
+    // The attempt it becomes when it starts.
+    let attempt = row.attempts + 1;
+    Ok(Some(Claimed::new(
+        row.tenant_id,
+        schema,
+        row.execution_id,
+        attempt,
+        start,
+    )))
+}
+
+/// Turns `worker_id`'s reservation into a claim, in one statement, just before its run
+/// starts: from then on a cancellation is that of a running execution. Returns the attempt it
+/// is; `None` when the reservation is gone (cancelled meanwhile, or reaped after the worker
+/// stalled). Its start is recorded in its tenant afterwards ([`Then::Start`]).
+async fn take_reservation(
+    ctx: &Ctx,
+    reserved: &Claimed,
+    worker_id: &str,
+    policy: &QueuePolicy,
+) -> AppResult<Option<i32>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE public.execution_queue SET state = 'running', attempts = attempts + 1, \
+             lease_expires_at = now() + make_interval(secs => $4) \
+         WHERE tenant_id = $1 AND execution_id = $2 AND worker_id = $3 AND state = 'reserved' \
+         RETURNING attempts",
+    )
+    .bind(reserved.tenant_id)
+    .bind(reserved.execution_id)
+    .bind(worker_id)
+    .bind(policy.lease.as_secs_f64())
+    .fetch_optional(&ctx.pool)
+    .await?)
+}
+
+/// [`record_start`] of an execution whose reservation became a claim ([`take_reservation`]).
+async fn record_reserved_start(
+    tx: &mut PgConnection,
+    started: &Claimed,
+    worker_id: &str,
+) -> AppResult<Option<Claimed>> {
+    let claim = ClaimRow {
+        tenant_id: started.tenant_id,
+        execution_id: started.execution_id,
+        attempts: started.attempt,
+        schema_name: started.schema.as_str().to_string(),
+    };
+    record_start(tx, claim, worker_id, true).await
+}
+
+/// Gives a reservation back to the queue, and wakes the workers for it.
+async fn release_reservation(ctx: &Ctx, reserved: &Claimed, worker_id: &str) -> AppResult<()> {
+    sqlx::query(
+        "WITH released AS ( \
+             UPDATE public.execution_queue SET state = 'queued', worker_id = NULL, lease_expires_at = NULL \
+             WHERE tenant_id = $1 AND execution_id = $2 AND worker_id = $3 AND state = 'reserved' \
+             RETURNING 1) \
+         SELECT pg_notify($4, '') FROM released",
+    )
+    .bind(reserved.tenant_id)
+    .bind(reserved.execution_id)
+    .bind(worker_id)
+    .bind(QUEUE_CHANNEL)
+    .execute(&ctx.pool)
     .await?;
-    match claim {
-        Some(claim) => start_claimed(tx, claim, worker_id).await.map(Some),
-        None => Ok(None),
-    }
+    Ok(())
 }
 
 /// Claims the oldest execution of `tenant` waiting for a local agent carrying one of `labels`,
@@ -765,22 +923,39 @@ async fn start_claimed(
     claim: ClaimRow,
     worker_id: &str,
 ) -> AppResult<Claimed> {
+    record_start(tx, claim, worker_id, false)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a claimed execution is missing")))
+}
+
+/// Records in its tenant that an execution started, with the audit entry; `None` when
+/// `only_if_queued` and it is no longer queued (cancelled just as its run started: the entry
+/// then says so). Leaves the transaction in the tenant's schema.
+async fn record_start(
+    tx: &mut PgConnection,
+    claim: ClaimRow,
+    worker_id: &str,
+    only_if_queued: bool,
+) -> AppResult<Option<Claimed>> {
     let schema = TenantSchema::parse(&claim.schema_name)?;
     enter_schema(tx, &schema).await?;
     // The state change and its audit entry in one statement (one round trip); the entry is
-    // what audit::record writes, with the detail built from the updated row.
+    // what audit::record writes. Its result is the status the execution had when it was not
+    // started (the audit part sees the rows as they were before the update).
     let actor = Actor::worker(worker_id);
-    let start: StartRow = sqlx::query_as(
+    let start: Option<StartRow> = sqlx::query_as(
         "WITH started AS ( \
              UPDATE executions e SET status = 'running', started_at = now(), attempts = $2 \
              FROM skill_versions v, asset_versions av, assets a, skills s \
              WHERE e.id = $1 AND v.id = e.skill_version_id AND av.id = v.asset_version_id \
-               AND a.id = av.asset_id AND s.id = e.skill_id \
+               AND a.id = av.asset_id AND s.id = e.skill_id AND (NOT $8 OR e.status = 'queued') \
              RETURNING a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug), \
          audited AS ( \
              INSERT INTO audit_log (actor, action, target, detail, result, ip, user_agent) \
-             SELECT $3, 'execution.start', $4, jsonb_build_object('skill', slug, 'attempt', $2, \
-                 'worker', $5::text, 'inputs_digest', inputs_digest), 'ok', $6, $7 FROM started) \
+             SELECT $3, 'execution.start', $4, jsonb_build_object('skill', s.slug, 'attempt', $2, \
+                 'worker', $5::text, 'inputs_digest', e.inputs_digest), \
+                 CASE WHEN EXISTS (SELECT FROM started) THEN 'ok' ELSE e.status END, $6, $7 \
+             FROM executions e JOIN skills s ON s.id = e.skill_id WHERE e.id = $1) \
          SELECT * FROM started",
     )
     .bind(claim.execution_id)
@@ -790,20 +965,31 @@ async fn start_claimed(
     .bind(worker_id)
     .bind(&actor.meta.ip)
     .bind(&actor.meta.user_agent)
-    .fetch_one(&mut *tx)
+    .bind(only_if_queued)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(Claimed {
-        tenant_id: claim.tenant_id,
-        schema,
-        execution_id: claim.execution_id,
-        attempt: claim.attempts,
-        kind: start.kind,
-        content_hash: start.content_hash,
-        inputs: start.inputs,
-        timeout_seconds: start.timeout_seconds,
-        skill_slug: start.slug,
-        inputs_digest: start.inputs_digest,
-    })
+    Ok(start.map(|start| {
+        Claimed::new(
+            claim.tenant_id,
+            schema,
+            claim.execution_id,
+            claim.attempts,
+            start,
+        )
+    }))
+}
+
+/// What running execution `id` needs, read in its tenant's schema.
+async fn read_start(tx: &mut PgConnection, id: i64) -> AppResult<StartRow> {
+    Ok(sqlx::query_as(
+        "SELECT a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug \
+         FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
+         JOIN asset_versions av ON av.id = v.asset_version_id JOIN assets a ON a.id = av.asset_id \
+         JOIN skills s ON s.id = e.skill_id WHERE e.id = $1",
+    )
+    .bind(id)
+    .fetch_one(tx)
+    .await?)
 }
 
 /// Renews a claim's lease. `false`: the claim is gone (cancelled, or reaped after a stall), and
@@ -834,7 +1020,7 @@ pub(crate) async fn renew_lease(
 ) -> AppResult<bool> {
     let renewed = sqlx::query(
         "UPDATE public.execution_queue SET lease_expires_at = now() + make_interval(secs => $4) \
-         WHERE tenant_id = $1 AND execution_id = $2 AND worker_id = $3 AND state = 'running'",
+         WHERE tenant_id = $1 AND execution_id = $2 AND worker_id = $3 AND state <> 'queued'",
     )
     .bind(tenant_id)
     .bind(execution_id)
@@ -871,34 +1057,36 @@ pub(crate) async fn held_claim(
         ))
     })?;
     enter_schema(&mut tx, &tenant.schema).await?;
-    let start: StartRow = sqlx::query_as(
-        "SELECT a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug \
-         FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
-         JOIN asset_versions av ON av.id = v.asset_version_id JOIN assets a ON a.id = av.asset_id \
-         JOIN skills s ON s.id = e.skill_id WHERE e.id = $1",
-    )
-    .bind(execution_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let start = read_start(&mut tx, execution_id).await?;
     tx.commit().await?;
-    Ok(Claimed {
-        tenant_id: tenant.id,
-        schema: tenant.schema.clone(),
+    Ok(Claimed::new(
+        tenant.id,
+        tenant.schema.clone(),
         execution_id,
         attempt,
-        kind: start.kind,
-        content_hash: start.content_hash,
-        inputs: start.inputs,
-        timeout_seconds: start.timeout_seconds,
-        skill_slug: start.slug,
-        inputs_digest: start.inputs_digest,
-    })
+        start,
+    ))
 }
 
 /// Re-queues executions whose worker stopped renewing its lease; after `MAX_ATTEMPTS` they fail
 /// with `worker lost`. Returns how many were handled.
 pub async fn reap_expired(ctx: &Ctx) -> AppResult<usize> {
-    let mut handled = 0;
+    // Reservations only: their executions never started, so they are simply queued again.
+    let released: i64 = sqlx::query_scalar(
+        "WITH released AS ( \
+             UPDATE public.execution_queue SET state = 'queued', worker_id = NULL, lease_expires_at = NULL \
+             WHERE state = 'reserved' AND lease_expires_at < now() RETURNING 1) \
+         SELECT count(*) FROM released",
+    )
+    .fetch_one(&ctx.pool)
+    .await?;
+    if released > 0 {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(QUEUE_CHANNEL)
+            .execute(&ctx.pool)
+            .await?;
+    }
+    let mut handled = released as usize;
     loop {
         let mut tx = ctx.pool.begin().await?;
         let expired: Option<ClaimRow> = sqlx::query_as(
@@ -987,22 +1175,35 @@ pub async fn run_claimed(
     worker_id: &str,
     policy: &QueuePolicy,
 ) -> AppResult<ExecutionStatus> {
-    let (status, _) = run_and_finish(ctx, executors, claimed, worker_id, policy, false).await?;
+    let mut turn = Turn::claimed(claimed);
+    let exited = tokio::sync::oneshot::channel().0;
+    let ran = run_execution(ctx, executors, &mut turn, worker_id, policy, exited).await?;
+    let (status, _) = record_end(ctx, &turn.claimed, worker_id, ran, Then::Stop).await?;
     Ok(status)
 }
 
-/// [`run_claimed`]; with `claim_next`, the transaction that records the end also claims the
-/// worker's next execution (one commit, so one WAL flush, per execution instead of two), which
-/// is returned.
-async fn run_and_finish(
+/// How a run on the platform went, to be recorded by [`record_end`].
+enum Ran {
+    /// No executor for the skill's kind; nothing was started.
+    NoExecutor,
+    /// The executor could not set the run up (logged).
+    ExecutorFailed,
+    /// The script ran; how it ended.
+    Ended(RunOutcome),
+}
+
+/// Runs a claimed (or reserved) execution in the sandbox, with live log lines and heartbeats;
+/// `work_ready`: its work folder is made already. Setting `cancel` stops the run; so does a
+/// heartbeat that finds the claim gone.
+async fn run_execution(
     ctx: &Ctx,
     executors: &Executors,
-    claimed: Claimed,
+    turn: &mut Turn,
     worker_id: &str,
     policy: &QueuePolicy,
-    claim_next: bool,
-) -> AppResult<(ExecutionStatus, Option<Claimed>)> {
-    let next = claim_next.then_some(policy);
+    exited: tokio::sync::oneshot::Sender<()>,
+) -> AppResult<Ran> {
+    let claimed = &turn.claimed;
     // Checked before anything is started for the run: the heartbeats below would otherwise hold
     // a claim no executor can run.
     let Some(kind) = AssetKind::parse(&claimed.kind) else {
@@ -1011,31 +1212,20 @@ async fn run_and_finish(
             execution = claimed.execution_id,
             "no executor"
         );
-        return finish_with(
-            ctx,
-            &claimed,
-            worker_id,
-            ExecutionStatus::Failed,
-            Some("no executor on the platform for this skill's kind"),
-            &FinishDetail::default(),
-            next,
-        )
-        .await;
+        return Ok(Ran::NoExecutor);
     };
-    let work = ctx.work_dir(claimed.tenant_id, claimed.execution_id);
-    let inputs_dir = ctx.inputs_dir(claimed.tenant_id, claimed.execution_id);
-    prepare_work_dir(&work, &claimed.inputs, &inputs_dir).await?;
-    let script_dir = skills::asset_dir(ctx, claimed.tenant_id, &claimed.content_hash);
-
+    if !turn.work_ready {
+        prepare_claimed_work_dir(ctx, claimed).await?;
+    }
     let (log_tx, log_rx) = mpsc::unbounded_channel();
-    let (cancel_tx, cancel_rx) = watch::channel(false);
     let logs = tokio::spawn(store_log_lines(ctx.clone(), claimed.clone(), log_rx));
     let beats = {
-        let (ctx, claimed, worker_id, policy) = (
+        let (ctx, claimed, worker_id, policy, cancel) = (
             ctx.clone(),
             claimed.clone(),
             worker_id.to_string(),
             policy.clone(),
+            turn.cancel.clone(),
         );
         tokio::spawn(async move {
             loop {
@@ -1043,7 +1233,7 @@ async fn run_and_finish(
                 match heartbeat(&ctx, &claimed, &worker_id, &policy).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        let _ = cancel_tx.send(true);
+                        cancel.send_replace(true);
                         return;
                     }
                     Err(err) => tracing::warn!(%err, "heartbeat failed; retrying"),
@@ -1051,41 +1241,60 @@ async fn run_and_finish(
             }
         })
     };
-    let outcome = executors
-        .run(
-            run_request(
-                kind,
-                &script_dir,
-                &work,
-                claimed.execution_id,
-                &claimed.skill_slug,
-                claimed.timeout_seconds,
-            ),
-            log_tx,
-            cancel_rx,
-        )
-        .await;
+    let mut cancel = turn.cancel.subscribe();
+    let prepared = match turn.prepared.take() {
+        Some(prepared) => Ok(Some(prepared)),
+        None => prepare_run(ctx, executors, claimed, kind, Some(&mut cancel)).await,
+    };
+    let outcome = match prepared {
+        Ok(Some(prepared)) => {
+            executors
+                .run_prepared(prepared, log_tx, cancel, Some(exited))
+                .await
+        }
+        Ok(None) => Ok(RunOutcome::cancelled_before_start()),
+        Err(err) => Err(err),
+    };
     beats.abort();
     // The log writer ends when the executor drops its sender.
     logs.await.ok();
-    let ended = match outcome {
-        Ok(outcome) => finish(ctx, &claimed, worker_id, &work, outcome, next).await?,
+    Ok(match outcome {
+        Ok(outcome) => Ran::Ended(outcome),
         Err(err) => {
             tracing::error!(%err, execution = claimed.execution_id, "executor failed");
-            finish_with(
-                ctx,
-                &claimed,
-                worker_id,
-                ExecutionStatus::Failed,
-                Some("the executor could not run the script"),
-                &FinishDetail::default(),
-                next,
-            )
-            .await?
+            Ran::ExecutorFailed
         }
+    })
+}
+
+/// Records how a run went (see [`finish_with`] for `then`), then removes its work folder.
+async fn record_end(
+    ctx: &Ctx,
+    claimed: &Claimed,
+    worker_id: &str,
+    ran: Ran,
+    then: Then<'_>,
+) -> AppResult<(ExecutionStatus, Option<Claimed>)> {
+    let work = ctx.work_dir(claimed.tenant_id, claimed.execution_id);
+    let failed = |reason: &'static str| {
+        let status = ExecutionStatus::Failed;
+        finish_with(
+            ctx,
+            claimed,
+            worker_id,
+            status,
+            Some(reason),
+            &NO_DETAIL,
+            then,
+        )
+    };
+    let ended = match ran {
+        Ran::Ended(outcome) => finish(ctx, claimed, worker_id, &work, outcome, then).await,
+        Ran::NoExecutor => failed("no executor on the platform for this skill's kind").await,
+        Ran::ExecutorFailed => failed("the executor could not run the script").await,
     };
     tokio::fs::remove_dir_all(&work).await.ok();
-    Ok(ended)
+    ended
 }
 
 /// What the executor is asked to run for one execution, on the platform or on a local agent:
@@ -1114,6 +1323,39 @@ pub fn run_request<'a>(
             ..Limits::default()
         },
     }
+}
+
+/// Puts a claimed execution's run (its work folder made) into its sandbox: see
+/// [`Executors::prepare`]; with no `cancel`, only in a sandbox started ahead, without waiting
+/// ([`Executors::prepare_if_ready`]).
+async fn prepare_run(
+    ctx: &Ctx,
+    executors: &Executors,
+    claimed: &Claimed,
+    kind: AssetKind,
+    cancel: Option<&mut watch::Receiver<bool>>,
+) -> anyhow::Result<Option<Prepared>> {
+    let work = ctx.work_dir(claimed.tenant_id, claimed.execution_id);
+    let script_dir = skills::asset_dir(ctx, claimed.tenant_id, &claimed.content_hash);
+    let request = run_request(
+        kind,
+        &script_dir,
+        &work,
+        claimed.execution_id,
+        &claimed.skill_slug,
+        claimed.timeout_seconds,
+    );
+    match cancel {
+        Some(cancel) => executors.prepare(request, cancel).await,
+        None => executors.prepare_if_ready(request).await,
+    }
+}
+
+/// [`prepare_work_dir`] for a claimed execution, in its place under the data directory.
+async fn prepare_claimed_work_dir(ctx: &Ctx, claimed: &Claimed) -> AppResult<()> {
+    let work = ctx.work_dir(claimed.tenant_id, claimed.execution_id);
+    let uploads = ctx.inputs_dir(claimed.tenant_id, claimed.execution_id);
+    prepare_work_dir(&work, &claimed.inputs, &uploads).await
 }
 
 /// A fresh work directory: `inputs.json`, the uploads under `files/`, an empty `output/`; in
@@ -1207,7 +1449,15 @@ mod tests {
     }
 }
 
-#[derive(Default)]
+/// The detail of a run that ended before its script could run.
+static NO_DETAIL: FinishDetail = FinishDetail {
+    exit_code: None,
+    result: None,
+    stdout_truncated: false,
+    stderr_truncated: false,
+    artifacts: Vec::new(),
+};
+
 struct FinishDetail {
     exit_code: Option<i32>,
     /// `result.json` as the script wrote it.
@@ -1225,7 +1475,7 @@ pub(crate) async fn finish(
     worker_id: &str,
     work: &std::path::Path,
     outcome: RunOutcome,
-    next: Option<&QueuePolicy>,
+    then: Then<'_>,
 ) -> AppResult<(ExecutionStatus, Option<Claimed>)> {
     let status = match outcome.status {
         RunStatus::Succeeded => ExecutionStatus::Succeeded,
@@ -1266,15 +1516,28 @@ pub(crate) async fn finish(
         status,
         reason.as_deref(),
         &detail,
-        next,
+        then,
     )
     .await
 }
 
+/// What the transaction that records the end of a run does next for its worker.
+#[derive(Clone, Copy)]
+pub(crate) enum Then<'a> {
+    /// Nothing more.
+    Stop,
+    /// Claims the worker's next execution under this policy.
+    Claim(&'a QueuePolicy),
+    /// Records the start of the execution the worker reserved and has started already
+    /// ([`take_reservation`]); `None` comes back when it was cancelled meanwhile.
+    Start(&'a Claimed),
+}
+
 /// Records the end of a run, unless the execution was cancelled or reaped meanwhile (then the
-/// worker's result is dropped: the claim was no longer its own). With `next`, the same
-/// transaction then claims the worker's next execution under that policy; should that part
-/// fail, the end is recorded on its own and nothing is claimed.
+/// worker's result is dropped: the claim was no longer its own); then, in the same transaction,
+/// what `then` says. Should that combination fail, the end is recorded on its own, then a
+/// reserved execution's start is recorded in a transaction of its own; nothing is claimed.
+/// Returns the worker's next execution, recorded as running, if any.
 async fn finish_with(
     ctx: &Ctx,
     claimed: &Claimed,
@@ -1282,27 +1545,28 @@ async fn finish_with(
     status: ExecutionStatus,
     reason: Option<&str>,
     detail: &FinishDetail,
-    next: Option<&QueuePolicy>,
+    then: Then<'_>,
 ) -> AppResult<(ExecutionStatus, Option<Claimed>)> {
-    if let Some(policy) = next {
-        match finish_in_tx(
-            ctx,
-            claimed,
-            worker_id,
-            status,
-            reason,
-            detail,
-            Some(policy),
-        )
-        .await
-        {
+    if !matches!(then, Then::Stop) {
+        match finish_in_tx(ctx, claimed, worker_id, status, reason, detail, then).await {
             Ok(done) => return Ok(done),
             Err(err) => {
-                tracing::warn!(%err, execution = claimed.execution_id, "finishing and claiming the next failed; finishing alone")
+                tracing::warn!(%err, execution = claimed.execution_id, "finishing and taking the next failed; finishing alone")
             }
         }
     }
-    finish_in_tx(ctx, claimed, worker_id, status, reason, detail, None).await
+    let (ended, _) =
+        finish_in_tx(ctx, claimed, worker_id, status, reason, detail, Then::Stop).await?;
+    let next = match then {
+        Then::Start(started) => {
+            let mut tx = ctx.pool.begin_with(BEGIN_WORKER).await?;
+            let started = record_reserved_start(&mut tx, started, worker_id).await?;
+            tx.commit().await?;
+            started
+        }
+        Then::Stop | Then::Claim(_) => None,
+    };
+    Ok((ended, next))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1313,7 +1577,7 @@ async fn finish_in_tx(
     status: ExecutionStatus,
     reason: Option<&str>,
     detail: &FinishDetail,
-    next: Option<&QueuePolicy>,
+    then: Then<'_>,
 ) -> AppResult<(ExecutionStatus, Option<Claimed>)> {
     let mut tx = ctx.pool.begin_with(BEGIN_WORKER).await?;
     let held = sqlx::query(
@@ -1377,13 +1641,19 @@ async fn finish_in_tx(
         .await?;
         status
     };
-    let mut claimed_next = None;
-    if let Some(policy) = next {
-        leave_schema(&mut tx).await?;
-        claimed_next = claim_in(&mut tx, worker_id, policy).await?;
-    }
+    let next = match then {
+        Then::Stop => None,
+        Then::Claim(policy) => {
+            leave_schema(&mut tx).await?;
+            claim_in(&mut tx, worker_id, policy).await?
+        }
+        Then::Start(started) => {
+            leave_schema(&mut tx).await?;
+            record_reserved_start(&mut tx, started, worker_id).await?
+        }
+    };
     tx.commit().await?;
-    Ok((ended, claimed_next))
+    Ok((ended, next))
 }
 
 /// The execution pool of one server process: `count` workers and a reaper.
@@ -1450,38 +1720,242 @@ async fn work_loop(
     policy: QueuePolicy,
     wake: Arc<Notify>,
 ) {
-    // Claimed by the transaction that finished the previous execution.
-    let mut next: Option<Claimed> = None;
+    // Taken by the previous turn: reserved while it ran, or claimed when its end was recorded.
+    let mut next: Option<Turn> = None;
     while !ctx.pool.is_closed() {
         // Registered before claiming, so a NOTIFY between "nothing queued" and the wait below
         // is not lost.
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let claimed = match next.take() {
-            Some(claimed) => Ok(Some(claimed)),
-            None => claim_next(&ctx, &worker_id, &policy).await,
-        };
-        match claimed {
-            Ok(Some(claimed)) => {
-                let id = claimed.execution_id;
-                match run_and_finish(&ctx, &executors, claimed, &worker_id, &policy, true).await {
-                    Ok((_, claimed_next)) => next = claimed_next,
-                    Err(err) => {
-                        tracing::error!(%err, execution = id, "execution could not be finished")
-                    }
+        let turn = match next.take() {
+            Some(turn) => turn,
+            None => match claim_next(&ctx, &worker_id, &policy).await {
+                Ok(Some(claimed)) => Turn::claimed(claimed),
+                Ok(None) => {
+                    // Idle: wait for a wake-up, or poll now and then in case one was missed.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), notified).await;
+                    continue;
                 }
-            }
-            Ok(None) => {
-                // Idle: wait for a wake-up, or poll now and then in case one was missed.
-                let _ = tokio::time::timeout(Duration::from_secs(2), notified).await;
-            }
-            Err(err) => {
-                tracing::warn!(%err, "claiming failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+                Err(err) => {
+                    tracing::warn!(%err, "claiming failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+        };
+        next = take_turn(&ctx, &executors, turn, &worker_id, &policy).await;
+    }
+}
+
+/// One execution for a platform worker to run.
+struct Turn {
+    claimed: Claimed,
+    /// Its work folder is made (a reserved execution's, while the previous turn ran).
+    work_ready: bool,
+    /// Its run, put into a sandbox started ahead while the previous turn ran.
+    prepared: Option<Prepared>,
+    /// Stops the run.
+    cancel: Arc<watch::Sender<bool>>,
+    /// For a reserved execution, started before its start is recorded: the task recording the
+    /// previous turn's end and this one's start. It cancels this run when the reservation
+    /// turns out to be gone, and must be done before this run's end is recorded.
+    recording: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Turn {
+    fn claimed(claimed: Claimed) -> Turn {
+        Turn {
+            claimed,
+            work_ready: false,
+            prepared: None,
+            cancel: Arc::new(watch::channel(false).0),
+            recording: None,
         }
     }
+}
+
+/// Runs a turn's execution, reserving the next one meanwhile; returns the next turn: the
+/// reserved execution, whose run starts at once while this end (and its start) is recorded in
+/// the background, or one claimed by the transaction that records this end.
+async fn take_turn(
+    ctx: &Ctx,
+    executors: &Arc<Executors>,
+    mut turn: Turn,
+    worker_id: &str,
+    policy: &QueuePolicy,
+) -> Option<Turn> {
+    let recording = turn.recording.take();
+    let (exited, script_exited) = tokio::sync::oneshot::channel();
+    let ahead = (!policy.reserve_for.is_zero()).then(|| {
+        let (ctx, executors) = (ctx.clone(), executors.clone());
+        let (worker_id, policy) = (worker_id.to_string(), policy.clone());
+        let current_tenant = turn.claimed.tenant_id;
+        tokio::spawn(reserve_ahead(
+            ctx,
+            executors,
+            worker_id,
+            policy,
+            current_tenant,
+            script_exited,
+        ))
+    });
+    // Once the script has ended, the reservation becomes the worker's next claim while the run
+    // is cleaned up after; first, so that a cancellation that came meanwhile wins.
+    let take_next = async {
+        let reserved = ahead?.await.ok().flatten()?;
+        let claimed = &reserved.claimed;
+        match take_reservation(ctx, claimed, worker_id, policy).await {
+            Ok(Some(attempt)) => {
+                let mut next = Turn::claimed(Claimed {
+                    attempt,
+                    ..reserved.claimed
+                });
+                next.work_ready = true;
+                next.prepared = reserved.prepared;
+                Some(next)
+            }
+            Ok(None) => {
+                // Cancelled meanwhile.
+                reserved.discard(ctx).await;
+                None
+            }
+            Err(err) => {
+                let execution = claimed.execution_id;
+                tracing::warn!(%err, execution, "taking a reservation failed");
+                reserved.give_back(ctx, worker_id).await;
+                None
+            }
+        }
+    };
+    let run = run_execution(ctx, executors, &mut turn, worker_id, policy, exited);
+    let (ran, next) = tokio::join!(run, take_next);
+    let claimed = turn.claimed;
+    if let Some(recording) = recording {
+        recording.await.ok();
+    }
+    let ran = match ran {
+        Ok(ran) => ran,
+        Err(err) => {
+            // Left running: the reaper queues it again once its lease runs out. Nothing was
+            // taken: the script never started, so its reservation was given back.
+            tracing::error!(%err, execution = claimed.execution_id, "the run could not be set up");
+            return None;
+        }
+    };
+    let Some(mut next) = next else {
+        return match record_end(ctx, &claimed, worker_id, ran, Then::Claim(policy)).await {
+            Ok((_, next)) => next.map(Turn::claimed),
+            Err(err) => {
+                tracing::error!(%err, execution = claimed.execution_id, "execution could not be finished");
+                None
+            }
+        };
+    };
+    // Its run starts now; this end and its start are recorded meanwhile.
+    let recording = {
+        let (ctx, worker_id) = (ctx.clone(), worker_id.to_string());
+        let (started, cancel) = (next.claimed.clone(), next.cancel.clone());
+        tokio::spawn(async move {
+            let then = Then::Start(&started);
+            let recorded = match record_end(&ctx, &claimed, &worker_id, ran, then).await {
+                Ok((_, recorded)) => recorded.is_some(),
+                Err(err) => {
+                    tracing::error!(%err, execution = claimed.execution_id, "execution could not be finished");
+                    false
+                }
+            };
+            if !recorded {
+                // Cancelled as it started: stop it.
+                cancel.send_replace(true);
+            }
+        })
+    };
+    next.recording = Some(recording);
+    Some(next)
+}
+
+/// An execution reserved while the worker's current run goes on, its work folder made and,
+/// when a sandbox started ahead was free, its run put into it.
+struct Reserved {
+    claimed: Claimed,
+    prepared: Option<Prepared>,
+}
+
+impl Reserved {
+    /// Undoes what was made for it: the prepared run (its work folder back), then the folder.
+    async fn discard(self, ctx: &Ctx) {
+        if let Some(prepared) = self.prepared {
+            // Dropping it kills the sandbox and moves the folder back: blocking work.
+            tokio::task::spawn_blocking(move || drop(prepared))
+                .await
+                .ok();
+        }
+        let claimed = &self.claimed;
+        let work = ctx.work_dir(claimed.tenant_id, claimed.execution_id);
+        tokio::fs::remove_dir_all(&work).await.ok();
+    }
+
+    /// [`Reserved::discard`], and the reservation given back to the queue.
+    async fn give_back(self, ctx: &Ctx, worker_id: &str) {
+        let claimed = self.claimed.clone();
+        self.discard(ctx).await;
+        if let Err(err) = release_reservation(ctx, &claimed, worker_id).await {
+            let execution = claimed.execution_id;
+            tracing::warn!(%err, execution, "giving a reservation back failed; the reaper will, once its lease runs out");
+        }
+    }
+}
+
+/// While the worker's current run (in `current_tenant`) goes on, reserves the next execution,
+/// makes its work folder and puts its run into a sandbox started ahead, if one is free. Returns
+/// it once the current script has ended (`script_exited`), if that is within
+/// [`QueuePolicy::reserve_for`]; past that, gives it back to the queue.
+async fn reserve_ahead(
+    ctx: Ctx,
+    executors: Arc<Executors>,
+    worker_id: String,
+    policy: QueuePolicy,
+    current_tenant: i64,
+    script_exited: tokio::sync::oneshot::Receiver<()>,
+) -> Option<Reserved> {
+    let deadline = tokio::time::Instant::now() + policy.reserve_for;
+    let claimed = match reserve_next(&ctx, &worker_id, &policy, current_tenant).await {
+        Ok(reserved) => reserved?,
+        Err(err) => {
+            tracing::warn!(%err, "reserving the next execution failed");
+            return None;
+        }
+    };
+    let execution = claimed.execution_id;
+    let mut reserved = Reserved {
+        claimed,
+        prepared: None,
+    };
+    if let Err(err) = prepare_claimed_work_dir(&ctx, &reserved.claimed).await {
+        tracing::warn!(%err, execution, "making a reserved execution's work folder failed");
+        reserved.give_back(&ctx, &worker_id).await;
+        return None;
+    }
+    if let Some(kind) = AssetKind::parse(&reserved.claimed.kind) {
+        // Not ready: its turn prepares it, and reports what failed.
+        reserved.prepared = prepare_run(&ctx, &executors, &reserved.claimed, kind, None)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::debug!(%err, execution, "preparing a reserved execution's run failed");
+                None
+            });
+    }
+    // Dropped unsent: the current script never ran.
+    let kept = tokio::select! {
+        exited = script_exited => exited.is_ok(),
+        _ = tokio::time::sleep_until(deadline) => false,
+    };
+    if kept {
+        return Some(reserved);
+    }
+    reserved.give_back(&ctx, &worker_id).await;
+    None
 }
 
 /// This machine's name, for worker ids here and local agents' registrations.

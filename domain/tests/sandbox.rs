@@ -1133,6 +1133,11 @@ async fn two_sandboxes_wait_ready_and_the_longest_waiting_serves_the_next_run() 
         let ran = run_with(&ex, &fx, AssetKind::Shell, limits(), vec![], cancel).await;
         assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
         assert_eq!(ran.stdout(), format!("{first_uid}\n"), "run {round}");
+        // Started in the background once the run has ended.
+        let until = Instant::now() + Duration::from_secs(5);
+        while waiting() < 2 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         assert_eq!(waiting(), 2, "a sandbox's folders per ready sandbox");
         for uid in [first_uid, first_uid + 1] {
             assert_eq!(run_processes(uid), Vec::<i32>::new());

@@ -59,6 +59,7 @@ fn short_lease(ctx: Ctx) -> Ctx {
         lease: Duration::from_secs(2),
         heartbeat: Duration::from_millis(300),
         per_tenant_cap: 4,
+        ..QueuePolicy::default()
     })
 }
 

@@ -20,10 +20,21 @@ const CSV: &str =
 
 /// Each test gets uids of its own: two pools sharing uids would clean up each other's runs.
 fn executors() -> Executors {
+    executors_with(None)
+}
+
+/// [`executors`] as the server has them: two sandboxes started ahead, in the data folder.
+fn warm_executors(ctx: &Ctx) -> Executors {
+    executors_with(Some(ctx.data_dir.join("sandboxes")))
+}
+
+fn executors_with(warm_dir: Option<std::path::PathBuf>) -> Executors {
     static NEXT: AtomicU32 = AtomicU32::new(63000);
     Executors::new(SandboxConfig {
         first_uid: NEXT.fetch_add(8, Ordering::SeqCst),
         uid_slots: 8,
+        warm: if warm_dir.is_some() { 2 } else { 0 },
+        warm_dir,
         ..SandboxConfig::default()
     })
 }
@@ -33,6 +44,7 @@ fn policy() -> QueuePolicy {
         per_tenant_cap: 4,
         lease: Duration::from_secs(30),
         heartbeat: Duration::from_millis(200),
+        ..QueuePolicy::default()
     }
 }
 
@@ -585,4 +597,335 @@ async fn many_executions_from_two_tenants_all_land_in_their_own_tenant() {
         count(&ctx, "SELECT count(*) FROM tenant_1004.executions").await,
         12
     );
+    // Run once each, whether claimed or reserved ahead: one attempt, one start.
+    for schema in ["tenant_1003", "tenant_1004"] {
+        let (runs, starts): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT (SELECT count(*) FROM {schema}.executions WHERE attempts = 1), \
+                    (SELECT count(*) FROM {schema}.audit_log WHERE action = 'execution.start' \
+                     AND result = 'ok')"
+        ))
+        .fetch_one(&ctx.pool)
+        .await
+        .unwrap();
+        assert_eq!((runs, starts), (12, 12), "{schema}");
+    }
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM public.execution_queue").await,
+        0
+    );
+}
+
+/// A shell skill that naps `seconds`, then writes a tiny result.
+fn nap(seconds: u32) -> String {
+    format!("sleep {seconds}\necho '{{\"napped\": {seconds}}}' > result.json\n")
+}
+
+const QUICK: &str = "echo '{\"quick\": true}' > result.json\n";
+
+/// Requests `slug` (no inputs) as Acme's member.
+async fn request_as_member(ctx: &Ctx, slug: &str) -> i64 {
+    let acme = tenant_of(ctx, "acme.localhost").await;
+    let member = user(ctx, &acme, "acme-user").await;
+    executions::request(
+        ctx,
+        &acme,
+        &member,
+        &actor("acme-user"),
+        slug,
+        &BTreeMap::new(),
+        &[],
+    )
+    .await
+    .unwrap()
+}
+
+/// The execution's row in the platform queue: its state and who holds it; `None` once gone.
+async fn queue_row(ctx: &Ctx, id: i64) -> Option<(String, Option<String>)> {
+    sqlx::query_as("SELECT state, worker_id FROM public.execution_queue WHERE execution_id = $1")
+        .bind(id)
+        .fetch_optional(&ctx.pool)
+        .await
+        .unwrap()
+}
+
+/// Waits (up to `limit`) until the execution's queue state is `wanted`; returns its holder.
+async fn until_queue_state(ctx: &Ctx, id: i64, wanted: &str, limit: Duration) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let row = queue_row(ctx, id).await;
+        if let Some((state, worker)) = &row {
+            if state == wanted {
+                return worker.clone();
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "execution {id} never got to {wanted}: {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits (up to a minute) until every one of `ids` in Acme has ended.
+async fn until_ended(ctx: &Ctx, ids: &[i64]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM tenant_1003.executions WHERE id = ANY($1) \
+             AND status NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled')",
+        )
+        .bind(ids)
+        .fetch_one(&ctx.pool)
+        .await
+        .unwrap();
+        if open == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{open} executions still open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How many `action` audit entries execution `id` has in Acme, with that `result`.
+async fn audited(ctx: &Ctx, id: i64, action: &str, result: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM tenant_1003.audit_log WHERE target = $1 AND action = $2 AND result = $3",
+    )
+    .bind(format!("execution {id}"))
+    .bind(action)
+    .bind(result)
+    .fetch_one(&ctx.pool)
+    .await
+    .unwrap()
+}
+
+/// While a worker runs one execution it reserves the next: held by it (no one else can take
+/// it, and it counts against the tenant's cap), still queued in the tenant, and started by the
+/// very transaction that records the end of the current run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_worker_reserves_the_next_execution_and_starts_it_as_its_run_ends() {
+    let ctx = seeded_ctx().await;
+    let acme = tenant_of(&ctx, "acme.localhost").await;
+    register_script(&ctx, &acme, ("nap", "main.sh", &nap(2)), 30).await;
+    register_script(&ctx, &acme, ("quick", "main.sh", QUICK), 30).await;
+    let napping = request_as_member(&ctx, "nap").await;
+    let next = request_as_member(&ctx, "quick").await;
+    let last = request_as_member(&ctx, "quick").await;
+    // A cap of 1 still lets the worker reserve: the reservation replaces its current run.
+    let worker = QueuePolicy {
+        per_tenant_cap: 1,
+        reserve_for: Duration::from_secs(30),
+        ..policy()
+    };
+    executions::start_workers(ctx.clone(), Arc::new(warm_executors(&ctx)), 1, worker);
+
+    let holder = until_queue_state(&ctx, next, "reserved", Duration::from_secs(10)).await;
+    assert_eq!(
+        queue_row(&ctx, napping).await,
+        Some(("running".into(), holder.clone())),
+        "reserved by the worker that runs the nap"
+    );
+    assert_eq!(state(&ctx, "tenant_1003", next).await.0, "queued");
+    assert_eq!(state(&ctx, "tenant_1003", napping).await.0, "running");
+    // Nobody else takes it; and the reservation counts against the cap: with a cap of 2, the
+    // last one would be claimable if only the nap counted.
+    let capped = QueuePolicy {
+        per_tenant_cap: 2,
+        ..policy()
+    };
+    assert!(executions::claim_next(&ctx, "another", &capped)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(queue_row(&ctx, last).await.unwrap().0, "queued");
+
+    until_ended(&ctx, &[napping, next, last]).await;
+    for id in [napping, next, last] {
+        let (status, reason, _) = state(&ctx, "tenant_1003", id).await;
+        assert_eq!(status, "succeeded", "{reason:?}");
+        assert_eq!(audited(&ctx, id, "execution.start", "ok").await, 1);
+    }
+    let (nap_finished, next_started, attempts): (
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        i32,
+    ) = sqlx::query_as(
+        "SELECT n.finished_at, x.started_at, x.attempts FROM tenant_1003.executions n, \
+         tenant_1003.executions x WHERE n.id = $1 AND x.id = $2",
+    )
+    .bind(napping)
+    .bind(next)
+    .fetch_one(&ctx.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        nap_finished, next_started,
+        "one transaction records the nap's end and the next one's start"
+    );
+    assert_eq!(attempts, 1);
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM public.execution_queue").await,
+        0
+    );
+}
+
+/// A worker whose run goes on past `reserve_for` gives its reservation back to the queue,
+/// where another worker takes it; the reservation cost it no attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_held_too_long_goes_back_to_the_queue_for_any_worker() {
+    let ctx = seeded_ctx().await;
+    let acme = tenant_of(&ctx, "acme.localhost").await;
+    register_script(&ctx, &acme, ("nap", "main.sh", &nap(4)), 30).await;
+    register_script(&ctx, &acme, ("quick", "main.sh", QUICK), 30).await;
+    let napping = request_as_member(&ctx, "nap").await;
+    let next = request_as_member(&ctx, "quick").await;
+    let worker = QueuePolicy {
+        reserve_for: Duration::from_millis(300),
+        ..policy()
+    };
+    executions::start_workers(ctx.clone(), Arc::new(warm_executors(&ctx)), 1, worker);
+
+    until_queue_state(&ctx, next, "reserved", Duration::from_secs(3)).await;
+    let holder = until_queue_state(&ctx, next, "queued", Duration::from_secs(3)).await;
+    assert_eq!(holder, None);
+    assert_eq!(state(&ctx, "tenant_1003", napping).await.0, "running");
+    let claimed = executions::claim_next(&ctx, "another", &policy())
+        .await
+        .unwrap()
+        .expect("given back, it is anyone's");
+    assert_eq!(claimed.execution_id, next);
+    assert_eq!(claimed.attempt, 1, "the reservation was no attempt");
+    let status = executions::run_claimed(&ctx, &executors(), claimed, "another", &policy())
+        .await
+        .unwrap();
+    assert_eq!(status, ExecutionStatus::Succeeded);
+    until_ended(&ctx, &[napping]).await;
+    assert_eq!(state(&ctx, "tenant_1003", napping).await.0, "succeeded");
+}
+
+/// An execution cancelled while reserved never starts: no start, no log, no result; the
+/// worker goes on with the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reserved_execution_cancelled_before_its_turn_never_starts() {
+    let ctx = seeded_ctx().await;
+    let acme = tenant_of(&ctx, "acme.localhost").await;
+    let member = user(&ctx, &acme, "acme-user").await;
+    register_script(&ctx, &acme, ("nap", "main.sh", &nap(2)), 30).await;
+    register_script(
+        &ctx,
+        &acme,
+        ("talker", "main.sh", &format!("echo started\n{QUICK}")),
+        30,
+    )
+    .await;
+    let napping = request_as_member(&ctx, "nap").await;
+    let cancelled = request_as_member(&ctx, "talker").await;
+    let worker = QueuePolicy {
+        reserve_for: Duration::from_secs(30),
+        ..policy()
+    };
+    executions::start_workers(ctx.clone(), Arc::new(warm_executors(&ctx)), 1, worker);
+
+    until_queue_state(&ctx, cancelled, "reserved", Duration::from_secs(10)).await;
+    executions::cancel(&ctx, &acme, &member, &actor("acme-user"), cancelled)
+        .await
+        .unwrap();
+    assert_eq!(queue_row(&ctx, cancelled).await, None);
+    until_ended(&ctx, &[napping]).await;
+    let after = request_as_member(&ctx, "talker").await;
+    until_ended(&ctx, &[after]).await;
+
+    assert_eq!(state(&ctx, "tenant_1003", napping).await.0, "succeeded");
+    assert_eq!(state(&ctx, "tenant_1003", after).await.0, "succeeded");
+    let (status, reason, result) = state(&ctx, "tenant_1003", cancelled).await;
+    assert_eq!(status, "cancelled");
+    assert_eq!(reason.as_deref(), Some("cancelled by acme-user"));
+    assert_eq!(result, None);
+    let (starts, lines): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM tenant_1003.audit_log WHERE target = $1 \
+                 AND action = 'execution.start'), \
+                (SELECT count(*) FROM tenant_1003.execution_logs WHERE execution_id = $2)",
+    )
+    .bind(format!("execution {cancelled}"))
+    .bind(cancelled)
+    .fetch_one(&ctx.pool)
+    .await
+    .unwrap();
+    assert_eq!((starts, lines), (0, 0));
+    assert_eq!(cancelled_was(&ctx, cancelled).await, "queued");
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM public.execution_queue").await,
+        0
+    );
+}
+
+/// What the cancellation's audit entry says the execution was.
+async fn cancelled_was(ctx: &Ctx, id: i64) -> String {
+    sqlx::query_scalar(
+        "SELECT detail->>'was' FROM tenant_1003.audit_log \
+         WHERE target = $1 AND action = 'execution.cancel'",
+    )
+    .bind(format!("execution {id}"))
+    .fetch_one(&ctx.pool)
+    .await
+    .unwrap()
+}
+
+/// A worker turns its reservation into a claim just before the script starts and records the
+/// start in the tenant a moment later; a cancellation in between says it was running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_as_a_reserved_execution_starts_says_it_was_running() {
+    let ctx = seeded_ctx().await;
+    let acme = tenant_of(&ctx, "acme.localhost").await;
+    let member = user(&ctx, &acme, "acme-user").await;
+    register_script(&ctx, &acme, ("quick", "main.sh", QUICK), 30).await;
+    let id = request_as_member(&ctx, "quick").await;
+    // As the queue looks between the worker taking its reservation and recording the start.
+    sqlx::query(
+        "UPDATE public.execution_queue SET state = 'running', worker_id = 'w', attempts = 1, \
+         lease_expires_at = now() + interval '30 seconds' WHERE execution_id = $1",
+    )
+    .bind(id)
+    .execute(&ctx.pool)
+    .await
+    .unwrap();
+    assert_eq!(state(&ctx, "tenant_1003", id).await.0, "queued");
+    executions::cancel(&ctx, &acme, &member, &actor("acme-user"), id)
+        .await
+        .unwrap();
+    assert_eq!(state(&ctx, "tenant_1003", id).await.0, "cancelled");
+    assert_eq!(cancelled_was(&ctx, id).await, "running");
+    assert_eq!(queue_row(&ctx, id).await, None);
+}
+
+/// A reservation whose worker vanished is given back by the reaper once its lease runs out:
+/// queued again, with nothing to report in the tenant (it never started).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reaper_gives_back_a_vanished_workers_reservation() {
+    let ctx = seeded_ctx().await;
+    let acme = tenant_of(&ctx, "acme.localhost").await;
+    register_script(&ctx, &acme, ("quick", "main.sh", QUICK), 30).await;
+    let id = request_as_member(&ctx, "quick").await;
+    // As a worker's reservation looks once the worker has stopped renewing it.
+    sqlx::query(
+        "UPDATE public.execution_queue SET state = 'reserved', worker_id = 'vanished', \
+         lease_expires_at = now() - interval '1 second' WHERE execution_id = $1",
+    )
+    .bind(id)
+    .execute(&ctx.pool)
+    .await
+    .unwrap();
+    assert!(executions::claim_next(&ctx, "w", &policy())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(executions::reap_expired(&ctx).await.unwrap(), 1);
+    assert_eq!(queue_row(&ctx, id).await, Some(("queued".into(), None)));
+    assert_eq!(state(&ctx, "tenant_1003", id).await.0, "queued");
+    assert_eq!(audited(&ctx, id, "execution.requeue", "queued").await, 0);
+    assert_eq!(drain(&ctx, &executors(), "w").await, 1);
+    assert_eq!(state(&ctx, "tenant_1003", id).await.0, "succeeded");
 }

@@ -10,22 +10,7 @@ use common::*;
 use domain::accounts::{self, Realm};
 use domain::executions::{self, QueuePolicy};
 use domain::executors::{Executors, SandboxConfig};
-use domain::skills::{self, manifest::load_script_folder};
 use domain::Actor;
-
-/// A one-file skill: `main` is the script, `entry` its file name.
-fn folder(slug: &str, entry: &str, main: &str) -> domain::skills::manifest::ScriptFolder {
-    let manifest = format!(
-        "name = \"{slug}\"\nslug = \"{slug}\"\ndescription = \"hostile\"\noutput = \"nothing\"\n\
-         risk = \"low\"\ntimeout_seconds = 3\n"
-    );
-    load_script_folder(vec![
-        (entry.to_string(), main.as_bytes().to_vec()),
-        ("README.md".into(), b"# Hostile\n".to_vec()),
-        ("skill.toml".into(), manifest.into_bytes()),
-    ])
-    .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_skills_end_with_their_reason_and_the_server_keeps_serving() {
@@ -40,15 +25,7 @@ async fn hostile_skills_end_with_their_reason_and_the_server_keeps_serving() {
         ("shadow", "main.py", "open('/etc/shadow').read()\n", "failed", "exit code 1"),
     ];
     for (slug, entry, main, _, _) in &hostile {
-        skills::register(
-            &ctx,
-            &acme,
-            &Actor::system(),
-            &folder(slug, entry, main),
-            &[model::TenantRole::Member],
-        )
-        .await
-        .unwrap();
+        register_script(&ctx, &acme, (slug, entry, main), 3).await;
     }
     let session = accounts::login(
         &ctx,

@@ -450,6 +450,7 @@ fn start_workers(ctx: &Ctx, workers: usize) {
             per_tenant_cap: 4,
             lease: Duration::from_secs(30),
             heartbeat: Duration::from_millis(200),
+            ..QueuePolicy::default()
         },
     );
 }

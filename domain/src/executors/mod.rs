@@ -37,6 +37,8 @@ mod workdir;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -299,18 +301,145 @@ pub struct Executors {
     pool: UidPool,
     init: Init,
     /// Sandboxes waiting for their runs (sandbox on and `warm_dir` set only).
-    ready: std::sync::Mutex<Vec<Prestarted>>,
-    /// Wakes a run waiting for a uid when a sandbox is made ready (it holds one).
-    ready_added: tokio::sync::Notify,
+    ready: Arc<Ready>,
 }
 
-/// A sandbox (or, sandbox off, the interpreter) started for a run, and where the run's work
-/// folder is while it runs.
-struct Started {
-    child: spawn::Child,
-    cleanup: Cleanup,
+/// The sandboxes started ahead of their runs, shared with the tasks that start them once a run
+/// has ended (off the run's path).
+#[derive(Debug)]
+struct Ready {
+    config: SandboxConfig,
+    init: Init,
+    /// Ready, the longest waiting first.
+    waiting: std::sync::Mutex<Vec<Prestarted>>,
+    /// Being started.
+    starting: AtomicUsize,
+    /// Wakes a run waiting for a uid when a sandbox is made ready (it holds one).
+    added: tokio::sync::Notify,
+}
+
+impl Ready {
+    /// How many more sandboxes may be started ahead.
+    fn missing(&self) -> usize {
+        if !self.config.enabled || self.config.warm_dir.is_none() {
+            return 0;
+        }
+        let waiting = self.waiting.lock().map(|r| r.len()).unwrap_or(usize::MAX);
+        let starting = self.starting.load(Ordering::SeqCst);
+        self.config
+            .warm
+            .saturating_sub(waiting.saturating_add(starting))
+    }
+
+    /// In the background: for each of `slots` (swept there when paired with `true`), folders of
+    /// its own, then a sandbox with a `/tmp` of `tmp_size`, waiting for a run. Folders on the
+    /// blocking pool; bubblewrap on a runtime thread (see [`Prestarted::start`]). Once the
+    /// executors are dropped it stops: nothing of theirs may touch a uid after that.
+    fn start_ahead(self: &Arc<Self>, slots: Vec<(Slot, bool)>, tmp_size: u64) {
+        let Some(base) = self.config.warm_dir.clone() else {
+            return;
+        };
+        self.starting.fetch_add(slots.len(), Ordering::SeqCst);
+        let count = slots.len();
+        let ready = Arc::downgrade(self);
+        let alive = ready.clone();
+        tokio::spawn(async move {
+            let made = tokio::task::spawn_blocking(move || {
+                let mut made = Vec::new();
+                for (slot, sweep) in slots {
+                    if alive.strong_count() == 0 {
+                        break;
+                    }
+                    if let (true, Some(uid)) = (sweep, slot.uid()) {
+                        sandbox::sweep_uid(uid);
+                    }
+                    match SlotDirs::create(&base, slot.uid()) {
+                        Ok(dirs) => made.push((slot, dirs)),
+                        Err(e) => tracing::warn!(error = %e, "making a sandbox's folders failed"),
+                    }
+                }
+                made
+            })
+            .await
+            .unwrap_or_default();
+            match ready.upgrade() {
+                Some(ready) => {
+                    for (slot, dirs) in made {
+                        ready.start(slot, dirs, tmp_size);
+                    }
+                    ready.starting.fetch_sub(count, Ordering::SeqCst);
+                }
+                None => made.iter().for_each(|(_, dirs)| dirs.remove()),
+            }
+        });
+    }
+
+    /// Starts a sandbox on `slot` (its uid swept) with `dirs` bound and a `/tmp` of
+    /// `tmp_size`, to wait for a run.
+    fn start(&self, slot: Slot, dirs: SlotDirs, tmp_size: u64) {
+        let binds = (dirs.skill.clone(), dirs.work.clone());
+        match Prestarted::start(
+            &self.config,
+            &self.init,
+            Cleanup::new(slot, Some(dirs)),
+            (&binds.0, &binds.1),
+            tmp_size,
+        ) {
+            Ok(sandbox) => {
+                if let Ok(mut waiting) = self.waiting.lock() {
+                    waiting.push(sandbox);
+                }
+                self.added.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "starting a sandbox ahead of its run failed"),
+        }
+    }
+
+    /// A sandbox that waits ready with a `/tmp` of `tmp_size` and is still alive. Others are
+    /// dropped on the blocking pool, giving their uids back for a sandbox started now.
+    fn take(&self, tmp_size: u64) -> Option<Prestarted> {
+        loop {
+            // The longest waiting first: the likeliest to have finished setting up.
+            let mut sandbox = {
+                let mut waiting = self.waiting.lock().ok()?;
+                (!waiting.is_empty()).then(|| waiting.remove(0))?
+            };
+            if sandbox.tmp_size == tmp_size && !sandbox.child.has_exited() {
+                return Some(sandbox);
+            }
+            tokio::task::spawn_blocking(move || drop(sandbox));
+        }
+    }
+}
+
+/// A run put into its sandbox with its limits set, waiting for the word to start
+/// ([`Executors::run_prepared`]). Dropped unused, it is undone: the sandbox killed, the work
+/// folder's contents back in it and given back to its owner.
+pub struct Prepared {
+    launch: Launch,
+    /// The work folder as the caller gave it (canonical).
+    work_dir: PathBuf,
+    /// Where its contents are while the script runs.
     run_dir: PathBuf,
+    /// What the work folder held before the run: the base of the disk cap.
     baseline: u64,
+    limits: Limits,
+}
+
+/// What starts a prepared run.
+enum Launch {
+    /// A sandbox whose init waits for this script (`sandbox::go_script`).
+    Sandbox(Prestarted, String),
+    /// Sandbox off (development): the interpreter, spawned on the word.
+    Direct(spawn::Spec, Cleanup),
+}
+
+/// Whether preparing a run may wait for a free uid.
+enum Wait<'a> {
+    /// Yes, until one is free or `cancel` is set.
+    ForUid(&'a mut watch::Receiver<bool>),
+    /// No: only a sandbox started ahead will do.
+    No,
 }
 
 /// Why the runner killed the script.
@@ -377,13 +506,19 @@ impl Executors {
                 }
             }
         }
+        let init = Init::choose(&config);
         Executors {
-            init: Init::choose(&config),
+            ready: Arc::new(Ready {
+                config: config.clone(),
+                init: init.clone(),
+                waiting: std::sync::Mutex::new(Vec::new()),
+                starting: AtomicUsize::new(0),
+                added: tokio::sync::Notify::new(),
+            }),
+            init,
             config,
             interpreters,
             pool,
-            ready: std::sync::Mutex::new(Vec::new()),
-            ready_added: tokio::sync::Notify::new(),
         }
     }
 
@@ -400,64 +535,19 @@ impl Executors {
             .collect()
     }
 
-    /// How many more sandboxes may wait ready.
-    fn ready_missing(&self) -> usize {
-        if !self.config.enabled || self.config.warm_dir.is_none() {
-            return 0;
-        }
-        let waiting = self.ready.lock().map(|r| r.len()).unwrap_or(usize::MAX);
-        self.config.warm.saturating_sub(waiting)
-    }
-
-    /// Starts a sandbox on `slot` (its uid swept) with `dirs` bound and a `/tmp` of
-    /// `tmp_size`, to wait for a run.
-    fn make_ready(&self, slot: Slot, dirs: SlotDirs, tmp_size: u64) {
-        let binds = (dirs.skill.clone(), dirs.work.clone());
-        match Prestarted::start(
-            &self.config,
-            &self.init,
-            Cleanup::new(slot, Some(dirs)),
-            (&binds.0, &binds.1),
-            tmp_size,
-        ) {
-            Ok(sandbox) => {
-                if let Ok(mut ready) = self.ready.lock() {
-                    ready.push(sandbox);
-                }
-                self.ready_added.notify_one();
-            }
-            Err(e) => tracing::warn!(error = %e, "starting a sandbox ahead of its run failed"),
-        }
-    }
-
-    /// A sandbox that waits ready with a `/tmp` of `tmp_size` and is still alive. Others are
-    /// dropped on the blocking pool, giving their uids back for a sandbox started now.
-    fn take_ready(&self, tmp_size: u64) -> Option<Prestarted> {
-        loop {
-            // The longest waiting first: the likeliest to have finished setting up.
-            let mut sandbox = {
-                let mut ready = self.ready.lock().ok()?;
-                (!ready.is_empty()).then(|| ready.remove(0))?
-            };
-            if sandbox.tmp_size == tmp_size && !sandbox.child.has_exited() {
-                return Some(sandbox);
-            }
-            tokio::task::spawn_blocking(move || drop(sandbox));
-        }
-    }
-
-    /// Starts the run's sandbox (or, sandbox off, its interpreter) with the run in it: a ready
-    /// one if there is, else one started now on a free uid. `None` when cancelled while waiting
-    /// for a uid.
+    /// Puts the run into its sandbox (sandbox off: gets its interpreter ready), with its limits
+    /// set: a ready one if there is, else one started now on a free uid. `None` when cancelled
+    /// while waiting for a uid, or when it may not wait. Returns how it is launched, where its
+    /// work folder's contents are and their size.
     async fn start(
         &self,
         interp: &Interpreter,
         req: &RunRequest<'_>,
         script_dir: &Path,
         work_dir: &Path,
-        limits: &Limits,
-        cancel: &mut watch::Receiver<bool>,
-    ) -> anyhow::Result<Option<Started>> {
+        mut wait: Wait<'_>,
+    ) -> anyhow::Result<Option<(Launch, PathBuf, u64)>> {
+        let limits = &req.limits;
         let cfg = &self.config;
         let owner = workdir::owner(work_dir)?;
         let run_rlimits = |uid| sandbox::rlimits(cfg, limits, uid);
@@ -469,7 +559,7 @@ impl Executors {
         let slot = loop {
             if let Some(mut ready) = cfg
                 .enabled
-                .then(|| self.take_ready(limits.tmp_size))
+                .then(|| self.ready.take(limits.tmp_size))
                 .flatten()
             {
                 let uid = ready.cleanup.uid();
@@ -486,17 +576,19 @@ impl Executors {
                         .await?
                         .context("putting the run into its sandbox")?
                 };
-                ready.go(&go_script(), &run_rlimits(uid)).await?;
-                return Ok(Some(Started {
-                    child: ready.child,
-                    cleanup: ready.cleanup,
-                    run_dir: dirs.work,
+                ready.limit(&run_rlimits(uid)).await?;
+                return Ok(Some((
+                    Launch::Sandbox(ready, go_script()),
+                    dirs.work,
                     baseline,
-                }));
+                )));
             }
+            let Wait::ForUid(cancel) = &mut wait else {
+                return Ok(None);
+            };
             tokio::select! {
                 slot = self.pool.acquire() => break slot?,
-                _ = self.ready_added.notified() => {}
+                _ = self.ready.added.notified() => {}
                 _ = cancelled(cancel) => return Ok(None),
             }
         };
@@ -507,7 +599,7 @@ impl Executors {
         // else the work folder handed to the uid as it is. The cleanup is set up before the
         // hand-over, so that a partial one is undone when it drops.
         let base = cfg.enabled.then(|| cfg.warm_dir.clone()).flatten();
-        let (mut cleanup, baseline) = {
+        let (cleanup, baseline) = {
             let (script_dir, work_dir) = (script_dir.clone(), work_dir.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<(Cleanup, u64)> {
                 if let Some(uid) = uid {
@@ -550,15 +642,7 @@ impl Executors {
                 run_rlimits(uid),
                 uid,
             )?;
-            let child = spawn::spawn(spec)
-                .with_context(|| format!("starting {}", interp.program.display()))?;
-            cleanup.set_pgid(Some(child.id()));
-            return Ok(Some(Started {
-                child,
-                cleanup,
-                run_dir,
-                baseline,
-            }));
+            return Ok(Some((Launch::Direct(spec, cleanup), run_dir, baseline)));
         }
         let mut sandbox = Prestarted::start(
             cfg,
@@ -567,13 +651,12 @@ impl Executors {
             (&binds.0, &binds.1),
             limits.tmp_size,
         )?;
-        sandbox.go(&go_script(), &run_rlimits(uid)).await?;
-        Ok(Some(Started {
-            child: sandbox.child,
-            cleanup: sandbox.cleanup,
+        sandbox.limit(&run_rlimits(uid)).await?;
+        Ok(Some((
+            Launch::Sandbox(sandbox, go_script()),
             run_dir,
             baseline,
-        }))
+        )))
     }
 
     /// Runs one script to completion, streaming its output to `log` line by line.
@@ -589,12 +672,39 @@ impl Executors {
         log: mpsc::UnboundedSender<LogLine>,
         mut cancel: watch::Receiver<bool>,
     ) -> anyhow::Result<RunOutcome> {
+        match self.prepare(req, &mut cancel).await? {
+            Some(prepared) => self.run_prepared(prepared, log, cancel, None).await,
+            None => Ok(RunOutcome::cancelled_before_start()),
+        }
+    }
+
+    /// The first half of [`Executors::run`]: the run put into its sandbox, limits set, ready to
+    /// start. Waits for a free pool uid when all are busy; `None` when `cancel` is set
+    /// meanwhile.
+    pub async fn prepare(
+        &self,
+        req: RunRequest<'_>,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<Prepared>> {
+        self.prepare_with(req, Wait::ForUid(cancel)).await
+    }
+
+    /// [`Executors::prepare`] in a sandbox started ahead, without waiting: `None` when none is
+    /// ready.
+    pub async fn prepare_if_ready(&self, req: RunRequest<'_>) -> anyhow::Result<Option<Prepared>> {
+        self.prepare_with(req, Wait::No).await
+    }
+
+    async fn prepare_with(
+        &self,
+        req: RunRequest<'_>,
+        wait: Wait<'_>,
+    ) -> anyhow::Result<Option<Prepared>> {
         let interp = self
             .interpreters
             .get(&req.kind)
             .with_context(|| format!("no executor for asset kind {}", req.kind))?;
         validate_env(&req.env)?;
-        let limits = req.limits.clone();
         let script_dir = req
             .script_dir
             .canonicalize()
@@ -618,19 +728,48 @@ impl Executors {
                 req.kind
             );
         }
-
-        let Some(started) = self
-            .start(interp, &req, &script_dir, &work_dir, &limits, &mut cancel)
-            .await?
-        else {
-            return Ok(RunOutcome::cancelled_before_start());
-        };
-        let Started {
-            mut child,
-            mut cleanup,
+        let started = self
+            .start(interp, &req, &script_dir, &work_dir, wait)
+            .await?;
+        Ok(started.map(|(launch, run_dir, baseline)| Prepared {
+            launch,
+            work_dir,
             run_dir,
             baseline,
-        } = started;
+            limits: req.limits,
+        }))
+    }
+
+    /// The second half of [`Executors::run`]: starts a prepared run and runs it to completion.
+    /// `exited` is told as soon as the script has ended, before the cleanup after it, so that
+    /// the caller can get what comes next ready meanwhile.
+    pub async fn run_prepared(
+        &self,
+        prepared: Prepared,
+        log: mpsc::UnboundedSender<LogLine>,
+        mut cancel: watch::Receiver<bool>,
+        exited: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> anyhow::Result<RunOutcome> {
+        let Prepared {
+            launch,
+            work_dir,
+            run_dir,
+            baseline,
+            limits,
+        } = prepared;
+        let (mut child, mut cleanup) = match launch {
+            Launch::Sandbox(mut sandbox, script) => {
+                sandbox.go(&script).await;
+                (sandbox.child, sandbox.cleanup)
+            }
+            Launch::Direct(spec, mut cleanup) => {
+                let program = spec.program.clone();
+                let child = spawn::spawn(spec)
+                    .with_context(|| format!("starting {}", program.display()))?;
+                cleanup.set_pgid(Some(child.id()));
+                (child, cleanup)
+            }
+        };
         let started = Instant::now();
         let stdout = child.stdout.take().context("stdout pipe")?;
         let stderr = child.stderr.take().context("stderr pipe")?;
@@ -662,48 +801,34 @@ impl Executors {
             }
         };
         let duration = started.elapsed();
+        if let Some(exited) = exited {
+            exited.send(()).ok();
+        }
         disk_task.0.abort();
         // Anything left in the group (or of the pool uid, wherever it hid) dies now; then the
-        // folder goes back to its owner and is read, and the folders of the sandboxes to start
-        // ahead are made, in one trip to the blocking pool, while the readers drain the pipes.
-        // The run's own uid serves the next sandbox; while fewer wait than `warm`, a free uid
-        // serves one more, so that the one a run takes has had a whole run to set up.
+        // folder goes back to its owner and is read, in one trip to the blocking pool, while the
+        // readers drain the pipes. Then, in the background, the run's own uid serves the next
+        // sandbox; while fewer wait than `warm`, a free uid serves one more, so that the one a
+        // run takes has had a whole run to set up.
         cleanup.kill_group();
         let after = cleanup.after_run();
         let wd = work_dir.clone();
-        let missing = self.ready_missing();
-        let base = self.config.warm_dir.clone().filter(|_| missing > 0);
-        let extra = (missing > 1).then(|| self.pool.try_acquire()).flatten();
-        let uids = (cleanup.uid(), extra.as_ref().map(Slot::uid));
         let post = tokio::task::spawn_blocking(move || {
             after.run();
-            let dirs = |uid: Option<u32>| {
-                let base = base.as_ref()?;
-                SlotDirs::create(base, uid)
-                    .inspect_err(
-                        |e| tracing::warn!(error = %e, "making a sandbox's folders failed"),
-                    )
-                    .ok()
-            };
-            let next = dirs(uids.0);
-            let extra = uids.1.and_then(|uid| {
-                if let Some(uid) = uid {
-                    sandbox::sweep_uid(uid);
-                }
-                dirs(uid)
-            });
-            (workdir::collect(&wd), next, extra)
+            workdir::collect(&wd)
         });
         let out = join_reader(&mut out_task).await;
         let err = join_reader(&mut err_task).await;
-        let (collected, next_dirs, extra_dirs) = post.await?;
-        for (slot, dirs) in [(cleanup.finish(), next_dirs), (extra, extra_dirs)] {
-            if let (Some(slot), Some(dirs)) = (slot, dirs) {
-                // Most likely what the next run asks for.
-                self.make_ready(slot, dirs, limits.tmp_size);
-            }
+        let collected = post.await?;
+        let missing = self.ready.missing();
+        // The run's own uid was swept with its cleanup; a free one is swept before use.
+        let own = cleanup.finish().filter(|_| missing > 0).map(|s| (s, false));
+        let extra = (missing > 1).then(|| self.pool.try_acquire()).flatten();
+        let slots: Vec<(Slot, bool)> = own.into_iter().chain(extra.map(|s| (s, true))).collect();
+        if !slots.is_empty() {
+            // Most likely what the next run asks for.
+            self.ready.start_ahead(slots, limits.tmp_size);
         }
-
         let outcome = judge(
             &limits,
             self.config.enabled,
@@ -727,7 +852,8 @@ fn is_executable(p: &Path) -> bool {
 }
 
 impl RunOutcome {
-    fn cancelled_before_start() -> RunOutcome {
+    /// A run cancelled while it waited to start.
+    pub fn cancelled_before_start() -> RunOutcome {
         RunOutcome {
             status: RunStatus::Cancelled,
             reason: Some("cancelled before start".into()),

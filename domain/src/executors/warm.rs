@@ -183,29 +183,38 @@ impl Prestarted {
         })
     }
 
-    /// Sets the init's `rlimits`, then gives it `script` (see `sandbox::go_script`). When
-    /// bubblewrap failed before starting the init, nothing is sent: it has exited, and its
-    /// message on stderr says why.
-    pub async fn go(&mut self, script: &str, rlimits: &[spawn::Rlimit]) -> anyhow::Result<()> {
+    /// Sets the init's `rlimits` once bubblewrap reports its pid. When bubblewrap failed before
+    /// starting the init, nothing is set, and [`Prestarted::go`] will send nothing: it has
+    /// exited, and its message on stderr says why.
+    pub async fn limit(&mut self, rlimits: &[spawn::Rlimit]) -> anyhow::Result<()> {
         let pid = tokio::time::timeout(INFO_TIMEOUT, read_child_pid(&mut self.info))
             .await
             .context("the sandbox did not report its pid")??;
         let Some(pid) = pid else {
+            self.go = None;
             return Ok(());
         };
         // A few syscalls (at most a short-lived helper): done in place. An init that is gone
         // already failed to set up; bubblewrap's exit status and message tell the rest.
         match sandbox::set_rlimits(pid, rlimits, self.cleanup.uid()) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
-            Err(e) => return Err(anyhow::Error::from(e).context("setting the sandbox's limits")),
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                self.go = None;
+                Ok(())
+            }
+            Err(e) => Err(anyhow::Error::from(e).context("setting the sandbox's limits")),
         }
-        let mut go = self.go.take().context("the sandbox has had its run")?;
+    }
+
+    /// Gives the init `script` (see `sandbox::go_script`): the run starts. Once only.
+    pub async fn go(&mut self, script: &str) {
+        let Some(mut go) = self.go.take() else {
+            return;
+        };
         // A sandbox that died meanwhile closed the pipe; its exit status tells the rest.
         if go.write_all(script.as_bytes()).await.is_ok() {
             go.shutdown().await.ok();
         }
-        Ok(())
     }
 }
 

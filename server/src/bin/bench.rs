@@ -258,21 +258,23 @@ async fn benchmark_1(fx: &Fixture, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// Sleeping skills on 1, 2, 4 and 8 workers: throughput and scaling efficiency.
 async fn benchmark_2(fx: &Fixture) -> anyhow::Result<()> {
+    // Each worker holds its run and the execution it reserved to run next: twice as many.
     let policy = QueuePolicy {
-        per_tenant_cap: MAX_WORKERS as i64,
+        per_tenant_cap: 2 * MAX_WORKERS as i64,
         ..QueuePolicy::default()
     };
     println!(
         "\nBenchmark 2: shell skill sleeping 100 ms, {JOBS_PER_WORKER} jobs per worker, all in Acme;"
     );
     println!(
-        "  per_tenant_cap raised to {} (≥ workers; the default is {}). Jobs are enqueued first,",
-        policy.per_tenant_cap,
-        QueuePolicy::default().per_tenant_cap
+        "  per_tenant_cap raised to {} (2 × workers: each holds a run and a reservation; the default",
+        policy.per_tenant_cap
     );
     println!(
-        "  then the workers start; the clock runs from start_workers until the queue is empty."
+        "  is {}). Jobs are enqueued first, then the workers start; the clock runs from start_workers",
+        QueuePolicy::default().per_tenant_cap
     );
+    println!("  until the queue is empty.");
     println!(
         "  {:>8}{:>7}{:>9}{:>9}{:>10}{:>12}{:>10}{:>8}{:>7}{:>7}",
         "workers",

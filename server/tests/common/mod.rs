@@ -764,3 +764,32 @@ pub fn actor(name: &str) -> domain::Actor {
         meta: Default::default(),
     }
 }
+
+/// Registers in `tenant`, for its members, a one-file skill whose script `main` is `entry`
+/// (`main.py` or `main.sh`), with a wall-clock limit of `timeout_seconds`.
+pub async fn register_script(
+    ctx: &Ctx,
+    tenant: &domain::tenancy::Tenant,
+    (slug, entry, main): (&str, &str, &str),
+    timeout_seconds: u32,
+) {
+    let manifest = format!(
+        "name = \"{slug}\"\nslug = \"{slug}\"\ndescription = \"A test skill.\"\n\
+         output = \"whatever it writes\"\nrisk = \"low\"\ntimeout_seconds = {timeout_seconds}\n"
+    );
+    let folder = domain::skills::manifest::load_script_folder(vec![
+        (entry.to_string(), main.as_bytes().to_vec()),
+        ("README.md".into(), b"# A test skill\n".to_vec()),
+        ("skill.toml".into(), manifest.into_bytes()),
+    ])
+    .unwrap();
+    domain::skills::register(
+        ctx,
+        tenant,
+        &domain::Actor::system(),
+        &folder,
+        &[model::TenantRole::Member],
+    )
+    .await
+    .unwrap();
+}
