@@ -30,6 +30,11 @@ pub async fn connect(options: PgConnectOptions, max_connections: u32) -> AppResu
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .max_lifetime(Duration::from_secs(30 * 60))
+        // sqlx pings every connection it hands out (a round trip before each query or
+        // transaction) and again when it is given back. The second ping already drops broken
+        // connections; the first only catches one that broke while idle (PostgreSQL
+        // restarted), whose next statement then fails instead.
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     let superuser: bool = sqlx::query_scalar(

@@ -1828,23 +1828,38 @@ async fn take_turn(
             }
         }
     };
-    let run = run_execution(ctx, executors, &mut turn, worker_id, policy, exited);
-    let (ran, next) = tokio::join!(run, take_next);
-    let claimed = turn.claimed;
-    if let Some(recording) = recording {
-        recording.await.ok();
-    }
-    let ran = match ran {
-        Ok(ran) => ran,
-        Err(err) => {
-            // Left running: the reaper queues it again once its lease runs out. Nothing was
-            // taken: the script never started, so its reservation was given back.
-            tracing::error!(%err, execution = claimed.execution_id, "the run could not be set up");
-            return None;
+    // The run goes on in a task of its own, so that its cleanup after the script does not hold
+    // up the next one.
+    let run = {
+        let (ctx, executors) = (ctx.clone(), executors.clone());
+        let (worker_id, policy) = (worker_id.to_string(), policy.clone());
+        tokio::spawn(async move {
+            let ran = run_execution(&ctx, &executors, &mut turn, &worker_id, &policy, exited).await;
+            (ran, turn.claimed)
+        })
+    };
+    let next = take_next.await;
+    let (ctx, worker_id) = (ctx.clone(), worker_id.to_string());
+    // How the run went, once it has ended and the previous end is recorded; `None` when it
+    // could not be set up (then it is left running: the reaper queues it again once its lease
+    // runs out).
+    let ended = async move {
+        let (ran, claimed) = run.await.ok()?;
+        if let Some(recording) = recording {
+            recording.await.ok();
+        }
+        match ran {
+            Ok(ran) => Some((ran, claimed)),
+            Err(err) => {
+                let execution = claimed.execution_id;
+                tracing::error!(%err, execution, "the run could not be set up");
+                None
+            }
         }
     };
     let Some(mut next) = next else {
-        return match record_end(ctx, &claimed, worker_id, ran, Then::Claim(policy)).await {
+        let (ran, claimed) = ended.await?;
+        return match record_end(&ctx, &claimed, &worker_id, ran, Then::Claim(policy)).await {
             Ok((_, next)) => next.map(Turn::claimed),
             Err(err) => {
                 tracing::error!(%err, execution = claimed.execution_id, "execution could not be finished");
@@ -1853,25 +1868,28 @@ async fn take_turn(
         };
     };
     // Its run starts now; this end and its start are recorded meanwhile.
-    let recording = {
-        let (ctx, worker_id) = (ctx.clone(), worker_id.to_string());
-        let (started, cancel) = (next.claimed.clone(), next.cancel.clone());
-        tokio::spawn(async move {
-            let then = Then::Start(&started);
-            let recorded = match record_end(&ctx, &claimed, &worker_id, ran, then).await {
-                Ok((_, recorded)) => recorded.is_some(),
-                Err(err) => {
-                    tracing::error!(%err, execution = claimed.execution_id, "execution could not be finished");
-                    false
+    let (started, cancel) = (next.claimed.clone(), next.cancel.clone());
+    next.recording = Some(tokio::spawn(async move {
+        // A run that was never set up took no reservation: `ended` is always there.
+        let recorded = match ended.await {
+            Some((ran, claimed)) => {
+                let then = Then::Start(&started);
+                match record_end(&ctx, &claimed, &worker_id, ran, then).await {
+                    Ok((_, recorded)) => recorded.is_some(),
+                    Err(err) => {
+                        let execution = claimed.execution_id;
+                        tracing::error!(%err, execution, "execution could not be finished");
+                        false
+                    }
                 }
-            };
-            if !recorded {
-                // Cancelled as it started: stop it.
-                cancel.send_replace(true);
             }
-        })
-    };
-    next.recording = Some(recording);
+            None => false,
+        };
+        if !recorded {
+            // Cancelled as it started (or its start could not be recorded): stop it.
+            cancel.send_replace(true);
+        }
+    }));
     Some(next)
 }
 

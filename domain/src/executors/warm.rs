@@ -1,15 +1,15 @@
 //! Sandboxes started ahead of their runs.
 //!
 //! Setting up bubblewrap's namespaces and mounts costs about as much as Python's own start, so
-//! after a run the executor starts the next sandbox at once, on the uid it has just swept, while
-//! the worker records the run and claims the next one. Such a sandbox has folders of its own
-//! ([`SlotDirs`]) bound at `/skill` and `/work`, empty, and its init waits on stdin (see
-//! `sandbox::Init`). When its run comes, the skill folder is linked into `skill/`, the work
-//! folder's contents are moved into `work/` (renames: the folders share a filesystem), the init
-//! gets its rlimits and is told what to run ([`Prestarted::go`]). Afterwards the contents move
-//! back and the folders are removed. Nothing of a run is there before it starts, and the uid,
-//! the folders and the namespaces serve one run only.
-
+//! once a run has ended the executor starts the next sandbox in the background, on the uid it
+//! has just swept. Such a sandbox has folders of its own ([`SlotDirs`]) bound at `/skill` and
+//! `/work`, empty, and its init waits on stdin (see `sandbox::Init`). When its run is prepared
+//! (`Executors::prepare`; a worker does it while its previous run still goes on), the skill
+//! folder is linked into `skill/`, the work folder's contents are moved into `work/` (renames:
+//! the folders share a filesystem) and the init gets its rlimits ([`Prestarted::limit`]); when
+//! the run starts, the init is told what to run ([`Prestarted::go`]). Afterwards the contents
+//! move back and the folders are removed. Nothing of a run is there before it is prepared, and
+//! the uid, the folders and the namespaces serve one run only.
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
