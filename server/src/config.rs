@@ -27,6 +27,9 @@ pub struct Config {
     pub workers: usize,
     /// How long a claimed execution (by a worker or a local agent) holds without a heartbeat.
     pub lease_seconds: u64,
+    /// How long a busy worker may hold the execution it reserved to run next, in milliseconds;
+    /// 0: workers do not reserve.
+    pub reserve_ms: u64,
     /// How scripts are run: bubblewrap, interpreters, the uid pool.
     pub sandbox: SandboxConfig,
     /// The assistant's OpenAI-compatible provider; `None`: the embedded one (no network).
@@ -55,6 +58,10 @@ impl Config {
             {
                 n @ 3..=3600 => n,
                 n => bail!("EXECGOV_LEASE_SECONDS={n}: use 3 to 3600 seconds"),
+            },
+            reserve_ms: match number(var("EXECGOV_RESERVE_MS"), "EXECGOV_RESERVE_MS", 500)? {
+                n @ 0..=10_000 => n,
+                n => bail!("EXECGOV_RESERVE_MS={n}: use 0 (no reservations) to 10000 ms"),
             },
             brain: match (var("EXECGOV_BRAIN_URL"), var("EXECGOV_BRAIN_MODEL")) {
                 (None, _) => None,

@@ -67,6 +67,7 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         lease,
         // Several beats per lease, so one slow beat does not lose it.
         heartbeat: lease / 6,
+        reserve_for: Duration::from_millis(config.reserve_ms),
         ..QueuePolicy::default()
     });
     let seeded = seed::seed_demo(&ctx, config.seed_password.as_deref()).await?;

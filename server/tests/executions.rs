@@ -806,6 +806,37 @@ async fn a_reservation_held_too_long_goes_back_to_the_queue_for_any_worker() {
     assert_eq!(state(&ctx, "tenant_1003", napping).await.0, "succeeded");
 }
 
+/// With `reserve_for` zero a busy worker reserves nothing: what is queued stays anyone's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_reservations_a_busy_worker_leaves_the_queue_to_others() {
+    let ctx = seeded_ctx().await;
+    let acme = tenant_of(&ctx, "acme.localhost").await;
+    register_script(&ctx, &acme, ("nap", "main.sh", &nap(2)), 30).await;
+    register_script(&ctx, &acme, ("quick", "main.sh", QUICK), 30).await;
+    let napping = request_as_member(&ctx, "nap").await;
+    let next = request_as_member(&ctx, "quick").await;
+    let worker = QueuePolicy {
+        reserve_for: Duration::ZERO,
+        ..policy()
+    };
+    executions::start_workers(ctx.clone(), Arc::new(warm_executors(&ctx)), 1, worker);
+    until_queue_state(&ctx, napping, "running", Duration::from_secs(10)).await;
+    // Time enough for a reservation, had there been one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(queue_row(&ctx, next).await, Some(("queued".into(), None)));
+    let claimed = executions::claim_next(&ctx, "another", &policy())
+        .await
+        .unwrap()
+        .expect("still anyone's");
+    assert_eq!(claimed.execution_id, next);
+    executions::run_claimed(&ctx, &executors(), claimed, "another", &policy())
+        .await
+        .unwrap();
+    until_ended(&ctx, &[napping, next]).await;
+    assert_eq!(state(&ctx, "tenant_1003", napping).await.0, "succeeded");
+    assert_eq!(state(&ctx, "tenant_1003", next).await.0, "succeeded");
+}
+
 /// An execution cancelled while reserved never starts: no start, no log, no result; the
 /// worker goes on with the next one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
