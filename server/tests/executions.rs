@@ -702,25 +702,32 @@ async fn audited(ctx: &Ctx, id: i64, action: &str, result: &str) -> i64 {
     .unwrap()
 }
 
+/// A nap of `seconds` and a quick skill registered in Acme and requested in that order, then
+/// one worker under `worker`, with sandboxes started ahead as the server has them.
+async fn nap_then_quick(ctx: &Ctx, seconds: u32, worker: QueuePolicy) -> (i64, i64) {
+    let acme = tenant_of(ctx, "acme.localhost").await;
+    register_script(ctx, &acme, ("nap", "main.sh", &nap(seconds)), 30).await;
+    register_script(ctx, &acme, ("quick", "main.sh", QUICK), 30).await;
+    let napping = request_as_member(ctx, "nap").await;
+    let next = request_as_member(ctx, "quick").await;
+    executions::start_workers(ctx.clone(), Arc::new(warm_executors(ctx)), 1, worker);
+    (napping, next)
+}
+
 /// While a worker runs one execution it reserves the next: held by it (no one else can take
 /// it, and it counts against the tenant's cap), still queued in the tenant, and started by the
 /// very transaction that records the end of the current run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_worker_reserves_the_next_execution_and_starts_it_as_its_run_ends() {
     let ctx = seeded_ctx().await;
-    let acme = tenant_of(&ctx, "acme.localhost").await;
-    register_script(&ctx, &acme, ("nap", "main.sh", &nap(2)), 30).await;
-    register_script(&ctx, &acme, ("quick", "main.sh", QUICK), 30).await;
-    let napping = request_as_member(&ctx, "nap").await;
-    let next = request_as_member(&ctx, "quick").await;
-    let last = request_as_member(&ctx, "quick").await;
     // A cap of 1 still lets the worker reserve: the reservation replaces its current run.
     let worker = QueuePolicy {
         per_tenant_cap: 1,
         reserve_for: Duration::from_secs(30),
         ..policy()
     };
-    executions::start_workers(ctx.clone(), Arc::new(warm_executors(&ctx)), 1, worker);
+    let (napping, next) = nap_then_quick(&ctx, 2, worker).await;
+    let last = request_as_member(&ctx, "quick").await;
 
     let holder = until_queue_state(&ctx, next, "reserved", Duration::from_secs(10)).await;
     assert_eq!(
@@ -777,16 +784,11 @@ async fn a_busy_worker_reserves_the_next_execution_and_starts_it_as_its_run_ends
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reservation_held_too_long_goes_back_to_the_queue_for_any_worker() {
     let ctx = seeded_ctx().await;
-    let acme = tenant_of(&ctx, "acme.localhost").await;
-    register_script(&ctx, &acme, ("nap", "main.sh", &nap(4)), 30).await;
-    register_script(&ctx, &acme, ("quick", "main.sh", QUICK), 30).await;
-    let napping = request_as_member(&ctx, "nap").await;
-    let next = request_as_member(&ctx, "quick").await;
     let worker = QueuePolicy {
         reserve_for: Duration::from_millis(300),
         ..policy()
     };
-    executions::start_workers(ctx.clone(), Arc::new(warm_executors(&ctx)), 1, worker);
+    let (napping, next) = nap_then_quick(&ctx, 4, worker).await;
 
     until_queue_state(&ctx, next, "reserved", Duration::from_secs(3)).await;
     let holder = until_queue_state(&ctx, next, "queued", Duration::from_secs(3)).await;
@@ -810,16 +812,11 @@ async fn a_reservation_held_too_long_goes_back_to_the_queue_for_any_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_reservations_a_busy_worker_leaves_the_queue_to_others() {
     let ctx = seeded_ctx().await;
-    let acme = tenant_of(&ctx, "acme.localhost").await;
-    register_script(&ctx, &acme, ("nap", "main.sh", &nap(2)), 30).await;
-    register_script(&ctx, &acme, ("quick", "main.sh", QUICK), 30).await;
-    let napping = request_as_member(&ctx, "nap").await;
-    let next = request_as_member(&ctx, "quick").await;
     let worker = QueuePolicy {
         reserve_for: Duration::ZERO,
         ..policy()
     };
-    executions::start_workers(ctx.clone(), Arc::new(warm_executors(&ctx)), 1, worker);
+    let (napping, next) = nap_then_quick(&ctx, 2, worker).await;
     until_queue_state(&ctx, napping, "running", Duration::from_secs(10)).await;
     // Time enough for a reservation, had there been one.
     tokio::time::sleep(Duration::from_millis(300)).await;
