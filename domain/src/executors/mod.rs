@@ -296,11 +296,10 @@ struct Interpreter {
 /// The executor registry, keyed by [`AssetKind`]; one per server, shared by all workers.
 #[derive(Debug)]
 pub struct Executors {
-    config: SandboxConfig,
     interpreters: HashMap<AssetKind, Interpreter>,
     pool: UidPool,
-    init: Init,
-    /// Sandboxes waiting for their runs (sandbox on and `warm_dir` set only).
+    /// The configuration, the init, and the sandboxes waiting for their runs (sandbox on and
+    /// `warm_dir` set only).
     ready: Arc<Ready>,
 }
 
@@ -506,17 +505,14 @@ impl Executors {
                 }
             }
         }
-        let init = Init::choose(&config);
         Executors {
             ready: Arc::new(Ready {
-                config: config.clone(),
-                init: init.clone(),
+                init: Init::choose(&config),
+                config,
                 waiting: std::sync::Mutex::new(Vec::new()),
                 starting: AtomicUsize::new(0),
                 added: tokio::sync::Notify::new(),
             }),
-            init,
-            config,
             interpreters,
             pool,
         }
@@ -524,7 +520,7 @@ impl Executors {
 
     /// The sandbox configuration in use.
     pub fn config(&self) -> &SandboxConfig {
-        &self.config
+        &self.ready.config
     }
 
     /// The asset kinds this registry can run.
@@ -548,7 +544,7 @@ impl Executors {
         mut wait: Wait<'_>,
     ) -> anyhow::Result<Option<(Launch, PathBuf, u64)>> {
         let limits = &req.limits;
-        let cfg = &self.config;
+        let cfg = &self.ready.config;
         let owner = workdir::owner(work_dir)?;
         let run_rlimits = |uid| sandbox::rlimits(cfg, limits, uid);
         let go_script = || sandbox::go_script(&interp.program, &interp.args, req.kind, &req.env);
@@ -646,7 +642,7 @@ impl Executors {
         }
         let mut sandbox = Prestarted::start(
             cfg,
-            &self.init,
+            &self.ready.init,
             cleanup,
             (&binds.0, &binds.1),
             limits.tmp_size,
@@ -721,7 +717,7 @@ impl Executors {
         if !std::fs::symlink_metadata(&work_dir)?.is_dir() {
             bail!("{} is not a directory", work_dir.display());
         }
-        if !self.config.enabled {
+        if !self.ready.config.enabled {
             tracing::warn!(
                 work_dir = %work_dir.display(),
                 "SANDBOX DISABLED: running a {} script without bubblewrap (development only)",
@@ -831,7 +827,7 @@ impl Executors {
         }
         let outcome = judge(
             &limits,
-            self.config.enabled,
+            self.ready.config.enabled,
             status,
             killed,
             duration,
