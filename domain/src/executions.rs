@@ -181,12 +181,24 @@ pub async fn request_from(
     .bind(status.as_str())
     .fetch_one(&mut *tx)
     .await?;
-    // Uploads wait beside the execution; only after its row exists does it have a folder.
+    // Uploads wait beside the execution; only after its row exists does it have a folder. Each
+    // is recorded with it: "Run again" reuses what is recorded, never a path from the inputs.
     let inputs_dir = ctx.inputs_dir(tenant.id, id);
     for file in files {
         let name = &uploads[&file.field];
         tokio::fs::create_dir_all(&inputs_dir).await?;
         tokio::fs::write(inputs_dir.join(name), &file.bytes).await?;
+        sqlx::query(
+            "INSERT INTO execution_uploads (execution_id, field, file_name, size, sha256) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(&file.field)
+        .bind(name)
+        .bind(file.bytes.len() as i64)
+        .bind(hex::encode(Sha256::digest(&file.bytes)))
+        .execute(&mut *tx)
+        .await?;
     }
     audit::record(
         &mut tx,
@@ -602,38 +614,82 @@ pub async fn artifact_file(
     Ok(ctx.artifacts_dir(tenant.id, id).join(path))
 }
 
-/// The files an earlier execution (one this user may see) was given, to run it again.
+/// The files uploaded for an earlier execution of skill `slug` (one this user may see), to run
+/// it again, except those of `chosen_anew` (the fields given a new file). Only uploads recorded
+/// for that execution are read: each under its recorded plain name, inside that execution's own
+/// inputs folder, without following a link, and only while its size and hash still match.
 pub async fn previous_uploads(
     ctx: &Ctx,
     tenant: &Tenant,
     user: &SignedIn,
     id: i64,
+    slug: &str,
+    chosen_anew: &[&str],
 ) -> AppResult<Vec<Upload>> {
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let inputs: Value = sqlx::query_scalar(&format!(
-        "SELECT e.inputs FROM executions e WHERE {MAY_SEE} AND e.id = $3"
+    sqlx::query_scalar::<_, i64>(&format!(
+        "SELECT e.id FROM executions e JOIN skills s ON s.id = e.skill_id \
+         WHERE {MAY_SEE} AND e.id = $3 AND s.slug = $4"
     ))
     .bind(user.user_id)
     .bind(user.principal.is_tenant_admin())
     .bind(id)
+    .bind(slug)
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))?;
+    .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} of {slug:?} here.")))?;
+    let recorded: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT field, file_name, size, sha256 FROM execution_uploads WHERE execution_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
     let dir = ctx.inputs_dir(tenant.id, id);
     let mut uploads = Vec::new();
-    for (field, value) in inputs.as_object().into_iter().flatten() {
-        if let Some(name) = value.as_str().and_then(|v| v.strip_prefix("files/")) {
-            if let Ok(bytes) = tokio::fs::read(dir.join(name)).await {
-                uploads.push(Upload {
-                    field: field.clone(),
-                    file_name: name.to_string(),
-                    bytes,
-                });
-            }
+    for (field, file_name, size, sha256) in recorded {
+        if chosen_anew.contains(&field.as_str()) {
+            continue;
         }
+        let gone = || {
+            AppError::Invalid(format!(
+                "{field}: the file of execution {id} is no longer stored; choose it again."
+            ))
+        };
+        // The name was checked when stored (and by the table); checked again, so that a row
+        // written some other way can never name a path outside the folder.
+        if stored_name(&file_name) != file_name {
+            return Err(gone());
+        }
+        let bytes = read_regular_file(&dir.join(&file_name))
+            .await
+            .map_err(|_| gone())?;
+        if bytes.len() as i64 != size || hex::encode(Sha256::digest(&bytes)) != sha256 {
+            return Err(gone());
+        }
+        uploads.push(Upload {
+            field,
+            file_name,
+            bytes,
+        });
     }
     Ok(uploads)
+}
+
+/// A regular file's bytes, refusing a symbolic link in its place.
+async fn read_regular_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .await?;
+    if !file.metadata().await?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).await?;
+    Ok(bytes)
 }
 
 /// An execution a worker holds the lease of.

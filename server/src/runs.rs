@@ -43,14 +43,17 @@ async fn run(
     let (mut form, mut files) = read_form(multipart).await?;
     // "Run again": files not chosen anew are taken from the earlier execution.
     let rerun_of = form.remove("rerun_of").and_then(|v| v.parse::<i64>().ok());
-    if let Some(previous) = rerun_of {
-        for upload in executions::previous_uploads(&ctx, tenant, user, previous).await? {
-            if !files.iter().any(|f| f.field == upload.field) {
-                files.push(upload);
-            }
+    let requested = async {
+        if let Some(previous) = rerun_of {
+            let chosen_anew: Vec<&str> = files.iter().map(|f| f.field.as_str()).collect();
+            let earlier =
+                executions::previous_uploads(&ctx, tenant, user, previous, &slug, &chosen_anew)
+                    .await?;
+            files.extend(earlier);
         }
-    }
-    match executions::request(&ctx, tenant, user, &caller.actor(), &slug, &form, &files).await {
+        executions::request(&ctx, tenant, user, &caller.actor(), &slug, &form, &files).await
+    };
+    match requested.await {
         Ok(id) => Ok(Redirect::to(&format!("/executions/{id}")).into_response()),
         Err(AppError::Invalid(message)) => {
             let mut back = format!("/skills/{slug}?error={}", encode(&message));
