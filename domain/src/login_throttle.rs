@@ -79,10 +79,7 @@ fn delay_sql(f: &str) -> String {
 
 /// Counts `attempt` before its password is checked. `Ok(wait)`: go ahead after waiting `wait`
 /// (the per-user slowdown); `Err(why)`: refused, and not counted.
-pub(crate) async fn admit(
-    ctx: &Ctx,
-    attempt: &Attempt<'_>,
-) -> AppResult<Result<Duration, String>> {
+pub(crate) async fn admit(ctx: &Ctx, attempt: &Attempt<'_>) -> AppResult<Result<Duration, String>> {
     let (by_user, by_address): (i64, i64) = sqlx::query_as(&format!(
         "SELECT coalesce(sum(failures) FILTER (WHERE username = $2), 0)::bigint, \
                 coalesce(sum(failures) FILTER (WHERE $3 <> '' AND ip = $3), 0)::bigint \

@@ -102,7 +102,10 @@ async fn send(
         .client
         .request(method, format!("http://{}{path}", server.addr))
         .header(reqwest::header::HOST, host)
-        .header(reqwest::header::COOKIE, format!("execgov_session={session}"))
+        .header(
+            reqwest::header::COOKIE,
+            format!("execgov_session={session}"),
+        )
         .header(reqwest::header::ACCEPT, accept)
         .header(header.0, header.1)
         .header(
@@ -141,7 +144,11 @@ async fn forged_origins_are_refused_on_every_state_changing_route() {
         );
     }
     let functions = server_functions();
-    for expected in ["/api/login", "/api/approve-submission", "/api/create-tenant"] {
+    for expected in [
+        "/api/login",
+        "/api/approve-submission",
+        "/api/create-tenant",
+    ] {
         assert!(
             functions.iter().any(|(_, p)| p == expected),
             "{expected} registered: {functions:?}"
@@ -152,8 +159,16 @@ async fn forged_origins_are_refused_on_every_state_changing_route() {
     let mut checked = 0;
     for &forged in FORGED {
         for (method, path) in &api {
-            let (status, content_type, body) =
-                send(&server, method.clone(), ACME, path, &acme, forged, "application/json").await;
+            let (status, content_type, body) = send(
+                &server,
+                method.clone(),
+                ACME,
+                path,
+                &acme,
+                forged,
+                "application/json",
+            )
+            .await;
             assert_eq!(status, 403, "{method} {path} with {forged:?}: {body}");
             assert_eq!(content_type, "application/problem+json", "{method} {path}");
             let problem: Value = serde_json::from_str(&body).unwrap();
@@ -178,8 +193,8 @@ async fn forged_origins_are_refused_on_every_state_changing_route() {
                 )
                 .await;
                 assert_eq!(status, 403, "{path} on {host} with {forged:?}: {body}");
-                let error: Value = serde_json::from_str(&body)
-                    .unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
+                let error: Value =
+                    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
                 assert_eq!(error["kind"], "Forbidden", "{body}");
                 assert!(error["message"]
                     .as_str()
@@ -204,7 +219,11 @@ async fn forged_origins_are_refused_on_every_state_changing_route() {
         }
     }
     assert!(checked > 200, "{checked} requests checked");
-    assert_eq!(footprint(&server).await, before, "a refused request changed something");
+    assert_eq!(
+        footprint(&server).await,
+        before,
+        "a refused request changed something"
+    );
 
     // The sessions are still good, and the same origin may change things.
     for (header, value) in [
@@ -245,10 +264,7 @@ async fn sign_in_from_another_site_is_refused() {
     for accept in ["application/json", "text/html"] {
         let refused = sign_in(Some("http://evil.example"), accept).await;
         assert_eq!(refused.status().as_u16(), 403, "{accept}");
-        assert!(refused
-            .headers()
-            .get(reqwest::header::SET_COOKIE)
-            .is_none());
+        assert!(refused.headers().get(reqwest::header::SET_COOKIE).is_none());
         assert!(refused
             .text()
             .await
@@ -256,11 +272,7 @@ async fn sign_in_from_another_site_is_refused() {
             .contains("came from another site"));
     }
     assert_eq!(
-        count(
-            &server.ctx,
-            "SELECT count(*) FROM tenant_1003.login_log"
-        )
-        .await,
+        count(&server.ctx, "SELECT count(*) FROM tenant_1003.login_log").await,
         0,
         "a refused request never reached the sign-in"
     );

@@ -132,7 +132,10 @@ async fn behind_a_trusted_proxy_each_client_is_throttled_on_its_own() {
     }
     // The sixth from the last of them (within its 15 s wait) waits; a client the proxy forwards
     // from elsewhere does not, even if it writes that address further left.
-    assert_eq!(sign_in_forwarded(&server, "203.0.113.21", PASSWORD).await, 429);
+    assert_eq!(
+        sign_in_forwarded(&server, "203.0.113.21", PASSWORD).await,
+        429
+    );
     assert_eq!(
         sign_in_forwarded(&server, "203.0.113.21, 198.51.100.7", PASSWORD).await,
         200
