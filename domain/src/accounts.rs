@@ -183,7 +183,10 @@ pub async fn login(
             )));
         }
     }
-    let username = username.trim();
+    // No user name is longer than 40 characters: cut what is stored of a longer one (the log,
+    // the throttle), so a huge one costs no storage. It still matches nobody.
+    let username: String = username.trim().chars().take(100).collect();
+    let username = username.as_str();
     let tables = realm.tables();
     let realm_key = realm.key();
     let attempt = login_throttle::Attempt::new(realm_key, username, meta.ip.as_deref());
