@@ -17,6 +17,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::audit::{self, AuditLog, Event};
 use crate::db::TenantTx;
+use crate::login_throttle;
 use crate::tenancy::Tenant;
 use crate::{Actor, AppError, AppResult, Ctx, RequestMeta};
 
@@ -24,10 +25,6 @@ use crate::{Actor, AppError, AppResult, Ctx, RequestMeta};
 pub const SESSION_COOKIE: &str = "execgov_session";
 /// How long a session lasts after login.
 const SESSION_HOURS: i64 = 12;
-/// Failed logins for one user name, or from one address, within the window before logins are refused.
-const MAX_FAILURES_PER_USER: i64 = 5;
-const MAX_FAILURES_PER_ADDRESS: i64 = 30;
-const THROTTLE_MINUTES: i64 = 15;
 
 /// Where accounts live: the platform (`public`) or one tenant's schema.
 #[derive(Clone, Copy, Debug)]
@@ -77,6 +74,14 @@ impl Realm<'_> {
         }
     }
 
+    /// The realm's name in the sign-in throttle.
+    fn key(&self) -> &str {
+        match self {
+            Realm::Platform => "platform",
+            Realm::Tenant(t) => t.schema.as_str(),
+        }
+    }
+
     fn principal(&self, username: String, role: &str) -> AppResult<Principal> {
         match self {
             Realm::Platform => Ok(Principal::Platform {
@@ -92,9 +97,10 @@ impl Realm<'_> {
     }
 }
 
-/// argon2id with the crate's defaults (OWASP minimum), off the async threads.
+/// argon2id with the crate's defaults (OWASP minimum), off the async threads and in turn with
+/// other hashing.
 pub async fn hash_password(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
+    login_throttle::hashing(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -102,11 +108,10 @@ pub async fn hash_password(password: String) -> AppResult<String> {
             .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))
     })
     .await
-    .map_err(|e| AppError::Internal(e.into()))?
 }
 
 async fn verify_password(password: String, hash: Option<String>) -> AppResult<bool> {
-    tokio::task::spawn_blocking(move || {
+    login_throttle::hashing(move || {
         // Without a user we still spend the time of one verification, so timing does not
         // tell which user names exist.
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
@@ -117,7 +122,6 @@ async fn verify_password(password: String, hash: Option<String>) -> AppResult<bo
             .is_ok())
     })
     .await
-    .map_err(|e| AppError::Internal(e.into()))?
 }
 
 /// An argon2id hash (default parameters) of a random string nobody knows.
@@ -162,7 +166,8 @@ struct AccountRow {
 }
 
 /// Checks a user name and password in `realm`; records the attempt in the login log and the
-/// audit trail either way. Refuses while the tenant is suspended or after repeated failures.
+/// audit trail either way. Refuses while the tenant is suspended or while the attempt is
+/// throttled (see `login_throttle`). No transaction is held while the password is checked.
 pub async fn login(
     ctx: &Ctx,
     realm: Realm<'_>,
@@ -178,40 +183,28 @@ pub async fn login(
             )));
         }
     }
-    let username = username.trim();
+    // No user name is longer than 40 characters: cut what is stored of a longer one (the log,
+    // the throttle), so a huge one costs no storage. It still matches nobody.
+    let username: String = username.trim().chars().take(100).collect();
+    let username = username.as_str();
     let tables = realm.tables();
-    let mut tx = realm.begin(ctx).await?;
+    let realm_key = realm.key();
+    let attempt = login_throttle::Attempt::new(realm_key, username, meta.ip.as_deref());
 
-    let throttled = recent_failures(&mut tx, &tables, username, meta).await?;
-    let account: Option<AccountRow> = if throttled {
-        None
-    } else {
-        sqlx::query_as(&format!(
-            "SELECT u.id, u.username, u.password_hash, {} AS role, u.disabled \
-             FROM {} u WHERE lower(u.username) = lower($1)",
-            tables.role_expr, tables.users
-        ))
-        .bind(username)
-        .fetch_optional(&mut *tx)
-        .await?
-    };
-    let password_ok = if throttled {
-        false
-    } else {
-        verify_password(password, account.as_ref().map(|a| a.password_hash.clone())).await?
-    };
-
-    let outcome = match (&account, throttled, password_ok) {
-        (_, true, _) => Err(AppError::TooManyRequests(format!(
-            "Too many failed sign-ins. Try again in {THROTTLE_MINUTES} minutes."
-        ))),
-        (Some(a), false, true) if a.disabled => Err(AppError::Unauthenticated(
-            "This account is disabled.".into(),
-        )),
-        (Some(a), false, true) => Ok(a),
-        _ => Err(AppError::Unauthenticated(
-            "Wrong user name or password.".into(),
-        )),
+    let outcome = match login_throttle::admit(ctx, &attempt).await? {
+        Err(refused) => Err(AppError::TooManyRequests(refused)),
+        Ok(slowdown) => {
+            tokio::time::sleep(slowdown).await;
+            match check_password(ctx, realm, &tables, username, password).await? {
+                Some(account) if account.disabled => Err(AppError::Unauthenticated(
+                    "This account is disabled.".into(),
+                )),
+                Some(account) => Ok(account),
+                None => Err(AppError::Unauthenticated(
+                    "Wrong user name or password.".into(),
+                )),
+            }
+        }
     };
     let reason = match &outcome {
         Ok(_) => "ok",
@@ -219,6 +212,8 @@ pub async fn login(
         Err(AppError::Unauthenticated(m)) if m.contains("disabled") => "disabled",
         Err(_) => "bad credentials",
     };
+
+    let mut tx = realm.begin(ctx).await?;
     let user_id = outcome.as_ref().ok().map(|a| a.id);
     sqlx::query(&format!(
         "INSERT INTO {} (username, user_id, success, reason, ip, user_agent) \
@@ -254,57 +249,62 @@ pub async fn login(
     )
     .await?;
 
-    let result = match outcome {
-        Ok(account) => {
-            // Sign-ins are when sessions are made, so they also sweep the expired ones.
-            sqlx::query(&format!(
-                "DELETE FROM {} WHERE expires_at < now()",
-                tables.sessions
-            ))
-            .execute(&mut *tx)
-            .await?;
-            let (token, hash) = new_session_token();
-            let expires_at: DateTime<Utc> = sqlx::query_scalar(&format!(
-                "INSERT INTO {} (token_hash, user_id, expires_at) \
-                 VALUES ($1, $2, now() + make_interval(hours => $3::int)) RETURNING expires_at",
-                tables.sessions
-            ))
-            .bind(&hash)
-            .bind(account.id)
-            .bind(SESSION_HOURS as i32)
-            .fetch_one(&mut *tx)
-            .await?;
-            Ok(NewSession {
-                token,
-                expires_at,
-                principal: realm.principal(account.username.clone(), &account.role)?,
-            })
+    let account = match outcome {
+        Ok(account) => account,
+        Err(e) => {
+            // The log entry and audit row are kept although the login failed.
+            tx.commit().await?;
+            return Err(e);
         }
-        Err(e) => Err(e),
     };
-    // The log entry and audit row are kept whether or not the login succeeded.
+    // Sign-ins are when sessions are made, so they also sweep the expired ones.
+    sqlx::query(&format!(
+        "DELETE FROM {} WHERE expires_at < now()",
+        tables.sessions
+    ))
+    .execute(&mut *tx)
+    .await?;
+    let (token, hash) = new_session_token();
+    let expires_at: DateTime<Utc> = sqlx::query_scalar(&format!(
+        "INSERT INTO {} (token_hash, user_id, expires_at) \
+         VALUES ($1, $2, now() + make_interval(hours => $3::int)) RETURNING expires_at",
+        tables.sessions
+    ))
+    .bind(&hash)
+    .bind(account.id)
+    .bind(SESSION_HOURS as i32)
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
-    result
+    login_throttle::succeeded(ctx, &attempt).await?;
+    Ok(NewSession {
+        token,
+        expires_at,
+        principal: realm.principal(account.username, &account.role)?,
+    })
 }
 
-async fn recent_failures(
-    conn: &mut PgConnection,
+/// The account of `username` if `password` is its password (disabled or not); the lookup's
+/// transaction ends before the hash is computed.
+async fn check_password(
+    ctx: &Ctx,
+    realm: Realm<'_>,
     tables: &Tables,
     username: &str,
-    meta: &RequestMeta,
-) -> AppResult<bool> {
-    let (by_user, by_address): (i64, i64) = sqlx::query_as(&format!(
-        "SELECT count(*) FILTER (WHERE lower(username) = lower($1)), \
-                count(*) FILTER (WHERE $2::text IS NOT NULL AND ip = $2) \
-         FROM {} WHERE NOT success AND at > now() - make_interval(mins => $3::int)",
-        tables.login_log
+    password: String,
+) -> AppResult<Option<AccountRow>> {
+    let mut tx = realm.begin(ctx).await?;
+    let account: Option<AccountRow> = sqlx::query_as(&format!(
+        "SELECT u.id, u.username, u.password_hash, {} AS role, u.disabled \
+         FROM {} u WHERE lower(u.username) = lower($1)",
+        tables.role_expr, tables.users
     ))
     .bind(username)
-    .bind(&meta.ip)
-    .bind(THROTTLE_MINUTES as i32)
-    .fetch_one(conn)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(by_user >= MAX_FAILURES_PER_USER || by_address >= MAX_FAILURES_PER_ADDRESS)
+    tx.commit().await?;
+    let ok = verify_password(password, account.as_ref().map(|a| a.password_hash.clone())).await?;
+    Ok(account.filter(|_| ok))
 }
 
 /// The user behind a session cookie in `realm`, if the session exists, is unexpired and the user

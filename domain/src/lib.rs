@@ -10,6 +10,7 @@ pub mod error;
 pub mod executions;
 pub mod executors;
 pub mod hot_updates;
+mod login_throttle;
 pub mod seed;
 pub mod skills;
 pub mod tenancy;

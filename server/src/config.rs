@@ -8,6 +8,8 @@ use anyhow::{bail, Context};
 use domain::brain::openai::OpenAiConfig;
 use domain::executors::SandboxConfig;
 
+use crate::client::TrustedProxies;
+
 /// How long the assistant waits for an OpenAI-compatible provider's answer.
 const BRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -34,6 +36,8 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// The assistant's OpenAI-compatible provider; `None`: the embedded one (no network).
     pub brain: Option<OpenAiConfig>,
+    /// Reverse proxies whose `Forwarded`/`X-Forwarded-*` headers are believed; none by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Config {
@@ -77,6 +81,10 @@ impl Config {
                     timeout: BRAIN_TIMEOUT,
                 }),
             },
+            trusted_proxies: var("EXECGOV_TRUSTED_PROXIES")
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("EXECGOV_TRUSTED_PROXIES: {e}"))?,
             sandbox: {
                 let defaults = SandboxConfig::default();
                 SandboxConfig {

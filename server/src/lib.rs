@@ -3,9 +3,11 @@
 
 mod api;
 mod brain;
+pub mod client;
 pub mod config;
 pub mod postgres;
 mod runs;
+mod same_origin;
 mod submissions;
 
 use std::net::SocketAddr;
@@ -18,6 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use client::{Client, TrustedProxies};
 use domain::accounts::SESSION_COOKIE;
 use domain::brain::embedded::Embedded;
 use domain::brain::Provider;
@@ -43,17 +46,24 @@ pub fn listening_address(output: &str) -> Option<SocketAddr> {
 /// The longest a page or server function may take before it is answered 503.
 const PAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The whole HTTP surface with the embedded (offline) brain; see `router_with_brain`.
+/// The whole HTTP surface with the embedded (offline) brain and no trusted proxies; see
+/// `router_with_brain`.
 pub fn router(ctx: Ctx, leptos_options: LeptosOptions) -> Router {
-    router_with_brain(ctx, leptos_options, Arc::new(Embedded))
+    router_with_brain(
+        ctx,
+        leptos_options,
+        Arc::new(Embedded),
+        TrustedProxies::default(),
+    )
 }
 
-/// The whole HTTP surface, the assistant answering with `brain`. `/healthz` answers on every
-/// host; everything else needs a bound Host.
+/// The whole HTTP surface, the assistant answering with `brain`, forwarding headers believed
+/// from `proxies` only. `/healthz` answers on every host; everything else needs a bound Host.
 pub fn router_with_brain(
     ctx: Ctx,
     leptos_options: LeptosOptions,
     brain: Arc<dyn Provider>,
+    proxies: TrustedProxies,
 ) -> Router {
     let routes = generate_route_list(App);
     let provide_ctx = {
@@ -81,7 +91,13 @@ pub fn router_with_brain(
         .merge(brain::routes(brain).with_state(ctx.clone()))
         .merge(submissions::routes().with_state(ctx.clone()))
         .merge(api::routes().with_state(ctx.clone()))
-        .layer(middleware::from_fn_with_state(ctx.clone(), host_layer))
+        .layer(middleware::from_fn_with_state(
+            HostLayer {
+                ctx: ctx.clone(),
+                proxies: Arc::new(proxies),
+            },
+            host_layer,
+        ))
         .with_state(leptos_options);
     Router::new()
         .route("/healthz", get(healthz))
@@ -112,9 +128,20 @@ pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(|(_, token)| token.trim())
 }
 
+#[derive(Clone)]
+struct HostLayer {
+    ctx: Ctx,
+    proxies: Arc<TrustedProxies>,
+}
+
 /// Resolves the Host and the session before anything else runs. Unknown hosts get a 404 page and
 /// suspended tenants a suspended page; no request ever falls through to a default tenant.
-async fn host_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Response {
+/// Cross-site state-changing requests are refused first (`same_origin`).
+async fn host_layer(
+    State(HostLayer { ctx, proxies }): State<HostLayer>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let host = req
         .headers()
         .get(header::HOST)
@@ -122,12 +149,19 @@ async fn host_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Res
         .map(str::to_string)
         .or_else(|| req.uri().authority().map(|a| a.to_string()))
         .unwrap_or_default();
+    let client = Client::of(
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip()),
+        req.headers(),
+        &proxies,
+    );
+    if let Err(message) = same_origin::check(req.method(), req.headers(), client.scheme, &host) {
+        return cross_site_refusal(&req, &message);
+    }
     let token = session_token(&req);
     let meta = RequestMeta {
-        ip: req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+        ip: client.ip.map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -184,6 +218,22 @@ fn refusal(req: &Request, status: StatusCode, title: &str, message: &str) -> Res
         return api::ApiError::from(err).into_response();
     }
     plain_page(status, title, message)
+}
+
+/// A cross-site request's refusal (403): problem details for the REST API, the server functions'
+/// own error shape for their callers, a plain page for a form posted without JavaScript.
+fn cross_site_refusal(req: &Request, message: &str) -> Response {
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let path = req.uri().path();
+    if path.starts_with("/api/") && !path.starts_with("/api/v1/") && !wants_html {
+        let error = model::UserError::new(model::ErrorKind::Forbidden, message);
+        return (StatusCode::FORBIDDEN, axum::Json(error)).into_response();
+    }
+    refusal(req, StatusCode::FORBIDDEN, "Refused: another site", message)
 }
 
 /// A page that needs no application: for unbound and suspended hosts.

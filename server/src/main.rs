@@ -98,7 +98,12 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         None => Arc::new(Embedded),
     };
     tracing::info!(provider = brain.name(), "the assistant's provider");
-    let app = server::router_with_brain(ctx.clone(), leptos_options, brain);
+    let app = server::router_with_brain(
+        ctx.clone(),
+        leptos_options,
+        brain,
+        config.trusted_proxies.clone(),
+    );
     print_welcome(config, addr, &seeded, &passwords_file);
     axum::serve(
         listener,

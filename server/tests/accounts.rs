@@ -131,8 +131,9 @@ async fn logins_are_logged_in_their_own_realm_with_address_and_user_agent() {
         .all(|e| e["target"] != "acme-user" && e["target"] != "no-such-user"));
 }
 
-/// After 5 failed logins for one user the next attempt is refused as throttled even with the
-/// right password, and recorded as such; another user of the tenant can still sign in.
+/// After 5 failed logins for one user from one address the next attempt from there is refused as
+/// throttled even with the right password, and recorded as such; another user of the tenant can
+/// still sign in. (Other addresses are not held back: see `sign_in.rs`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_failed_logins_throttle_the_user_even_with_the_right_password() {
     let server = start_server(seeded_ctx().await).await;

@@ -180,6 +180,14 @@ pub struct TestServer {
 }
 
 pub async fn start_server(ctx: Ctx) -> TestServer {
+    start_server_with(ctx, server::router).await
+}
+
+/// `start_server` with the router `make` builds (e.g. with other settings).
+pub async fn start_server_with(
+    ctx: Ctx,
+    make: impl FnOnce(Ctx, LeptosOptions) -> axum::Router,
+) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let options = LeptosOptions::builder()
@@ -188,7 +196,7 @@ pub async fn start_server(ctx: Ctx) -> TestServer {
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let app = server::router(ctx.clone(), options);
+    let app = make(ctx.clone(), options);
     tokio::spawn(async move {
         axum::serve(
             listener,
