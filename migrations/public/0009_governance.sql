@@ -1,0 +1,105 @@
+-- Governance hardening (issue 11).
+
+-- §10 The audit logs become hash chains. Each entry stores its position in its log (`seq`), the
+-- hash of the entry before it (`prev_hash`, '' for the first) and its own `hash`: SHA-256 over
+-- a canonical encoding of the previous hash and the entry's content (audit_entry_hash). The
+-- links are made at commit time by a deferred trigger that serialises appends per log with a
+-- transaction-level advisory lock, so concurrent writers cannot fork a chain and the lock is
+-- held only while the transaction commits (not across the rest of a worker's transaction).
+-- `execgov audit verify` and the console recompute every link.
+
+-- The canonical encoding: a version tag, then each field as <byte length>:<bytes> ('-' for
+-- NULL), the time as microseconds since the epoch and `detail` as jsonb's own (normalised)
+-- text. domain::audit::entry_hash computes exactly the same.
+CREATE FUNCTION public.audit_entry_hash(
+    prev_hash text, id bigint, at timestamptz, actor text, action text, target text,
+    detail jsonb, result text, ip text, user_agent text
+) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT encode(sha256(convert_to(
+        'execgov-audit-v1' ||
+        (SELECT string_agg(CASE WHEN f IS NULL THEN '-' ELSE octet_length(f) || ':' || f END, '' ORDER BY n)
+         FROM unnest(ARRAY[prev_hash, id::text,
+                           (extract(epoch FROM at) * 1000000)::bigint::text,
+                           actor, action, target, detail::text, result, ip, user_agent])
+              WITH ORDINALITY AS x(f, n)),
+        'UTF8')), 'hex')
+$$;
+
+-- BEFORE INSERT: notes the log in a transaction-local setting, so that at commit the links
+-- take the locks of every log this transaction wrote in one order (a worker's transaction
+-- ends one tenant's execution and starts another tenant's: two logs; without the order two
+-- such transactions could deadlock).
+CREATE FUNCTION public.audit_chain_note() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    noted text := coalesce(current_setting('execgov.audit_chains', true), '');
+BEGIN
+    IF position(',' || TG_RELID::bigint || ',' IN ',' || noted) = 0 THEN
+        PERFORM set_config('execgov.audit_chains', noted || TG_RELID::bigint || ',', true);
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- Deferred AFTER INSERT: links the entry to the end of its log. SECURITY DEFINER (the
+-- application's role, a member of every tenant role): at commit the transaction may be acting
+-- as another tenant's role than the one whose log this entry is in.
+CREATE FUNCTION public.audit_chain_link() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public AS $$
+DECLARE
+    log text := format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    chain bigint;
+    last_seq bigint;
+    last_hash text;
+BEGIN
+    IF current_setting('execgov.audit_locked', true) IS DISTINCT FROM 'yes' THEN
+        FOR chain IN
+            SELECT DISTINCT k::bigint FROM unnest(string_to_array(
+                current_setting('execgov.audit_chains', true), ',')) AS k
+            WHERE k <> '' ORDER BY 1
+        LOOP
+            -- 'EGOV' in the high half keeps these keys apart from the application's others.
+            PERFORM pg_advisory_xact_lock((1162301270::bigint << 32) | chain);
+        END LOOP;
+        PERFORM set_config('execgov.audit_locked', 'yes', true);
+    END IF;
+    EXECUTE format('SELECT seq, hash FROM %s WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1', log)
+        INTO last_seq, last_hash;
+    EXECUTE format('UPDATE %s SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4', log)
+        USING coalesce(last_seq, 0) + 1, coalesce(last_hash, ''),
+              public.audit_entry_hash(coalesce(last_hash, ''), NEW.id, NEW.at, NEW.actor,
+                                      NEW.action, NEW.target, NEW.detail, NEW.result, NEW.ip,
+                                      NEW.user_agent),
+              NEW.id;
+    RETURN NULL;
+END $$;
+
+-- Links a whole existing log in id order (the entries written before this migration), then
+-- puts the triggers on it. Used here for the platform's log and by the tenant migration for
+-- each tenant's.
+CREATE FUNCTION public.audit_chain_install(log regclass) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    e record;
+    n bigint := 0;
+    prev text := '';
+    h text;
+BEGIN
+    EXECUTE format('ALTER TABLE %s ADD COLUMN seq bigint, ADD COLUMN prev_hash text, '
+                   'ADD COLUMN hash text', log);
+    FOR e IN EXECUTE format('SELECT * FROM %s ORDER BY id', log) LOOP
+        n := n + 1;
+        h := public.audit_entry_hash(prev, e.id, e.at, e.actor, e.action, e.target, e.detail,
+                                     e.result, e.ip, e.user_agent);
+        EXECUTE format('UPDATE %s SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4', log)
+            USING n, prev, h, e.id;
+        prev := h;
+    END LOOP;
+    -- Unique: two entries can never claim the same place in the chain.
+    EXECUTE format('CREATE UNIQUE INDEX %I ON %s (seq)',
+                   (SELECT relname FROM pg_class WHERE oid = log) || '_seq', log);
+    EXECUTE format('CREATE TRIGGER audit_chain_note BEFORE INSERT ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION public.audit_chain_note()', log);
+    EXECUTE format('CREATE CONSTRAINT TRIGGER audit_chain_link AFTER INSERT ON %s '
+                   'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW '
+                   'EXECUTE FUNCTION public.audit_chain_link()', log);
+END $$;
+
+SELECT public.audit_chain_install('public.platform_audit');
