@@ -103,3 +103,24 @@ BEGIN
 END $$;
 
 SELECT public.audit_chain_install('public.platform_audit');
+
+-- §9 Submission ids are seen by tenants (URLs, API, CLI, their skills' versions and audit
+-- entries) but numbered across the platform: consecutive ids let a tenant count every other
+-- tenant's submissions. New ones get random ids instead: 51 random bits with the top bit of
+-- 52 set, so every new id has 16 digits, never meets an earlier (small) id, and stays exact in
+-- JavaScript numbers. One id keeps meaning the same submission for the tenant, the console and
+-- the audit trail (per-tenant numbers would need a second identifier and a translation at every
+-- boundary). Lists are ordered by time instead of by id.
+ALTER TABLE skill_submissions ALTER COLUMN id DROP IDENTITY;
+ALTER TABLE skill_submissions ALTER COLUMN id SET DEFAULT
+    (('x' || substr(md5(gen_random_uuid()::text), 1, 13))::bit(52)::bigint | (1::bigint << 51));
+DROP INDEX skill_submissions_by_tenant;
+CREATE INDEX skill_submissions_by_tenant ON skill_submissions (tenant_id, created_at DESC, id DESC);
+DROP INDEX skill_submissions_pending;
+CREATE INDEX skill_submissions_pending ON skill_submissions (created_at, id) WHERE status = 'submitted';
+
+-- §9 The verification's names of other tenants stay in the platform's view; the timeline a
+-- tenant reads no longer says how many tenants were checked.
+UPDATE skill_submission_events
+SET note = regexp_replace(note, ' \(\d+ other tenants checked\)$', ', not visible in any other tenant')
+WHERE status = 'live';

@@ -901,7 +901,7 @@ async fn another_tenant_sees_nothing_of_a_submission_or_its_skill() {
     page.assert_ok();
     assert!(!page.body.contains("Skill word-frequency"), "{}", page.body);
     let verification: Value = serde_json::from_str(
-        &detail(&server, ACME, &s.admin, same_slug)
+        &detail(&server, CONSOLE, &s.console, same_slug)
             .await
             .verification
             .expect("a verification"),
@@ -913,9 +913,12 @@ async fn another_tenant_sees_nothing_of_a_submission_or_its_skill() {
         .iter()
         .any(|o| o["tenant"] == "Globex" && o["visible"] == false));
 
-    // The recorded verification: every other tenant checked, none can reach it.
+    // The recorded verification (the platform's view): every other tenant checked, none can
+    // reach it.
+    let platform_view = detail(&server, CONSOLE, &s.console, id).await;
     let verification: Value =
-        serde_json::from_str(d.verification.as_deref().expect("a verification")).unwrap();
+        serde_json::from_str(platform_view.verification.as_deref().expect("a verification"))
+            .unwrap();
     let others = verification["other_tenants"]
         .as_array()
         .expect("other tenants");
@@ -1982,4 +1985,65 @@ async fn an_update_that_changes_the_script_language_runs_in_its_own_language() {
         .as_deref()
         .unwrap_or_default()
         .contains("\"lines\": 1"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a tenant learns of other tenants through its own submissions (issue 11 §9).
+
+/// A tenant admin reading their own live submission (verification, timeline) and their audit
+/// log sees neither the names of the other tenants nor how many there are; the console's view
+/// keeps the names. Submission ids are random: two in a row say nothing of everyone else's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_learns_nothing_of_other_tenants_from_its_submissions() {
+    const SLUG: &str = "acme-private";
+    let server = start_server(seeded_ctx().await).await;
+    let s = sessions(&server).await;
+    let v1 = versioned_skill(SLUG, "v1", 0.0, false);
+    let first = submit_and_approve(&server, &s.admin, &s.console, "v1.zip", &v1, false).await;
+    let others: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM public.tenants WHERE name <> 'Acme'")
+            .fetch_all(&server.ctx.pool)
+            .await
+            .unwrap();
+    assert!(others.contains(&"Globex".to_string()));
+
+    let reply = server
+        .call(ACME, "get-submission", &[("id", &first.to_string())], Some(&s.admin))
+        .await;
+    reply.assert_ok();
+    let audit = server.call(ACME, "audit-entries", &[], Some(&s.admin)).await;
+    audit.assert_ok();
+    assert!(audit.body.contains("skill.live"), "{}", audit.body);
+    for name in &others {
+        assert!(!reply.body.contains(name.as_str()), "{name}: {}", reply.body);
+        assert!(!audit.body.contains(name.as_str()), "{name}: {}", audit.body);
+    }
+    let d: SubmissionDetail = serde_json::from_str(&reply.body).unwrap();
+    let verification: Value = serde_json::from_str(d.verification.as_deref().unwrap()).unwrap();
+    assert_eq!(verification["other_tenants"], "not visible in any other tenant");
+    let live = d.timeline.iter().find(|e| e.status == "live").unwrap();
+    assert_eq!(live.note, "live in Acme only, not visible in any other tenant");
+
+    let platform = detail(&server, CONSOLE, &s.console, first).await;
+    let verification: Value =
+        serde_json::from_str(platform.verification.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        verification["other_tenants"].as_array().unwrap().len(),
+        others.len()
+    );
+
+    // Random, 16-digit ids, exact as JavaScript numbers.
+    let v2 = versioned_skill(SLUG, "v2", 0.0, false);
+    let second = submitted_id(&submit(&server, ACME, &s.admin, "v2.zip", &zip_of(&v2)).await);
+    for id in [first, second] {
+        assert!((1i64 << 51..1i64 << 53).contains(&id), "{id}");
+    }
+    assert!((second - first).abs() > 1000, "{first} then {second}");
+    let listed = server.call(ACME, "list-submissions", &[], Some(&s.admin)).await;
+    let listed: Vec<SubmissionSummary> = serde_json::from_str(&listed.body).unwrap();
+    assert_eq!(
+        listed.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [second, first],
+        "newest first"
+    );
 }
