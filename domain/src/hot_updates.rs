@@ -120,6 +120,13 @@ async fn checked_submit(
     check_flags(&submission.proposed)?;
     let mut live = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let live_version = live_version_of(&mut live, &m.slug).await?;
+    if let Some(reason) = skills::governance::disabled_reason(&mut live, &m.slug).await? {
+        return Err(AppError::Conflict(format!(
+            "The platform disabled {} in this tenant ({reason}); it cannot be updated until the \
+             platform enables it again.",
+            m.slug
+        )));
+    }
     let kind: Option<String> = sqlx::query_scalar(
         "SELECT a.kind FROM skills s JOIN assets a ON a.id = s.asset_id WHERE s.slug = $1",
     )
@@ -1055,9 +1062,11 @@ async fn fail(
             "UPDATE skills SET \
                current_version_id = COALESCE((SELECT v.id FROM skill_versions v \
                  WHERE v.skill_id = skills.id AND v.submission_id IS DISTINCT FROM $2 \
+                   AND v.withdrawn_at IS NULL \
                  ORDER BY v.version DESC LIMIT 1), current_version_id), \
                enabled = enabled AND EXISTS (SELECT 1 FROM skill_versions v \
-                 WHERE v.skill_id = skills.id AND v.submission_id IS DISTINCT FROM $2) \
+                 WHERE v.skill_id = skills.id AND v.submission_id IS DISTINCT FROM $2 \
+                   AND v.withdrawn_at IS NULL) \
              WHERE slug = $1 \
                AND current_version_id IN (SELECT id FROM skill_versions WHERE submission_id = $2)",
         )

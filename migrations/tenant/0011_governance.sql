@@ -10,3 +10,15 @@ WHERE action = 'skill.live' AND detail #> '{verification,other_tenants}' IS NOT 
 -- 0009): the entries written so far are linked in id order, new ones at commit.
 SELECT public.audit_chain_install('audit_log');
 
+-- §4 The platform withdraws a skill version (it is never made live again: not by the tenant's
+-- roll back or forward) and disables a skill in a tenant (`enabled` false with the reason: the
+-- tenant has no way to enable it again; only the platform clears it).
+ALTER TABLE skill_versions
+    ADD COLUMN withdrawn_at     timestamptz,
+    ADD COLUMN withdrawn_by     text,
+    ADD COLUMN withdrawn_reason text,
+    ADD CHECK ((withdrawn_at IS NULL) = (withdrawn_reason IS NULL));
+ALTER TABLE skills
+    ADD COLUMN disabled_by     text,
+    ADD COLUMN disabled_reason text,
+    ADD CHECK (disabled_reason IS NULL OR NOT enabled);
