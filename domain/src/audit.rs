@@ -195,7 +195,9 @@ pub async fn verify_chain(
             if r.prev_hash.as_deref() != Some(prev.as_str()) {
                 return Ok((
                     count,
-                    broken("it does not follow the entry before it (that one was changed or removed)"),
+                    broken(
+                        "it does not follow the entry before it (that one was changed or removed)",
+                    ),
                 ));
             }
             let hash = entry_hash(
@@ -211,7 +213,10 @@ pub async fn verify_chain(
                 r.user_agent.as_deref(),
             );
             if r.hash.as_deref() != Some(hash.as_str()) {
-                return Ok((count, broken("its content does not match its hash (it was changed)")));
+                return Ok((
+                    count,
+                    broken("its content does not match its hash (it was changed)"),
+                ));
             }
             count += 1;
             last_seq = r.seq;
@@ -258,7 +263,9 @@ pub async fn verify_all(ctx: &crate::Ctx, only: Option<&str>) -> AppResult<Vec<m
             let tenant = tenants
                 .into_iter()
                 .find(|t| t.name.to_lowercase() == name || t.schema.as_str() == name)
-                .ok_or_else(|| crate::AppError::NotFound(format!("There is no tenant {name:?}.")))?;
+                .ok_or_else(|| {
+                    crate::AppError::NotFound(format!("There is no tenant {name:?}."))
+                })?;
             vec![tenant]
         }
     };

@@ -999,10 +999,7 @@ async fn verify(ctx: &Ctx, row: &SubmissionRow, actor: &Actor) -> AppResult<()> 
     // The timeline and the tenant's audit log are the tenant's to read: nothing about other
     // tenants beyond "not visible" (the names and their number stay on the submission, for
     // the platform's view).
-    let note = format!(
-        "live in {} only, {NOT_ELSEWHERE}",
-        row.tenant_name
-    );
+    let note = format!("live in {} only, {NOT_ELSEWHERE}", row.tenant_name);
     record_step(
         ctx,
         row,

@@ -55,11 +55,20 @@ async fn audit_command(args: &[String]) -> anyhow::Result<ExitCode> {
         _ => anyhow::bail!("{USAGE}"),
     };
     let config = Config::from_env()?;
-    let running = config.data_dir.join("postgres/data/postmaster.pid").exists();
+    let cluster_dir = config.data_dir.join("postgres/data");
+    if config.database_url.is_none() && !cluster_dir.join("PG_VERSION").exists() {
+        anyhow::bail!(
+            "no database to verify: {} holds no private cluster; set DATABASE_URL or \
+             EXECGOV_DATA_DIR to the server's",
+            config.data_dir.display()
+        );
+    }
+    let running = cluster_dir.join("postmaster.pid").exists();
     let (options, cluster) = database(&config).await?;
     let checked = async {
         let pool = domain::db::connect(options, 2).await?;
-        let checks = domain::audit::verify_all(&Ctx::new(pool, config.data_dir.clone()), only).await;
+        let checks =
+            domain::audit::verify_all(&Ctx::new(pool, config.data_dir.clone()), only).await;
         anyhow::Ok(checks?)
     }
     .await;

@@ -130,7 +130,10 @@ async fn an_edited_or_deleted_audit_entry_breaks_its_chain_there() {
 
     // Intact: every log verifies, the concurrent entries included, each chain one line.
     let checks = console_check(&server, &session).await;
-    assert!(checks.iter().all(|(_, _, broken)| broken.is_none()), "{checks:?}");
+    assert!(
+        checks.iter().all(|(_, _, broken)| broken.is_none()),
+        "{checks:?}"
+    );
     let acme_entries = count(&ctx, "SELECT count(*) FROM tenant_1003.audit_log").await;
     assert!(checks.contains(&("tenant Acme (tenant_1003)".into(), acme_entries, None)));
     assert!(acme_entries >= 24);
@@ -174,26 +177,63 @@ async fn an_edited_or_deleted_audit_entry_breaks_its_chain_there() {
     .unwrap();
 
     let checks = console_check(&server, &session).await;
-    assert_eq!(broken_in(&checks, "tenant Acme"), Some(edited), "{checks:?}");
-    assert_eq!(broken_in(&checks, "tenant Globex"), Some(after_deleted), "{checks:?}");
+    assert_eq!(
+        broken_in(&checks, "tenant Acme"),
+        Some(edited),
+        "{checks:?}"
+    );
+    assert_eq!(
+        broken_in(&checks, "tenant Globex"),
+        Some(after_deleted),
+        "{checks:?}"
+    );
     assert_eq!(broken_in(&checks, "platform"), Some(next), "{checks:?}");
     // The entries before the broken link were verified.
-    let acme = checks.iter().find(|c| c.0.starts_with("tenant Acme")).unwrap();
+    let acme = checks
+        .iter()
+        .find(|c| c.0.starts_with("tenant Acme"))
+        .unwrap();
     assert_eq!(acme.1, acme_ids.len() as i64 / 2);
 
     let (ok, out) = cli_verify(&db, &["--tenant", "acme"]).await;
     assert!(!ok, "{out}");
     assert!(
-        out.contains(&format!("tenant Acme (tenant_1003): BROKEN at entry {edited}:")),
+        out.contains(&format!(
+            "tenant Acme (tenant_1003): BROKEN at entry {edited}:"
+        )),
         "{out}"
     );
-    assert!(!out.contains("Globex") && !out.contains("platform"), "{out}");
+    assert!(
+        !out.contains("Globex") && !out.contains("platform"),
+        "{out}"
+    );
     let (ok, out) = cli_verify(&db, &[]).await;
     assert!(!ok, "{out}");
-    assert!(out.contains(&format!("BROKEN at entry {after_deleted}:")), "{out}");
-    assert!(out.contains(&format!("platform: BROKEN at entry {next}:")), "{out}");
+    assert!(
+        out.contains(&format!("BROKEN at entry {after_deleted}:")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("platform: BROKEN at entry {next}:")),
+        "{out}"
+    );
     let (ok, out) = cli_verify(&db, &["--tenant", "nobody"]).await;
-    assert!(!ok && out.contains("There is no tenant \"nobody\""), "{out}");
+    assert!(
+        !ok && out.contains("There is no tenant \"nobody\""),
+        "{out}"
+    );
+
+    // Without a database it says so, and makes none.
+    let empty = db.ctx.data_dir.join("no-database-here");
+    let output = Command::new(env!("CARGO_BIN_EXE_execgov"))
+        .args(["audit", "verify"])
+        .env_remove("DATABASE_URL")
+        .env("EXECGOV_DATA_DIR", &empty)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && err.contains("no database to verify"), "{err}");
+    assert!(!empty.join("postgres").exists());
 
     // Only super-admins run the check.
     let member = server.login("acme.localhost", "acme-admin", PASSWORD).await;
@@ -202,7 +242,11 @@ async fn an_edited_or_deleted_audit_entry_breaks_its_chain_there() {
         .await;
     reply.assert_refused(&["Forbidden", "Unauthenticated"]);
     let page = server.get(CONSOLE, "/audit/verify", Some(&session)).await;
-    assert!(page.body.contains("data-testid=\"audit-check\""), "{}", page.body);
+    assert!(
+        page.body.contains("data-testid=\"audit-check\""),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains(&format!("broken at entry {edited}")));
 }
 
@@ -221,12 +265,11 @@ async fn rolled_back_entries_leave_the_chain_intact() {
         .unwrap();
     drop(tx);
     write_concurrently(&ctx, 2).await;
-    let links: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT seq, prev_hash, hash FROM tenant_1003.audit_log ORDER BY seq",
-    )
-    .fetch_all(&ctx.pool)
-    .await
-    .unwrap();
+    let links: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT seq, prev_hash, hash FROM tenant_1003.audit_log ORDER BY seq")
+            .fetch_all(&ctx.pool)
+            .await
+            .unwrap();
     for (i, pair) in links.windows(2).enumerate() {
         assert_eq!(pair[0].0 + 1, pair[1].0, "seq at {i}");
         assert_eq!(pair[0].2, pair[1].1, "link at {i}");

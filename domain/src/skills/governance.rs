@@ -44,6 +44,23 @@ async fn lock_skill(conn: &mut PgConnection, slug: &str) -> AppResult<(i64, Opti
         .ok_or_else(|| AppError::NotFound(format!("There is no skill {slug:?} here.")))
 }
 
+/// The id of `version` of the skill (`slug`, for the message) and why it was withdrawn, if it was.
+pub(super) async fn version_of(
+    conn: &mut PgConnection,
+    skill_id: i64,
+    slug: &str,
+    version: i32,
+) -> AppResult<(i64, Option<String>)> {
+    sqlx::query_as(
+        "SELECT id, withdrawn_reason FROM skill_versions WHERE skill_id = $1 AND version = $2",
+    )
+    .bind(skill_id)
+    .bind(version)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("{slug} has no version {version}.")))
+}
+
 /// Withdraws `version` of `slug` in `tenant` (super-admins, from the console). When it is the
 /// live version, the latest version not withdrawn goes live instead, or none (the skill is then
 /// not runnable until a new version is approved).
@@ -58,14 +75,7 @@ pub async fn withdraw_version(
     let reason = checked_reason(reason)?;
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let (skill_id, live) = lock_skill(&mut tx, slug).await?;
-    let (version_id, withdrawn): (i64, Option<String>) = sqlx::query_as(
-        "SELECT id, withdrawn_reason FROM skill_versions WHERE skill_id = $1 AND version = $2",
-    )
-    .bind(skill_id)
-    .bind(version)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| AppError::NotFound(format!("{slug} has no version {version}.")))?;
+    let (version_id, withdrawn) = version_of(&mut tx, skill_id, slug, version).await?;
     if withdrawn.is_some() {
         return Err(AppError::Conflict(format!(
             "Version {version} of {slug} is already withdrawn."
@@ -99,7 +109,14 @@ pub async fn withdraw_version(
     let why = format!("version {version} of {slug} was withdrawn by the platform: {reason}");
     detail["cancelled"] =
         cancel_pending(&mut tx, tenant, actor, skill_id, Some(version_id), &why).await?;
-    record_in_logs(&mut tx, tenant, actor, true, ("skill.withdraw", slug, detail)).await?;
+    record_in_logs(
+        &mut tx,
+        tenant,
+        actor,
+        true,
+        ("skill.withdraw", slug, detail),
+    )
+    .await?;
     tx.commit().await
 }
 
@@ -169,13 +186,13 @@ pub async fn set_disabled(
 
 /// Why the platform disabled `slug` in the current tenant transaction, if it did.
 pub async fn disabled_reason(conn: &mut PgConnection, slug: &str) -> AppResult<Option<String>> {
-    Ok(
-        sqlx::query_scalar::<_, Option<String>>("SELECT disabled_reason FROM skills WHERE slug = $1")
-            .bind(slug)
-            .fetch_optional(conn)
-            .await?
-            .flatten(),
+    Ok(sqlx::query_scalar::<_, Option<String>>(
+        "SELECT disabled_reason FROM skills WHERE slug = $1",
     )
+    .bind(slug)
+    .fetch_optional(conn)
+    .await?
+    .flatten())
 }
 
 /// Cancels with `reason` the executions of the skill (of one of its versions) that have not

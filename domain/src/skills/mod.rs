@@ -560,14 +560,7 @@ pub async fn switch_version(
             "Version {version} of {slug} is already live."
         )));
     }
-    let (target, withdrawn): (i64, Option<String>) = sqlx::query_as(
-        "SELECT id, withdrawn_reason FROM skill_versions WHERE skill_id = $1 AND version = $2",
-    )
-    .bind(skill_id)
-    .bind(version)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| AppError::NotFound(format!("{slug} has no version {version}.")))?;
+    let (target, withdrawn) = governance::version_of(&mut tx, skill_id, slug, version).await?;
     if let Some(reason) = withdrawn {
         return Err(AppError::Conflict(format!(
             "Version {version} of {slug} was withdrawn by the platform ({reason}); it cannot be \
