@@ -281,3 +281,33 @@ pub async fn verify_all(ctx: &crate::Ctx, only: Option<&str>) -> AppResult<Vec<m
     }
     Ok(checks)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The encoding is part of every stored chain: a change here would break them all. The
+    /// expected hash is what `public.audit_entry_hash` returns for the same entry.
+    #[test]
+    fn the_entry_hash_is_the_databases() {
+        let at = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678901Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let detail = r#"{"reason": "naïve 中文", "version": 2}"#;
+        assert_eq!(
+            entry_hash(
+                "ab12",
+                7,
+                at,
+                "superadmin",
+                "skill.withdraw",
+                "csv-summary",
+                detail,
+                "ok",
+                None,
+                Some("Mozilla/5.0"),
+            ),
+            "286968c72ee842c474ce9146e730f2e5dfd60c996a30f615db0788da96f6e986"
+        );
+    }
+}
