@@ -10,18 +10,22 @@
 
 -- The canonical encoding: a version tag, then each field as <byte length>:<bytes> ('-' for
 -- NULL), the time as microseconds since the epoch and `detail` as jsonb's own (normalised)
--- text. domain::audit::entry_hash computes exactly the same.
+-- text. domain::audit::entry_hash computes exactly the same. Plain SQL expressions, so that
+-- PostgreSQL inlines them into the (cached) plans of the link functions below (their
+-- volatility is that of their bodies: extract from a timestamptz and convert_to are STABLE).
+CREATE FUNCTION public.audit_field(f text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN f IS NULL THEN '-' ELSE octet_length(f)::text || ':' || f END
+$$;
 CREATE FUNCTION public.audit_entry_hash(
     prev_hash text, id bigint, at timestamptz, actor text, action text, target text,
     detail jsonb, result text, ip text, user_agent text
-) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT encode(sha256(convert_to(
-        'execgov-audit-v1' ||
-        (SELECT string_agg(CASE WHEN f IS NULL THEN '-' ELSE octet_length(f) || ':' || f END, '' ORDER BY n)
-         FROM unnest(ARRAY[prev_hash, id::text,
-                           (extract(epoch FROM at) * 1000000)::bigint::text,
-                           actor, action, target, detail::text, result, ip, user_agent])
-              WITH ORDINALITY AS x(f, n)),
+        'execgov-audit-v1' || public.audit_field(prev_hash) || public.audit_field(id::text)
+        || public.audit_field((extract(epoch FROM at) * 1000000)::bigint::text)
+        || public.audit_field(actor) || public.audit_field(action) || public.audit_field(target)
+        || public.audit_field(detail::text) || public.audit_field(result)
+        || public.audit_field(ip) || public.audit_field(user_agent),
         'UTF8')), 'hex')
 $$;
 
@@ -39,16 +43,11 @@ BEGIN
     RETURN NEW;
 END $$;
 
--- Deferred AFTER INSERT: links the entry to the end of its log. SECURITY DEFINER (the
--- application's role, a member of every tenant role): at commit the transaction may be acting
--- as another tenant's role than the one whose log this entry is in.
-CREATE FUNCTION public.audit_chain_link() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, public AS $$
+-- Called by each log's link function before it reads the end of its chain: the first call in a
+-- transaction takes the locks of every log the transaction wrote, in one order.
+CREATE FUNCTION public.audit_chain_lock() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    log text := format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
     chain bigint;
-    last_seq bigint;
-    last_hash text;
 BEGIN
     IF current_setting('execgov.audit_locked', true) IS DISTINCT FROM 'yes' THEN
         FOR chain IN
@@ -61,21 +60,35 @@ BEGIN
         END LOOP;
         PERFORM set_config('execgov.audit_locked', 'yes', true);
     END IF;
-    EXECUTE format('SELECT seq, hash FROM %s WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1', log)
-        INTO last_seq, last_hash;
-    EXECUTE format('UPDATE %s SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4', log)
-        USING coalesce(last_seq, 0) + 1, coalesce(last_hash, ''),
-              public.audit_entry_hash(coalesce(last_hash, ''), NEW.id, NEW.at, NEW.actor,
-                                      NEW.action, NEW.target, NEW.detail, NEW.result, NEW.ip,
-                                      NEW.user_agent),
-              NEW.id;
+END $$;
+
+-- Deferred AFTER INSERT on the platform's log: links the entry to the end of its log. Each log
+-- has its own link function with static SQL (plans cached per connection; PL/pgSQL's dynamic
+-- EXECUTE would plan every statement anew). SECURITY DEFINER: at commit the transaction may be
+-- acting as a tenant's role. The tenant migration makes the same function for each tenant's
+-- log, owned by the tenant's role.
+CREATE FUNCTION public.platform_audit_link() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public AS $$
+DECLARE
+    last_seq bigint;
+    last_hash text;
+BEGIN
+    PERFORM public.audit_chain_lock();
+    SELECT seq, hash INTO last_seq, last_hash FROM public.platform_audit
+        WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1;
+    UPDATE public.platform_audit SET seq = coalesce(last_seq, 0) + 1,
+        prev_hash = coalesce(last_hash, ''),
+        hash = public.audit_entry_hash(coalesce(last_hash, ''), NEW.id, NEW.at, NEW.actor,
+            NEW.action, NEW.target, NEW.detail, NEW.result, NEW.ip, NEW.user_agent)
+    WHERE id = NEW.id;
     RETURN NULL;
 END $$;
 
 -- Links a whole existing log in id order (the entries written before this migration), then
--- puts the triggers on it. Used here for the platform's log and by the tenant migration for
--- each tenant's.
-CREATE FUNCTION public.audit_chain_install(log regclass) RETURNS void LANGUAGE plpgsql AS $$
+-- puts the triggers on it, `link` being its link function. Used here for the platform's log and
+-- by the tenant migration for each tenant's.
+CREATE FUNCTION public.audit_chain_install(log regclass, link regproc) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
     e record;
     n bigint := 0;
@@ -98,11 +111,10 @@ BEGIN
     EXECUTE format('CREATE TRIGGER audit_chain_note BEFORE INSERT ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION public.audit_chain_note()', log);
     EXECUTE format('CREATE CONSTRAINT TRIGGER audit_chain_link AFTER INSERT ON %s '
-                   'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW '
-                   'EXECUTE FUNCTION public.audit_chain_link()', log);
+                   'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s()', log, link);
 END $$;
 
-SELECT public.audit_chain_install('public.platform_audit');
+SELECT public.audit_chain_install('public.platform_audit', 'public.platform_audit_link');
 
 -- §9 Submission ids are seen by tenants (URLs, API, CLI, their skills' versions and audit
 -- entries) but numbered across the platform: consecutive ids let a tenant count every other
