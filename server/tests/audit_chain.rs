@@ -232,7 +232,10 @@ async fn an_edited_or_deleted_audit_entry_breaks_its_chain_there() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success() && err.contains("no database to verify"), "{err}");
+    assert!(
+        !output.status.success() && err.contains("no database to verify"),
+        "{err}"
+    );
     assert!(!empty.join("postgres").exists());
 
     // Only super-admins run the check.
