@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use model::{Principal, SessionInfo, Surface, TenantDetail, TenantSummary, UserError};
+use model::{AuditCheck, Principal, SessionInfo, Surface, TenantDetail, TenantSummary, UserError};
 
 use crate::auth::LoginForm;
 use crate::hot_updates::TenantSkills;
@@ -75,6 +75,57 @@ pub async fn whitelist_admin(
         .map_err(user_error)
 }
 
+/// Recomputes the hash chain of the platform's audit log and of every tenant's.
+#[server(endpoint = "verify-audit")]
+pub async fn verify_audit() -> Result<Vec<AuditCheck>, UserError> {
+    let (ctx, caller) = caller()?;
+    caller.super_admin().map_err(user_error)?;
+    domain::audit::verify_all(&ctx, None)
+        .await
+        .map_err(user_error)
+}
+
+/// `/audit/verify`: each audit log's chain, intact or with its first broken link.
+#[component]
+pub fn AuditCheckPage() -> impl IntoView {
+    view! {
+        <Gate surfaces=CONSOLE need=Need::Admin>
+            <AuditCheckView/>
+        </Gate>
+    }
+}
+
+#[component]
+fn AuditCheckView() -> impl IntoView {
+    let checks = Resource::new(|| (), |_| verify_audit());
+    view! {
+        <h1>"Audit chain check"</h1>
+        <p class="hint">"Each audit entry stores the hash of the entry before it and of its own content. A changed, inserted or removed entry breaks the chain at that entry."</p>
+        <Transition fallback=|| view! { <p>"Checking…"</p> }>
+            {move || Suspend::new(async move {
+                or_error(checks.await.map(|rows| view! {
+                    <table class="grid" data-testid="audit-check">
+                        <thead><tr><th>"Log"</th><th>"Entries verified"</th><th>"Result"</th></tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|c| view! {
+                                <tr data-broken=c.broken.as_ref().map(|b| b.entry_id.to_string())>
+                                    <td>{c.log}</td><td>{c.entries}</td>
+                                    <td>{match &c.broken {
+                                        None => view! { <span class="badge live">"OK"</span> }.into_any(),
+                                        Some(b) => view! {
+                                            <span class="error">{format!("broken at entry {}: {}", b.entry_id, b.reason)}</span>
+                                        }.into_any(),
+                                    }}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }))
+            })}
+        </Transition>
+    }
+}
+
 pub fn console_home(info: SessionInfo) -> impl IntoView {
     match info.principal {
         None => view! { <LoginForm title="Public console: sign in".to_string()/> }.into_any(),
@@ -86,6 +137,7 @@ pub fn console_home(info: SessionInfo) -> impl IntoView {
                     <li><a href="/tenants">"Tenants"</a> " — create, inspect, enable and disable tenants"</li>
                     <li><a href="/reviews">"Script reviews"</a> " — approve or reject the scripts tenants submit"</li>
                     <li><a href="/audit">"Platform audit log"</a></li>
+                    <li><a href="/audit/verify">"Audit chain check"</a> " — recompute every link of the platform's and each tenant's audit log"</li>
                     <li><a href="/logins">"Console login log"</a></li>
                 </ul>
             </section>

@@ -111,6 +111,70 @@ pub async fn tenant_skills(tenant_id: i64) -> Result<Vec<SkillVersions>, UserErr
         .map_err(user_error)
 }
 
+/// The tenant `tenant_id` for a super-admin on the console.
+#[cfg(feature = "ssr")]
+async fn console_tenant(
+    ctx: &domain::Ctx,
+    caller: &domain::caller::Caller,
+    tenant_id: Option<i64>,
+) -> Result<domain::tenancy::Tenant, UserError> {
+    caller.super_admin().map_err(user_error)?;
+    let id = tenant_id.ok_or_else(|| {
+        user_error(domain::AppError::Invalid(
+            "Say which tenant's skill.".into(),
+        ))
+    })?;
+    domain::tenancy::tenant_by_id(ctx, id)
+        .await
+        .map_err(user_error)
+}
+
+/// Withdraws `version` of `slug` in the tenant `tenant_id` (super-admins, console): it is never
+/// made live again there.
+#[server(endpoint = "withdraw-skill-version")]
+pub async fn withdraw_skill_version(
+    tenant_id: i64,
+    slug: String,
+    version: i32,
+    reason: String,
+) -> Result<(), UserError> {
+    let (ctx, caller) = caller()?;
+    let tenant = console_tenant(&ctx, &caller, Some(tenant_id)).await?;
+    domain::skills::governance::withdraw_version(
+        &ctx,
+        &tenant,
+        &caller.actor(),
+        &slug,
+        version,
+        &reason,
+    )
+    .await
+    .map_err(user_error)
+}
+
+/// Disables `slug` in the tenant `tenant_id` with a reason, or enables it again
+/// (super-admins, console).
+#[server(endpoint = "set-skill-disabled")]
+pub async fn set_skill_disabled(
+    tenant_id: i64,
+    slug: String,
+    disabled: bool,
+    reason: Option<String>,
+) -> Result<(), UserError> {
+    let (ctx, caller) = caller()?;
+    let tenant = console_tenant(&ctx, &caller, Some(tenant_id)).await?;
+    let reason = reason.unwrap_or_default();
+    domain::skills::governance::set_disabled(
+        &ctx,
+        &tenant,
+        &caller.actor(),
+        &slug,
+        disabled.then_some(reason.as_str()),
+    )
+    .await
+    .map_err(user_error)
+}
+
 /// Makes `version` of `slug` live: a tenant admin in their own tenant, or a super-admin on the
 /// console in the tenant `tenant_id`.
 #[server(endpoint = "switch-skill-version")]
@@ -123,15 +187,7 @@ pub async fn switch_skill_version(
     let actor = caller.actor();
     match caller.surface() {
         Surface::PublicConsole => {
-            caller.super_admin().map_err(user_error)?;
-            let id = tenant_id.ok_or_else(|| {
-                user_error(domain::AppError::Invalid(
-                    "Say which tenant's skill.".into(),
-                ))
-            })?;
-            let tenant = domain::tenancy::tenant_by_id(&ctx, id)
-                .await
-                .map_err(user_error)?;
+            let tenant = console_tenant(&ctx, &caller, tenant_id).await?;
             domain::skills::switch_version(&ctx, &tenant, &actor, true, &slug, version).await
         }
         _ => {
@@ -477,11 +533,14 @@ fn decision_forms(
     }
 }
 
-/// A skill's versions, with a button to make another one live when `switch` is given.
+/// A skill's versions, with a button to make another one live when `switch` is given (never
+/// for a withdrawn one: its reason is shown instead), and the console's withdraw form when
+/// `withdraw` is given (with the tenant's id).
 pub fn versions_table(
     slug: String,
     versions: Vec<SkillVersionInfo>,
     switch: Option<(ServerAction<SwitchSkillVersion>, Option<i64>)>,
+    withdraw: Option<(ServerAction<WithdrawSkillVersion>, i64)>,
 ) -> impl IntoView {
     view! {
         <table class="grid" data-testid="versions" data-skill=slug.clone()>
@@ -491,7 +550,8 @@ pub fn versions_table(
             </tr></thead>
             <tbody>
                 {versions.into_iter().map(|v| {
-                    let slug = slug.clone();
+                    let (slug, withdraw_slug) = (slug.clone(), slug.clone());
+                    let withdrawn = v.withdrawn_reason.clone();
                     view! {
                         <tr data-version=v.version class:live=v.live>
                             <td>{v.version}</td>
@@ -500,7 +560,12 @@ pub fn versions_table(
                             <td>{when(v.registered_at)}</td>
                             <td class="hash">{v.content_hash[..12].to_string()}</td>
                             <td>
-                                {if v.live {
+                                {if let Some(reason) = withdrawn.clone() {
+                                    view! {
+                                        <span class="badge withdrawn" data-testid="withdrawn">"withdrawn"</span>
+                                        " " <span class="hint">{reason}</span>
+                                    }.into_any()
+                                } else if v.live {
                                     view! { <span class="badge live">"live"</span> }.into_any()
                                 } else {
                                     switch.map(|(action, tenant_id)| view! {
@@ -512,6 +577,15 @@ pub fn versions_table(
                                         </ActionForm>
                                     }).into_any()
                                 }}
+                                {withdraw.filter(|_| withdrawn.is_none()).map(|(action, tenant_id)| view! {
+                                    <ActionForm action=action attr:class="inline" attr:data-testid="withdraw-form">
+                                        <input type="hidden" name="tenant_id" value=tenant_id/>
+                                        <input type="hidden" name="slug" value=withdraw_slug/>
+                                        <input type="hidden" name="version" value=v.version/>
+                                        <input type="text" name="reason" required maxlength="500" placeholder="Reason"/>
+                                        <button type="submit" class="danger">"Withdraw"</button>
+                                    </ActionForm>
+                                })}
                             </td>
                         </tr>
                     }
@@ -521,25 +595,61 @@ pub fn versions_table(
     }
 }
 
-/// The console's view of a tenant's skills and versions, with roll back / forward.
+/// The console's view of a tenant's skills and versions, with roll back / forward, withdrawing
+/// a version and disabling a skill.
 #[component]
 pub fn TenantSkills(tenant_id: i64) -> impl IntoView {
     let switch = ServerAction::<SwitchSkillVersion>::new();
+    let withdraw = ServerAction::<WithdrawSkillVersion>::new();
+    let disable = ServerAction::<SetSkillDisabled>::new();
     let skills = Resource::new(
-        move || switch.version().get(),
+        move || {
+            (
+                switch.version().get(),
+                withdraw.version().get(),
+                disable.version().get(),
+            )
+        },
         move |_| tenant_skills(tenant_id),
     );
-    let switch_error = move || switch.value().get().and_then(|r| r.err()).map(error_note);
+    let switch_error = move || {
+        switch
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| withdraw.value().get().and_then(|r| r.err()))
+            .or_else(|| disable.value().get().and_then(|r| r.err()))
+            .map(error_note)
+    };
     view! {
         <section class="card">
             <h2>"Skills and versions"</h2>
             {switch_error}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    or_error(skills.await.map(|skills| skills.into_iter().map(|s| view! {
+                    or_error(skills.await.map(|skills| skills.into_iter().map(|s| {
+                        let (form_slug, disabled_reason) = (s.slug.clone(), s.disabled_reason.clone());
+                        view! {
                         <h3>{s.name.clone()} " " <span class="hint">{s.slug.clone()}</span></h3>
-                        {versions_table(s.slug, s.versions, Some((switch, Some(tenant_id))))}
-                    }).collect_view()))
+                        <ActionForm action=disable attr:class="inline" attr:data-testid="disable-form" attr:data-skill=s.slug.clone()>
+                            <input type="hidden" name="tenant_id" value=tenant_id/>
+                            <input type="hidden" name="slug" value=form_slug/>
+                            {match disabled_reason {
+                                Some(reason) => view! {
+                                    <input type="hidden" name="disabled" value="false"/>
+                                    <span class="badge disabled" data-testid="skill-disabled">"disabled by the platform"</span>
+                                    " " <span class="hint">{reason}</span> " "
+                                    <button type="submit">"Enable"</button>
+                                }.into_any(),
+                                None => view! {
+                                    <input type="hidden" name="disabled" value="true"/>
+                                    <input type="text" name="reason" required maxlength="500" placeholder="Reason"/>
+                                    <button type="submit" class="danger">"Disable in this tenant"</button>
+                                }.into_any(),
+                            }}
+                        </ActionForm>
+                        {versions_table(s.slug, s.versions, Some((switch, Some(tenant_id))), Some((withdraw, tenant_id)))}
+                    }}).collect_view()))
                 })}
             </Transition>
         </section>

@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tenants/:id") view=console::TenantPage ssr=SsrMode::Async/>
                     <Route path=path!("/users") view=tenant_front::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=layout::AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit/verify") view=console::AuditCheckPage ssr=SsrMode::Async/>
                     <Route path=path!("/logins") view=layout::LoginLogPage ssr=SsrMode::Async/>
                     <Route path=path!("/my-tenants") view=tenant_front::MyTenantsPage ssr=SsrMode::Async/>
                     <Route path=path!("/skills") view=skills::SkillsPage ssr=SsrMode::Async/>

@@ -144,7 +144,7 @@ fn SkillDetail() -> impl IntoView {
                         <section class="card readme" data-testid="readme" inner_html=p.readme_html.clone()></section>
                         <section class="card">
                             <h2>"Versions"</h2>
-                            {versions_table(p.summary.slug.clone(), p.versions.clone(), p.can_switch_version.then_some((switch, None)))}
+                            {versions_table(p.summary.slug.clone(), p.versions.clone(), p.can_switch_version.then_some((switch, None)), None)}
                         </section>
                     }
                 }))

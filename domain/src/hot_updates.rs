@@ -120,6 +120,13 @@ async fn checked_submit(
     check_flags(&submission.proposed)?;
     let mut live = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let live_version = live_version_of(&mut live, &m.slug).await?;
+    if let Some(reason) = skills::governance::disabled_reason(&mut live, &m.slug).await? {
+        return Err(AppError::Conflict(format!(
+            "The platform disabled {} in this tenant ({reason}); it cannot be updated until the \
+             platform enables it again.",
+            m.slug
+        )));
+    }
     let kind: Option<String> = sqlx::query_scalar(
         "SELECT a.kind FROM skills s JOIN assets a ON a.id = s.asset_id WHERE s.slug = $1",
     )
@@ -141,26 +148,33 @@ async fn checked_submit(
 
     let mut tx = ctx.pool.begin().await?;
     let p = submission.proposed;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO public.skill_submissions (tenant_id, slug, skill_name, kind, content_hash, \
-         archive_name, scenario, proposed_risk, ai_callable, manual_allowed, \
-         requires_confirmation, status, submitted_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'submitted', $12) RETURNING id",
-    )
-    .bind(tenant.id)
-    .bind(&m.slug)
-    .bind(&m.name)
-    .bind(folder.kind)
-    .bind(&folder.content_hash)
-    .bind(archive_name)
-    .bind(scenario)
-    .bind(p.risk.as_str())
-    .bind(p.ai_callable)
-    .bind(p.manual_allowed)
-    .bind(p.requires_confirmation)
-    .bind(&actor.name)
-    .fetch_one(&mut *tx)
-    .await?;
+    // The id is random (public migration 0009): on the rare clash with an existing one, the
+    // insert does nothing and a new id is drawn.
+    let mut id = None;
+    while id.is_none() {
+        id = sqlx::query_scalar(
+            "INSERT INTO public.skill_submissions (tenant_id, slug, skill_name, kind, \
+             content_hash, archive_name, scenario, proposed_risk, ai_callable, manual_allowed, \
+             requires_confirmation, status, submitted_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'submitted', $12) \
+             ON CONFLICT (id) DO NOTHING RETURNING id",
+        )
+        .bind(tenant.id)
+        .bind(&m.slug)
+        .bind(&m.name)
+        .bind(folder.kind)
+        .bind(&folder.content_hash)
+        .bind(archive_name)
+        .bind(scenario)
+        .bind(p.risk.as_str())
+        .bind(p.ai_callable)
+        .bind(p.manual_allowed)
+        .bind(p.requires_confirmation)
+        .bind(&actor.name)
+        .fetch_optional(&mut *tx)
+        .await?;
+    }
+    let id: i64 = id.unwrap_or_default();
     for (path, bytes) in &folder.files {
         sqlx::query(
             "INSERT INTO public.skill_submission_files (submission_id, path, content) \
@@ -365,7 +379,7 @@ async fn load(conn: &mut PgConnection, id: i64, viewer: Viewer<'_>) -> AppResult
 /// A tenant's own submissions, newest first.
 pub async fn list_for_tenant(ctx: &Ctx, tenant: &Tenant) -> AppResult<Vec<SubmissionSummary>> {
     let rows: Vec<SubmissionRow> = sqlx::query_as(&format!(
-        "{SUBMISSION_SELECT} WHERE s.tenant_id = $1 ORDER BY s.id DESC LIMIT 200"
+        "{SUBMISSION_SELECT} WHERE s.tenant_id = $1 ORDER BY s.created_at DESC, s.id DESC LIMIT 200"
     ))
     .bind(tenant.id)
     .fetch_all(&ctx.pool)
@@ -377,9 +391,10 @@ pub async fn list_for_tenant(ctx: &Ctx, tenant: &Tenant) -> AppResult<Vec<Submis
 /// the most recent decisions.
 pub async fn review_queue(ctx: &Ctx) -> AppResult<Vec<SubmissionSummary>> {
     let rows: Vec<SubmissionRow> = sqlx::query_as(&format!(
-        "({SUBMISSION_SELECT} WHERE s.status = 'submitted' ORDER BY s.id) \
+        "({SUBMISSION_SELECT} WHERE s.status = 'submitted' ORDER BY s.created_at, s.id) \
          UNION ALL \
-         ({SUBMISSION_SELECT} WHERE s.status <> 'submitted' ORDER BY s.id DESC LIMIT 50)"
+         ({SUBMISSION_SELECT} WHERE s.status <> 'submitted' \
+          ORDER BY s.created_at DESC, s.id DESC LIMIT 50)"
     ))
     .fetch_all(&ctx.pool)
     .await?;
@@ -428,7 +443,11 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
         verification: row
             .verification
             .as_ref()
-            .map(|v| serde_json::to_string_pretty(v).unwrap_or_default()),
+            .map(|v| match viewer {
+                Viewer::Platform => v.clone(),
+                Viewer::Tenant(_) => verification_for_tenant(v),
+            })
+            .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default()),
         timeline: timeline
             .into_iter()
             .map(|(at, status, actor, note)| SubmissionEvent {
@@ -758,7 +777,7 @@ pub async fn advance(ctx: &Ctx, id: i64) -> AppResult<SubmissionStatus> {
 pub async fn resume(ctx: &Ctx) -> AppResult<()> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM public.skill_submissions \
-         WHERE status IN ('approved', 'synced', 'registered') ORDER BY id",
+         WHERE status IN ('approved', 'synced', 'registered') ORDER BY created_at, id",
     )
     .fetch_all(&ctx.pool)
     .await?;
@@ -977,20 +996,32 @@ async fn verify(ctx: &Ctx, row: &SubmissionRow, actor: &Actor) -> AppResult<()> 
         .bind(&verification)
         .execute(&ctx.pool)
         .await?;
-    let note = format!(
-        "live in {} only ({} other tenants checked)",
-        row.tenant_name,
-        others.len()
-    );
+    // The timeline and the tenant's audit log are the tenant's to read: nothing about other
+    // tenants beyond "not visible" (the names and their number stay on the submission, for
+    // the platform's view).
+    let note = format!("live in {} only, {NOT_ELSEWHERE}", row.tenant_name);
     record_step(
         ctx,
         row,
         actor,
         SubmissionStatus::Live,
         &note,
-        json!({ "submission_id": row.id, "verification": verification }),
+        json!({ "submission_id": row.id,
+                "verification": verification_for_tenant(&verification) }),
     )
     .await
+}
+
+const NOT_ELSEWHERE: &str = "not visible in any other tenant";
+
+/// A recorded verification as the owning tenant may see it: the other tenants (names and
+/// number) reduced to the verdict. Only passed verifications are recorded.
+fn verification_for_tenant(verification: &Value) -> Value {
+    let mut shown = verification.clone();
+    if let Some(fields) = shown.as_object_mut() {
+        fields.insert("other_tenants".into(), json!(NOT_ELSEWHERE));
+    }
+    shown
 }
 
 /// Marks the submission failed at `step`. A failed verification also takes the version it
@@ -1028,9 +1059,11 @@ async fn fail(
             "UPDATE skills SET \
                current_version_id = COALESCE((SELECT v.id FROM skill_versions v \
                  WHERE v.skill_id = skills.id AND v.submission_id IS DISTINCT FROM $2 \
+                   AND v.withdrawn_at IS NULL \
                  ORDER BY v.version DESC LIMIT 1), current_version_id), \
                enabled = enabled AND EXISTS (SELECT 1 FROM skill_versions v \
-                 WHERE v.skill_id = skills.id AND v.submission_id IS DISTINCT FROM $2) \
+                 WHERE v.skill_id = skills.id AND v.submission_id IS DISTINCT FROM $2 \
+                   AND v.withdrawn_at IS NULL) \
              WHERE slug = $1 \
                AND current_version_id IN (SELECT id FROM skill_versions WHERE submission_id = $2)",
         )

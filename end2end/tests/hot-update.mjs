@@ -469,3 +469,52 @@ test('a second version goes live the same way; acme-admin rolls back to version 
     await admin.close();
     t.diagnostic(`done after ${Date.now() - started} ms`);
 });
+
+test('the super-admin withdraws a version on the console; the tenant admin sees why and cannot make it live; the audit chains check out', { timeout: TEST_TIMEOUT * 3 }, async (t) => {
+    const tag = suffix();
+    const admin = await openPage(browser());
+    await signIn(admin.page, ACME, 'acme-admin');
+    const reviewer = await openPage(browser());
+    await signIn(reviewer.page, CONSOLE, 'superadmin');
+    const v1 = probeSkill(tag, 1);
+    const v2 = probeSkill(tag, 2);
+    for (const skill of [v1, v2]) {
+        const id = await submitFolder(admin.page, skill);
+        await reviewAndApprove(reviewer.page, id, skill, { expectDiff: skill === v2 });
+    }
+
+    // Console → Tenants → Acme: withdraw the live version 2 with a reason.
+    const why = `leaks the probe ${tag}`;
+    await gotoHydrated(reviewer.page, url(CONSOLE, '/tenants'));
+    await reviewer.page.getByRole('link', { name: 'Acme', exact: true }).click();
+    await reviewer.page.waitForURL(/\/tenants\/\d+$/);
+    await waitHydrated(reviewer.page);
+    const row2 = reviewer.page.locator(`table[data-testid=versions][data-skill="${v1.slug}"] tr[data-version="2"]`);
+    const withdraw = row2.locator('form[data-testid=withdraw-form]');
+    await withdraw.waitFor();
+    await withdraw.locator('input[name=reason]').fill(why);
+    await withdraw.getByRole('button', { name: 'Withdraw', exact: true }).click();
+    await row2.locator('[data-testid=withdrawn]').waitFor({ timeout: 30_000 });
+    assert.deepEqual(await alertLocator(reviewer.page).allTextContents(), []);
+    await reviewer.page
+        .locator(`table[data-testid=versions][data-skill="${v1.slug}"] tr[data-version="1"] .badge.live`)
+        .waitFor();
+
+    // The tenant admin's skill page: version 1 live, version 2 withdrawn with the reason, no button.
+    await gotoHydrated(admin.page, url(ACME, `/skills/${v1.slug}`));
+    assert.deepEqual(await versions(admin.page), [
+        { version: 2, live: false, canSwitch: false },
+        { version: 1, live: true, canSwitch: false },
+    ]);
+    const shown = admin.page.locator('table[data-testid=versions] tr[data-version="2"]');
+    assert.ok((await shown.textContent()).includes(why), 'the reason is shown');
+    await admin.close();
+
+    // The console's audit chain check: every log intact.
+    await gotoHydrated(reviewer.page, url(CONSOLE, '/audit/verify'));
+    const checks = await tableRows(reviewer.page, 'audit-check');
+    assert.ok(checks.length >= 3, `the platform's log and the tenants': ${JSON.stringify(checks)}`);
+    assert.ok(checks.every((cells) => cells[2] === 'OK'), JSON.stringify(checks));
+    await reviewer.close();
+    t.diagnostic(`withdrew version 2 of ${v1.slug}`);
+});

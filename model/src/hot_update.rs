@@ -166,6 +166,8 @@ pub struct SkillVersionInfo {
     pub registered_at: DateTime<Utc>,
     pub submission_id: Option<i64>,
     pub live: bool,
+    /// Why the platform withdrew this version: it can never be made live again.
+    pub withdrawn_reason: Option<String>,
 }
 
 /// A skill of a tenant with all its versions, for the console's tenant page.
@@ -174,5 +176,7 @@ pub struct SkillVersionInfo {
 pub struct SkillVersions {
     pub slug: String,
     pub name: String,
+    /// Why the platform disabled the skill in this tenant (only the platform enables it again).
+    pub disabled_reason: Option<String>,
     pub versions: Vec<SkillVersionInfo>,
 }

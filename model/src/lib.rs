@@ -156,6 +156,22 @@ pub struct AuditEntry {
     pub user_agent: Option<String>,
 }
 
+/// The check of one audit log's hash chain (`execgov audit verify`, the console's check).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditCheck {
+    /// `platform`, or `tenant <name> (<schema>)`.
+    pub log: String,
+    pub entries: i64,
+    /// The first entry whose link does not hold; `None`: the chain is intact.
+    pub broken: Option<BrokenLink>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokenLink {
+    pub entry_id: i64,
+    pub reason: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginLogEntry {
     pub id: i64,

@@ -28,8 +28,14 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_env("EXECGOV_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        None => run().await.map(|()| ExitCode::SUCCESS),
+        Some("audit") => audit_command(&args[1..]).await,
+        Some(other) => Err(anyhow::anyhow!("unknown command {other:?}\n{USAGE}")),
+    };
+    match outcome {
+        Ok(code) => code,
         Err(err) => {
             eprintln!("execgov: {err:#}");
             ExitCode::FAILURE
@@ -37,9 +43,62 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+const USAGE: &str = "usage: execgov                                  start the server\n       \
+                     execgov audit verify [--tenant NAME]    check the audit logs' hash chains";
+
+/// `execgov audit verify [--tenant NAME]`: recomputes every link of the platform's and each
+/// tenant's audit log (or one tenant's), prints each log's state, and fails when one is broken.
+async fn audit_command(args: &[String]) -> anyhow::Result<ExitCode> {
+    let only = match args {
+        [verify] if verify == "verify" => None,
+        [verify, flag, name] if verify == "verify" && flag == "--tenant" => Some(name.as_str()),
+        _ => anyhow::bail!("{USAGE}"),
+    };
     let config = Config::from_env()?;
-    let (options, cluster) = match &config.database_url {
+    let cluster_dir = config.data_dir.join("postgres/data");
+    if config.database_url.is_none() && !cluster_dir.join("PG_VERSION").exists() {
+        anyhow::bail!(
+            "no database to verify: {} holds no private cluster; set DATABASE_URL or \
+             EXECGOV_DATA_DIR to the server's",
+            config.data_dir.display()
+        );
+    }
+    let running = cluster_dir.join("postmaster.pid").exists();
+    let (options, cluster) = database(&config).await?;
+    let checked = async {
+        let pool = domain::db::connect(options, 2).await?;
+        let checks =
+            domain::audit::verify_all(&Ctx::new(pool, config.data_dir.clone()), only).await;
+        anyhow::Ok(checks?)
+    }
+    .await;
+    // A private cluster that already ran (a server uses it) is left running.
+    if let (Some(cluster), false) = (cluster, running) {
+        cluster.stop().await?;
+    }
+    let mut intact = true;
+    for check in checked? {
+        match check.broken {
+            None => println!("{}: OK ({} entries)", check.log, check.entries),
+            Some(link) => {
+                intact = false;
+                println!(
+                    "{}: BROKEN at entry {}: {} ({} entries before it verified)",
+                    check.log, link.entry_id, link.reason, check.entries
+                );
+            }
+        }
+    }
+    Ok(if intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The database to use: `DATABASE_URL`, or the private cluster (started unless it runs).
+async fn database(config: &Config) -> anyhow::Result<(PgConnectOptions, Option<PrivateCluster>)> {
+    Ok(match &config.database_url {
         Some(url) => (
             url.parse::<PgConnectOptions>()
                 .context("DATABASE_URL is not a PostgreSQL URL")?,
@@ -50,7 +109,12 @@ async fn run() -> anyhow::Result<()> {
                 PrivateCluster::start(&config.data_dir, config.postgres_bin.as_deref()).await?;
             (cluster.app_options("execgov"), Some(cluster))
         }
-    };
+    })
+}
+
+async fn run() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let (options, cluster) = database(&config).await?;
     let served = serve(&config, options).await;
     // Whatever happened, a cluster we started is stopped cleanly.
     if let Some(cluster) = cluster {

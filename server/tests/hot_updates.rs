@@ -901,7 +901,7 @@ async fn another_tenant_sees_nothing_of_a_submission_or_its_skill() {
     page.assert_ok();
     assert!(!page.body.contains("Skill word-frequency"), "{}", page.body);
     let verification: Value = serde_json::from_str(
-        &detail(&server, ACME, &s.admin, same_slug)
+        &detail(&server, CONSOLE, &s.console, same_slug)
             .await
             .verification
             .expect("a verification"),
@@ -913,9 +913,16 @@ async fn another_tenant_sees_nothing_of_a_submission_or_its_skill() {
         .iter()
         .any(|o| o["tenant"] == "Globex" && o["visible"] == false));
 
-    // The recorded verification: every other tenant checked, none can reach it.
-    let verification: Value =
-        serde_json::from_str(d.verification.as_deref().expect("a verification")).unwrap();
+    // The recorded verification (the platform's view): every other tenant checked, none can
+    // reach it.
+    let platform_view = detail(&server, CONSOLE, &s.console, id).await;
+    let verification: Value = serde_json::from_str(
+        platform_view
+            .verification
+            .as_deref()
+            .expect("a verification"),
+    )
+    .unwrap();
     let others = verification["other_tenants"]
         .as_array()
         .expect("other tenants");
@@ -1982,4 +1989,339 @@ async fn an_update_that_changes_the_script_language_runs_in_its_own_language() {
         .as_deref()
         .unwrap_or_default()
         .contains("\"lines\": 1"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a tenant learns of other tenants through its own submissions (issue 11 §9).
+
+/// A tenant admin reading their own live submission (verification, timeline) and their audit
+/// log sees neither the names of the other tenants nor how many there are; the console's view
+/// keeps the names. Submission ids are random: two in a row say nothing of everyone else's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_learns_nothing_of_other_tenants_from_its_submissions() {
+    const SLUG: &str = "acme-private";
+    let server = start_server(seeded_ctx().await).await;
+    let s = sessions(&server).await;
+    let v1 = versioned_skill(SLUG, "v1", 0.0, false);
+    let first = submit_and_approve(&server, &s.admin, &s.console, "v1.zip", &v1, false).await;
+    let others: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM public.tenants WHERE name <> 'Acme'")
+            .fetch_all(&server.ctx.pool)
+            .await
+            .unwrap();
+    assert!(others.contains(&"Globex".to_string()));
+
+    let reply = server
+        .call(
+            ACME,
+            "get-submission",
+            &[("id", &first.to_string())],
+            Some(&s.admin),
+        )
+        .await;
+    reply.assert_ok();
+    let audit = server
+        .call(ACME, "audit-entries", &[], Some(&s.admin))
+        .await;
+    audit.assert_ok();
+    assert!(audit.body.contains("skill.live"), "{}", audit.body);
+    for name in &others {
+        assert!(
+            !reply.body.contains(name.as_str()),
+            "{name}: {}",
+            reply.body
+        );
+        assert!(
+            !audit.body.contains(name.as_str()),
+            "{name}: {}",
+            audit.body
+        );
+    }
+    let d: SubmissionDetail = serde_json::from_str(&reply.body).unwrap();
+    let verification: Value = serde_json::from_str(d.verification.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        verification["other_tenants"],
+        "not visible in any other tenant"
+    );
+    let live = d.timeline.iter().find(|e| e.status == "live").unwrap();
+    assert_eq!(
+        live.note,
+        "live in Acme only, not visible in any other tenant"
+    );
+
+    let platform = detail(&server, CONSOLE, &s.console, first).await;
+    let verification: Value =
+        serde_json::from_str(platform.verification.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        verification["other_tenants"].as_array().unwrap().len(),
+        others.len()
+    );
+
+    // Random, 16-digit ids, exact as JavaScript numbers.
+    let v2 = versioned_skill(SLUG, "v2", 0.0, false);
+    let second = submitted_id(&submit(&server, ACME, &s.admin, "v2.zip", &zip_of(&v2)).await);
+    for id in [first, second] {
+        assert!((1i64 << 51..1i64 << 53).contains(&id), "{id}");
+    }
+    assert!((second - first).abs() > 1000, "{first} then {second}");
+    let listed = server
+        .call(ACME, "list-submissions", &[], Some(&s.admin))
+        .await;
+    let listed: Vec<SubmissionSummary> = serde_json::from_str(&listed.body).unwrap();
+    assert_eq!(
+        listed.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [second, first],
+        "newest first"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The platform's hold over a tenant's skills (issue 11 §4).
+
+/// The `<tr>` of `version` in a rendered versions table.
+fn version_row(page: &str, version: i32) -> &str {
+    let start = page
+        .find(&format!("data-version=\"{version}\""))
+        .unwrap_or_else(|| panic!("no row of version {version}"));
+    let rest = &page[start..];
+    &rest[..rest.find("</tr>").unwrap()]
+}
+
+/// A super-admin withdraws the live version: the previous one goes live, the executions of the
+/// withdrawn one that had not started are cancelled with the reason, and neither the tenant
+/// admin nor anyone can make it live again (the page shows why instead of a button). With
+/// every version withdrawn the skill is not runnable. Both steps are in both audit logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_version_can_never_be_made_live_again() {
+    const SLUG: &str = "acme-flawed";
+    const WHY: &str = "sends the customer list to the log";
+    let server = start_server(seeded_ctx().await).await;
+    let ctx = &server.ctx;
+    let s = sessions(&server).await;
+    let acme = tenant_of(ctx, ACME).await;
+    let acme_id = acme.id.to_string();
+    for tag in ["v1", "v2"] {
+        let files = versioned_skill(SLUG, tag, 0.0, false);
+        submit_and_approve(&server, &s.admin, &s.console, "s.zip", &files, false).await;
+    }
+    assert_eq!(live_version(&server, &s.user, SLUG).await, 2);
+    // No workers here: the run stays queued.
+    let queued = run(&server, ACME, &s.user, SLUG, &[]).await;
+
+    let withdraw = |version: &'static str, reason: &'static str, host: &'static str, session| {
+        let server = &server;
+        let acme_id = acme_id.clone();
+        async move {
+            server
+                .call(
+                    host,
+                    "withdraw-skill-version",
+                    &[
+                        ("tenant_id", &acme_id),
+                        ("slug", SLUG),
+                        ("version", version),
+                        ("reason", reason),
+                    ],
+                    Some(session),
+                )
+                .await
+        }
+    };
+    // Only a super-admin, on the console, with a reason.
+    withdraw("2", WHY, ACME, &s.admin)
+        .await
+        .assert_refused(&["Unauthenticated", "Forbidden"]);
+    withdraw("2", "  ", CONSOLE, &s.console)
+        .await
+        .assert_refused(&["Invalid"]);
+    withdraw("3", WHY, CONSOLE, &s.console)
+        .await
+        .assert_refused(&["NotFound"]);
+    assert_eq!(live_version(&server, &s.user, SLUG).await, 2);
+    withdraw("2", WHY, CONSOLE, &s.console).await.assert_ok();
+    withdraw("2", WHY, CONSOLE, &s.console)
+        .await
+        .assert_refused(&["Conflict"]);
+
+    assert_eq!(live_version(&server, &s.user, SLUG).await, 1);
+    let view = execution(&server, &s.user, queued).await;
+    assert_eq!(view.summary.status, ExecutionStatus::Cancelled);
+    assert_eq!(
+        view.reason.as_deref(),
+        Some(
+            format!("cancelled: version 2 of {SLUG} was withdrawn by the platform: {WHY}").as_str()
+        )
+    );
+    assert_eq!(
+        count(
+            ctx,
+            &format!("SELECT count(*) FROM public.execution_queue WHERE execution_id = {queued}")
+        )
+        .await,
+        0
+    );
+
+    // Never live again: not by the tenant's admin, not from the console either.
+    for (host, session) in [(ACME, &s.admin), (CONSOLE, &s.console)] {
+        let reply = server
+            .call(
+                host,
+                "switch-skill-version",
+                &[("slug", SLUG), ("version", "2"), ("tenant_id", &acme_id)],
+                Some(session),
+            )
+            .await;
+        reply.assert_refused(&["Conflict"]);
+        assert!(reply.error_message().contains(WHY), "{}", reply.body);
+    }
+    assert_eq!(live_version(&server, &s.user, SLUG).await, 1);
+    let page: SkillPage =
+        serde_json::from_str(&skill_page(&server, ACME, &s.admin, SLUG).await.body).unwrap();
+    let v2 = page.versions.iter().find(|v| v.version == 2).unwrap();
+    assert_eq!(v2.withdrawn_reason.as_deref(), Some(WHY));
+    let html = server
+        .get(ACME, &format!("/skills/{SLUG}"), Some(&s.admin))
+        .await
+        .body;
+    let row = version_row(&html, 2);
+    assert!(
+        row.contains("data-testid=\"withdrawn\"") && row.contains(WHY),
+        "{row}"
+    );
+    assert!(!row.contains("Make live"), "{row}");
+    assert!(version_row(&html, 1).contains("live"));
+
+    // Both logs: the withdrawal; the tenant's: the cancellation with its reason.
+    let tenant = tenant_audit(ctx, acme.schema.as_str(), SLUG).await;
+    let entry = tenant
+        .iter()
+        .find(|(_, a, _, _)| a == "skill.withdraw")
+        .unwrap();
+    assert_eq!(entry.0, "superadmin");
+    assert_eq!(entry.3["live_version"], 1);
+    assert_eq!(entry.3["cancelled"], serde_json::json!([queued]));
+    assert!(platform_audit(ctx, SLUG)
+        .await
+        .iter()
+        .any(|(actor, a, _, d)| {
+            actor == "superadmin"
+                && a == "skill.withdraw"
+                && d["tenant"] == "Acme"
+                && d["reason"] == WHY
+        }));
+    let cancel = tenant_audit(ctx, acme.schema.as_str(), &format!("execution {queued}")).await;
+    assert!(cancel.iter().any(|(_, a, _, d)| a == "execution.cancel"
+        && d["was"] == "queued"
+        && d["reason"].as_str().unwrap().contains(WHY)));
+
+    // The last version withdrawn too: nothing is live, the skill cannot be run; the console
+    // still lists it with its versions.
+    withdraw("1", "superseded", CONSOLE, &s.console)
+        .await
+        .assert_ok();
+    skill_page(&server, ACME, &s.user, SLUG)
+        .await
+        .assert_refused(&["NotFound"]);
+    let reply = server
+        .call(
+            CONSOLE,
+            "tenant-skills",
+            &[("tenant_id", &acme_id)],
+            Some(&s.console),
+        )
+        .await;
+    reply.assert_ok();
+    let skills: Vec<model::hot_update::SkillVersions> = serde_json::from_str(&reply.body).unwrap();
+    let flawed = skills
+        .iter()
+        .find(|s| s.slug == SLUG)
+        .expect("still listed");
+    assert!(flawed
+        .versions
+        .iter()
+        .all(|v| !v.live && v.withdrawn_reason.is_some()));
+}
+
+/// A super-admin disables a skill in a tenant: nobody there sees or runs it, its queued runs are
+/// cancelled, the tenant cannot update (or otherwise bring back) it; only the platform enables
+/// it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skill_the_platform_disabled_stays_disabled_for_the_tenant() {
+    const SLUG: &str = "acme-paused";
+    const WHY: &str = "under investigation";
+    let server = start_server(seeded_ctx().await).await;
+    let ctx = &server.ctx;
+    let s = sessions(&server).await;
+    let acme = tenant_of(ctx, ACME).await;
+    let acme_id = acme.id.to_string();
+    let files = versioned_skill(SLUG, "v1", 0.0, false);
+    submit_and_approve(&server, &s.admin, &s.console, "s.zip", &files, false).await;
+    let queued = run(&server, ACME, &s.user, SLUG, &[]).await;
+
+    let set = |host: &'static str, session, reason: Option<&'static str>| {
+        let server = &server;
+        let acme_id = acme_id.clone();
+        async move {
+            let mut form = vec![("tenant_id", acme_id.as_str()), ("slug", SLUG)];
+            match reason {
+                Some(reason) => form.extend([("disabled", "true"), ("reason", reason)]),
+                None => form.push(("disabled", "false")),
+            }
+            server
+                .call(host, "set-skill-disabled", &form, Some(session))
+                .await
+        }
+    };
+    set(ACME, &s.admin, Some(WHY))
+        .await
+        .assert_refused(&["Unauthenticated", "Forbidden"]);
+    set(CONSOLE, &s.console, Some(""))
+        .await
+        .assert_refused(&["Invalid"]);
+    set(CONSOLE, &s.console, None)
+        .await
+        .assert_refused(&["Conflict"]);
+    set(CONSOLE, &s.console, Some(WHY)).await.assert_ok();
+
+    for session in [&s.user, &s.admin] {
+        skill_page(&server, ACME, session, SLUG)
+            .await
+            .assert_refused(&["NotFound"]);
+    }
+    let view = execution(&server, &s.user, queued).await;
+    assert_eq!(view.summary.status, ExecutionStatus::Cancelled);
+    assert_eq!(
+        view.reason.as_deref(),
+        Some(format!("cancelled: {SLUG} was disabled by the platform: {WHY}").as_str())
+    );
+    // The tenant cannot bring it back: not by enabling it, not with a new version.
+    set(ACME, &s.admin, None)
+        .await
+        .assert_refused(&["Unauthenticated", "Forbidden"]);
+    let v2 = versioned_skill(SLUG, "v2", 0.0, false);
+    let refused = refusal(&submit(&server, ACME, &s.admin, "v2.zip", &zip_of(&v2)).await);
+    assert!(
+        refused.contains("The platform disabled acme-paused") && refused.contains(WHY),
+        "{refused}"
+    );
+    let html = server
+        .get(CONSOLE, &format!("/tenants/{}", acme.id), Some(&s.console))
+        .await
+        .body;
+    assert!(html.contains("data-testid=\"skill-disabled\""), "{html}");
+    assert!(platform_audit(ctx, SLUG)
+        .await
+        .iter()
+        .any(|(_, a, _, d)| a == "skill.disable" && d["reason"] == WHY));
+    assert!(tenant_audit(ctx, acme.schema.as_str(), SLUG)
+        .await
+        .iter()
+        .any(|(_, a, _, _)| a == "skill.disable"));
+
+    set(CONSOLE, &s.console, None).await.assert_ok();
+    assert_eq!(live_version(&server, &s.user, SLUG).await, 1);
+    assert!(platform_audit(ctx, SLUG)
+        .await
+        .iter()
+        .any(|(_, a, _, _)| a == "skill.enable"));
 }

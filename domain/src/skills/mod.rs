@@ -2,6 +2,7 @@
 //! and who may see and run them.
 
 pub mod archive;
+pub mod governance;
 pub mod manifest;
 
 use std::path::PathBuf;
@@ -472,13 +473,15 @@ struct VersionRow {
     created_at: chrono::DateTime<chrono::Utc>,
     submission_id: Option<i64>,
     live: bool,
+    withdrawn_reason: Option<String>,
 }
 
 /// Every version of `slug` in the current tenant transaction, newest first.
 pub async fn versions_in(conn: &mut PgConnection, slug: &str) -> AppResult<Vec<SkillVersionInfo>> {
     let rows: Vec<VersionRow> = sqlx::query_as(
         "SELECT v.version, av.content_hash, v.submitted_by, v.approved_by, v.created_by, \
-         v.created_at, v.submission_id, (v.id = s.current_version_id) AS live \
+         v.created_at, v.submission_id, \
+         COALESCE(v.id = s.current_version_id, false) AS live, v.withdrawn_reason \
          FROM skills s JOIN skill_versions v ON v.skill_id = s.id \
          JOIN asset_versions av ON av.id = v.asset_version_id \
          WHERE s.slug = $1 ORDER BY v.version DESC",
@@ -497,25 +500,31 @@ pub async fn versions_in(conn: &mut PgConnection, slug: &str) -> AppResult<Vec<S
             registered_at: r.created_at,
             submission_id: r.submission_id,
             live: r.live,
+            withdrawn_reason: r.withdrawn_reason,
         })
         .collect())
 }
 
-/// Every skill of `tenant` (enabled or not) with its versions, for the platform's console.
+/// Every skill of `tenant` (enabled or not, with a live version or none) with its versions,
+/// for the platform's console.
 pub async fn overview(ctx: &Ctx, tenant: &Tenant) -> AppResult<Vec<SkillVersions>> {
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let skills: Vec<(String, String)> = sqlx::query_as(
-        "SELECT s.slug, v.name FROM skills s JOIN skill_versions v ON v.id = s.current_version_id \
-         ORDER BY v.name",
+    // Named after the live version, or the latest when none is live.
+    let skills: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT s.slug, v.name, s.disabled_reason FROM skills s \
+         JOIN LATERAL (SELECT name FROM skill_versions v WHERE v.skill_id = s.id \
+             ORDER BY v.id = s.current_version_id DESC NULLS LAST, v.version DESC LIMIT 1) v ON true \
+         ORDER BY v.name, s.slug",
     )
     .fetch_all(&mut *tx)
     .await?;
     let mut out = Vec::with_capacity(skills.len());
-    for (slug, name) in skills {
+    for (slug, name, disabled_reason) in skills {
         let versions = versions_in(&mut tx, &slug).await?;
         out.push(SkillVersions {
             slug,
             name,
+            disabled_reason,
             versions,
         });
     }
@@ -535,8 +544,10 @@ pub async fn switch_version(
     version: i32,
 ) -> AppResult<()> {
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let current: Option<(i64, i32)> = sqlx::query_as(
-        "SELECT s.id, v.version FROM skills s JOIN skill_versions v ON v.id = s.current_version_id \
+    // The live version may be none: every version was withdrawn.
+    let current: Option<(i64, Option<i32>)> = sqlx::query_as(
+        "SELECT s.id, v.version FROM skills s \
+         LEFT JOIN skill_versions v ON v.id = s.current_version_id \
          WHERE s.slug = $1 FOR UPDATE OF s",
     )
     .bind(slug)
@@ -544,56 +555,30 @@ pub async fn switch_version(
     .await?;
     let (skill_id, from) =
         current.ok_or_else(|| AppError::NotFound(format!("There is no skill {slug:?} here.")))?;
-    if from == version {
+    if from == Some(version) {
         return Err(AppError::Conflict(format!(
             "Version {version} of {slug} is already live."
         )));
     }
-    let target: i64 =
-        sqlx::query_scalar("SELECT id FROM skill_versions WHERE skill_id = $1 AND version = $2")
-            .bind(skill_id)
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("{slug} has no version {version}.")))?;
+    let (target, withdrawn) = governance::version_of(&mut tx, skill_id, slug, version).await?;
+    if let Some(reason) = withdrawn {
+        return Err(AppError::Conflict(format!(
+            "Version {version} of {slug} was withdrawn by the platform ({reason}); it cannot be \
+             made live again."
+        )));
+    }
     sqlx::query("UPDATE skills SET current_version_id = $2 WHERE id = $1")
         .bind(skill_id)
         .bind(target)
         .execute(&mut *tx)
         .await?;
-    let action = if version < from {
+    let action = if from.is_some_and(|from| version < from) {
         "skill.rollback"
     } else {
         "skill.rollforward"
     };
     let detail = json!({ "from_version": from, "to_version": version, "tenant": tenant.name });
-    audit::record(
-        &mut tx,
-        AuditLog::Tenant,
-        actor,
-        Event {
-            action,
-            target: slug,
-            detail: detail.clone(),
-            result: "ok",
-        },
-    )
-    .await?;
-    if by_platform {
-        crate::db::leave_schema(&mut tx).await?;
-        audit::record(
-            &mut tx,
-            AuditLog::Platform,
-            actor,
-            Event {
-                action,
-                target: slug,
-                detail,
-                result: "ok",
-            },
-        )
-        .await?;
-    }
+    governance::record_in_logs(&mut tx, tenant, actor, by_platform, (action, slug, detail)).await?;
     tx.commit().await?;
     Ok(())
 }
