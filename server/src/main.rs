@@ -17,6 +17,7 @@ use domain::seed::{self, SeededAccount};
 use domain::Ctx;
 use leptos::config::LeptosOptions;
 use server::config::Config;
+use server::dbwatch::DbWatch;
 use server::postgres::PrivateCluster;
 use sqlx::postgres::PgConnectOptions;
 use tracing_subscriber::EnvFilter;
@@ -51,8 +52,13 @@ async fn run() -> anyhow::Result<()> {
             (cluster.app_options("execgov"), Some(cluster))
         }
     };
+    // A private cluster that dies is started again; an external database is someone else's.
+    let supervisor = cluster.clone().map(PrivateCluster::supervise);
     let served = serve(&config, options).await;
-    // Whatever happened, a cluster we started is stopped cleanly.
+    // Whatever happened, a cluster we started is stopped cleanly (and stays stopped).
+    if let Some(task) = supervisor {
+        task.abort();
+    }
     if let Some(cluster) = cluster {
         cluster.stop().await?;
     }
@@ -60,7 +66,8 @@ async fn run() -> anyhow::Result<()> {
 }
 
 async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()> {
-    let pool = domain::db::connect(options, 16).await?;
+    let pool = domain::db::connect(options.clone(), 16).await?;
+    let db_watch = DbWatch::start(options);
     domain::db::migrate(&pool).await?;
     let lease = Duration::from_secs(config.lease_seconds);
     let ctx = Ctx::new(pool, config.data_dir.clone()).with_queue_policy(QueuePolicy {
@@ -98,7 +105,9 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         None => Arc::new(Embedded),
     };
     tracing::info!(provider = brain.name(), "the assistant's provider");
-    let app = server::router_with_brain(ctx.clone(), leptos_options, brain);
+    let app = server::router_with_brain(ctx.clone(), leptos_options, brain).layer(
+        axum::middleware::from_fn_with_state(db_watch, server::dbwatch::fail_fast),
+    );
     print_welcome(config, addr, &seeded, &passwords_file);
     axum::serve(
         listener,
