@@ -416,7 +416,10 @@ fn logs_prints_every_line_of_a_long_log() {
                 "name = \"Many lines\"\nslug = \"many-lines\"\ndescription = \"Prints lines.\"\n\
                  output = \"lines\"\nrisk = \"low\"\n",
             ),
-            ("main.py", "for i in range(1, 12346):\n    print(f'line {i}')\n"),
+            (
+                "main.py",
+                "for i in range(1, 12346):\n    print(f'line {i}')\n",
+            ),
             ("README.md", "# Many lines\n"),
         ],
     );
@@ -429,7 +432,12 @@ fn logs_prints_every_line_of_a_long_log() {
         let logs = execgov(&acme, &args);
         logs.assert_code(0);
         let lines: Vec<&str> = logs.stdout.lines().collect();
-        assert!(lines == want, "{args:?}: {} lines, the last {:?}", lines.len(), lines.last());
+        assert!(
+            lines == want,
+            "{args:?}: {} lines, the last {:?}",
+            lines.len(),
+            lines.last()
+        );
     }
 }
 

@@ -38,7 +38,9 @@ pub enum AppError {
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
-            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
                 AppError::Invalid(model::skill::NUL_REFUSED.into())
             }
             _ if unreachable_database(&err) => AppError::Unavailable(DATABASE_UNAVAILABLE.into()),

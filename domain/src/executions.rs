@@ -17,9 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::{
-    ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView, LOG_PAGE_LINES,
-};
+use model::{ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView, LOG_PAGE_LINES};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgListener;
@@ -577,8 +575,9 @@ pub async fn log_page(
     .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))?;
     let (lines, total) = read_log(&mut tx, id, after.max(0)).await?;
     tx.commit().await?;
-    let status = ExecutionStatus::parse(&status)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown execution status {status:?}")))?;
+    let status = ExecutionStatus::parse(&status).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("unknown execution status {status:?}"))
+    })?;
     Ok(LogPage {
         status,
         lines,

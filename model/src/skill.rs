@@ -858,7 +858,15 @@ mod tests {
         }
         // A path given as text for a file input would be dropped without a word.
         assert_eq!(
-            one_error(&schema, &[("title", "ok"), ("when", "2026-01-02"), ("data", "/etc/passwd")], "data"),
+            one_error(
+                &schema,
+                &[
+                    ("title", "ok"),
+                    ("when", "2026-01-02"),
+                    ("data", "/etc/passwd")
+                ],
+                "data"
+            ),
             "This input takes an uploaded file, not text: send the file itself \
              (in the API, a multipart/form-data part named after the input)."
         );

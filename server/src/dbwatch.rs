@@ -45,7 +45,8 @@ impl DbWatch {
 
     /// Sets the flag; true if it changed.
     fn set(&self, up: bool) -> bool {
-        self.up.send_if_modified(|was| std::mem::replace(was, up) != up)
+        self.up
+            .send_if_modified(|was| std::mem::replace(was, up) != up)
     }
 
     /// Resolves once the database is found unreachable (at once if it is now).

@@ -217,7 +217,10 @@ impl PrivateCluster {
                 );
                 let mut pause = Duration::from_secs(1);
                 for attempt in 1.. {
-                    match self.pg_ctl(&["start", "-w", "-t", "60", "-l"], Some(&self.log_file)).await {
+                    match self
+                        .pg_ctl(&["start", "-w", "-t", "60", "-l"], Some(&self.log_file))
+                        .await
+                    {
                         Ok(()) => {
                             tracing::info!(attempt, "the private PostgreSQL is running again");
                             break;
@@ -244,7 +247,11 @@ impl PrivateCluster {
         let Ok(text) = std::fs::read_to_string(self.data.join("postmaster.pid")) else {
             return false;
         };
-        let Some(pid) = text.lines().next().and_then(|l| l.trim().parse::<u32>().ok()) else {
+        let Some(pid) = text
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse::<u32>().ok())
+        else {
             return false;
         };
         // /proc/<pid>/stat: "pid (comm) state …"; the state follows the last ')'.
