@@ -526,15 +526,17 @@ async fn every_text_input_of_the_api_and_the_forms_takes_hostile_text_without_a_
             &["slug"],
         ),
     ];
-    let mut sessions = BTreeMap::new();
+    let mut sessions: BTreeMap<(&str, &str), String> = BTreeMap::new();
     for (host, endpoint, who, fields, texts) in forms {
         let session = match who {
-            Some(who) => {
-                if !sessions.contains_key(&(*host, *who)) {
-                    sessions.insert((*host, *who), server.login(host, who, PASSWORD).await);
+            Some(who) => Some(match sessions.get(&(*host, *who)) {
+                Some(session) => session.clone(),
+                None => {
+                    let session = server.login(host, who, PASSWORD).await;
+                    sessions.insert((*host, *who), session.clone());
+                    session
                 }
-                Some(sessions[&(*host, *who)].clone())
-            }
+            }),
             None => None,
         };
         for field in *texts {
