@@ -15,12 +15,12 @@ use crate::server::{caller, user_error};
 
 const TENANT: &[Surface] = &[Surface::TenantFront];
 
-/// Execution `id`, with the page of its log after its first `log_after` lines.
+/// Execution `id`, with the page of its log after its first `log_after` lines (none: the first).
 #[server(endpoint = "get-execution")]
-pub async fn get_execution(id: i64, log_after: i64) -> Result<ExecutionView, UserError> {
+pub async fn get_execution(id: i64, log_after: Option<i64>) -> Result<ExecutionView, UserError> {
     let (ctx, caller) = caller()?;
     let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::executions::view_from_line(&ctx, tenant, user, id, log_after)
+    domain::executions::view_from_line(&ctx, tenant, user, id, log_after.unwrap_or(0))
         .await
         .map_err(user_error)
 }
@@ -128,7 +128,6 @@ fn ExecutionDetail() -> impl IntoView {
             .read()
             .get("log_after")
             .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
     };
     let (tick, set_tick) = signal(0u32);
     let actions = ExecutionActions::new();
