@@ -155,7 +155,7 @@ async fn load(id: Option<i64>) -> Result<(Conversation, Vec<ExecutionView>), Use
     let conversation = get_conversation(id).await?;
     let mut executions = Vec::new();
     for execution in conversation.turns.iter().filter_map(|t| t.execution_id) {
-        executions.push(get_execution(execution).await?);
+        executions.push(get_execution(execution, None).await?);
     }
     Ok((conversation, executions))
 }

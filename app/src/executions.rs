@@ -5,6 +5,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use model::skill::{result_view_from_str, ResultView};
 use model::{
     ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView, Surface, UserError,
+    LOG_PAGE_LINES,
 };
 
 use crate::layout::{error_note, or_error, when, Gate, Need};
@@ -14,11 +15,12 @@ use crate::server::{caller, user_error};
 
 const TENANT: &[Surface] = &[Surface::TenantFront];
 
+/// Execution `id`, with the page of its log after its first `log_after` lines (none: the first).
 #[server(endpoint = "get-execution")]
-pub async fn get_execution(id: i64) -> Result<ExecutionView, UserError> {
+pub async fn get_execution(id: i64, log_after: Option<i64>) -> Result<ExecutionView, UserError> {
     let (ctx, caller) = caller()?;
     let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::executions::view(&ctx, tenant, user, id)
+    domain::executions::view_from_line(&ctx, tenant, user, id, log_after.unwrap_or(0))
         .await
         .map_err(user_error)
 }
@@ -120,13 +122,20 @@ impl ExecutionActions {
 fn ExecutionDetail() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    let query = use_query_map();
+    let log_after = move || {
+        query
+            .read()
+            .get("log_after")
+            .and_then(|s| s.parse::<i64>().ok())
+    };
     let (tick, set_tick) = signal(0u32);
     let actions = ExecutionActions::new();
     let execution = Resource::new(
-        move || (id(), tick.get(), actions.version()),
-        |(id, ..)| async move {
+        move || (id(), log_after(), tick.get(), actions.version()),
+        |(id, log_after, ..)| async move {
             match id {
-                Some(id) => get_execution(id).await,
+                Some(id) => get_execution(id, log_after).await,
                 None => Err(UserError::new(
                     model::ErrorKind::NotFound,
                     "There is no such execution.",
@@ -223,13 +232,32 @@ pub(crate) fn execution_panel(e: ExecutionView, actions: ExecutionActions) -> im
             <pre>{e.inputs.clone()}</pre>
             <h2>"Log"</h2>
             {(e.stdout_truncated || e.stderr_truncated).then(|| view! { <p class="hint">"Output truncated at the limit."</p> })}
+            {log_pages(id, e.log_from, e.logs.len() as i64, e.log_lines)}
             <pre class="logs" data-testid="logs">
                 {e.logs.iter().map(|(stream, line)| view! {
                     <span class=format!("log {stream}")>{line.clone()} "\n"</span>
                 }).collect_view()}
             </pre>
+            {log_pages(id, e.log_from, e.logs.len() as i64, e.log_lines)}
         </section>
     }
+}
+
+/// Where this page of a long log is, with links to the pages before and after it; nothing for a
+/// log that fits on one page.
+fn log_pages(id: i64, from: i64, shown: i64, total: i64) -> impl IntoView {
+    let page = |after: i64, text: &'static str, testid: &'static str| {
+        view! { <a href=format!("/executions/{id}?log_after={after}") data-testid=testid>{text}</a> " " }
+    };
+    (from > 0 || from + shown < total).then(|| {
+        view! {
+            <p class="hint" data-testid="log-pages">
+                {format!("Lines {}–{} of {total}. ", (from + 1).min(total), from + shown)}
+                {(from > 0).then(|| page((from - LOG_PAGE_LINES).max(0), "Earlier lines", "log-earlier"))}
+                {(from + shown < total).then(|| page(from + shown, "Later lines", "log-later"))}
+            </p>
+        }
+    })
 }
 
 /// `result.json`: a list of objects as a table, anything else as formatted JSON.

@@ -51,13 +51,16 @@ pub struct FollowArgs {
     pub output: Option<PathBuf>,
 }
 
-/// `GET /api/v1/executions/{id}/logs?after=`.
+/// `GET /api/v1/executions/{id}/logs?after=`: up to 5,000 lines from `after`.
 #[derive(Deserialize)]
 struct LogPage {
     status: ExecutionStatus,
+    /// The run has ended and this page reaches the end of its log.
     finished: bool,
     lines: Vec<LogLine>,
     next: usize,
+    /// Lines stored now.
+    total: usize,
 }
 
 #[derive(Deserialize)]
@@ -112,16 +115,23 @@ pub async fn status(global: &Global, id: i64, args: FollowArgs) -> Outcome<u8> {
 pub async fn logs(global: &Global, id: i64, follow: bool) -> Outcome<u8> {
     let api = connect(global)?;
     if !follow {
-        let page: LogPage = api
-            .json(
-                api.get(&format!("/api/v1/executions/{id}/logs?after=0")),
-                &format!("logs of execution {id}"),
-            )
-            .await?;
-        for line in &page.lines {
-            print_line(line, false);
+        // Every page of what is stored now.
+        let mut after = 0;
+        loop {
+            let page: LogPage = api
+                .json(
+                    api.get(&format!("/api/v1/executions/{id}/logs?after={after}")),
+                    &format!("logs of execution {id}"),
+                )
+                .await?;
+            for line in &page.lines {
+                print_line(line, false);
+            }
+            if page.lines.is_empty() || page.next >= page.total {
+                return Ok(code::OK);
+            }
+            after = page.next;
         }
-        return Ok(code::OK);
     }
     let status = follow_log(&api, id, false).await?;
     let view = fetch(&api, id).await?;

@@ -404,6 +404,43 @@ fn run_with_inputs_waits_and_prints_the_result_as_a_table_or_json() {
     );
 }
 
+/// `logs` prints a log longer than one page (5,000 lines) whole, with and without `--follow`.
+#[test]
+fn logs_prints_every_line_of_a_long_log() {
+    let server = Server::start();
+    server.register_skill(
+        ACME,
+        &[
+            (
+                "skill.toml",
+                "name = \"Many lines\"\nslug = \"many-lines\"\ndescription = \"Prints lines.\"\n\
+                 output = \"lines\"\nrisk = \"low\"\n",
+            ),
+            (
+                "main.py",
+                "for i in range(1, 12346):\n    print(f'line {i}')\n",
+            ),
+            ("README.md", "# Many lines\n"),
+        ],
+    );
+    let acme = server.login(ACME, "acme-user");
+    let out = execgov(&acme, &["run", "many-lines", "--wait"]);
+    out.assert_code(0);
+    let id = execution_id(&out.stdout);
+    let want: Vec<String> = (1..=12345).map(|i| format!("line {i}")).collect();
+    for args in [vec!["logs", &id], vec!["logs", &id, "--follow"]] {
+        let logs = execgov(&acme, &args);
+        logs.assert_code(0);
+        let lines: Vec<&str> = logs.stdout.lines().collect();
+        assert!(
+            lines == want,
+            "{args:?}: {} lines, the last {:?}",
+            lines.len(),
+            lines.last()
+        );
+    }
+}
+
 #[test]
 fn run_with_a_file_downloads_the_artifacts() {
     let server = Server::start();

@@ -28,7 +28,9 @@ pub async fn connect(options: PgConnectOptions, max_connections: u32) -> AppResu
     let options = options.options([("search_path", "public")]);
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+        // Long enough for a burst of requests to queue, short enough that a database that
+        // went away is answered 503 soon (the server's watch then answers 503 at once).
+        .acquire_timeout(Duration::from_secs(5))
         .max_lifetime(Duration::from_secs(30 * 60))
         // sqlx pings every connection it hands out (a round trip before each query or
         // transaction) and again when it is given back. The second ping already drops broken

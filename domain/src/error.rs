@@ -29,15 +29,50 @@ pub enum AppError {
 }
 
 /// A NUL character in user text is the one input PostgreSQL refuses for every text column
-/// (SQLSTATE 22021); it is the user's mistake, not a server error.
+/// (SQLSTATE 22021; 22P05 inside JSON): it is the user's mistake, not a server error. Inputs are
+/// checked before they get here; this catches whatever text path was not.
+///
+/// A database that cannot be reached (connection refused or broken, no connection within the
+/// pool's timeout, PostgreSQL shutting down or starting up) is a passing condition: 503, so that
+/// clients try again, never a 500.
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
-            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
-                AppError::Invalid("Text with a NUL character (\\0) is not accepted.".into())
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                AppError::Invalid(model::skill::NUL_REFUSED.into())
             }
+            _ if unreachable_database(&err) => AppError::Unavailable(DATABASE_UNAVAILABLE.into()),
             _ => AppError::Database(err),
         }
+    }
+}
+
+/// What people are told while the database cannot be reached.
+pub const DATABASE_UNAVAILABLE: &str =
+    "The database is unreachable for the moment; try again in a few seconds.";
+/// The `Retry-After` (seconds) of every 503.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
+/// Marks a response that failed because the database is unreachable (a response extension), so
+/// that the server answers the next requests 503 at once until the database answers again.
+#[derive(Clone, Copy, Debug)]
+pub struct DatabaseUnreachable;
+
+/// Errors that say the database is down or out of reach rather than that a statement failed.
+pub fn unreachable_database(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // 08: connection exception; 57P01-03: shutting down, crashed, starting up.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 
@@ -84,7 +119,7 @@ impl AppError {
         }
     }
 
-    /// Turns a unique violation the user caused into a `Conflict`; leaves everything else alone.
+    /// Turns a unique violation the user caused into a `Conflict`; everything else as `From`.
     pub fn from_db(err: sqlx::Error) -> AppError {
         if let sqlx::Error::Database(db) = &err {
             if let Some(constraint) = db.constraint() {
@@ -93,7 +128,12 @@ impl AppError {
                 }
             }
         }
-        AppError::Database(err)
+        AppError::from(err)
+    }
+
+    /// Whether this is the database being out of reach (see [`DatabaseUnreachable`]).
+    pub fn is_database_unreachable(&self) -> bool {
+        matches!(self, AppError::Unavailable(m) if m == DATABASE_UNAVAILABLE)
     }
 
     pub fn to_user_error(&self) -> UserError {
@@ -110,6 +150,22 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// What every answer of this error carries besides its body: `Retry-After` on a 503, and
+    /// the [`DatabaseUnreachable`] mark.
+    pub fn mark_response(&self, response: &mut Response) {
+        if self.kind() == ErrorKind::Unavailable {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        if self.is_database_unreachable() {
+            response.extensions_mut().insert(DatabaseUnreachable);
+        }
+    }
+}
+
 impl From<AppError> for UserError {
     fn from(err: AppError) -> Self {
         err.to_user_error()
@@ -121,6 +177,8 @@ impl IntoResponse for AppError {
         let user = self.to_user_error();
         let status =
             StatusCode::from_u16(user.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, user.message).into_response()
+        let mut response = (status, user.message).into_response();
+        self.mark_response(&mut response);
+        response
     }
 }

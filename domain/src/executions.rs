@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::{ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView};
+use model::{ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView, LOG_PAGE_LINES};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgListener;
@@ -466,14 +466,27 @@ struct DetailRow {
     stderr_truncated: bool,
 }
 
-/// One execution with its result, artifacts and log, if this user may see it ("not found"
-/// otherwise, so other people's executions are indistinguishable from missing ones).
+/// One execution with its result, artifacts and the first page of its log, if this user may see
+/// it ("not found" otherwise, so other people's executions are indistinguishable from missing
+/// ones).
 pub async fn view(
     ctx: &Ctx,
     tenant: &Tenant,
     user: &SignedIn,
     id: i64,
 ) -> AppResult<ExecutionView> {
+    view_from_line(ctx, tenant, user, id, 0).await
+}
+
+/// [`view`], with the page of the log that begins after its first `log_after` lines.
+pub async fn view_from_line(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    id: i64,
+    log_after: i64,
+) -> AppResult<ExecutionView> {
+    let log_after = log_after.max(0);
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let summary: SummaryRow =
         sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE {MAY_SEE} AND e.id = $3"))
@@ -497,12 +510,7 @@ pub async fn view(
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;
-    let logs: Vec<(String, String)> = sqlx::query_as(
-        "SELECT stream, line FROM execution_logs WHERE execution_id = $1 ORDER BY id LIMIT 5000",
-    )
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let (logs, log_lines) = read_log(&mut tx, id, log_after).await?;
     tx.commit().await?;
     let summary = summary.summary()?;
     let status = summary.status;
@@ -519,9 +527,73 @@ pub async fn view(
         stderr_truncated: detail.stderr_truncated,
         artifacts,
         logs,
+        log_from: log_after,
+        log_lines,
         can_confirm: status == ExecutionStatus::AwaitingConfirmation,
         can_cancel: !status.is_final(),
         summary,
+    })
+}
+
+/// Up to [`LOG_PAGE_LINES`] lines of a visible execution's log after its first `after`, oldest
+/// first, and how many lines it has stored.
+async fn read_log(
+    tx: &mut TenantTx,
+    id: i64,
+    after: i64,
+) -> AppResult<(Vec<(String, String)>, i64)> {
+    let lines = sqlx::query_as(
+        "SELECT stream, line FROM execution_logs WHERE execution_id = $1 ORDER BY id \
+         OFFSET $2 LIMIT $3",
+    )
+    .bind(id)
+    .bind(after)
+    .bind(LOG_PAGE_LINES)
+    .fetch_all(&mut **tx)
+    .await?;
+    let total = sqlx::query_scalar("SELECT count(*) FROM execution_logs WHERE execution_id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok((lines, total))
+}
+
+/// A page of an execution's log, for following it.
+pub struct LogPage {
+    pub status: ExecutionStatus,
+    /// Up to [`LOG_PAGE_LINES`] (stream, line), from line `after`.
+    pub lines: Vec<(String, String)>,
+    /// How many lines are stored now.
+    pub total: i64,
+}
+
+/// The lines of execution `id`'s log after its first `after`, if this user may see it.
+pub async fn log_page(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    user: &SignedIn,
+    id: i64,
+    after: i64,
+) -> AppResult<LogPage> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let status: String = sqlx::query_scalar(&format!(
+        "SELECT e.status FROM executions e WHERE {MAY_SEE} AND e.id = $3"
+    ))
+    .bind(user.user_id)
+    .bind(user.principal.is_tenant_admin())
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))?;
+    let (lines, total) = read_log(&mut tx, id, after.max(0)).await?;
+    tx.commit().await?;
+    let status = ExecutionStatus::parse(&status).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("unknown execution status {status:?}"))
+    })?;
+    Ok(LogPage {
+        status,
+        lines,
+        total,
     })
 }
 

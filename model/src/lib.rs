@@ -291,6 +291,9 @@ pub struct ExecutionFilter {
     pub until: Option<chrono::NaiveDate>,
 }
 
+/// Log lines an execution page (and a page of the API's log) holds; the rest is a page further.
+pub const LOG_PAGE_LINES: i64 = 5000;
+
 /// Everything the execution page shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -309,8 +312,11 @@ pub struct ExecutionView {
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     pub artifacts: Vec<(String, i64)>,
-    /// (stream, line), oldest first.
+    /// (stream, line), oldest first: one page of the log, from line `log_from` (0-based).
     pub logs: Vec<(String, String)>,
+    pub log_from: i64,
+    /// How many lines the log has stored; more than `log_from + logs.len()`: later pages.
+    pub log_lines: i64,
     pub can_confirm: bool,
     pub can_cancel: bool,
 }

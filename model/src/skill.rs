@@ -403,6 +403,9 @@ fn parse_date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("{text} is not a real date."))
 }
 
+/// What every surface answers for text holding a NUL character, which PostgreSQL cannot store.
+pub const NUL_REFUSED: &str = "Text with a NUL character (\\0) is not accepted.";
+
 /// Checks a submitted form against a schema and returns the typed inputs a script receives.
 ///
 /// `form` holds the text fields as the browser sent them; `uploaded` maps each file
@@ -419,9 +422,25 @@ pub fn validate_inputs(
     let known: BTreeMap<&str, &InputField> =
         schema.fields.iter().map(|f| (f.name.as_str(), f)).collect();
 
-    for key in form.keys() {
-        if !known.contains_key(key.as_str()) {
-            errors.insert(key.clone(), format!("Unknown field {key}."));
+    for (key, text) in form {
+        match known.get(key.as_str()) {
+            None => {
+                errors.insert(key.clone(), format!("Unknown field {key}."));
+            }
+            // PostgreSQL stores no NUL in text or JSON: refused here, once for every surface.
+            Some(_) if text.contains('\0') => {
+                errors.insert(key.clone(), NUL_REFUSED.into());
+            }
+            // A path or a name as text would be dropped (files only come as uploads): say so.
+            Some(f) if f.kind == InputType::File && !text.trim().is_empty() => {
+                errors.insert(
+                    key.clone(),
+                    "This input takes an uploaded file, not text: send the file itself \
+                     (in the API, a multipart/form-data part named after the input)."
+                        .into(),
+                );
+            }
+            Some(_) => {}
         }
     }
     for key in uploaded.keys() {
@@ -817,6 +836,48 @@ mod tests {
         let errs = validate_inputs(&schema, &form(&[("title", "x")]), &form(&[("title", "a")]))
             .unwrap_err();
         assert_eq!(errs["title"], "This field does not take a file.");
+    }
+
+    #[test]
+    fn nul_characters_and_file_paths_as_text_are_refused() {
+        let mut file = field("data", InputType::File);
+        file.required = false;
+        let schema = InputSchema {
+            fields: vec![
+                field("title", InputType::String),
+                field("when", InputType::Date),
+                file,
+            ],
+        };
+        // PostgreSQL cannot store a NUL in JSON text: refused before anything is stored.
+        for key in ["title", "when"] {
+            let mut pairs = vec![("title", "ok"), ("when", "2026-01-02")];
+            pairs.retain(|(k, _)| *k != key);
+            pairs.push((key, "a\0b"));
+            assert_eq!(one_error(&schema, &pairs, key), NUL_REFUSED);
+        }
+        // A path given as text for a file input would be dropped without a word.
+        assert_eq!(
+            one_error(
+                &schema,
+                &[
+                    ("title", "ok"),
+                    ("when", "2026-01-02"),
+                    ("data", "/etc/passwd")
+                ],
+                "data"
+            ),
+            "This input takes an uploaded file, not text: send the file itself \
+             (in the API, a multipart/form-data part named after the input)."
+        );
+        // Left empty, as a browser sends an optional file input nobody filled: fine.
+        let ok = validate_inputs(
+            &schema,
+            &form(&[("title", "ok"), ("when", "2026-01-02"), ("data", "")]),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert!(!ok.contains_key("data"));
     }
 
     #[test]

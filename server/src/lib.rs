@@ -5,6 +5,7 @@ mod api;
 mod brain;
 pub mod client;
 pub mod config;
+pub mod dbwatch;
 pub mod postgres;
 mod runs;
 mod same_origin;
@@ -24,7 +25,8 @@ use client::{Client, TrustedProxies};
 use domain::accounts::SESSION_COOKIE;
 use domain::brain::embedded::Embedded;
 use domain::brain::Provider;
-use domain::{caller, Ctx, RequestMeta};
+use domain::error::DATABASE_UNAVAILABLE;
+use domain::{caller, AppError, Ctx, RequestMeta};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::timeout::TimeoutLayer;
@@ -106,15 +108,19 @@ pub fn router_with_brain(
         .layer(TraceLayer::new_for_http())
 }
 
-/// 200 once the database answers, on any Host, for load balancers and scripts.
+/// 200 once the database answers, on any Host, for load balancers and scripts; 503 with
+/// `Retry-After` when it does not answer within 2 s.
 async fn healthz(State(ctx): State<Ctx>) -> Response {
-    match sqlx::query("SELECT 1").execute(&ctx.pool).await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-        Err(err) => {
-            tracing::warn!(%err, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
-        }
-    }
+    let ping = sqlx::query("SELECT 1").execute(&ctx.pool);
+    let err = match tokio::time::timeout(std::time::Duration::from_secs(2), ping).await {
+        Ok(Ok(_)) => return (StatusCode::OK, "ok\n").into_response(),
+        Ok(Err(err)) => err.to_string(),
+        Err(_) => "no answer within 2 s".into(),
+    };
+    tracing::warn!(%err, "health check: database unreachable");
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response();
+    AppError::Unavailable(DATABASE_UNAVAILABLE.into()).mark_response(&mut response);
+    response
 }
 
 /// The token of an `Authorization: Bearer …` header.
@@ -236,8 +242,9 @@ fn cross_site_refusal(req: &Request, message: &str) -> Response {
     refusal(req, StatusCode::FORBIDDEN, "Refused: another site", message)
 }
 
-/// A page that needs no application: for unbound and suspended hosts.
-fn plain_page(status: StatusCode, title: &str, message: &str) -> Response {
+/// A page that needs no application: for unbound and suspended hosts, and while the database
+/// is unreachable.
+pub(crate) fn plain_page(status: StatusCode, title: &str, message: &str) -> Response {
     let escape = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")

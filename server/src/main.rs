@@ -17,6 +17,7 @@ use domain::seed::{self, SeededAccount};
 use domain::Ctx;
 use leptos::config::LeptosOptions;
 use server::config::Config;
+use server::dbwatch::DbWatch;
 use server::postgres::PrivateCluster;
 use sqlx::postgres::PgConnectOptions;
 use tracing_subscriber::EnvFilter;
@@ -115,8 +116,13 @@ async fn database(config: &Config) -> anyhow::Result<(PgConnectOptions, Option<P
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let (options, cluster) = database(&config).await?;
+    // A private cluster that dies is started again; an external database is someone else's.
+    let supervisor = cluster.clone().map(PrivateCluster::supervise);
     let served = serve(&config, options).await;
-    // Whatever happened, a cluster we started is stopped cleanly.
+    // Whatever happened, a cluster we started is stopped cleanly (and stays stopped).
+    if let Some(task) = supervisor {
+        task.abort();
+    }
     if let Some(cluster) = cluster {
         cluster.stop().await?;
     }
@@ -124,7 +130,8 @@ async fn run() -> anyhow::Result<()> {
 }
 
 async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()> {
-    let pool = domain::db::connect(options, 16).await?;
+    let pool = domain::db::connect(options.clone(), 16).await?;
+    let db_watch = DbWatch::start(options);
     domain::db::migrate(&pool).await?;
     let lease = Duration::from_secs(config.lease_seconds);
     let ctx = Ctx::new(pool, config.data_dir.clone()).with_queue_policy(QueuePolicy {
@@ -167,7 +174,11 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         leptos_options,
         brain,
         config.trusted_proxies.clone(),
-    );
+    )
+    .layer(axum::middleware::from_fn_with_state(
+        db_watch,
+        server::dbwatch::fail_fast,
+    ));
     print_welcome(config, addr, &seeded, &passwords_file);
     axum::serve(
         listener,

@@ -5,6 +5,7 @@
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use rand::distributions::{Alphanumeric, DistString};
@@ -17,7 +18,11 @@ const APP_ROLE: &str = "execgov";
 const SUPERUSER: &str = "postgres";
 /// Unix sockets paths are limited to 107 bytes.
 const MAX_SOCKET_PATH: usize = 100;
+/// How often the supervisor looks at the postmaster, and its longest pause between restarts.
+const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
+const MAX_RESTART_PAUSE: Duration = Duration::from_secs(30);
 
+#[derive(Clone)]
 pub struct PrivateCluster {
     bin_dir: PathBuf,
     data: PathBuf,
@@ -193,6 +198,70 @@ impl PrivateCluster {
             );
         }
         Ok(())
+    }
+
+    /// Keeps the cluster running for as long as the returned task is not aborted: checks every
+    /// second that its postmaster lives, and when it has died (killed, crashed, out of memory),
+    /// starts it again, retrying with growing pauses (1 s doubling up to 30 s), each step
+    /// logged. Abort the task before [`PrivateCluster::stop`].
+    pub fn supervise(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SUPERVISE_EVERY).await;
+                if self.postmaster_alive() {
+                    continue;
+                }
+                tracing::error!(
+                    data = %self.data.display(),
+                    "the private PostgreSQL has stopped; restarting it"
+                );
+                let mut pause = Duration::from_secs(1);
+                for attempt in 1.. {
+                    match self
+                        .pg_ctl(&["start", "-w", "-t", "60", "-l"], Some(&self.log_file))
+                        .await
+                    {
+                        Ok(()) => {
+                            tracing::info!(attempt, "the private PostgreSQL is running again");
+                            break;
+                        }
+                        Err(err) => {
+                            tracing::warn!(
+                                attempt,
+                                %err,
+                                retry_in = ?pause,
+                                log = %self.log_file.display(),
+                                "restarting the private PostgreSQL failed"
+                            );
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(MAX_RESTART_PAUSE);
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Whether the process named in `postmaster.pid` runs (a zombie does not count).
+    fn postmaster_alive(&self) -> bool {
+        let Ok(text) = std::fs::read_to_string(self.data.join("postmaster.pid")) else {
+            return false;
+        };
+        let Some(pid) = text
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse::<u32>().ok())
+        else {
+            return false;
+        };
+        // /proc/<pid>/stat: "pid (comm) state …"; the state follows the last ')'.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+                Some(!matches!(state, 'Z' | 'X'))
+            })
+            .unwrap_or(false)
     }
 
     /// Stops the cluster, letting running transactions roll back (fast shutdown).

@@ -209,14 +209,18 @@ pub struct LogQuery {
     wait: u64,
 }
 
-/// A page of an execution's log, for following it: ask again with `after = next` until
-/// `finished`.
+/// A page of an execution's log: at most 5,000 lines from line `after`. Reading it all, or
+/// following a run: ask again with `after = next` until `finished`.
 #[derive(Serialize, ToSchema)]
 pub struct LogPage {
     pub status: ExecutionStatus,
+    /// The run has ended and this page reaches the end of its log.
     pub finished: bool,
     pub lines: Vec<LogLine>,
+    /// The `after` of the next page.
     pub next: i32,
+    /// How many lines the log has stored now.
+    pub total: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -240,8 +244,9 @@ async fn execution_logs(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> ApiResult<Json<LogPage>> {
-    let after = usize::try_from(q.after)
-        .map_err(|_| AppError::Invalid("after: must be 0 or more.".into()))?;
+    if q.after < 0 {
+        return Err(AppError::Invalid("after: must be 0 or more.".into()).into());
+    }
     if q.wait > 30 {
         return Err(AppError::Invalid("wait: 0 to 30 seconds.".into()).into());
     }
@@ -252,18 +257,18 @@ async fn execution_logs(
         let seen = (status, i64::from(q.after));
         executions::wait_for_change(&ctx, tenant, user, id, Some(&seen), deadline).await?;
     }
-    let view = executions::view(&ctx, tenant, user, id).await?;
-    let next = view.logs.len().max(after);
+    let page = executions::log_page(&ctx, tenant, user, id, i64::from(q.after)).await?;
+    let next = i64::from(q.after) + page.lines.len() as i64;
     Ok(Json(LogPage {
-        status: view.summary.status,
-        finished: view.summary.status.is_final(),
-        lines: view
-            .logs
+        status: page.status,
+        finished: page.status.is_final() && next >= page.total,
+        lines: page
+            .lines
             .into_iter()
-            .skip(after)
             .map(|(stream, line)| LogLine { stream, line })
             .collect(),
         next: i32::try_from(next).unwrap_or(i32::MAX),
+        total: page.total,
     }))
 }
 

@@ -128,6 +128,7 @@ impl IntoResponse for ApiError {
                 "Bearer".parse().expect("valid header"),
             );
         }
+        self.0.mark_response(&mut response);
         response
     }
 }

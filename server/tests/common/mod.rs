@@ -657,13 +657,27 @@ impl ChildServer {
     /// Starts it with sandbox uids from `first_uid` (64 of them), so parallel tests never share.
     pub async fn start(db: &TestDb, first_uid: u32) -> ChildServer {
         let url = database_url(db).await;
-        let data_dir = db.ctx.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).unwrap();
+        ChildServer::spawn(Some(&url), &db.ctx.data_dir, first_uid).await
+    }
+
+    /// Starts it without `DATABASE_URL`: with a private PostgreSQL cluster of its own under
+    /// `data_dir`, as a fresh installation does. Stop it with [`ChildServer::stop`], which stops
+    /// that cluster too.
+    pub async fn start_private(data_dir: &std::path::Path, first_uid: u32) -> ChildServer {
+        ChildServer::spawn(None, data_dir, first_uid).await
+    }
+
+    async fn spawn(url: Option<&str>, data_dir: &std::path::Path, first_uid: u32) -> ChildServer {
+        std::fs::create_dir_all(data_dir).unwrap();
         let log = data_dir.join("server.log");
         let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_execgov"))
-            .env("DATABASE_URL", url)
-            .env("EXECGOV_DATA_DIR", &data_dir)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_execgov"));
+        match url {
+            Some(url) => command.env("DATABASE_URL", url),
+            None => command.env_remove("DATABASE_URL"),
+        };
+        let child = command
+            .env("EXECGOV_DATA_DIR", data_dir)
             .env("EXECGOV_ADDR", "127.0.0.1:0")
             .env("EXECGOV_SEED_PASSWORD", PASSWORD)
             .env("EXECGOV_SANDBOX_FIRST_UID", first_uid.to_string())
@@ -708,6 +722,13 @@ impl ChildServer {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Stops it as an operator does (SIGTERM) and waits until it has exited.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.pid() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        self.child.wait().unwrap()
     }
 
     pub fn output(&self) -> String {
