@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use domain::tokens::TokenKind;
-use domain::Ctx;
+use domain::tokens::{NewToken as NewTokenKind, TokenKind};
+use domain::{AppError, Ctx};
 use model::api::{ApiToken, CreatedApiToken};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -33,6 +33,10 @@ pub struct NewToken {
     pub days: Option<i64>,
     /// `personal` (default) or `agent` (for registering local agents; tenant admins only).
     pub kind: Option<Kind>,
+    /// An agent token's labels (required for `agent`, none for `personal`): the only skill
+    /// `agent_label`s its agent may serve.
+    #[schema(max_items = 32, value_type = Option<Vec<String>>)]
+    pub labels: Option<Vec<String>>,
 }
 
 /// What a token is for.
@@ -90,6 +94,17 @@ async fn create_token(
     who: TenantUser,
     ApiJson(new): ApiJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiToken>)> {
+    let labels = new.labels.unwrap_or_default();
+    let kind = match new.kind.unwrap_or_default() {
+        Kind::Personal if !labels.is_empty() => {
+            return Err(AppError::Invalid(
+                "labels: only agent tokens have labels (\"kind\": \"agent\")".into(),
+            )
+            .into())
+        }
+        Kind::Personal => NewTokenKind::Personal,
+        Kind::Agent => NewTokenKind::Agent { labels },
+    };
     let created = domain::tokens::create(
         &ctx,
         who.tenant(),
@@ -97,7 +112,7 @@ async fn create_token(
         &who.caller.actor(),
         &new.name,
         new.days,
-        new.kind.unwrap_or_default().into(),
+        &kind,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(created)))
