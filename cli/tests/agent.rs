@@ -610,7 +610,12 @@ fn labels_beyond_the_token_are_refused_at_start_and_an_old_identity_gets_its_key
         &token,
         &["--first-uid", "66200", "--max-runs", "0"],
     );
-    assert_eq!(old.wait_exit(Duration::from_secs(30)), 0, "{}", old.output());
+    assert_eq!(
+        old.wait_exit(Duration::from_secs(30)),
+        0,
+        "{}",
+        old.output()
+    );
     let saved: toml::Value =
         toml::from_str(&std::fs::read_to_string(config.join("agent.toml")).unwrap()).unwrap();
     assert!(saved.get("machine_key").is_none(), "{saved}");

@@ -129,7 +129,11 @@ pub fn valid_public_key(text: &str) -> bool {
 }
 
 fn parse_public_key(text: &str) -> Option<VerifyingKey> {
-    if text.len() != 64 || text.bytes().any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if text.len() != 64
+        || text
+            .bytes()
+            .any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         return None;
     }
     let bytes: [u8; 32] = hex::decode(text).ok()?.try_into().ok()?;
@@ -281,8 +285,12 @@ mod tests {
             b"{}",
         );
         assert!(received(&headers, b"{}").verify(&key.public_hex()).is_ok());
-        assert!(received(&headers, b"{}").verify(&other.public_hex()).is_err());
-        assert!(received(&headers, b"{ }").verify(&key.public_hex()).is_err());
+        assert!(received(&headers, b"{}")
+            .verify(&other.public_hex())
+            .is_err());
+        assert!(received(&headers, b"{ }")
+            .verify(&key.public_hex())
+            .is_err());
         let restored = MachineKey::from_hex(&key.to_hex()).unwrap();
         assert_eq!(restored.public_hex(), key.public_hex());
         assert!(valid_public_key(&key.public_hex()));

@@ -169,7 +169,10 @@ pub async fn register(
     .await?;
     // The token is this machine's, or no machine's yet; a machine that shared a token before
     // tokens had owners keeps it.
-    let owned = token.machine_id.as_ref().is_none_or(|m| *m == reg.machine_id)
+    let owned = token
+        .machine_id
+        .as_ref()
+        .is_none_or(|m| *m == reg.machine_id)
         || existing.as_ref().is_some_and(|e| e.token_id == token.id);
     if !owned {
         return Err(AppError::Conflict(

@@ -74,12 +74,15 @@ pub enum NewToken {
     Agent { labels: Vec<String> },
 }
 
-/// An agent token's labels, checked: 1 to 32 skill `agent_label`s; sorted, without repeats.
+/// An agent token's labels, checked (1 to 32 skill `agent_label`s), sorted, without repeats.
 fn agent_labels(labels: &[String]) -> AppResult<Vec<String>> {
-    let mut labels: Vec<String> = labels.iter().map(|l| l.trim().to_string()).collect();
-    labels.retain(|l| !l.is_empty());
-    labels.sort();
-    labels.dedup();
+    if labels.is_empty() || labels.len() > 32 {
+        return Err(AppError::Invalid(
+            "labels: an agent token names the 1 to 32 labels its agent may serve (the \
+             agent_label of the skills it should run)"
+                .into(),
+        ));
+    }
     let bad: Vec<&String> = labels
         .iter()
         .filter(|l| !crate::skills::manifest::valid_agent_label(l))
@@ -90,13 +93,9 @@ fn agent_labels(labels: &[String]) -> AppResult<Vec<String>> {
              agent_label)"
         )));
     }
-    if labels.is_empty() || labels.len() > 32 {
-        return Err(AppError::Invalid(
-            "labels: an agent token names the 1 to 32 labels its agent may serve (the \
-             agent_label of the skills it should run)"
-                .into(),
-        ));
-    }
+    let mut labels = labels.to_vec();
+    labels.sort();
+    labels.dedup();
     Ok(labels)
 }
 

@@ -229,7 +229,11 @@ impl World {
     /// A new machine with an agent token of its own (made by the tenant's admin), registered
     /// on `host` with `labels`.
     async fn new_agent(&self, host: &str, labels: &[&str]) -> TestAgent {
-        let admin = if host == ACME { "acme-admin" } else { "globex-admin" };
+        let admin = if host == ACME {
+            "acme-admin"
+        } else {
+            "globex-admin"
+        };
         let (_, token) = self.token(host, admin, TokenKind::Agent).await;
         self.agent(host, &token, labels).await
     }
@@ -571,10 +575,34 @@ async fn registration_needs_a_live_agent_token_of_the_tenant_and_a_valid_identit
     expect(&refused, 403, "a member creating an agent token");
     // An agent token names the labels its agent may serve; a personal token has none.
     for (body, what) in [
-        (json!({ "name": "lab", "kind": "agent" }), "an agent token without labels"),
-        (json!({ "name": "lab", "kind": "agent", "labels": [] }), "an agent token with no label"),
-        (json!({ "name": "lab", "kind": "agent", "labels": ["Lab"] }), "a bad label"),
-        (json!({ "name": "me", "labels": ["lab"] }), "a personal token with labels"),
+        (
+            json!({ "name": "lab", "kind": "agent" }),
+            "an agent token without labels",
+        ),
+        (
+            json!({ "name": "lab", "kind": "agent", "labels": [] }),
+            "an agent token with no label",
+        ),
+        (
+            json!({ "name": "lab", "kind": "agent", "labels": ["Lab"] }),
+            "a bad label",
+        ),
+        (
+            json!({ "name": "lab", "kind": "agent", "labels": [" lab"] }),
+            "a label with a space",
+        ),
+        (
+            json!({ "name": "lab", "kind": "agent", "labels": null }),
+            "null labels",
+        ),
+        (
+            json!({ "name": "me", "labels": ["lab"] }),
+            "a personal token with labels",
+        ),
+        (
+            json!({ "name": "me", "labels": null }),
+            "a personal token with null labels",
+        ),
     ] {
         let reply = as_user(
             &w.server,
@@ -603,7 +631,7 @@ async fn registration_needs_a_live_agent_token_of_the_tenant_and_a_valid_identit
         "/api/v1/tokens",
         &admin_personal,
         ApiBody::Json(json!({
-            "name": "lab agents", "kind": "agent", "labels": ["lab", "gpu", " lab"],
+            "name": "lab agents", "kind": "agent", "labels": ["lab", "gpu", "lab"],
         })),
     )
     .await;
@@ -881,8 +909,16 @@ async fn every_agent_call_proves_the_token_and_the_machine() {
             } else if !signed {
                 headers.clear();
             }
-            let reply =
-                send_with(&w.server, method, ACME, &path, bearer, &headers, ApiBody::Empty).await;
+            let reply = send_with(
+                &w.server,
+                method,
+                ACME,
+                &path,
+                bearer,
+                &headers,
+                ApiBody::Empty,
+            )
+            .await;
             expect(&reply, 401, &format!("{path} with {what}"));
         }
     }
@@ -1014,62 +1050,203 @@ async fn forged_replayed_stale_and_altered_requests_are_refused() {
     // A forged signature: the right headers, a signature of random bytes or of another key.
     let (path, mut forged) = renewal(&agent.machine_id, &agent.key, now, execution);
     forged[3].1 = random_hex(64);
-    let reply = send_with(&w.server, Method::POST, ACME, &path, token, &forged, ApiBody::Empty).await;
+    let reply = send_with(
+        &w.server,
+        Method::POST,
+        ACME,
+        &path,
+        token,
+        &forged,
+        ApiBody::Empty,
+    )
+    .await;
     let problem = expect(&reply, 401, "a signature of random bytes");
-    assert!(problem["detail"].as_str().unwrap().contains("signature"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("signature"),
+        "{problem}"
+    );
     let (path, other_key) = renewal(&agent.machine_id, &MachineKey::generate(), now, execution);
-    let reply = send_with(&w.server, Method::POST, ACME, &path, token, &other_key, ApiBody::Empty).await;
+    let reply = send_with(
+        &w.server,
+        Method::POST,
+        ACME,
+        &path,
+        token,
+        &other_key,
+        ApiBody::Empty,
+    )
+    .await;
     expect(&reply, 401, "signed with another key");
 
     // A replay: the very same request twice. The first passes, the second is refused.
     let before = w.count_in(ACME, nonces).await;
     let (path, headers) = renewal(&agent.machine_id, &agent.key, now, execution);
-    let first = send_with(&w.server, Method::POST, ACME, &path, token, &headers, ApiBody::Empty).await;
+    let first = send_with(
+        &w.server,
+        Method::POST,
+        ACME,
+        &path,
+        token,
+        &headers,
+        ApiBody::Empty,
+    )
+    .await;
     expect(&first, 204, "the original request");
-    assert_eq!(w.count_in(ACME, nonces).await, before + 1, "its nonce is kept");
-    let replayed = send_with(&w.server, Method::POST, ACME, &path, token, &headers, ApiBody::Empty).await;
+    assert_eq!(
+        w.count_in(ACME, nonces).await,
+        before + 1,
+        "its nonce is kept"
+    );
+    let replayed = send_with(
+        &w.server,
+        Method::POST,
+        ACME,
+        &path,
+        token,
+        &headers,
+        ApiBody::Empty,
+    )
+    .await;
     let problem = expect(&replayed, 401, "the same request replayed");
-    assert!(problem["detail"].as_str().unwrap().contains("nonce"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("nonce"),
+        "{problem}"
+    );
     // A replay on another server process (the nonce is in the database, not in memory).
     let other_process = start_server(w.ctx.clone()).await;
-    let replayed =
-        send_with(&other_process, Method::POST, ACME, &path, token, &headers, ApiBody::Empty).await;
-    expect(&replayed, 401, "the same request replayed to another server process");
+    let replayed = send_with(
+        &other_process,
+        Method::POST,
+        ACME,
+        &path,
+        token,
+        &headers,
+        ApiBody::Empty,
+    )
+    .await;
+    expect(
+        &replayed,
+        401,
+        "the same request replayed to another server process",
+    );
 
     // Stale or future timestamps, beyond the minute either way: refused however well signed.
     for off in [-120, -62, 62, 3600] {
         let at = chrono::Utc::now().timestamp() + off;
         let (path, headers) = renewal(&agent.machine_id, &agent.key, at, execution);
-        let reply =
-            send_with(&w.server, Method::POST, ACME, &path, token, &headers, ApiBody::Empty).await;
+        let reply = send_with(
+            &w.server,
+            Method::POST,
+            ACME,
+            &path,
+            token,
+            &headers,
+            ApiBody::Empty,
+        )
+        .await;
         let problem = expect(&reply, 401, &format!("a timestamp {off} s off"));
-        assert!(problem["detail"].as_str().unwrap().contains("clock"), "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("clock"),
+            "{problem}"
+        );
     }
     // Within the minute: a clock a little off is fine.
     let at = chrono::Utc::now().timestamp() - 30;
     let (path, headers) = renewal(&agent.machine_id, &agent.key, at, execution);
-    let reply = send_with(&w.server, Method::POST, ACME, &path, token, &headers, ApiBody::Empty).await;
+    let reply = send_with(
+        &w.server,
+        Method::POST,
+        ACME,
+        &path,
+        token,
+        &headers,
+        ApiBody::Empty,
+    )
+    .await;
     expect(&reply, 204, "a timestamp 30 s behind");
 
     // Changed after signing: the body, the path, the method, the Host. Nothing reaches the run.
     let logs_before = w.log_lines(ACME, execution).await;
     let logs = format!("/api/v1/agent/executions/{execution}/logs");
     let signed_body = ApiBody::Json(json!({ "lines": [{ "stream": "stdout", "line": "real" }] }));
-    let headers = signed_headers(&agent.machine_id, &agent.key, &Method::POST, ACME, &logs, &signed_body);
+    let headers = signed_headers(
+        &agent.machine_id,
+        &agent.key,
+        &Method::POST,
+        ACME,
+        &logs,
+        &signed_body,
+    );
     let changed = ApiBody::Json(json!({ "lines": [{ "stream": "stdout", "line": "fake" }] }));
-    let reply = send_with(&w.server, Method::POST, ACME, &logs, token, &headers, changed).await;
+    let reply = send_with(
+        &w.server,
+        Method::POST,
+        ACME,
+        &logs,
+        token,
+        &headers,
+        changed,
+    )
+    .await;
     expect(&reply, 401, "a body changed after signing");
     let claim = "/api/v1/agent/claim?wait=0";
-    let headers = signed_headers(&agent.machine_id, &agent.key, &Method::POST, ACME, claim, &ApiBody::Empty);
-    let reply = send_with(&w.server, Method::POST, ACME, "/api/v1/agent/claim?wait=1", token, &headers, ApiBody::Empty).await;
+    let headers = signed_headers(
+        &agent.machine_id,
+        &agent.key,
+        &Method::POST,
+        ACME,
+        claim,
+        &ApiBody::Empty,
+    );
+    let reply = send_with(
+        &w.server,
+        Method::POST,
+        ACME,
+        "/api/v1/agent/claim?wait=1",
+        token,
+        &headers,
+        ApiBody::Empty,
+    )
+    .await;
     expect(&reply, 401, "a query changed after signing");
-    let reply = send_with(&w.server, Method::GET, ACME, "/api/v1/agent/me", token, &headers, ApiBody::Empty).await;
+    let reply = send_with(
+        &w.server,
+        Method::GET,
+        ACME,
+        "/api/v1/agent/me",
+        token,
+        &headers,
+        ApiBody::Empty,
+    )
+    .await;
     expect(&reply, 401, "another method and path than signed");
-    let headers = signed_headers(&agent.machine_id, &agent.key, &Method::GET, "evil.localhost", "/api/v1/agent/me", &ApiBody::Empty);
-    let reply = send_with(&w.server, Method::GET, ACME, "/api/v1/agent/me", token, &headers, ApiBody::Empty).await;
+    let headers = signed_headers(
+        &agent.machine_id,
+        &agent.key,
+        &Method::GET,
+        "evil.localhost",
+        "/api/v1/agent/me",
+        &ApiBody::Empty,
+    );
+    let reply = send_with(
+        &w.server,
+        Method::GET,
+        ACME,
+        "/api/v1/agent/me",
+        token,
+        &headers,
+        ApiBody::Empty,
+    )
+    .await;
     expect(&reply, 401, "signed for another Host");
     assert_eq!(w.log_lines(ACME, execution).await, logs_before);
-    expect(&agent.logs(&w.server, execution, &[("stdout", "real")]).await, 204, "the real logs");
+    expect(
+        &agent
+            .logs(&w.server, execution, &[("stdout", "real")])
+            .await,
+        204,
+        "the real logs",
+    );
     assert_eq!(w.log_lines(ACME, execution).await, logs_before + 1);
 }
 
@@ -1098,7 +1275,10 @@ async fn a_token_belongs_to_its_first_machine_and_fixes_its_labels() {
     let reply = first.register(&w.server, &["lab", "gpu"]).await;
     let problem = expect(&reply, 403, "labels the token does not allow");
     let detail = problem["detail"].as_str().unwrap();
-    assert!(detail.contains("gpu") && detail.contains("[lab]"), "{detail}");
+    assert!(
+        detail.contains("gpu") && detail.contains("[lab]"),
+        "{detail}"
+    );
     assert_eq!(w.count_in(ACME, agents_rows).await, 0);
     // No labels declared: all the token allows.
     let view = expect(&first.register(&w.server, &[]).await, 200, "registering");
@@ -1106,14 +1286,28 @@ async fn a_token_belongs_to_its_first_machine_and_fixes_its_labels() {
     let mut first = first;
     first.id = view["id"].as_i64().unwrap();
     // Once registered, still no label beyond the token's, and the stored ones stay.
-    expect(&first.register(&w.server, &["other"]).await, 403, "re-registering with another label");
+    expect(
+        &first.register(&w.server, &["other"]).await,
+        403,
+        "re-registering with another label",
+    );
     let me = expect(&first.me(&w.server).await, 200, "describing");
     assert_eq!(me["agent"]["labels"], json!(["lab"]));
 
     // Another machine with the same token: refused, whatever key it signs with.
     let second = TestAgent::new(ACME, &token);
-    let problem = expect(&second.register(&w.server, &["lab"]).await, 409, "a second machine");
-    assert!(problem["detail"].as_str().unwrap().contains("another machine"), "{problem}");
+    let problem = expect(
+        &second.register(&w.server, &["lab"]).await,
+        409,
+        "a second machine",
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("another machine"),
+        "{problem}"
+    );
     assert_eq!(w.count_in(ACME, agents_rows).await, 1);
 
     // Another agent's key with this token: that agent (its own token) signing as itself, or
@@ -1121,11 +1315,23 @@ async fn a_token_belongs_to_its_first_machine_and_fixes_its_labels() {
     let stranger = w.new_agent(ACME, &["lab"]).await;
     let mut as_itself = stranger.clone();
     as_itself.token = token.clone();
-    expect(&as_itself.me(&w.server).await, 401, "another agent with this token");
+    expect(
+        &as_itself.me(&w.server).await,
+        401,
+        "another agent with this token",
+    );
     let mut as_first = first.clone();
     as_first.key = stranger.key.clone();
-    expect(&as_first.me(&w.server).await, 401, "another agent's key for this machine");
-    expect(&as_first.register(&w.server, &["lab"]).await, 409, "re-registering with another agent's key");
+    expect(
+        &as_first.me(&w.server).await,
+        401,
+        "another agent's key for this machine",
+    );
+    expect(
+        &as_first.register(&w.server, &["lab"]).await,
+        409,
+        "re-registering with another agent's key",
+    );
     expect(&first.me(&w.server).await, 200, "the machine itself");
 }
 
@@ -1147,16 +1353,38 @@ async fn an_agent_registered_before_signatures_binds_its_key_with_the_old_machin
     .execute(&w.ctx.pool)
     .await
     .unwrap();
-    let problem = expect(&agent.me(&w.server).await, 401, "an unsigned-era agent calling");
-    assert!(problem["detail"].as_str().unwrap().contains("before requests were signed"), "{problem}");
+    let problem = expect(
+        &agent.me(&w.server).await,
+        401,
+        "an unsigned-era agent calling",
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("before requests were signed"),
+        "{problem}"
+    );
 
     // Binding a key needs the old machine key.
     let mut reg = agent.registration(&["lab"]);
-    expect(&agent.register_with(&w.server, reg.clone()).await, 409, "without the old key");
+    expect(
+        &agent.register_with(&w.server, reg.clone()).await,
+        409,
+        "without the old key",
+    );
     reg["machine_key"] = json!(random_hex(32));
-    expect(&agent.register_with(&w.server, reg.clone()).await, 409, "with a wrong old key");
+    expect(
+        &agent.register_with(&w.server, reg.clone()).await,
+        409,
+        "with a wrong old key",
+    );
     reg["machine_key"] = json!(old_key);
-    let view = expect(&agent.register_with(&w.server, reg).await, 200, "with the old key");
+    let view = expect(
+        &agent.register_with(&w.server, reg).await,
+        200,
+        "with the old key",
+    );
     agent.id = view["id"].as_i64().unwrap();
     expect(&agent.me(&w.server).await, 200, "signed, after binding");
     let (hash, public): (Option<String>, String) = sqlx::query_as(&format!(
@@ -2160,4 +2388,87 @@ async fn agents_are_listed_and_revoked_by_their_own_tenants_admins_only() {
         "Globex's list again",
     );
     assert_eq!(seen[0]["status"], "online");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. The OpenAPI document tells clients what the server enforces.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_shows_token_labels_and_the_public_key() {
+    let w = world().await;
+    let reply = send(
+        &w.server,
+        Method::GET,
+        ACME,
+        "/api/v1/openapi.json",
+        None,
+        None,
+        ApiBody::Empty,
+    )
+    .await;
+    let doc = expect(&reply, 200, "the OpenAPI document");
+    let schemas = &doc["components"]["schemas"];
+    // A new token is personal (no labels) or an agent token with 1 to 32 valid labels; nothing
+    // else is accepted, so nothing else is documented.
+    let resolve = |v: &Value| -> Value {
+        match v["$ref"].as_str() {
+            Some(r) => schemas[r.rsplit('/').next().unwrap()].clone(),
+            None => v.clone(),
+        }
+    };
+    let new_token = &schemas["NewToken"];
+    let branches: Vec<Value> = new_token["oneOf"]
+        .as_array()
+        .unwrap_or_else(|| panic!("NewToken is one of two shapes: {new_token}"))
+        .iter()
+        .map(resolve)
+        .collect();
+    assert_eq!(branches.len(), 2, "{new_token}");
+    for branch in &branches {
+        assert_eq!(branch["additionalProperties"], json!(false), "{branch}");
+    }
+    let agent = branches
+        .iter()
+        .find(|b| b["properties"].get("labels").is_some())
+        .expect("an agent token branch");
+    let required: Vec<&str> = agent["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        required.contains(&"labels") && required.contains(&"kind"),
+        "{agent}"
+    );
+    let labels = &agent["properties"]["labels"];
+    assert_eq!(
+        (labels["minItems"].clone(), labels["maxItems"].clone()),
+        (json!(1), json!(32)),
+        "{labels}"
+    );
+    assert_eq!(
+        resolve(&labels["items"])["pattern"],
+        "^[a-z0-9._-]{1,64}$",
+        "{labels}"
+    );
+    assert!(
+        serde_json::to_string(&schemas["ApiToken"]["properties"])
+            .unwrap()
+            .contains("labels"),
+        "tokens are listed with their labels"
+    );
+    // An agent registers a public key; the old machine key is optional (once, to upgrade).
+    let registration = &schemas["AgentRegistration"];
+    let required: Vec<&str> = registration["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(required.contains(&"public_key"), "{registration}");
+    assert!(
+        !required.contains(&"machine_key") && !required.contains(&"labels"),
+        "{registration}"
+    );
 }
