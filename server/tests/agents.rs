@@ -1395,6 +1395,93 @@ async fn an_agent_registered_before_signatures_binds_its_key_with_the_old_machin
     .await
     .unwrap();
     assert_eq!((hash, public), (None, agent.key.public_hex()));
+    // A new machine still cannot take that token.
+    let newcomer = TestAgent::new(ACME, &token);
+    expect(
+        &newcomer.register(&w.server, &["lab"]).await,
+        409,
+        "a new machine on the token",
+    );
+}
+
+/// Tenant migration 0013 on the data of before: agent tokens get the labels their agents had
+/// declared and belong to their first machine; an unused one allows no label; personal tokens
+/// have none; agents keep their key hash until they bind a public key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_migration_gives_old_agent_tokens_their_agents_labels() {
+    let ctx = seeded_ctx().await;
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/tenant");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let (before, ours): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|f| f.file_name().unwrap().to_str().unwrap() < "0013");
+    assert!(ours[0]
+        .to_str()
+        .unwrap()
+        .ends_with("0013_agent_signatures.sql"));
+    let mut tx = ctx.pool.begin().await.unwrap();
+    sqlx::raw_sql("CREATE SCHEMA agents_migration_test; SET LOCAL search_path = agents_migration_test, public")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for file in &before {
+        sqlx::raw_sql(&std::fs::read_to_string(file).unwrap())
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    }
+    sqlx::raw_sql(
+        "INSERT INTO users (username, password_hash, role) VALUES ('admin', 'x', 'admin');
+         INSERT INTO api_tokens (user_id, name, kind, token_hash, prefix, expires_at) VALUES
+             (1, 'shared', 'agent', 'h1', 'egv_1', now() + interval '1 day'),
+             (1, 'unused', 'agent', 'h2', 'egv_2', now() + interval '1 day'),
+             (1, 'mine', 'personal', 'h3', 'egv_3', now() + interval '1 day');
+         INSERT INTO agents (machine_id, key_hash, token_id, name, hostname, labels) VALUES
+             ('11111111111111111111111111111111', 'k1', 1, 'one', 'one', '{lab,gpu}'),
+             ('22222222222222222222222222222222', 'k2', 1, 'two', 'two', '{lab,x}');",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::raw_sql(&std::fs::read_to_string(&ours[0]).unwrap())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let tokens: Vec<(String, Vec<String>, Option<String>)> =
+        sqlx::query_as("SELECT name, labels, machine_id FROM api_tokens ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(
+        tokens,
+        [
+            (
+                "shared".to_string(),
+                vec!["gpu".to_string(), "lab".to_string(), "x".to_string()],
+                Some("11111111111111111111111111111111".to_string())
+            ),
+            ("unused".to_string(), vec![], None),
+            ("mine".to_string(), vec![], None),
+        ]
+    );
+    let keys: Vec<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT key_hash, public_key FROM agents ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(
+        keys,
+        [
+            (Some("k1".to_string()), None),
+            (Some("k2".to_string()), None)
+        ]
+    );
+    // Nothing of the test stays.
+    tx.rollback().await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
