@@ -1034,6 +1034,25 @@ fn renewal(
     (path, headers)
 }
 
+/// `POST path` on Acme's host with the bearer `token` and exactly these headers.
+async fn renew_with(
+    server: &TestServer,
+    token: Option<&str>,
+    path: &str,
+    headers: &[(&'static str, String)],
+) -> ApiReply {
+    send_with(
+        server,
+        Method::POST,
+        ACME,
+        path,
+        token,
+        headers,
+        ApiBody::Empty,
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_replayed_stale_and_altered_requests_are_refused() {
     let w = world().await;
@@ -1050,63 +1069,27 @@ async fn forged_replayed_stale_and_altered_requests_are_refused() {
     // A forged signature: the right headers, a signature of random bytes or of another key.
     let (path, mut forged) = renewal(&agent.machine_id, &agent.key, now, execution);
     forged[3].1 = random_hex(64);
-    let reply = send_with(
-        &w.server,
-        Method::POST,
-        ACME,
-        &path,
-        token,
-        &forged,
-        ApiBody::Empty,
-    )
-    .await;
+    let reply = renew_with(&w.server, token, &path, &forged).await;
     let problem = expect(&reply, 401, "a signature of random bytes");
     assert!(
         problem["detail"].as_str().unwrap().contains("signature"),
         "{problem}"
     );
     let (path, other_key) = renewal(&agent.machine_id, &MachineKey::generate(), now, execution);
-    let reply = send_with(
-        &w.server,
-        Method::POST,
-        ACME,
-        &path,
-        token,
-        &other_key,
-        ApiBody::Empty,
-    )
-    .await;
+    let reply = renew_with(&w.server, token, &path, &other_key).await;
     expect(&reply, 401, "signed with another key");
 
     // A replay: the very same request twice. The first passes, the second is refused.
     let before = w.count_in(ACME, nonces).await;
     let (path, headers) = renewal(&agent.machine_id, &agent.key, now, execution);
-    let first = send_with(
-        &w.server,
-        Method::POST,
-        ACME,
-        &path,
-        token,
-        &headers,
-        ApiBody::Empty,
-    )
-    .await;
+    let first = renew_with(&w.server, token, &path, &headers).await;
     expect(&first, 204, "the original request");
     assert_eq!(
         w.count_in(ACME, nonces).await,
         before + 1,
         "its nonce is kept"
     );
-    let replayed = send_with(
-        &w.server,
-        Method::POST,
-        ACME,
-        &path,
-        token,
-        &headers,
-        ApiBody::Empty,
-    )
-    .await;
+    let replayed = renew_with(&w.server, token, &path, &headers).await;
     let problem = expect(&replayed, 401, "the same request replayed");
     assert!(
         problem["detail"].as_str().unwrap().contains("nonce"),
@@ -1114,16 +1097,7 @@ async fn forged_replayed_stale_and_altered_requests_are_refused() {
     );
     // A replay on another server process (the nonce is in the database, not in memory).
     let other_process = start_server(w.ctx.clone()).await;
-    let replayed = send_with(
-        &other_process,
-        Method::POST,
-        ACME,
-        &path,
-        token,
-        &headers,
-        ApiBody::Empty,
-    )
-    .await;
+    let replayed = renew_with(&other_process, token, &path, &headers).await;
     expect(
         &replayed,
         401,
@@ -1134,16 +1108,7 @@ async fn forged_replayed_stale_and_altered_requests_are_refused() {
     for off in [-120, -62, 62, 3600] {
         let at = chrono::Utc::now().timestamp() + off;
         let (path, headers) = renewal(&agent.machine_id, &agent.key, at, execution);
-        let reply = send_with(
-            &w.server,
-            Method::POST,
-            ACME,
-            &path,
-            token,
-            &headers,
-            ApiBody::Empty,
-        )
-        .await;
+        let reply = renew_with(&w.server, token, &path, &headers).await;
         let problem = expect(&reply, 401, &format!("a timestamp {off} s off"));
         assert!(
             problem["detail"].as_str().unwrap().contains("clock"),
@@ -1153,16 +1118,7 @@ async fn forged_replayed_stale_and_altered_requests_are_refused() {
     // Within the minute: a clock a little off is fine.
     let at = chrono::Utc::now().timestamp() - 30;
     let (path, headers) = renewal(&agent.machine_id, &agent.key, at, execution);
-    let reply = send_with(
-        &w.server,
-        Method::POST,
-        ACME,
-        &path,
-        token,
-        &headers,
-        ApiBody::Empty,
-    )
-    .await;
+    let reply = renew_with(&w.server, token, &path, &headers).await;
     expect(&reply, 204, "a timestamp 30 s behind");
 
     // Changed after signing: the body, the path, the method, the Host. Nothing reaches the run.
@@ -1189,56 +1145,43 @@ async fn forged_replayed_stale_and_altered_requests_are_refused() {
     )
     .await;
     expect(&reply, 401, "a body changed after signing");
-    let claim = "/api/v1/agent/claim?wait=0";
-    let headers = signed_headers(
-        &agent.machine_id,
-        &agent.key,
-        &Method::POST,
-        ACME,
-        claim,
-        &ApiBody::Empty,
-    );
-    let reply = send_with(
-        &w.server,
-        Method::POST,
-        ACME,
-        "/api/v1/agent/claim?wait=1",
-        token,
-        &headers,
-        ApiBody::Empty,
-    )
-    .await;
-    expect(&reply, 401, "a query changed after signing");
-    let reply = send_with(
-        &w.server,
-        Method::GET,
-        ACME,
-        "/api/v1/agent/me",
-        token,
-        &headers,
-        ApiBody::Empty,
-    )
-    .await;
-    expect(&reply, 401, "another method and path than signed");
-    let headers = signed_headers(
-        &agent.machine_id,
-        &agent.key,
-        &Method::GET,
-        "evil.localhost",
-        "/api/v1/agent/me",
-        &ApiBody::Empty,
-    );
-    let reply = send_with(
-        &w.server,
-        Method::GET,
-        ACME,
-        "/api/v1/agent/me",
-        token,
-        &headers,
-        ApiBody::Empty,
-    )
-    .await;
-    expect(&reply, 401, "signed for another Host");
+    // (what, signed as: method, Host, path), each sent as GET /api/v1/agent/me on Acme's host.
+    let me = "/api/v1/agent/me";
+    for (what, method, host, path) in [
+        (
+            "a query changed after signing",
+            Method::GET,
+            ACME,
+            "/api/v1/agent/me?x=1",
+        ),
+        ("another method than signed", Method::POST, ACME, me),
+        (
+            "another path than signed",
+            Method::GET,
+            ACME,
+            "/api/v1/agent/claim",
+        ),
+        ("signed for another Host", Method::GET, "evil.localhost", me),
+    ] {
+        let headers = signed_headers(
+            &agent.machine_id,
+            &agent.key,
+            &method,
+            host,
+            path,
+            &ApiBody::Empty,
+        );
+        let reply = send_with(
+            &w.server,
+            Method::GET,
+            ACME,
+            me,
+            token,
+            &headers,
+            ApiBody::Empty,
+        );
+        expect(&reply.await, 401, what);
+    }
     assert_eq!(w.log_lines(ACME, execution).await, logs_before);
     expect(
         &agent
@@ -2513,6 +2456,18 @@ async fn the_openapi_document_shows_token_labels_and_the_public_key() {
     assert_eq!(branches.len(), 2, "{new_token}");
     for branch in &branches {
         assert_eq!(branch["additionalProperties"], json!(false), "{branch}");
+        let name = &branch["properties"]["name"];
+        assert_eq!(
+            (&name["minLength"], &name["maxLength"]),
+            (&json!(1), &json!(80)),
+            "{branch}"
+        );
+        assert!(name["pattern"].is_string(), "{branch}");
+        let days = branch["properties"]["days"].to_string();
+        assert!(
+            days.contains("\"minimum\":1") && days.contains("\"maximum\":366"),
+            "{days}"
+        );
     }
     let agent = branches
         .iter()

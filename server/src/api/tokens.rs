@@ -51,16 +51,10 @@ enum NewTokenBody {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct PersonalTokenBody {
-    /// What uses it, e.g. the machine or pipeline.
-    #[schema(
-        min_length = 1,
-        max_length = 80,
-        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
-    )]
-    name: String,
-    /// How many days it lives (default 90).
-    #[schema(minimum = 1, maximum = 366)]
-    days: Option<i64>,
+    #[schema(inline)]
+    name: TokenName,
+    #[schema(inline)]
+    days: Option<TokenDays>,
     kind: Option<PersonalKind>,
 }
 
@@ -69,21 +63,32 @@ struct PersonalTokenBody {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct AgentTokenBody {
-    /// What uses it, e.g. the machine.
-    #[schema(
-        min_length = 1,
-        max_length = 80,
-        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
-    )]
-    name: String,
-    /// How many days it lives (default 90).
-    #[schema(minimum = 1, maximum = 366)]
-    days: Option<i64>,
+    #[schema(inline)]
+    name: TokenName,
+    #[schema(inline)]
+    days: Option<TokenDays>,
     kind: AgentKind,
     /// The skill `agent_label`s its agent may serve.
     #[schema(min_items = 1, max_items = 32, inline)]
     labels: Vec<AgentLabel>,
 }
+
+/// What uses it, e.g. the machine or pipeline.
+#[derive(ToSchema)]
+#[schema(
+    value_type = String,
+    min_length = 1,
+    max_length = 80,
+    pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+)]
+#[allow(dead_code)]
+struct TokenName(String);
+
+/// How many days it lives (default 90).
+#[derive(ToSchema)]
+#[schema(value_type = i64, minimum = 1, maximum = 366)]
+#[allow(dead_code)]
+struct TokenDays(i64);
 
 #[derive(ToSchema)]
 #[serde(rename_all = "snake_case")]
