@@ -137,6 +137,7 @@ impl Api {
             // The Host the request carries: --host, else the URL's (with a port if not the
             // scheme's default), as reqwest writes it.
             let signed = key.sign(
+                chrono::Utc::now().timestamp(),
                 machine_id,
                 request.method().as_str(),
                 &path,

@@ -78,22 +78,10 @@ impl MachineKey {
         hex::encode(self.0.verifying_key().to_bytes())
     }
 
-    /// The headers that sign one request of machine `machine_id`: its id, the timestamp (now),
-    /// a new nonce and the signature. `host` is the Host header the request carries.
+    /// The headers that sign one request of machine `machine_id` made at `timestamp` (Unix
+    /// seconds; now, but for tests): its id, the timestamp, a new nonce and the signature.
+    /// `host` is the Host header the request carries.
     pub fn sign(
-        &self,
-        machine_id: &str,
-        method: &str,
-        path_and_query: &str,
-        host: &str,
-        body: &[u8],
-    ) -> Vec<(&'static str, String)> {
-        let now = chrono::Utc::now().timestamp();
-        self.sign_at(now, machine_id, method, path_and_query, host, body)
-    }
-
-    /// [`MachineKey::sign`] as at `timestamp` (Unix seconds).
-    pub fn sign_at(
         &self,
         timestamp: i64,
         machine_id: &str,
@@ -278,6 +266,7 @@ mod tests {
         let other = MachineKey::generate();
         let id = "0123456789abcdef0123456789abcdef";
         let headers = key.sign(
+            chrono::Utc::now().timestamp(),
             id,
             "POST",
             "/api/v1/agent/claim?wait=0",

@@ -266,7 +266,15 @@ fn signed_headers(
     path: &str,
     body: &ApiBody,
 ) -> Vec<(&'static str, String)> {
-    key.sign(machine_id, method.as_str(), path, host, &body_bytes(body))
+    let now = chrono::Utc::now().timestamp();
+    key.sign(
+        now,
+        machine_id,
+        method.as_str(),
+        path,
+        host,
+        &body_bytes(body),
+    )
 }
 
 /// `method` `path` on `host` with an optional bearer, signed by an optional machine (id, key),
@@ -1030,7 +1038,7 @@ fn renewal(
     execution: i64,
 ) -> (String, Vec<(&'static str, String)>) {
     let path = format!("/api/v1/agent/executions/{execution}/lease");
-    let headers = key.sign_at(timestamp, machine_id, "POST", &path, ACME, b"");
+    let headers = key.sign(timestamp, machine_id, "POST", &path, ACME, b"");
     (path, headers)
 }
 
