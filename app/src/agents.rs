@@ -1,12 +1,12 @@
-//! `/agents`: a tenant's local agents, for its admins. Agent tokens are made here (the secret
-//! shown once, with the command that starts an agent with it), listed and revoked; the agents
-//! that registered with them are listed with their status, and revoked.
+//! `/agents`: a tenant's local agents, for its admins. Agent tokens are made here with the labels
+//! their agent may serve (the secret shown once, with the command that starts an agent with it),
+//! listed and revoked; the agents that registered with them are listed with their status, and
+//! revoked.
 
 use leptos::prelude::*;
 use model::agent::AgentView;
 use model::api::{ApiToken, CreatedApiToken};
 use model::{Surface, UserError};
-use serde::{Deserialize, Serialize};
 
 use crate::layout::{error_note, or_error, when, Gate, Need};
 use crate::tokens::{token_table, RevokeToken};
@@ -15,17 +15,6 @@ use crate::tokens::{token_table, RevokeToken};
 use crate::server::{caller, user_error};
 
 const TENANT_FRONT: &[Surface] = &[Surface::TenantFront];
-
-/// Stands in for the label in the start command when none was given.
-const LABEL_PLACEHOLDER: &str = "LABEL";
-
-/// An agent token just made: the secret (shown once) and the label to start agents with.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct NewAgentToken {
-    pub created: CreatedApiToken,
-    /// The label the admin named (checked), or empty.
-    pub label: String,
-}
 
 #[server(endpoint = "list-agents")]
 pub async fn list_agents() -> Result<Vec<AgentView>, UserError> {
@@ -54,34 +43,31 @@ pub async fn list_agent_tokens() -> Result<Vec<ApiToken>, UserError> {
         .map_err(user_error)
 }
 
-/// `label` is not stored: it only completes the start command shown with the secret.
+/// `labels`: the labels the token's agent may serve, separated by commas or spaces.
 #[server(endpoint = "create-agent-token")]
 pub async fn create_agent_token(
     name: String,
     days: Option<i64>,
-    label: Option<String>,
-) -> Result<NewAgentToken, UserError> {
+    labels: String,
+) -> Result<CreatedApiToken, UserError> {
     let (ctx, caller) = caller()?;
     let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    let label = label.unwrap_or_default().trim().to_string();
-    if !label.is_empty() && !domain::skills::manifest::valid_agent_label(&label) {
-        return Err(user_error(domain::AppError::Invalid(
-            "Label: 1 to 64 characters of a-z, 0-9, '-', '_' and '.' (a skill's agent_label)."
-                .into(),
-        )));
-    }
-    let created = domain::tokens::create(
+    let labels = labels
+        .split([',', ' '])
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    domain::tokens::create(
         &ctx,
         tenant,
         user,
         &caller.actor(),
         &name,
         days,
-        domain::tokens::TokenKind::Agent,
+        &domain::tokens::NewToken::Agent { labels },
     )
     .await
-    .map_err(user_error)?;
-    Ok(NewAgentToken { created, label })
+    .map_err(user_error)
 }
 
 #[component]
@@ -149,16 +135,9 @@ fn server_and_host() -> (String, String) {
     (format!("{scheme}://{server}{port}"), host)
 }
 
-fn start_command(secret: &str, label: &str) -> String {
+fn start_command(secret: &str) -> String {
     let (server, host) = server_and_host();
-    let label = if label.is_empty() {
-        LABEL_PLACEHOLDER
-    } else {
-        label
-    };
-    format!(
-        "execgov-cli agent start --server {server} --host {host} --token {secret} --label {label}"
-    )
+    format!("execgov-cli agent start --server {server} --host {host} --token {secret}")
 }
 
 /// The first characters of a machine id, enough to tell machines apart.
@@ -180,7 +159,8 @@ fn Agents() -> impl IntoView {
         <h1>"Agents"</h1>
         <p class="hint">
             "Agents are this tenant's own machines running the skills whose manifest names their "
-            "label as " <code>"agent_label"</code> ". They register with an agent token made here."
+            "label as " <code>"agent_label"</code> ". Each registers with an agent token of its own, made here "
+            "with the labels it may serve, and signs every request with its machine key."
         </p>
         <AgentTokens/>
         <AgentList/>
@@ -197,24 +177,20 @@ fn AgentTokens() -> impl IntoView {
     );
     let created = move || match create.value().get() {
         Some(Ok(new)) => {
-            let command = start_command(&new.created.secret, &new.label);
-            let no_label = new.label.is_empty().then(|| {
-                view! {
-                    <p class="hint">
-                        "Replace " <code>{LABEL_PLACEHOLDER}</code>
-                        " with the agent_label of the skills it should run (repeat --label for several)."
-                    </p>
-                }
-            });
+            let command = start_command(&new.secret);
             Some(
                 view! {
                     <section class="card" data-testid="new-agent-token">
                         <h3>"Your new agent token"</h3>
                         <p>"Copy it now: it is not shown again."</p>
-                        <pre class="hash" data-testid="agent-token-secret">{new.created.secret}</pre>
-                        <p>"Start an agent with it on the machine that should run the skills:"</p>
+                        <pre class="hash" data-testid="agent-token-secret">{new.secret}</pre>
+                        <p>
+                            "Its agent serves the labels "
+                            <strong data-testid="new-agent-token-labels">{new.token.labels.join(", ")}</strong>
+                            " (no others). Start it on the one machine that should run them: the "
+                            "token belongs to the first machine that registers with it."
+                        </p>
                         <pre class="hash" data-testid="agent-command">{command}</pre>
-                        {no_label}
                         <p class="hint">
                             "The first start saves the machine's identity (agent.toml); later starts need only "
                             <code>"execgov-cli agent start"</code> ". " <code>"execgov-cli agent describe"</code>
@@ -236,7 +212,7 @@ fn AgentTokens() -> impl IntoView {
             <ActionForm action=create>
                 <label>"Name" <input type="text" name="name" required maxlength="80" placeholder="office machines"/></label>
                 <label>"Days until it expires" <input type="number" name="days" min="1" max="366" value="365"/></label>
-                <label>"Label (for the start command)" <input type="text" name="label" maxlength="64" placeholder="office"/></label>
+                <label>"Labels it may serve (the skills' agent_label, separated by commas)" <input type="text" name="labels" required maxlength="2100" placeholder="office, gpu"/></label>
                 <button type="submit">"Create agent token"</button>
             </ActionForm>
         </section>

@@ -32,7 +32,7 @@ pub async fn create_token(name: String, days: Option<i64>) -> Result<CreatedApiT
         &caller.actor(),
         &name,
         days,
-        domain::tokens::TokenKind::Personal,
+        &domain::tokens::NewToken::Personal,
     )
     .await
     .map_err(user_error)
@@ -115,7 +115,12 @@ pub(crate) fn token_table(
             <tbody>
                 {rows.into_iter().map(|t| view! {
                     <tr data-token=t.id>
-                        <td>{t.name.clone()}</td>
+                        <td>
+                            {t.name.clone()}
+                            {(!t.labels.is_empty()).then(|| view! {
+                                <span class="hint" data-testid="token-labels">" · labels: " {t.labels.join(", ")}</span>
+                            })}
+                        </td>
                         <td class="hash">{t.prefix.clone()} "…"</td>
                         <td>{t.owner.clone()}</td>
                         <td>{when(t.created_at)}</td>

@@ -1,10 +1,11 @@
 //! `execgov-cli agent`: this machine as a local agent of one tenant. `agent start` makes the
-//! machine identity on its first run (`agent.toml` in the config folder, 0600: id, key, and the
-//! server, host and agent token it was started with), registers, then long-polls for executions
-//! routed to its labels and runs them one at a time in the same sandbox as the server's
-//! executors (bubblewrap, when this machine has it): it streams the log, renews its lease,
-//! uploads the artifacts and reports the end. `agent describe` shows the identity, labels and
-//! the skills it can serve.
+//! machine identity on its first run (`agent.toml` in the config folder, 0600: id, Ed25519
+//! machine key, and the server, host and agent token it was started with), registers its public
+//! key, then long-polls for executions routed to its labels (those its agent token allows) and
+//! runs them one at a time in the same sandbox as the server's executors (bubblewrap, when this
+//! machine has it): it streams the log, renews its lease, uploads the artifacts and reports the
+//! end. Every request is signed with the machine key. `agent describe` shows the identity,
+//! labels and the skills it can serve.
 
 use std::fs;
 use std::io::Read;
@@ -13,11 +14,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use domain::agent_auth::MachineKey;
 use domain::executions::{hostname, prepare_work_dir, run_request};
 use domain::executors::{AssetKind, Executors, LogLine, RunOutcome, SandboxConfig};
 use model::agent::{
     AgentDescription, AgentJob, AgentLogBatch, AgentLogLine, AgentRegistration, AgentReport,
-    AgentView, AGENT_ID_HEADER, AGENT_KEY_HEADER,
+    AgentView,
 };
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
@@ -38,8 +40,9 @@ pub enum AgentCommand {
     /// Register this machine (first run: make its identity) and run executions routed to its
     /// labels until stopped (Ctrl-C)
     ///
-    /// The first start needs --server, --host, --token (an agent token from the tenant front's
-    /// Agents page) and at least one --label; later starts reuse what agent.toml saved.
+    /// The first start needs --server, --host and --token (an agent token from the tenant
+    /// front's Agents page, which names the labels it may serve); later starts reuse what
+    /// agent.toml saved.
     Start(StartArgs),
     /// This machine's agent identity, labels, status and the skills it can serve
     Describe {
@@ -54,7 +57,7 @@ pub struct StartArgs {
     /// The agent token (default: the one agent.toml saved)
     #[arg(long, env = "EXECGOV_AGENT_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// A label this agent serves (repeat for several); skills name theirs as agent_label
+    /// Serve only this of the labels its token allows (repeat for several; default: all of them)
     #[arg(long = "label", value_name = "LABEL")]
     labels: Vec<String>,
     /// How the tenant lists this agent (default: the host name)
@@ -75,13 +78,35 @@ pub struct StartArgs {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Identity {
     machine_id: String,
-    machine_key: String,
+    /// The Ed25519 machine key (its seed, hex): signs every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signing_key: Option<String>,
+    /// The secret machine key of an identity made before requests were signed: sent once to
+    /// register `signing_key`, then dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    machine_key: Option<String>,
     server: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     host: Option<String>,
     token: String,
     name: String,
+    /// The labels asked for with --label; none: all its token allows.
+    #[serde(default)]
     labels: Vec<String>,
+}
+
+impl Identity {
+    fn key(&self) -> Outcome<MachineKey> {
+        self.signing_key
+            .as_deref()
+            .and_then(MachineKey::from_hex)
+            .ok_or_else(|| {
+                Failure::failed(format!(
+                    "{IDENTITY_FILE} has no valid signing_key; run `execgov-cli agent start` to \
+                     make one"
+                ))
+            })
+    }
 }
 
 fn identity_path() -> Outcome<PathBuf> {
@@ -124,17 +149,14 @@ fn random_hex(n: usize) -> Outcome<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The API as this agent: its token as the bearer, its machine id and key in headers.
+/// The API as this agent: its token as the bearer, every request signed with its machine key.
 fn agent_api(identity: &Identity) -> Outcome<Api> {
     let mut api = Api::new(
         &identity.server,
         identity.host.clone(),
         Some(identity.token.clone()),
     )?;
-    api.extra_headers = vec![
-        (AGENT_ID_HEADER, identity.machine_id.clone()),
-        (AGENT_KEY_HEADER, identity.machine_key.clone()),
-    ];
+    api.signer = Some((identity.machine_id.clone(), identity.key()?));
     Ok(api)
 }
 
@@ -170,19 +192,21 @@ fn identity_for(global: &Global, args: &StartArgs) -> Outcome<(Identity, bool)> 
     } else {
         args.labels.clone()
     };
-    if labels.is_empty() {
-        return Err(Failure::invalid(
-            "pass at least one --label: the agent takes the skills whose agent_label it carries",
-        ));
-    }
-    let (machine_id, machine_key) = match &saved {
-        Some(i) => (i.machine_id.clone(), i.machine_key.clone()),
-        None => (random_hex(16)?, random_hex(32)?),
+    let machine_id = match &saved {
+        Some(i) => i.machine_id.clone(),
+        None => random_hex(16)?,
     };
+    // An identity made before requests were signed gets its key now, and registers it with the
+    // old machine key.
+    let signing_key = saved
+        .as_ref()
+        .and_then(|i| i.signing_key.clone())
+        .unwrap_or_else(|| MachineKey::generate().to_hex());
     Ok((
         Identity {
             machine_id,
-            machine_key,
+            signing_key: Some(signing_key),
+            machine_key: saved.as_ref().and_then(|i| i.machine_key.clone()),
             host: global
                 .host
                 .clone()
@@ -201,10 +225,11 @@ fn identity_for(global: &Global, args: &StartArgs) -> Outcome<(Identity, bool)> 
 }
 
 async fn start(global: &Global, args: StartArgs) -> Outcome<()> {
-    let (identity, made) = identity_for(global, &args)?;
+    let (mut identity, made) = identity_for(global, &args)?;
     let api = agent_api(&identity)?;
     let registration = AgentRegistration {
         machine_id: identity.machine_id.clone(),
+        public_key: identity.key()?.public_hex(),
         machine_key: identity.machine_key.clone(),
         name: identity.name.clone(),
         hostname: hostname(),
@@ -217,7 +242,9 @@ async fn start(global: &Global, args: StartArgs) -> Outcome<()> {
             "agent register",
         )
         .await?;
-    // Saved only once the server accepted it, so a refused first start leaves nothing behind.
+    // Saved only once the server accepted it, so a refused first start leaves nothing behind;
+    // the old machine key has done its part once the public key is registered.
+    identity.machine_key = None;
     let path = save_identity(&identity)?;
     if made {
         println!("Made this machine's agent identity in {}.", path.display());

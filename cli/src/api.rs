@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use domain::agent_auth::MachineKey;
+use http_body_util::BodyExt;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -23,8 +25,8 @@ pub struct Api {
     token: Option<String>,
     /// The host the token was saved for, when `--host` asks for another one.
     pub token_host: Option<String>,
-    /// Sent with every request too: a local agent's machine identity.
-    pub extra_headers: Vec<(&'static str, String)>,
+    /// A local agent's machine id and key: every request is signed with it.
+    pub signer: Option<(String, MachineKey)>,
 }
 
 impl Api {
@@ -67,7 +69,7 @@ impl Api {
             host,
             token,
             token_host: None,
-            extra_headers: Vec::new(),
+            signer: None,
         })
     }
 
@@ -99,9 +101,6 @@ impl Api {
         if let Some(t) = &self.token {
             rb = rb.header(AUTHORIZATION, format!("Bearer {t}"));
         }
-        for (name, value) in &self.extra_headers {
-            rb = rb.header(*name, value);
-        }
         rb
     }
 
@@ -113,9 +112,50 @@ impl Api {
         self.request(Method::POST, path)
     }
 
-    /// Sends; a transport failure is exit 5, an error status its own code.
+    /// Sends (signed, as an agent); a transport failure is exit 5, an error status its own code.
     pub async fn send(&self, rb: RequestBuilder, what: &str) -> Outcome<Response> {
-        let response = rb.send().await.map_err(|e| self.transport(e))?;
+        let mut request = rb.build().map_err(|e| self.transport(e))?;
+        if let Some((machine_id, key)) = &self.signer {
+            // The signature covers the body as sent: read it whole (multipart is a stream).
+            let body = match request.body_mut().take() {
+                None => Vec::new(),
+                Some(body) => match body.as_bytes() {
+                    Some(bytes) => bytes.to_vec(),
+                    None => body
+                        .collect()
+                        .await
+                        .map_err(|e| self.transport(e))?
+                        .to_bytes()
+                        .to_vec(),
+                },
+            };
+            let url = request.url();
+            let path = match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_string(),
+            };
+            // The Host the request carries: --host, else the URL's (with a port if not the
+            // scheme's default), as reqwest writes it.
+            let signed = key.sign(
+                chrono::Utc::now().timestamp(),
+                machine_id,
+                request.method().as_str(),
+                &path,
+                &self.shown_host(),
+                &body,
+            );
+            for (name, value) in signed {
+                let value = HeaderValue::from_str(&value)
+                    .map_err(|e| Failure::failed(format!("signing the request: {e}")))?;
+                request.headers_mut().insert(name, value);
+            }
+            *request.body_mut() = Some(body.into());
+        }
+        let response = self
+            .client
+            .execute(request)
+            .await
+            .map_err(|e| self.transport(e))?;
         if response.status().is_success() {
             return Ok(response);
         }

@@ -1,7 +1,8 @@
 //! Local agents end to end: the real server binary, the real `execgov-cli agent start` processes,
 //! skills routed to their labels. Two agents race for the same executions (each runs exactly
 //! once); an agent killed mid-run loses its lease and another finishes the execution; revoked
-//! agents and other tenants' agents are refused.
+//! agents and other tenants' agents are refused; labels beyond the agent token's are refused at
+//! start; an identity made before requests were signed gets its key on its next start.
 
 mod common;
 
@@ -55,7 +56,7 @@ fn register(server: &Server, host: &str, slug: &str) {
     server.register_skill(host, &files);
 }
 
-/// An agent token made through the REST API by the tenant's admin; its secret.
+/// An agent token for `lab` made through the REST API by the tenant's admin; its secret.
 fn agent_token(admin: &Path) -> String {
     // `execgov-cli` has no token command; the REST API is what automation uses.
     let config = std::fs::read_to_string(admin.join("config.toml")).unwrap();
@@ -71,7 +72,7 @@ fn agent_token(admin: &Path) -> String {
         host,
         token,
         "/api/v1/tokens",
-        Some(r#"{"name": "lab agents", "kind": "agent"}"#),
+        Some(r#"{"name": "lab agents", "kind": "agent", "labels": ["lab"]}"#),
     );
     assert_eq!(created.0, 201, "{}", created.1);
     let v: Value = serde_json::from_str(&created.1).unwrap();
@@ -253,20 +254,20 @@ fn two_agents_race_and_each_execution_runs_exactly_once() {
     register(&server, ACME, "lab-race");
     let admin = server.login(ACME, "acme-admin");
     let member = server.login(ACME, "acme-user");
-    let token = agent_token(&admin);
     // Two agents on one machine need uid pools of their own: each kills leftovers of its pool.
+    // Each has a token of its own: a token belongs to the first machine that registers with it.
     let mut one = AgentProcess::start(
         &server,
         &server.config("agent-one"),
         ACME,
-        &token,
+        &agent_token(&admin),
         &["--first-uid", "64600"],
     );
     let mut two = AgentProcess::start(
         &server,
         &server.config("agent-two"),
         ACME,
-        &token,
+        &agent_token(&admin),
         &["--first-uid", "64700"],
     );
     one.wait_serving();
@@ -357,7 +358,7 @@ fn an_agent_killed_mid_run_loses_its_lease_and_another_agent_finishes_the_run() 
         &server,
         &server.config("agent-second"),
         ACME,
-        &token,
+        &agent_token(&admin),
         &["--first-uid", "64700"],
     );
     second.wait_serving();
@@ -544,4 +545,92 @@ fn describe_revoke_and_other_tenants() {
     );
     let listed: Value = serde_json::from_str(&listed.1).unwrap();
     assert_eq!(listed[0]["status"], "revoked", "{listed}");
+}
+
+#[test]
+fn labels_beyond_the_token_are_refused_at_start_and_an_old_identity_gets_its_key() {
+    let server = Server::start();
+    let admin = server.login(ACME, "acme-admin");
+    let token = agent_token(&admin);
+
+    // The token allows `lab` only: asking for `gpu` too ends the start (exit 6) with the reason.
+    let config = server.config("agent-greedy");
+    let mut greedy = AgentProcess::start(
+        &server,
+        &config,
+        ACME,
+        &token,
+        &["--label", "gpu", "--first-uid", "66200", "--max-runs", "0"],
+    );
+    assert_eq!(
+        greedy.wait_exit(Duration::from_secs(30)),
+        6,
+        "{}",
+        greedy.output()
+    );
+    let said = greedy.output();
+    assert!(
+        said.contains("allows the labels [lab] only") && said.contains("gpu"),
+        "{said}"
+    );
+    assert!(!config.join("agent.toml").exists());
+    assert!(server
+        .tenant_texts(ACME, "SELECT name FROM agents")
+        .is_empty());
+
+    // An identity of before (a secret machine key, known to the server by its hash only).
+    let machine_id = "0123456789abcdef0123456789abcdef";
+    let machine_key = "old-secret-machine-key-0123456789abcdef";
+    let made = server.tenant_texts(
+        ACME,
+        &format!(
+            "INSERT INTO agents (machine_id, key_hash, token_id, name, hostname, labels) \
+             SELECT '{machine_id}', encode(sha256('{machine_key}'::bytea), 'hex'), id, 'Old', \
+                    'old', '{{lab}}' FROM api_tokens WHERE kind = 'agent' \
+             RETURNING machine_id"
+        ),
+    );
+    assert_eq!(made, [machine_id]);
+    let config = server.config("agent-old");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("agent.toml"),
+        format!(
+            "machine_id = \"{machine_id}\"\nmachine_key = \"{machine_key}\"\n\
+             server = \"{}\"\nhost = \"{ACME}\"\ntoken = \"{token}\"\nname = \"Old\"\n\
+             labels = [\"lab\"]\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let mut old = AgentProcess::start(
+        &server,
+        &config,
+        ACME,
+        &token,
+        &["--first-uid", "66200", "--max-runs", "0"],
+    );
+    assert_eq!(
+        old.wait_exit(Duration::from_secs(30)),
+        0,
+        "{}",
+        old.output()
+    );
+    let saved: toml::Value =
+        toml::from_str(&std::fs::read_to_string(config.join("agent.toml")).unwrap()).unwrap();
+    assert!(saved.get("machine_key").is_none(), "{saved}");
+    assert_eq!(saved["machine_id"].as_str(), Some(machine_id));
+    let keys = server.tenant_texts(
+        ACME,
+        "SELECT coalesce(key_hash, 'none') || ' ' || public_key FROM agents",
+    );
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].starts_with("none "), "{keys:?}");
+    // Signed from now on: describe works with the saved key.
+    let described = execgov(&config, &["agent", "describe", "--json"]);
+    described.assert_code(0);
+    assert_eq!(
+        described.json()["agent"]["machine_id"].as_str(),
+        Some(machine_id)
+    );
 }

@@ -2,8 +2,10 @@
 //! the manifest, asset kind `agent`), while the platform keeps the entry, the permissions and the
 //! audit trail.
 //!
-//! An agent registers with an agent token (made by a tenant admin) and a machine identity it made
-//! on its first start (id and key; only the key's hash is stored). Every later call proves both.
+//! An agent registers with an agent token (made by a tenant admin, naming the labels its agent
+//! may serve) and a machine identity it made on its first start: an id and an Ed25519 key pair,
+//! of which the server keeps the public half. The token then belongs to that machine. Every call
+//! carries the token and is signed with the machine key (see [`crate::agent_auth`]).
 //! It long-polls for executions routed to its labels and claims them from the same queue as the
 //! platform's workers, with the same leases: of agents racing for one execution exactly one wins
 //! (`FOR UPDATE SKIP LOCKED`), and one that stops renewing loses it to the reaper, which queues
@@ -22,6 +24,7 @@ use model::ExecutionStatus;
 use serde_json::json;
 
 use crate::accounts::{token_hash, SignedIn};
+use crate::agent_auth::{valid_public_key, SignedRequest};
 use crate::audit::{self, AuditLog, Event};
 use crate::db::{leave_schema, TenantTx};
 use crate::executions::{self, Claimed};
@@ -61,8 +64,17 @@ impl Agent {
 
 fn unauthenticated() -> AppError {
     AppError::Unauthenticated(
-        "Send an agent token as 'Authorization: Bearer …' (tenant front → Agents) with the \
-         agent's machine id and key; the token may have expired or been revoked."
+        "Send an agent token as 'Authorization: Bearer …' (tenant front → Agents), signed with \
+         the agent's machine key; the token may have expired or been revoked."
+            .into(),
+    )
+}
+
+/// Another key for a machine id already registered.
+fn another_key() -> AppError {
+    AppError::Conflict(
+        "This machine id is registered with another key. Remove the agent's identity file to \
+         register as a new machine (with a new agent token)."
             .into(),
     )
 }
@@ -77,7 +89,14 @@ fn check_registration(reg: &AgentRegistration) -> AppResult<()> {
     {
         problems.push("machine_id: 32 lowercase hex digits".to_string());
     }
-    if !(32..=256).contains(&reg.machine_key.len()) {
+    if !valid_public_key(&reg.public_key) {
+        problems.push("public_key: an Ed25519 public key as 64 lowercase hex digits".to_string());
+    }
+    if reg
+        .machine_key
+        .as_ref()
+        .is_some_and(|k| !(32..=256).contains(&k.len()))
+    {
         problems.push("machine_key: 32 to 256 characters".to_string());
     }
     let name = reg.name.trim();
@@ -90,8 +109,8 @@ fn check_registration(reg: &AgentRegistration) -> AppResult<()> {
     if reg.version.len() > 64 || reg.version.chars().any(char::is_control) {
         problems.push("version: at most 64 characters".to_string());
     }
-    if reg.labels.is_empty() || reg.labels.len() > 32 {
-        problems.push("labels: 1 to 32 labels".to_string());
+    if reg.labels.len() > 32 {
+        problems.push("labels: at most 32 labels".to_string());
     }
     for label in &reg.labels {
         if !manifest::valid_agent_label(label) {
@@ -107,67 +126,104 @@ fn check_registration(reg: &AgentRegistration) -> AppResult<()> {
     }
 }
 
-/// An agent announces itself with an agent token and its machine identity: the first time this
-/// creates it, later its name, labels and token are updated. A machine id already registered
-/// with another key is refused, and a revoked agent stays revoked.
+/// An agent announces itself with an agent token and its machine identity, the request signed
+/// with the key it registers: the first time this creates it and the token becomes this
+/// machine's, later its name, labels and token are updated. Refused: a token that belongs to
+/// another machine, labels the token does not allow, a machine id registered with another key,
+/// and a revoked agent.
 pub async fn register(
     ctx: &Ctx,
     tenant: &Tenant,
     token_secret: &str,
+    proof: &SignedRequest,
     reg: &AgentRegistration,
     meta: &RequestMeta,
 ) -> AppResult<AgentView> {
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let token_id = crate::tokens::agent_token(&mut tx, token_secret)
+    let token = crate::tokens::agent_token(&mut tx, token_secret)
         .await?
         .ok_or_else(unauthenticated)?;
     check_registration(reg)?;
-    let mut labels = reg.labels.clone();
-    labels.sort();
-    labels.dedup();
-    let existing: Option<(i64, String, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT id, key_hash, revoked_at FROM agents WHERE machine_id = $1 FOR UPDATE",
+    if proof.machine_id != reg.machine_id {
+        return Err(AppError::Unauthenticated(
+            "The request is signed for another machine id than the one registering.".into(),
+        ));
+    }
+    proof.verify(&reg.public_key)?;
+    proof.spend_nonce(&mut tx).await?;
+    let labels = allowed_labels(&reg.labels, &token.labels)?;
+    #[derive(sqlx::FromRow)]
+    struct Existing {
+        id: i64,
+        public_key: Option<String>,
+        key_hash: Option<String>,
+        token_id: i64,
+        revoked_at: Option<DateTime<Utc>>,
+    }
+    let existing: Option<Existing> = sqlx::query_as(
+        "SELECT id, public_key, key_hash, token_id, revoked_at FROM agents \
+         WHERE machine_id = $1 FOR UPDATE",
     )
     .bind(&reg.machine_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let key_hash = token_hash(&reg.machine_key);
+    // The token is this machine's, or no machine's yet; a machine that shared a token before
+    // tokens had owners keeps it.
+    let owned = token
+        .machine_id
+        .as_ref()
+        .is_none_or(|m| *m == reg.machine_id)
+        || existing.as_ref().is_some_and(|e| e.token_id == token.id);
+    if !owned {
+        return Err(AppError::Conflict(
+            "This agent token belongs to another machine (the first that registered with it). \
+             Each machine needs an agent token of its own: ask a tenant admin for one."
+                .into(),
+        ));
+    }
     let (id, action) = match existing {
-        Some((_, stored, _)) if stored != key_hash => {
-            return Err(AppError::Conflict(
-                "This machine id is registered with another key. Remove the agent's identity \
-                 file to register as a new machine."
-                    .into(),
-            ))
-        }
-        Some((_, _, Some(_))) => {
-            return Err(AppError::Forbidden(
-                "This agent was revoked by an admin; it cannot register again.".into(),
-            ))
-        }
-        Some((id, _, None)) => {
+        Some(e) => {
+            let same_key = match (&e.public_key, &e.key_hash) {
+                (Some(stored), _) => *stored == reg.public_key,
+                // Registered before requests were signed: the old machine key binds the new one.
+                (None, Some(hash)) => reg
+                    .machine_key
+                    .as_ref()
+                    .is_some_and(|k| token_hash(k) == *hash),
+                (None, None) => false,
+            };
+            if !same_key {
+                return Err(another_key());
+            }
+            if e.revoked_at.is_some() {
+                return Err(AppError::Forbidden(
+                    "This agent was revoked by an admin; it cannot register again.".into(),
+                ));
+            }
             sqlx::query(
                 "UPDATE agents SET name = $2, hostname = $3, labels = $4, version = $5, \
-                 token_id = $6, last_seen_at = now() WHERE id = $1",
+                 token_id = $6, public_key = $7, key_hash = NULL, last_seen_at = now() \
+                 WHERE id = $1",
             )
-            .bind(id)
+            .bind(e.id)
             .bind(reg.name.trim())
             .bind(&reg.hostname)
             .bind(&labels)
             .bind(&reg.version)
-            .bind(token_id)
+            .bind(token.id)
+            .bind(&reg.public_key)
             .execute(&mut *tx)
             .await?;
-            (id, "agent.reregister")
+            (e.id, "agent.reregister")
         }
         None => {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO agents (machine_id, key_hash, token_id, name, hostname, labels, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                "INSERT INTO agents (machine_id, public_key, token_id, name, hostname, labels, \
+                 version) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .bind(&reg.machine_id)
-            .bind(&key_hash)
-            .bind(token_id)
+            .bind(&reg.public_key)
+            .bind(token.id)
             .bind(reg.name.trim())
             .bind(&reg.hostname)
             .bind(&labels)
@@ -177,6 +233,11 @@ pub async fn register(
             (id, "agent.register")
         }
     };
+    sqlx::query("UPDATE api_tokens SET machine_id = COALESCE(machine_id, $2) WHERE id = $1")
+        .bind(token.id)
+        .bind(&reg.machine_id)
+        .execute(&mut *tx)
+        .await?;
     let agent = Agent {
         id,
         name: reg.name.trim().to_string(),
@@ -193,7 +254,8 @@ pub async fn register(
                 "machine_id": reg.machine_id,
                 "hostname": reg.hostname,
                 "labels": labels,
-                "token_id": token_id,
+                "token_id": token.id,
+                "public_key": reg.public_key,
             }),
             result: "ok",
         },
@@ -204,17 +266,44 @@ pub async fn register(
     view.ok_or_else(|| AppError::Internal(anyhow::anyhow!("agent {id} vanished")))
 }
 
-/// The agent making this call: its token must be a live agent token of this tenant, and its
-/// machine id and key those it registered. Records that it was seen.
+/// The labels an agent serves: those it declares (sorted, without repeats), all of which its
+/// token must allow; none declared: all its token allows.
+fn allowed_labels(declared: &[String], allowed: &[String]) -> AppResult<Vec<String>> {
+    if allowed.is_empty() {
+        return Err(AppError::Forbidden(
+            "This agent token allows no labels (it was made before tokens named them, and never \
+             used): ask a tenant admin for a new agent token with the labels this machine serves."
+                .into(),
+        ));
+    }
+    if declared.is_empty() {
+        return Ok(allowed.to_vec());
+    }
+    let mut labels = declared.to_vec();
+    labels.sort();
+    labels.dedup();
+    let beyond: Vec<&String> = labels.iter().filter(|l| !allowed.contains(l)).collect();
+    if !beyond.is_empty() {
+        return Err(AppError::Forbidden(format!(
+            "This agent token allows the labels [{}] only, not {beyond:?}: drop those --label \
+             options, or ask a tenant admin for an agent token with them.",
+            allowed.join(", ")
+        )));
+    }
+    Ok(labels)
+}
+
+/// The agent making this call: its token must be a live agent token of this tenant, the machine
+/// registered with it, and the request signed with the machine's key, fresh and never seen
+/// before. Records that it was seen.
 pub async fn authenticate(
     ctx: &Ctx,
     tenant: &Tenant,
     token_secret: &str,
-    machine_id: &str,
-    machine_key: &str,
+    proof: &SignedRequest,
 ) -> AppResult<Agent> {
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let token_id = crate::tokens::agent_token(&mut tx, token_secret)
+    let token = crate::tokens::agent_token(&mut tx, token_secret)
         .await?
         .ok_or_else(unauthenticated)?;
     #[derive(sqlx::FromRow)]
@@ -222,30 +311,42 @@ pub async fn authenticate(
         id: i64,
         name: String,
         labels: Vec<String>,
+        public_key: Option<String>,
         revoked_at: Option<DateTime<Utc>>,
     }
     let row: Option<Row> = sqlx::query_as(
-        "UPDATE agents SET last_seen_at = now() \
-         WHERE machine_id = $1 AND key_hash = $2 AND token_id = $3 \
-         RETURNING id, name, labels, revoked_at",
+        "SELECT id, name, labels, public_key, revoked_at FROM agents \
+         WHERE machine_id = $1 AND token_id = $2",
     )
-    .bind(machine_id)
-    .bind(token_hash(machine_key))
-    .bind(token_id)
+    .bind(&proof.machine_id)
+    .bind(token.id)
     .fetch_optional(&mut *tx)
     .await?;
     let row = row.ok_or_else(|| {
         AppError::Unauthenticated(
-            "This machine is not registered with this tenant with this token (or its key is \
-             wrong): run `execgov-cli agent start` (with --token for a new token) to register it."
+            "This machine is not registered with this tenant with this token: run \
+             `execgov-cli agent start` (with --token for a new token) to register it."
                 .into(),
         )
     })?;
+    let public_key = row.public_key.ok_or_else(|| {
+        AppError::Unauthenticated(
+            "This agent registered before requests were signed: start it again with an \
+             up-to-date execgov-cli (`execgov-cli agent start`) to register its key."
+                .into(),
+        )
+    })?;
+    proof.verify(&public_key)?;
     if row.revoked_at.is_some() {
         return Err(AppError::Forbidden(
             "This agent was revoked by an admin.".into(),
         ));
     }
+    proof.spend_nonce(&mut tx).await?;
+    sqlx::query("UPDATE agents SET last_seen_at = now() WHERE id = $1")
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Agent {
         id: row.id,

@@ -1,6 +1,7 @@
 //! Server-side business logic, one module per concern. sqlx lives here and only here.
 
 pub mod accounts;
+pub mod agent_auth;
 pub mod agents;
 pub mod audit;
 pub mod brain;

@@ -29,6 +29,7 @@ struct TokenRow {
     expires_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
+    labels: Vec<String>,
 }
 
 impl From<TokenRow> for ApiToken {
@@ -42,12 +43,13 @@ impl From<TokenRow> for ApiToken {
             expires_at: r.expires_at,
             last_used_at: r.last_used_at,
             revoked: r.revoked_at.is_some(),
+            labels: r.labels,
         }
     }
 }
 
 const TOKEN_SELECT: &str = "SELECT t.id, t.name, t.prefix, u.username AS owner, t.created_at, \
-     t.expires_at, t.last_used_at, t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id";
+     t.expires_at, t.last_used_at, t.revoked_at, t.labels FROM api_tokens t JOIN users u ON u.id = t.user_id";
 
 /// What a token is for: a person's API access, or registering local agents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,8 +67,40 @@ impl TokenKind {
     }
 }
 
-/// Creates a token of `kind` for the signed-in user (agent tokens: tenant admins only); the
-/// secret is returned only here.
+/// What a new token is for: a person, or a local agent serving these labels (no others).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NewToken {
+    Personal,
+    Agent { labels: Vec<String> },
+}
+
+/// An agent token's labels, checked (1 to 32 skill `agent_label`s), sorted, without repeats.
+fn agent_labels(labels: &[String]) -> AppResult<Vec<String>> {
+    if labels.is_empty() || labels.len() > 32 {
+        return Err(AppError::Invalid(
+            "labels: an agent token names the 1 to 32 labels its agent may serve (the \
+             agent_label of the skills it should run)"
+                .into(),
+        ));
+    }
+    let bad: Vec<&String> = labels
+        .iter()
+        .filter(|l| !crate::skills::manifest::valid_agent_label(l))
+        .collect();
+    if !bad.is_empty() {
+        return Err(AppError::Invalid(format!(
+            "labels: {bad:?}: each 1 to 64 characters of a-z, 0-9, '-', '_' and '.' (a skill's \
+             agent_label)"
+        )));
+    }
+    let mut labels = labels.to_vec();
+    labels.sort();
+    labels.dedup();
+    Ok(labels)
+}
+
+/// Creates a token for the signed-in user (agent tokens: tenant admins only, with the labels
+/// their agent may serve); the secret is returned only here.
 pub async fn create(
     ctx: &Ctx,
     tenant: &Tenant,
@@ -74,13 +108,19 @@ pub async fn create(
     actor: &Actor,
     name: &str,
     days: Option<i64>,
-    kind: TokenKind,
+    new: &NewToken,
 ) -> AppResult<CreatedApiToken> {
-    if kind == TokenKind::Agent && !user.principal.is_tenant_admin() {
-        return Err(AppError::Forbidden(
-            "Only this tenant's admins may create agent tokens.".into(),
-        ));
-    }
+    let (kind, labels) = match new {
+        NewToken::Personal => (TokenKind::Personal, Vec::new()),
+        NewToken::Agent { labels } => {
+            if !user.principal.is_tenant_admin() {
+                return Err(AppError::Forbidden(
+                    "Only this tenant's admins may create agent tokens.".into(),
+                ));
+            }
+            (TokenKind::Agent, agent_labels(labels)?)
+        }
+    };
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(AppError::Invalid(
@@ -98,8 +138,8 @@ pub async fn create(
     let prefix: String = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO api_tokens (user_id, name, kind, token_hash, prefix, expires_at) \
-         VALUES ($1, $2, $6, $3, $4, now() + make_interval(days => $5)) RETURNING id",
+        "INSERT INTO api_tokens (user_id, name, kind, token_hash, prefix, expires_at, labels) \
+         VALUES ($1, $2, $6, $3, $4, now() + make_interval(days => $5), $7) RETURNING id",
     )
     .bind(user.user_id)
     .bind(name)
@@ -107,6 +147,7 @@ pub async fn create(
     .bind(&prefix)
     .bind(days as i32)
     .bind(kind.as_str())
+    .bind(&labels)
     .fetch_one(&mut *tx)
     .await?;
     audit::record(
@@ -116,7 +157,10 @@ pub async fn create(
         Event {
             action: "token.create",
             target: name,
-            detail: json!({ "token_id": id, "prefix": prefix, "days": days, "kind": kind.as_str() }),
+            detail: json!({
+                "token_id": id, "prefix": prefix, "days": days, "kind": kind.as_str(),
+                "labels": labels,
+            }),
             result: "ok",
         },
     )
@@ -217,17 +261,31 @@ pub async fn authenticate(ctx: &Ctx, tenant: &Tenant, secret: &str) -> AppResult
     .transpose()
 }
 
-/// The live agent token `secret` is, in the current tenant transaction: its id. Unknown,
-/// revoked and expired tokens, and tokens of disabled users, are `None`.
-pub(crate) async fn agent_token(conn: &mut PgConnection, secret: &str) -> AppResult<Option<i64>> {
+/// A live agent token, as an agent's registration sees it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AgentToken {
+    pub id: i64,
+    /// The labels its agent may serve.
+    pub labels: Vec<String>,
+    /// The machine it belongs to (the first that registered with it), if any yet.
+    pub machine_id: Option<String>,
+}
+
+/// The live agent token `secret` is, in the current tenant transaction (its row stays locked
+/// until the transaction ends). Unknown, revoked and expired tokens, and tokens of disabled
+/// users, are `None`.
+pub(crate) async fn agent_token(
+    conn: &mut PgConnection,
+    secret: &str,
+) -> AppResult<Option<AgentToken>> {
     if !secret.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_as(
         "UPDATE api_tokens t SET last_used_at = now() FROM users u \
          WHERE u.id = t.user_id AND t.token_hash = $1 AND t.kind = 'agent' \
            AND t.revoked_at IS NULL AND t.expires_at > now() AND NOT u.disabled \
-         RETURNING t.id",
+         RETURNING t.id, t.labels, t.machine_id",
     )
     .bind(token_hash(secret))
     .fetch_optional(conn)

@@ -1,6 +1,7 @@
-// Local agents on a tenant front: acme's admin makes an agent token on /agents (the secret and the
-// command to start an agent shown once), starts a real agent with it (target/debug/execgov-cli,
-// which registers and exits at once with --max-runs 0), sees it listed online with its label, and
+// Local agents on a tenant front: acme's admin makes an agent token with its labels on /agents (the
+// secret and the command to start an agent shown once), starts a real agent with it
+// (target/debug/execgov-cli, which registers and exits at once with --max-runs 0), sees it listed
+// online with the token's labels, and
 // revokes it: the page shows it revoked and the agent's next call is refused. A member gets no
 // Agents link, the page refuses them, and so do its server functions.
 //
@@ -75,7 +76,7 @@ test('acme-admin makes an agent token, an agent registers with it, is listed onl
 
         // An agent token: the secret and the start command, once.
         await page.locator('input[name=name]').fill(tokenName);
-        await page.locator('input[name=label]').fill('e2e');
+        await page.locator('input[name=labels]').fill('e2e.gpu, e2e');
         await page.getByRole('button', { name: 'Create agent token', exact: true }).click();
         const secretBox = page.locator('[data-testid=new-agent-token] [data-testid=agent-token-secret]');
         await secretBox.waitFor();
@@ -86,11 +87,19 @@ test('acme-admin makes an agent token, an agent registers with it, is listed onl
         assert.equal(
             command,
             // *.localhost is the browser's; the CLI is told the loopback address and the Host.
-            `execgov-cli agent start --server ${SERVER} --host ${ACME} --token ${secret} --label e2e`,
+            `execgov-cli agent start --server ${SERVER} --host ${ACME} --token ${secret}`,
+        );
+        assert.equal(
+            (await page.locator('[data-testid=new-agent-token-labels]').textContent()).trim(),
+            'e2e, e2e.gpu',
         );
         const tokenRow = page.locator('table[data-testid=agent-tokens] tr', { hasText: tokenName });
         await tokenRow.waitFor();
         assert.ok((await tokenRow.textContent()).includes('acme-admin'), 'the owner is listed');
+        assert.equal(
+            (await tokenRow.locator('[data-testid=token-labels]').textContent()).trim(),
+            '· labels: e2e, e2e.gpu',
+        );
         // An agent token is not a personal one.
         await gotoHydrated(page, url(ACME, '/tokens'));
         assert.equal(await page.locator('table[data-testid=tokens] tr', { hasText: tokenName }).count(), 0);
@@ -108,7 +117,7 @@ test('acme-admin makes an agent token, an agent registers with it, is listed onl
         assert.equal(described.code, 0, `agent describe failed:\n${described.stderr}`);
         const me = JSON.parse(described.stdout);
         assert.equal(String(me.agent.id), id);
-        assert.deepEqual(me.agent.labels, ['e2e']);
+        assert.deepEqual(me.agent.labels, ['e2e', 'e2e.gpu'], 'all its token allows');
 
         // Listed online, with its label and token.
         await gotoHydrated(page, url(ACME, '/agents'));
@@ -116,7 +125,7 @@ test('acme-admin makes an agent token, an agent registers with it, is listed onl
         assert.equal(cells[0], agentName);
         assert.ok(cells[1], 'the host name is shown');
         assert.equal(cells[2], me.agent.machine_id.slice(0, 8), 'the short machine id');
-        assert.equal(cells[3], 'e2e');
+        assert.equal(cells[3], 'e2e, e2e.gpu');
         assert.equal(cells[4], 'online');
         assert.match(cells[5], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
         assert.equal(cells[6], '0');
@@ -168,7 +177,7 @@ test('acme-user (a member) has no Agents link and is refused /agents and its ser
             return r.status;
         }, [path, body]);
     assert.equal(await post('/api/list-agents', ''), 403);
-    assert.equal(await post('/api/create-agent-token', 'name=sneaky&days=1'), 403);
+    assert.equal(await post('/api/create-agent-token', 'name=sneaky&days=1&labels=lab'), 403);
     assert.equal(await post('/api/revoke-agent', 'id=1'), 403);
     await s.close();
 });

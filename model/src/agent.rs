@@ -6,8 +6,12 @@ use serde::{Deserialize, Serialize};
 
 /// The header naming the calling agent's machine id (with the agent token as the bearer).
 pub const AGENT_ID_HEADER: &str = "x-execgov-agent-id";
-/// The header carrying the machine key made on the agent's first start; only its hash is stored.
-pub const AGENT_KEY_HEADER: &str = "x-execgov-agent-key";
+/// When the agent signed the request: Unix seconds. The server refuses it a minute off its clock.
+pub const AGENT_TIMESTAMP_HEADER: &str = "x-execgov-agent-timestamp";
+/// 32 random lowercase hex digits, new for every request: a nonce seen before is a replay.
+pub const AGENT_NONCE_HEADER: &str = "x-execgov-agent-nonce";
+/// The Ed25519 signature (128 hex digits) of the request with the agent's machine key.
+pub const AGENT_SIGNATURE_HEADER: &str = "x-execgov-agent-signature";
 
 /// An agent announcing itself (on every start): its identity, name and labels.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -15,11 +19,18 @@ pub const AGENT_KEY_HEADER: &str = "x-execgov-agent-key";
 pub struct AgentRegistration {
     /// 32 lowercase hex digits, made once per machine.
     pub machine_id: String,
-    /// The machine's secret key (at least 32 characters), made once per machine.
-    pub machine_key: String,
+    /// The public half of the machine's Ed25519 key (64 hex digits), made once per machine; the
+    /// registration itself is signed with it, and so is every later request.
+    pub public_key: String,
+    /// The secret machine key of an agent registered before requests were signed: sent once,
+    /// to bind `public_key` to that agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_key: Option<String>,
     pub name: String,
     pub hostname: String,
-    /// Which skills it takes: those whose `agent_label` is one of these.
+    /// Which skills it takes: those whose `agent_label` is one of these. They must be labels
+    /// its agent token allows; none: all of them.
+    #[serde(default)]
     pub labels: Vec<String>,
     /// The agent's program version.
     #[serde(default)]

@@ -16,6 +16,9 @@ pub struct ApiToken {
     pub expires_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked: bool,
+    /// An agent token's labels: the only ones its agent may serve. Empty for personal tokens.
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 /// A token just created: the secret is in here once and never again.

@@ -1,5 +1,6 @@
 //! The local-agent protocol over real HTTP, adversarially: registration and authentication with
-//! the wrong tokens, keys and tenants; routing by label and tenant; racing agents (exactly one
+//! the wrong tokens, keys, labels and tenants; signed requests forged, replayed, stale or altered
+//! after signing; routing by label and tenant; racing agents (exactly one
 //! winner per execution); only the lease holder renews, logs, fetches and finishes; finish
 //! validation (statuses, artifact paths, results) and what a good finish records; the job's
 //! bundle; leases lost to the reaper and to revocation; the admins' list and revocation.
@@ -14,16 +15,18 @@ use std::time::Duration;
 
 use common::*;
 use domain::accounts::{self, Realm, SignedIn};
+use domain::agent_auth::MachineKey;
 use domain::executions::{self, QueuePolicy, Upload};
 use domain::tenancy::Tenant;
-use domain::tokens::TokenKind;
+use domain::tokens::{NewToken, TokenKind};
 use domain::{Actor, Ctx};
-use model::agent::{AGENT_ID_HEADER, AGENT_KEY_HEADER};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const ACME: &str = "acme.localhost";
 const GLOBEX: &str = "globex.localhost";
+/// The labels the tests' agent tokens allow.
+const TOKEN_LABELS: [&str; 5] = ["gpu", "lab", "lab.x", "lab2", "other"];
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -117,9 +120,16 @@ impl World {
             .expect("the session's user")
     }
 
-    /// A token of `kind` for `username` on `host`: (id, secret).
+    /// A token of `kind` for `username` on `host` (agent tokens allow [`TOKEN_LABELS`]):
+    /// (id, secret).
     async fn token(&self, host: &str, username: &str, kind: TokenKind) -> (i64, String) {
         let user = self.user(host, username).await;
+        let new = match kind {
+            TokenKind::Personal => NewToken::Personal,
+            TokenKind::Agent => NewToken::Agent {
+                labels: TOKEN_LABELS.map(String::from).to_vec(),
+            },
+        };
         let created = domain::tokens::create(
             &self.ctx,
             self.tenant(host),
@@ -127,7 +137,7 @@ impl World {
             &Actor::system(),
             &format!("{username} {}", kind.as_str()),
             Some(30),
-            kind,
+            &new,
         )
         .await
         .unwrap_or_else(|e| panic!("creating a {} token: {e}", kind.as_str()));
@@ -216,6 +226,18 @@ impl World {
         .await
     }
 
+    /// A new machine with an agent token of its own (made by the tenant's admin), registered
+    /// on `host` with `labels`.
+    async fn new_agent(&self, host: &str, labels: &[&str]) -> TestAgent {
+        let admin = if host == ACME {
+            "acme-admin"
+        } else {
+            "globex-admin"
+        };
+        let (_, token) = self.token(host, admin, TokenKind::Agent).await;
+        self.agent(host, &token, labels).await
+    }
+
     /// Registers a new machine with `token` on `host` carrying `labels`; panics unless 200.
     async fn agent(&self, host: &str, token: &str, labels: &[&str]) -> TestAgent {
         let mut agent = TestAgent::new(host, token);
@@ -226,20 +248,64 @@ impl World {
     }
 }
 
-/// `method` `path` on `host` with an optional bearer, optional agent headers (id, key) and `body`.
+/// The JSON or raw bytes of a body, as `api_with_headers` sends them.
+fn body_bytes(body: &ApiBody) -> Vec<u8> {
+    match body {
+        ApiBody::Empty => Vec::new(),
+        ApiBody::Json(value) => value.to_string().into_bytes(),
+        ApiBody::Raw(_, bytes) => bytes.clone(),
+    }
+}
+
+/// The signing headers of a request as `key` of `machine_id` signs it.
+fn signed_headers(
+    machine_id: &str,
+    key: &MachineKey,
+    method: &Method,
+    host: &str,
+    path: &str,
+    body: &ApiBody,
+) -> Vec<(&'static str, String)> {
+    let now = chrono::Utc::now().timestamp();
+    key.sign(
+        now,
+        machine_id,
+        method.as_str(),
+        path,
+        host,
+        &body_bytes(body),
+    )
+}
+
+/// `method` `path` on `host` with an optional bearer, signed by an optional machine (id, key),
+/// with `body`.
 async fn send(
     server: &TestServer,
     method: Method,
     host: &str,
     path: &str,
     bearer: Option<&str>,
-    machine: Option<(&str, &str)>,
+    machine: Option<(&str, &MachineKey)>,
     body: ApiBody,
 ) -> ApiReply {
-    let headers: Vec<(&str, &str)> = match machine {
-        Some((id, key)) => vec![(AGENT_ID_HEADER, id), (AGENT_KEY_HEADER, key)],
+    let headers = match machine {
+        Some((id, key)) => signed_headers(id, key, &method, host, path, &body),
         None => Vec::new(),
     };
+    send_with(server, method, host, path, bearer, &headers, body).await
+}
+
+/// `method` `path` on `host` with exactly these headers.
+async fn send_with(
+    server: &TestServer,
+    method: Method,
+    host: &str,
+    path: &str,
+    bearer: Option<&str>,
+    headers: &[(&str, String)],
+    body: ApiBody,
+) -> ApiReply {
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     server
         .api_with_headers(method, host, path, bearer, &headers, body)
         .await
@@ -328,12 +394,12 @@ fn random_hex(bytes: usize) -> String {
 }
 
 /// An agent as its program sees itself: the token it registers with, its machine identity.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct TestAgent {
     host: String,
     token: String,
     machine_id: String,
-    key: String,
+    key: MachineKey,
     /// Its id once registered.
     id: i64,
 }
@@ -344,7 +410,7 @@ impl TestAgent {
             host: host.to_string(),
             token: token.to_string(),
             machine_id: random_hex(16),
-            key: random_hex(24),
+            key: MachineKey::generate(),
             id: 0,
         }
     }
@@ -356,7 +422,7 @@ impl TestAgent {
     fn registration(&self, labels: &[&str]) -> Value {
         json!({
             "machine_id": self.machine_id,
-            "machine_key": self.key,
+            "public_key": self.key.public_hex(),
             "name": "Lab box",
             "hostname": "lab-1.example.internal",
             "labels": labels,
@@ -368,14 +434,12 @@ impl TestAgent {
         self.register_with(server, self.registration(labels)).await
     }
 
+    /// Registers with `body`, signed with this agent's key.
     async fn register_with(&self, server: &TestServer, body: Value) -> ApiReply {
-        send(
+        self.call(
             server,
             Method::POST,
-            &self.host,
             "/api/v1/agent/register",
-            Some(&self.token),
-            None,
             ApiBody::Json(body),
         )
         .await
@@ -517,6 +581,48 @@ async fn registration_needs_a_live_agent_token_of_the_tenant_and_a_valid_identit
     )
     .await;
     expect(&refused, 403, "a member creating an agent token");
+    // An agent token names the labels its agent may serve; a personal token has none.
+    for (body, what) in [
+        (
+            json!({ "name": "lab", "kind": "agent" }),
+            "an agent token without labels",
+        ),
+        (
+            json!({ "name": "lab", "kind": "agent", "labels": [] }),
+            "an agent token with no label",
+        ),
+        (
+            json!({ "name": "lab", "kind": "agent", "labels": ["Lab"] }),
+            "a bad label",
+        ),
+        (
+            json!({ "name": "lab", "kind": "agent", "labels": [" lab"] }),
+            "a label with a space",
+        ),
+        (
+            json!({ "name": "lab", "kind": "agent", "labels": null }),
+            "null labels",
+        ),
+        (
+            json!({ "name": "me", "labels": ["lab"] }),
+            "a personal token with labels",
+        ),
+        (
+            json!({ "name": "me", "labels": null }),
+            "a personal token with null labels",
+        ),
+    ] {
+        let reply = as_user(
+            &w.server,
+            Method::POST,
+            ACME,
+            "/api/v1/tokens",
+            &admin_personal,
+            ApiBody::Json(body),
+        )
+        .await;
+        expect_invalid(&reply, "labels", what);
+    }
     assert_eq!(
         w.count_in(
             ACME,
@@ -532,10 +638,13 @@ async fn registration_needs_a_live_agent_token_of_the_tenant_and_a_valid_identit
         ACME,
         "/api/v1/tokens",
         &admin_personal,
-        ApiBody::Json(json!({ "name": "lab agents", "kind": "agent" })),
+        ApiBody::Json(json!({
+            "name": "lab agents", "kind": "agent", "labels": ["lab", "gpu", "lab"],
+        })),
     )
     .await;
     let created = expect(&created, 201, "an admin creating an agent token");
+    assert_eq!(created["token"]["labels"], json!(["gpu", "lab"]));
     let agent_token = created["secret"].as_str().expect("a secret").to_string();
     let (_, globex_agent_token) = w.token(GLOBEX, "globex-admin", TokenKind::Agent).await;
 
@@ -553,7 +662,7 @@ async fn registration_needs_a_live_agent_token_of_the_tenant_and_a_valid_identit
             ACME,
             "/api/v1/agent/register",
             Some(token),
-            None,
+            Some((&candidate.machine_id, &candidate.key)),
             ApiBody::Json(candidate.registration(&["lab"])),
         )
         .await;
@@ -565,7 +674,7 @@ async fn registration_needs_a_live_agent_token_of_the_tenant_and_a_valid_identit
         ACME,
         "/api/v1/agent/register",
         None,
-        None,
+        Some((&candidate.machine_id, &candidate.key)),
         ApiBody::Json(candidate.registration(&["lab"])),
     )
     .await;
@@ -594,13 +703,22 @@ async fn registration_needs_a_live_agent_token_of_the_tenant_and_a_valid_identit
         reg["machine_id"] = json!(machine_id);
         bad.push(("machine_id", reg));
     }
-    for key in ["", "short-key", &"k".repeat(31), &"k".repeat(257)] {
+    let public = candidate.key.public_hex();
+    for key in [
+        String::new(),
+        "short-key".to_string(),
+        public[..63].to_string(),
+        public.to_uppercase(),
+        format!("{public}00"),
+        "z".repeat(64),
+        // The identity point: a weak key, whatever signs with it.
+        format!("01{}", "0".repeat(62)),
+    ] {
         let mut reg = candidate.registration(&["lab"]);
-        reg["machine_key"] = json!(key);
-        bad.push(("machine_key", reg));
+        reg["public_key"] = json!(key);
+        bad.push(("public_key", reg));
     }
     for labels in [
-        json!([]),
         json!(["Lab"]),
         json!(["lab", "has space"]),
         json!(["lab!"]),
@@ -646,10 +764,6 @@ async fn registration_needs_a_live_agent_token_of_the_tenant_and_a_valid_identit
     assert_eq!(first["labels"], json!(["lab"]));
     assert_eq!(first["status"], "online");
     assert_eq!(first["token_name"], "lab agents");
-    assert!(
-        !first.to_string().contains(&candidate.key),
-        "the view shows the machine key"
-    );
     let again = expect(
         &candidate.register(&w.server, &["lab", "gpu", "lab"]).await,
         200,
@@ -667,24 +781,21 @@ async fn registration_needs_a_live_agent_token_of_the_tenant_and_a_valid_identit
     .await
     .unwrap();
     assert_eq!(stored, ["gpu", "lab"]);
-    let key_hash: String = sqlx::query_scalar(&format!(
-        "SELECT key_hash FROM {}.agents WHERE id = $1",
+    let public_key: String = sqlx::query_scalar(&format!(
+        "SELECT public_key FROM {}.agents WHERE id = $1",
         w.acme.schema.as_str()
     ))
     .bind(id)
     .fetch_one(&w.ctx.pool)
     .await
     .unwrap();
-    assert!(
-        !key_hash.contains(&candidate.key),
-        "the key is stored in the clear"
-    );
+    assert_eq!(public_key, candidate.key.public_hex());
 
     // The same machine id with another key: a conflict, and the stored agent is untouched.
     let mut impostor = candidate.clone();
-    impostor.key = random_hex(24);
+    impostor.key = MachineKey::generate();
     expect(
-        &impostor.register(&w.server, &["evil"]).await,
+        &impostor.register(&w.server, &["lab"]).await,
         409,
         "the same machine id with another key",
     );
@@ -759,7 +870,7 @@ async fn every_agent_call_proves_the_token_and_the_machine() {
 
     // Wrong key, unknown machine, no headers, no token, a personal token, the wrong tenant.
     let mut wrong_key = agent.clone();
-    wrong_key.key = random_hex(24);
+    wrong_key.key = MachineKey::generate();
     let mut unknown = agent.clone();
     unknown.machine_id = random_hex(16);
     let mut personal = agent.clone();
@@ -776,14 +887,10 @@ async fn every_agent_call_proves_the_token_and_the_machine() {
             expect(&reply, 401, &format!("{call} with {who}"));
         }
     }
-    for (what, bearer, machine) in [
-        ("no agent headers", Some(token.as_str()), None),
-        (
-            "no bearer",
-            None,
-            Some((agent.machine_id.as_str(), agent.key.as_str())),
-        ),
-        ("empty agent headers", Some(token.as_str()), Some(("", ""))),
+    for (what, bearer, signed, empty) in [
+        ("no agent headers", Some(token.as_str()), false, false),
+        ("no bearer", None, true, false),
+        ("empty agent headers", Some(token.as_str()), false, true),
     ] {
         for (method, path) in [
             (Method::GET, "/api/v1/agent/me".to_string()),
@@ -797,13 +904,26 @@ async fn every_agent_call_proves_the_token_and_the_machine() {
                 format!("/api/v1/agent/executions/{execution}/bundle"),
             ),
         ] {
-            let reply = send(
+            let mut headers = signed_headers(
+                &agent.machine_id,
+                &agent.key,
+                &method,
+                ACME,
+                &path,
+                &ApiBody::Empty,
+            );
+            if empty {
+                headers.iter_mut().for_each(|h| h.1.clear());
+            } else if !signed {
+                headers.clear();
+            }
+            let reply = send_with(
                 &w.server,
                 method,
                 ACME,
                 &path,
                 bearer,
-                machine,
+                &headers,
                 ApiBody::Empty,
             )
             .await;
@@ -902,12 +1022,417 @@ async fn every_agent_call_proves_the_token_and_the_machine() {
     assert_eq!(w.status(ACME, execution).await, "running");
     // Still 401 (not 403) for a wrong key: revocation tells nothing to who lacks the key.
     let mut wrong_key = other_token_same_machine.clone();
-    wrong_key.key = random_hex(24);
+    wrong_key.key = MachineKey::generate();
     expect(
         &wrong_key.me(&w.server).await,
         401,
         "a wrong key of a revoked agent",
     );
+}
+
+/// The agent's renewal of `execution`, signed as `key` of `machine_id` at `timestamp`.
+fn renewal(
+    machine_id: &str,
+    key: &MachineKey,
+    timestamp: i64,
+    execution: i64,
+) -> (String, Vec<(&'static str, String)>) {
+    let path = format!("/api/v1/agent/executions/{execution}/lease");
+    let headers = key.sign(timestamp, machine_id, "POST", &path, ACME, b"");
+    (path, headers)
+}
+
+/// `POST path` on Acme's host with the bearer `token` and exactly these headers.
+async fn renew_with(
+    server: &TestServer,
+    token: Option<&str>,
+    path: &str,
+    headers: &[(&'static str, String)],
+) -> ApiReply {
+    send_with(
+        server,
+        Method::POST,
+        ACME,
+        path,
+        token,
+        headers,
+        ApiBody::Empty,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_replayed_stale_and_altered_requests_are_refused() {
+    let w = world().await;
+    w.skill(ACME, "lab-job", Some("lab"), false).await;
+    let user = w.user(ACME, "acme-user").await;
+    let agent = w.new_agent(ACME, &["lab"]).await;
+    let execution = w.request(ACME, &user, "lab-job", &[]).await;
+    let (claimed, _) = job(&agent.claim(&w.server).await, "claiming");
+    assert_eq!(claimed, execution);
+    let token = Some(agent.token.as_str());
+    let nonces = "SELECT count(*) FROM {schema}.agent_nonces";
+    let now = chrono::Utc::now().timestamp();
+
+    // A forged signature: the right headers, a signature of random bytes or of another key.
+    let (path, mut forged) = renewal(&agent.machine_id, &agent.key, now, execution);
+    forged[3].1 = random_hex(64);
+    let reply = renew_with(&w.server, token, &path, &forged).await;
+    let problem = expect(&reply, 401, "a signature of random bytes");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("signature"),
+        "{problem}"
+    );
+    let (path, other_key) = renewal(&agent.machine_id, &MachineKey::generate(), now, execution);
+    let reply = renew_with(&w.server, token, &path, &other_key).await;
+    expect(&reply, 401, "signed with another key");
+
+    // A replay: the very same request twice. The first passes, the second is refused.
+    let before = w.count_in(ACME, nonces).await;
+    let (path, headers) = renewal(&agent.machine_id, &agent.key, now, execution);
+    let first = renew_with(&w.server, token, &path, &headers).await;
+    expect(&first, 204, "the original request");
+    assert_eq!(
+        w.count_in(ACME, nonces).await,
+        before + 1,
+        "its nonce is kept"
+    );
+    let replayed = renew_with(&w.server, token, &path, &headers).await;
+    let problem = expect(&replayed, 401, "the same request replayed");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("nonce"),
+        "{problem}"
+    );
+    // A replay on another server process (the nonce is in the database, not in memory).
+    let other_process = start_server(w.ctx.clone()).await;
+    let replayed = renew_with(&other_process, token, &path, &headers).await;
+    expect(
+        &replayed,
+        401,
+        "the same request replayed to another server process",
+    );
+
+    // Stale or future timestamps, beyond the minute either way: refused however well signed.
+    for off in [-120, -62, 62, 3600] {
+        let at = chrono::Utc::now().timestamp() + off;
+        let (path, headers) = renewal(&agent.machine_id, &agent.key, at, execution);
+        let reply = renew_with(&w.server, token, &path, &headers).await;
+        let problem = expect(&reply, 401, &format!("a timestamp {off} s off"));
+        assert!(
+            problem["detail"].as_str().unwrap().contains("clock"),
+            "{problem}"
+        );
+    }
+    // Within the minute: a clock a little off is fine.
+    let at = chrono::Utc::now().timestamp() - 30;
+    let (path, headers) = renewal(&agent.machine_id, &agent.key, at, execution);
+    let reply = renew_with(&w.server, token, &path, &headers).await;
+    expect(&reply, 204, "a timestamp 30 s behind");
+
+    // Changed after signing: the body, the path, the method, the Host. Nothing reaches the run.
+    let logs_before = w.log_lines(ACME, execution).await;
+    let logs = format!("/api/v1/agent/executions/{execution}/logs");
+    let signed_body = ApiBody::Json(json!({ "lines": [{ "stream": "stdout", "line": "real" }] }));
+    let headers = signed_headers(
+        &agent.machine_id,
+        &agent.key,
+        &Method::POST,
+        ACME,
+        &logs,
+        &signed_body,
+    );
+    let changed = ApiBody::Json(json!({ "lines": [{ "stream": "stdout", "line": "fake" }] }));
+    let reply = send_with(
+        &w.server,
+        Method::POST,
+        ACME,
+        &logs,
+        token,
+        &headers,
+        changed,
+    )
+    .await;
+    expect(&reply, 401, "a body changed after signing");
+    // (what, signed as: method, Host, path), each sent as GET /api/v1/agent/me on Acme's host.
+    let me = "/api/v1/agent/me";
+    for (what, method, host, path) in [
+        (
+            "a query changed after signing",
+            Method::GET,
+            ACME,
+            "/api/v1/agent/me?x=1",
+        ),
+        ("another method than signed", Method::POST, ACME, me),
+        (
+            "another path than signed",
+            Method::GET,
+            ACME,
+            "/api/v1/agent/claim",
+        ),
+        ("signed for another Host", Method::GET, "evil.localhost", me),
+    ] {
+        let headers = signed_headers(
+            &agent.machine_id,
+            &agent.key,
+            &method,
+            host,
+            path,
+            &ApiBody::Empty,
+        );
+        let reply = send_with(
+            &w.server,
+            Method::GET,
+            ACME,
+            me,
+            token,
+            &headers,
+            ApiBody::Empty,
+        );
+        expect(&reply.await, 401, what);
+    }
+    assert_eq!(w.log_lines(ACME, execution).await, logs_before);
+    expect(
+        &agent
+            .logs(&w.server, execution, &[("stdout", "real")])
+            .await,
+        204,
+        "the real logs",
+    );
+    assert_eq!(w.log_lines(ACME, execution).await, logs_before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_belongs_to_its_first_machine_and_fixes_its_labels() {
+    let w = world().await;
+    w.skill(ACME, "lab-job", Some("lab"), false).await;
+    let (_, admin_personal) = w.token(ACME, "acme-admin", TokenKind::Personal).await;
+    let made = as_user(
+        &w.server,
+        Method::POST,
+        ACME,
+        "/api/v1/tokens",
+        &admin_personal,
+        ApiBody::Json(json!({ "name": "lab box", "kind": "agent", "labels": ["lab"] })),
+    )
+    .await;
+    let token = expect(&made, 201, "an agent token for lab")["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let agents_rows = "SELECT count(*) FROM {schema}.agents";
+
+    // Labels beyond the token's: refused with what the token allows; nothing stored.
+    let first = TestAgent::new(ACME, &token);
+    let reply = first.register(&w.server, &["lab", "gpu"]).await;
+    let problem = expect(&reply, 403, "labels the token does not allow");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("gpu") && detail.contains("[lab]"),
+        "{detail}"
+    );
+    assert_eq!(w.count_in(ACME, agents_rows).await, 0);
+    // No labels declared: all the token allows.
+    let view = expect(&first.register(&w.server, &[]).await, 200, "registering");
+    assert_eq!(view["labels"], json!(["lab"]));
+    let mut first = first;
+    first.id = view["id"].as_i64().unwrap();
+    // Once registered, still no label beyond the token's, and the stored ones stay.
+    expect(
+        &first.register(&w.server, &["other"]).await,
+        403,
+        "re-registering with another label",
+    );
+    let me = expect(&first.me(&w.server).await, 200, "describing");
+    assert_eq!(me["agent"]["labels"], json!(["lab"]));
+
+    // Another machine with the same token: refused, whatever key it signs with.
+    let second = TestAgent::new(ACME, &token);
+    let problem = expect(
+        &second.register(&w.server, &["lab"]).await,
+        409,
+        "a second machine",
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("another machine"),
+        "{problem}"
+    );
+    assert_eq!(w.count_in(ACME, agents_rows).await, 1);
+
+    // Another agent's key with this token: that agent (its own token) signing as itself, or
+    // as this machine, gets nowhere with this token.
+    let stranger = w.new_agent(ACME, &["lab"]).await;
+    let mut as_itself = stranger.clone();
+    as_itself.token = token.clone();
+    expect(
+        &as_itself.me(&w.server).await,
+        401,
+        "another agent with this token",
+    );
+    let mut as_first = first.clone();
+    as_first.key = stranger.key.clone();
+    expect(
+        &as_first.me(&w.server).await,
+        401,
+        "another agent's key for this machine",
+    );
+    expect(
+        &as_first.register(&w.server, &["lab"]).await,
+        409,
+        "re-registering with another agent's key",
+    );
+    expect(&first.me(&w.server).await, 200, "the machine itself");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_registered_before_signatures_binds_its_key_with_the_old_machine_key() {
+    let w = world().await;
+    let (token_id, token) = w.token(ACME, "acme-admin", TokenKind::Agent).await;
+    // As the migration leaves an agent of before: its key's hash, no public key.
+    let mut agent = TestAgent::new(ACME, &token);
+    let old_key = random_hex(32);
+    let schema = w.acme.schema.as_str();
+    sqlx::query(&format!(
+        "INSERT INTO {schema}.agents (machine_id, key_hash, token_id, name, hostname, labels) \
+         VALUES ($1, encode(sha256($2::bytea), 'hex'), $3, 'Old box', 'old', '{{lab}}')"
+    ))
+    .bind(&agent.machine_id)
+    .bind(old_key.as_bytes())
+    .bind(token_id)
+    .execute(&w.ctx.pool)
+    .await
+    .unwrap();
+    let problem = expect(
+        &agent.me(&w.server).await,
+        401,
+        "an unsigned-era agent calling",
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("before requests were signed"),
+        "{problem}"
+    );
+
+    // Binding a key needs the old machine key.
+    let mut reg = agent.registration(&["lab"]);
+    expect(
+        &agent.register_with(&w.server, reg.clone()).await,
+        409,
+        "without the old key",
+    );
+    reg["machine_key"] = json!(random_hex(32));
+    expect(
+        &agent.register_with(&w.server, reg.clone()).await,
+        409,
+        "with a wrong old key",
+    );
+    reg["machine_key"] = json!(old_key);
+    let view = expect(
+        &agent.register_with(&w.server, reg).await,
+        200,
+        "with the old key",
+    );
+    agent.id = view["id"].as_i64().unwrap();
+    expect(&agent.me(&w.server).await, 200, "signed, after binding");
+    let (hash, public): (Option<String>, String) = sqlx::query_as(&format!(
+        "SELECT key_hash, public_key FROM {schema}.agents WHERE id = $1"
+    ))
+    .bind(agent.id)
+    .fetch_one(&w.ctx.pool)
+    .await
+    .unwrap();
+    assert_eq!((hash, public), (None, agent.key.public_hex()));
+    // A new machine still cannot take that token.
+    let newcomer = TestAgent::new(ACME, &token);
+    expect(
+        &newcomer.register(&w.server, &["lab"]).await,
+        409,
+        "a new machine on the token",
+    );
+}
+
+/// Tenant migration 0013 on the data of before: agent tokens get the labels their agents had
+/// declared and belong to their first machine; an unused one allows no label; personal tokens
+/// have none; agents keep their key hash until they bind a public key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_migration_gives_old_agent_tokens_their_agents_labels() {
+    let ctx = seeded_ctx().await;
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/tenant");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let (before, ours): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|f| f.file_name().unwrap().to_str().unwrap() < "0013");
+    assert!(ours[0]
+        .to_str()
+        .unwrap()
+        .ends_with("0013_agent_signatures.sql"));
+    let mut tx = ctx.pool.begin().await.unwrap();
+    sqlx::raw_sql("CREATE SCHEMA agents_migration_test; SET LOCAL search_path = agents_migration_test, public")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for file in &before {
+        sqlx::raw_sql(&std::fs::read_to_string(file).unwrap())
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    }
+    sqlx::raw_sql(
+        "INSERT INTO users (username, password_hash, role) VALUES ('admin', 'x', 'admin');
+         INSERT INTO api_tokens (user_id, name, kind, token_hash, prefix, expires_at) VALUES
+             (1, 'shared', 'agent', 'h1', 'egv_1', now() + interval '1 day'),
+             (1, 'unused', 'agent', 'h2', 'egv_2', now() + interval '1 day'),
+             (1, 'mine', 'personal', 'h3', 'egv_3', now() + interval '1 day');
+         INSERT INTO agents (machine_id, key_hash, token_id, name, hostname, labels) VALUES
+             ('11111111111111111111111111111111', 'k1', 1, 'one', 'one', '{lab,gpu}'),
+             ('22222222222222222222222222222222', 'k2', 1, 'two', 'two', '{lab,x}');",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::raw_sql(&std::fs::read_to_string(&ours[0]).unwrap())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let tokens: Vec<(String, Vec<String>, Option<String>)> =
+        sqlx::query_as("SELECT name, labels, machine_id FROM api_tokens ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(
+        tokens,
+        [
+            (
+                "shared".to_string(),
+                vec!["gpu".to_string(), "lab".to_string(), "x".to_string()],
+                Some("11111111111111111111111111111111".to_string())
+            ),
+            ("unused".to_string(), vec![], None),
+            ("mine".to_string(), vec![], None),
+        ]
+    );
+    let keys: Vec<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT key_hash, public_key FROM agents ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(
+        keys,
+        [
+            (Some("k1".to_string()), None),
+            (Some("k2".to_string()), None)
+        ]
+    );
+    // Nothing of the test stays.
+    tx.rollback().await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -921,13 +1446,9 @@ async fn executions_go_to_agents_of_their_label_and_tenant_only() {
     w.skill(GLOBEX, "lab-job", Some("lab"), false).await;
     let acme_user = w.user(ACME, "acme-user").await;
     let globex_user = w.user(GLOBEX, "globex-user").await;
-    let (_, acme_token) = w.token(ACME, "acme-admin", TokenKind::Agent).await;
-    let (_, globex_token) = w.token(GLOBEX, "globex-admin", TokenKind::Agent).await;
-    let lab = w.agent(ACME, &acme_token, &["lab"]).await;
-    let other = w
-        .agent(ACME, &acme_token, &["other", "lab2", "lab.x"])
-        .await;
-    let globex_lab = w.agent(GLOBEX, &globex_token, &["lab"]).await;
+    let lab = w.new_agent(ACME, &["lab"]).await;
+    let other = w.new_agent(ACME, &["other", "lab2", "lab.x"]).await;
+    let globex_lab = w.new_agent(GLOBEX, &["lab"]).await;
 
     // Globex's lab execution first (the oldest), then Acme's platform and lab executions.
     let globex_job = w.request(GLOBEX, &globex_user, "lab-job", &[]).await;
@@ -1031,10 +1552,9 @@ async fn of_ten_agents_racing_for_three_executions_exactly_three_win() {
     let w = world().await;
     w.skill(ACME, "lab-job", Some("lab"), false).await;
     let user = w.user(ACME, "acme-user").await;
-    let (_, token) = w.token(ACME, "acme-admin", TokenKind::Agent).await;
     let mut agents = Vec::new();
     for _ in 0..10 {
-        agents.push(w.agent(ACME, &token, &["lab"]).await);
+        agents.push(w.new_agent(ACME, &["lab"]).await);
     }
     let mut queued = BTreeSet::new();
     for _ in 0..3 {
@@ -1100,11 +1620,9 @@ async fn only_the_lease_holder_renews_logs_fetches_and_finishes() {
     w.skill(GLOBEX, "platform-job", None, false).await;
     let acme_user = w.user(ACME, "acme-user").await;
     let globex_user = w.user(GLOBEX, "globex-user").await;
-    let (_, acme_token) = w.token(ACME, "acme-admin", TokenKind::Agent).await;
-    let (_, globex_token) = w.token(GLOBEX, "globex-admin", TokenKind::Agent).await;
-    let a = w.agent(ACME, &acme_token, &["lab"]).await;
-    let b = w.agent(ACME, &acme_token, &["lab"]).await;
-    let globex_agent = w.agent(GLOBEX, &globex_token, &["lab"]).await;
+    let a = w.new_agent(ACME, &["lab"]).await;
+    let b = w.new_agent(ACME, &["lab"]).await;
+    let globex_agent = w.new_agent(GLOBEX, &["lab"]).await;
 
     let x = w.request(ACME, &acme_user, "lab-job", &[]).await;
     let (got, _) = job(&a.claim(&w.server).await, "A claims");
@@ -1518,9 +2036,8 @@ async fn the_bundle_holds_the_script_folder_and_the_uploads() {
     let w = world().await;
     let files = w.skill(ACME, "lab-upload", Some("lab"), true).await;
     let user = w.user(ACME, "acme-user").await;
-    let (_, token) = w.token(ACME, "acme-admin", TokenKind::Agent).await;
-    let agent = w.agent(ACME, &token, &["lab"]).await;
-    let other = w.agent(ACME, &token, &["lab"]).await;
+    let agent = w.new_agent(ACME, &["lab"]).await;
+    let other = w.new_agent(ACME, &["lab"]).await;
     let upload: Vec<u8> = b"a,b\n1,2\n"
         .iter()
         .copied()
@@ -1598,9 +2115,8 @@ async fn an_agent_that_stops_renewing_loses_the_execution_to_another() {
     let w = world_with(short_lease(seeded_ctx().await)).await;
     w.skill(ACME, "lab-job", Some("lab"), false).await;
     let user = w.user(ACME, "acme-user").await;
-    let (_, token) = w.token(ACME, "acme-admin", TokenKind::Agent).await;
-    let quiet = w.agent(ACME, &token, &["lab"]).await;
-    let second = w.agent(ACME, &token, &["lab"]).await;
+    let quiet = w.new_agent(ACME, &["lab"]).await;
+    let second = w.new_agent(ACME, &["lab"]).await;
     let x = w.request(ACME, &user, "lab-job", &[]).await;
 
     let claimed = expect(&quiet.claim(&w.server).await, 200, "the first claim");
@@ -1717,9 +2233,8 @@ async fn a_revoked_agent_loses_its_claim_at_once_and_is_locked_out() {
     w.skill(ACME, "lab-job", Some("lab"), false).await;
     let user = w.user(ACME, "acme-user").await;
     let (_, admin_personal) = w.token(ACME, "acme-admin", TokenKind::Personal).await;
-    let (_, token) = w.token(ACME, "acme-admin", TokenKind::Agent).await;
-    let rogue = w.agent(ACME, &token, &["lab"]).await;
-    let good = w.agent(ACME, &token, &["lab"]).await;
+    let rogue = w.new_agent(ACME, &["lab"]).await;
+    let good = w.new_agent(ACME, &["lab"]).await;
     let x = w.request(ACME, &user, "lab-job", &[]).await;
     let (got, _) = job(&rogue.claim(&w.server).await, "the rogue claims");
     assert_eq!(got, x);
@@ -1781,11 +2296,9 @@ async fn agents_are_listed_and_revoked_by_their_own_tenants_admins_only() {
     let (_, acme_admin) = w.token(ACME, "acme-admin", TokenKind::Personal).await;
     let (_, acme_member) = w.token(ACME, "acme-user", TokenKind::Personal).await;
     let (_, globex_admin) = w.token(GLOBEX, "globex-admin", TokenKind::Personal).await;
-    let (_, acme_token) = w.token(ACME, "acme-admin", TokenKind::Agent).await;
-    let (_, globex_token) = w.token(GLOBEX, "globex-admin", TokenKind::Agent).await;
-    let doomed = w.agent(ACME, &acme_token, &["lab"]).await;
-    let busy = w.agent(ACME, &acme_token, &["lab", "gpu"]).await;
-    let globex_agent = w.agent(GLOBEX, &globex_token, &["lab"]).await;
+    let doomed = w.new_agent(ACME, &["lab"]).await;
+    let busy = w.new_agent(ACME, &["lab", "gpu"]).await;
+    let globex_agent = w.new_agent(GLOBEX, &["lab"]).await;
     assert_ne!(busy.id, globex_agent.id, "ids to tell the tenants apart");
     let x = w.request(ACME, &user, "lab-job", &[]).await;
     let (got, _) = job(&busy.claim(&w.server).await, "claiming");
@@ -1812,7 +2325,7 @@ async fn agents_are_listed_and_revoked_by_their_own_tenants_admins_only() {
         "a member listing agents",
     );
     expect(
-        &list(acme_token.clone(), ACME).await,
+        &list(doomed.token.clone(), ACME).await,
         401,
         "an agent token listing agents",
     );
@@ -1902,7 +2415,8 @@ async fn agents_are_listed_and_revoked_by_their_own_tenants_admins_only() {
     assert!(
         !listed
             .iter()
-            .any(|a| a.to_string().contains(&busy.key) || a.to_string().contains(&doomed.key)),
+            .any(|a| a.to_string().contains(&busy.key.to_hex())
+                || a.to_string().contains(&doomed.key.to_hex())),
         "the list shows machine keys"
     );
     // Globex's agent was never touched.
@@ -1912,4 +2426,99 @@ async fn agents_are_listed_and_revoked_by_their_own_tenants_admins_only() {
         "Globex's list again",
     );
     assert_eq!(seen[0]["status"], "online");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. The OpenAPI document tells clients what the server enforces.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_shows_token_labels_and_the_public_key() {
+    let w = world().await;
+    let reply = send(
+        &w.server,
+        Method::GET,
+        ACME,
+        "/api/v1/openapi.json",
+        None,
+        None,
+        ApiBody::Empty,
+    )
+    .await;
+    let doc = expect(&reply, 200, "the OpenAPI document");
+    let schemas = &doc["components"]["schemas"];
+    // A new token is personal (no labels) or an agent token with 1 to 32 valid labels; nothing
+    // else is accepted, so nothing else is documented.
+    let resolve = |v: &Value| -> Value {
+        match v["$ref"].as_str() {
+            Some(r) => schemas[r.rsplit('/').next().unwrap()].clone(),
+            None => v.clone(),
+        }
+    };
+    let new_token = &schemas["NewToken"];
+    let branches: Vec<Value> = new_token["oneOf"]
+        .as_array()
+        .unwrap_or_else(|| panic!("NewToken is one of two shapes: {new_token}"))
+        .iter()
+        .map(resolve)
+        .collect();
+    assert_eq!(branches.len(), 2, "{new_token}");
+    for branch in &branches {
+        assert_eq!(branch["additionalProperties"], json!(false), "{branch}");
+        let name = &branch["properties"]["name"];
+        assert_eq!(
+            (&name["minLength"], &name["maxLength"]),
+            (&json!(1), &json!(80)),
+            "{branch}"
+        );
+        assert!(name["pattern"].is_string(), "{branch}");
+        let days = branch["properties"]["days"].to_string();
+        assert!(
+            days.contains("\"minimum\":1") && days.contains("\"maximum\":366"),
+            "{days}"
+        );
+    }
+    let agent = branches
+        .iter()
+        .find(|b| b["properties"].get("labels").is_some())
+        .expect("an agent token branch");
+    let required: Vec<&str> = agent["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        required.contains(&"labels") && required.contains(&"kind"),
+        "{agent}"
+    );
+    let labels = &agent["properties"]["labels"];
+    assert_eq!(
+        (labels["minItems"].clone(), labels["maxItems"].clone()),
+        (json!(1), json!(32)),
+        "{labels}"
+    );
+    assert_eq!(
+        resolve(&labels["items"])["pattern"],
+        "^[a-z0-9._-]{1,64}$",
+        "{labels}"
+    );
+    assert!(
+        serde_json::to_string(&schemas["ApiToken"]["properties"])
+            .unwrap()
+            .contains("labels"),
+        "tokens are listed with their labels"
+    );
+    // An agent registers a public key; the old machine key is optional (once, to upgrade).
+    let registration = &schemas["AgentRegistration"];
+    let required: Vec<&str> = registration["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(required.contains(&"public_key"), "{registration}");
+    assert!(
+        !required.contains(&"machine_key") && !required.contains(&"labels"),
+        "{registration}"
+    );
 }

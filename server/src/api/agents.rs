@@ -1,23 +1,26 @@
 //! Local agents over the REST API. `/agent/…` is the agent's own protocol (`execgov-cli agent
 //! start` speaks it): register, describe, long-poll claim, lease renewal, logs, the job's bundle,
-//! finish. An agent authenticates with an agent token as the bearer plus its machine id and key
-//! in two headers. `/agents` is for the tenant's admins: list and revoke.
+//! finish. An agent authenticates with an agent token as the bearer, and signs every request with
+//! its machine key (`X-Execgov-Agent-Id`, `-Timestamp`, `-Nonce`, `-Signature`: see
+//! `domain::agent_auth`). `/agents` is for the tenant's admins: list and revoke.
 
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, OriginalUri, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use domain::agent_auth::{body_sha256, SignedRequest};
 use domain::agents::{self, Agent, MAX_ARTIFACT_BYTES};
 use domain::caller::Caller;
 use domain::tenancy::Tenant;
 use domain::{AppError, Ctx};
 use model::agent::{
     AgentDescription, AgentJob, AgentLogBatch, AgentRegistration, AgentReport, AgentView,
-    AGENT_ID_HEADER, AGENT_KEY_HEADER,
 };
 use model::ExecutionStatus;
 use serde::{Deserialize, Serialize};
@@ -28,8 +31,11 @@ use utoipa_axum::routes;
 use super::{tenant_caller, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Problem, TenantUser};
 use crate::bearer_token;
 
+/// The largest request an agent sends: a finish with its artifacts.
+const BODY_LIMIT: usize = MAX_ARTIFACT_BYTES + 1024 * 1024;
+
 pub fn routes() -> OpenApiRouter<Ctx> {
-    OpenApiRouter::new()
+    let protocol = OpenApiRouter::new()
         .routes(routes!(register_agent))
         .routes(routes!(describe_agent))
         .routes(routes!(claim_execution))
@@ -37,9 +43,65 @@ pub fn routes() -> OpenApiRouter<Ctx> {
         .routes(routes!(append_logs))
         .routes(routes!(job_bundle))
         .routes(routes!(finish_execution))
+        .layer(middleware::from_fn(digest_body));
+    OpenApiRouter::new()
+        .merge(protocol)
         .routes(routes!(list_agents))
         .routes(routes!(revoke_agent))
-        .layer(DefaultBodyLimit::max(MAX_ARTIFACT_BYTES + 1024 * 1024))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// The SHA-256 of an agent request's body, which its signature covers.
+#[derive(Clone)]
+struct BodyDigest(String);
+
+/// Reads an agent request's body once to hash it, then hands it on unchanged.
+async fn digest_body(request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => {
+            parts.extensions.insert(BodyDigest(body_sha256(&bytes)));
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(_) => ApiError::from(AppError::Invalid(format!(
+            "The request body is over {} MiB, or broke off.",
+            BODY_LIMIT / (1024 * 1024)
+        )))
+        .into_response(),
+    }
+}
+
+/// The request as its signature must cover it: method, path and query as sent (before the
+/// router strips `/api/v1`), Host, the signing headers and the body's digest.
+fn signed_request(parts: &Parts) -> Result<SignedRequest, ApiError> {
+    let digest = parts
+        .extensions
+        .get::<BodyDigest>()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("an agent request was not digested")))?;
+    let uri = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(&parts.uri, |o| &o.0);
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    // The Host as the tenant layer read it.
+    let host = header(header::HOST.as_str())
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    Ok(SignedRequest::new(
+        parts.method.as_str(),
+        path,
+        &host,
+        &digest.0,
+        header,
+    )?)
 }
 
 fn agent_token(parts: &Parts) -> Result<String, ApiError> {
@@ -63,31 +125,19 @@ impl FromRequestParts<Ctx> for AgentCaller {
     async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Self::Rejection> {
         let (_, tenant) = tenant_caller(parts)?;
         let token = agent_token(parts)?;
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string()
-        };
-        let agent = agents::authenticate(
-            ctx,
-            &tenant,
-            &token,
-            &header(AGENT_ID_HEADER),
-            &header(AGENT_KEY_HEADER),
-        )
-        .await?;
+        let proof = signed_request(parts)?;
+        let agent = agents::authenticate(ctx, &tenant, &token, &proof).await?;
         Ok(AgentCaller { tenant, agent })
     }
 }
 
-/// The agent token, for registering (the machine is not known yet).
+/// The agent token and the signed request, for registering (the machine's key comes in the
+/// body).
 pub struct AgentToken {
     caller: Caller,
     tenant: Tenant,
     token: String,
+    proof: SignedRequest,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for AgentToken {
@@ -99,6 +149,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AgentToken {
             caller,
             tenant,
             token: agent_token(parts)?,
+            proof: signed_request(parts)?,
         })
     }
 }
@@ -107,9 +158,9 @@ impl<S: Send + Sync> FromRequestParts<S> for AgentToken {
     request_body = AgentRegistration,
     responses(
         (status = 200, body = AgentView, description = "Registered (first start) or updated"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "Not a live agent token of this tenant"),
-        (status = 403, body = Problem, content_type = "application/problem+json", description = "The agent was revoked"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "The machine id is registered with another key"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "Not a live agent token of this tenant, or not signed with the registered key, fresh and never seen before"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "The agent was revoked, or labels its token does not allow"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The machine id is registered with another key, or the token belongs to another machine"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Invalid identity, name or labels"),
     ))]
 async fn register_agent(
@@ -122,6 +173,7 @@ async fn register_agent(
             &ctx,
             &who.tenant,
             &who.token,
+            &who.proof,
             &registration,
             &who.caller.meta,
         )

@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use domain::tokens::TokenKind;
-use domain::Ctx;
+use domain::tokens::{NewToken as NewTokenKind, TokenKind};
+use domain::{AppError, Ctx};
 use model::api::{ApiToken, CreatedApiToken};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -19,21 +19,96 @@ pub fn routes() -> OpenApiRouter<Ctx> {
         .routes(routes!(revoke_token))
 }
 
-#[derive(Deserialize, ToSchema)]
+/// A new token as the handler reads it; [`NewTokenBody`] documents it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewToken {
-    /// What uses it, e.g. the machine or pipeline.
-    #[schema(
-        min_length = 1,
-        max_length = 80,
-        pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
-    )]
     pub name: String,
-    /// How many days it lives (default 90).
-    #[schema(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
-    /// `personal` (default) or `agent` (for registering local agents; tenant admins only).
     pub kind: Option<Kind>,
+    /// Given at all (even `null`): a personal token refuses it.
+    #[serde(default, deserialize_with = "given")]
+    pub labels: Option<Option<Vec<String>>>,
 }
+
+fn given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<String>>>, D::Error> {
+    Option::<Vec<String>>::deserialize(d).map(Some)
+}
+
+/// A new token: a personal access token, or an agent token naming the labels its agent may
+/// serve (tenant admins only).
+#[derive(ToSchema)]
+#[schema(as = NewToken)]
+#[serde(untagged)]
+#[allow(dead_code)] // documents the body; the handler reads it as `NewToken`
+enum NewTokenBody {
+    Personal(PersonalTokenBody),
+    Agent(AgentTokenBody),
+}
+
+/// A personal access token, for the REST API and the CLI.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct PersonalTokenBody {
+    #[schema(inline)]
+    name: TokenName,
+    #[schema(inline)]
+    days: Option<TokenDays>,
+    kind: Option<PersonalKind>,
+}
+
+/// An agent token: one machine registers with it, and serves these labels only.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AgentTokenBody {
+    #[schema(inline)]
+    name: TokenName,
+    #[schema(inline)]
+    days: Option<TokenDays>,
+    kind: AgentKind,
+    /// The skill `agent_label`s its agent may serve.
+    #[schema(min_items = 1, max_items = 32, inline)]
+    labels: Vec<AgentLabel>,
+}
+
+/// What uses it, e.g. the machine or pipeline.
+#[derive(ToSchema)]
+#[schema(
+    value_type = String,
+    min_length = 1,
+    max_length = 80,
+    pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+)]
+#[allow(dead_code)]
+struct TokenName(String);
+
+/// How many days it lives (default 90).
+#[derive(ToSchema)]
+#[schema(value_type = i64, minimum = 1, maximum = 366)]
+#[allow(dead_code)]
+struct TokenDays(i64);
+
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum PersonalKind {
+    Personal,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum AgentKind {
+    Agent,
+}
+
+/// A skill's `agent_label`.
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = "^[a-z0-9._-]{1,64}$")]
+#[allow(dead_code)]
+struct AgentLabel(String);
 
 /// What a token is for.
 #[derive(Clone, Copy, Default, Deserialize, ToSchema)]
@@ -78,7 +153,7 @@ async fn list_tokens(
     ))
 }
 
-#[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = NewToken,
+#[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = NewTokenBody,
     responses(
         (status = 201, body = CreatedApiToken, description = "The secret is shown this once"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -90,6 +165,18 @@ async fn create_token(
     who: TenantUser,
     ApiJson(new): ApiJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiToken>)> {
+    let kind = match (new.kind.unwrap_or_default(), new.labels) {
+        (Kind::Personal, None) => NewTokenKind::Personal,
+        (Kind::Personal, Some(_)) => {
+            return Err(AppError::Invalid(
+                "labels: only agent tokens have labels (\"kind\": \"agent\")".into(),
+            )
+            .into())
+        }
+        (Kind::Agent, labels) => NewTokenKind::Agent {
+            labels: labels.flatten().unwrap_or_default(),
+        },
+    };
     let created = domain::tokens::create(
         &ctx,
         who.tenant(),
@@ -97,7 +184,7 @@ async fn create_token(
         &who.caller.actor(),
         &new.name,
         new.days,
-        new.kind.unwrap_or_default().into(),
+        &kind,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(created)))
