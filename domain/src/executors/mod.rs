@@ -31,6 +31,7 @@
 
 pub(crate) mod output;
 mod sandbox;
+mod seccomp;
 mod spawn;
 mod warm;
 mod workdir;
@@ -46,7 +47,7 @@ use tokio::sync::{mpsc, watch};
 
 use output::{pump, PumpStats};
 use sandbox::{Cleanup, Init, Slot, UidPool};
-use warm::{Prestarted, SlotDirs};
+use warm::{Prestarted, SlotDirs, Storage};
 
 const MIB: u64 = 1024 * 1024;
 /// `result.json` larger than this is ignored (and the reason says so).
@@ -309,6 +310,8 @@ pub struct Executors {
 struct Ready {
     config: SandboxConfig,
     init: Init,
+    /// Where the sandboxes' own folders live (a tmpfs each when this process may mount).
+    storage: Storage,
     /// Ready, the longest waiting first.
     waiting: std::sync::Mutex<Vec<Prestarted>>,
     /// Being started.
@@ -342,6 +345,7 @@ impl Ready {
         let count = slots.len();
         let ready = Arc::downgrade(self);
         let alive = ready.clone();
+        let storage = self.storage;
         tokio::spawn(async move {
             let made = tokio::task::spawn_blocking(move || {
                 let mut made = Vec::new();
@@ -352,7 +356,7 @@ impl Ready {
                     if let (true, Some(uid)) = (sweep, slot.uid()) {
                         sandbox::sweep_uid(uid);
                     }
-                    match SlotDirs::create(&base, slot.uid()) {
+                    match SlotDirs::create(&base, slot.uid(), storage) {
                         Ok(dirs) => made.push((slot, dirs)),
                         Err(e) => tracing::warn!(error = %e, "making a sandbox's folders failed"),
                     }
@@ -505,9 +509,26 @@ impl Executors {
                 }
             }
         }
+        let storage = match (config.enabled, &config.warm_dir) {
+            (true, Some(dir)) => warm::tmpfs_storage(dir),
+            _ => Storage::Plain,
+        };
+        if config.enabled {
+            match storage {
+                Storage::Tmpfs => tracing::info!(
+                    "each run's /work is a tmpfs of its own: the kernel enforces its disk cap"
+                ),
+                Storage::Plain => tracing::warn!(
+                    "cannot give runs a tmpfs of their own (not root, no folder for sandboxes, \
+                     or mounting refused): a run's disk use is only sampled every 250 ms, and \
+                     files it deletes while holding them open escape the cap"
+                ),
+            }
+        }
         Executors {
             ready: Arc::new(Ready {
                 init: Init::choose(&config),
+                storage,
                 config,
                 waiting: std::sync::Mutex::new(Vec::new()),
                 starting: AtomicUsize::new(0),
@@ -567,8 +588,8 @@ impl Executors {
                 // Before the hand-over, so that dropping `ready` undoes a partial one.
                 ready.cleanup.return_to(work_dir.clone(), owner);
                 let baseline = {
-                    let dirs = dirs.clone();
-                    tokio::task::spawn_blocking(move || dirs.fill(&script_dir, &work_dir, uid))
+                    let (dirs, cap) = (dirs.clone(), limits.artifacts_cap);
+                    tokio::task::spawn_blocking(move || dirs.fill(&script_dir, &work_dir, uid, cap))
                         .await?
                         .context("putting the run into its sandbox")?
                 };
@@ -595,6 +616,7 @@ impl Executors {
         // else the work folder handed to the uid as it is. The cleanup is set up before the
         // hand-over, so that a partial one is undone when it drops.
         let base = cfg.enabled.then(|| cfg.warm_dir.clone()).flatten();
+        let (storage, cap) = (self.ready.storage, limits.artifacts_cap);
         let (cleanup, baseline) = {
             let (script_dir, work_dir) = (script_dir.clone(), work_dir.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<(Cleanup, u64)> {
@@ -602,14 +624,14 @@ impl Executors {
                     sandbox::sweep_uid(uid);
                 }
                 let dirs = base
-                    .map(|base| SlotDirs::create(&base, uid))
+                    .map(|base| SlotDirs::create(&base, uid, storage))
                     .transpose()
                     .context("making the sandbox's folders")?;
                 let mut cleanup = Cleanup::new(slot, dirs);
                 cleanup.return_to(work_dir.clone(), owner);
                 let baseline = match cleanup.dirs() {
                     Some(dirs) => dirs
-                        .fill(&script_dir, &work_dir, uid)
+                        .fill(&script_dir, &work_dir, uid, cap)
                         .context("putting the run into its sandbox")?,
                     None => {
                         if let Some(uid) = uid {
@@ -1010,6 +1032,9 @@ fn judge(
                         "file size limit ({}) exceeded",
                         human_bytes(limits.file_size)
                     )
+                }
+                None if markers.no_space => {
+                    format!("disk usage over {}", human_bytes(limits.artifacts_cap))
                 }
                 None if markers.nproc => format!("process limit ({}) reached", limits.processes),
                 None => match exit_code {
