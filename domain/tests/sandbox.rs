@@ -94,6 +94,7 @@ fn limits() -> Limits {
         file_size: 10 * MIB,
         open_files: 64,
         processes: 16,
+        memory: 16 * 512 * MIB,
         output_cap: 64 * 1024,
         artifacts_cap: 20 * MIB,
         tmp_size: 8 * MIB,
@@ -1391,4 +1392,23 @@ async fn the_data_dirs_tenant_folders_are_the_servers_alone() {
         assert!(fs::read_to_string(dir.join(f)).is_ok());
     }
     fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_runs_processes_together_stay_within_its_memory() {
+    require_root!();
+    // 256 MiB of address space each, 1 GiB together: 4 tasks (Python and 3 children), not 16.
+    let fx = Fixture::new(
+        "memory-total",
+        AssetKind::Python,
+        "import os, time\nforked = 0\nfor _ in range(8):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(1)\n        os._exit(0)\n    forked += 1\nprint('forked', forked)\n",
+    );
+    let l = Limits {
+        address_space: 256 * MIB,
+        memory: 1024 * MIB,
+        ..limits()
+    };
+    let ran = run(65012, &fx, AssetKind::Python, l).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    assert_eq!(ran.stdout(), "forked 3\n", "{ran:?}");
 }

@@ -23,7 +23,10 @@
 //!   share a filesystem with the work folders; without it, the work folder and the script
 //!   folder themselves, likewise traversable, the script folder readable.
 //! - CPU seconds and address space are per process, not per run; `processes` bounds how
-//!   many there are. No cgroup limits (total memory, pids) are set.
+//!   many there are, lowered so that together they stay within `memory`
+//!   ([`Limits::process_cap`]). No cgroup limits (total memory, pids) are set.
+//! - Every sandboxed run is under a seccomp deny list (`seccomp.rs`); on a root server its
+//!   `/skill` and `/work` are a tmpfs of its own, which holds the disk cap (`warm.rs`).
 //! - Under bubblewrap a signal death is reported as exit code 128 + n and decoded back, so
 //!   a script that itself exits with 129..=159 reads as killed by a signal.
 //! - Without root there is no uid pool: scripts run as the server's uid and RLIMIT_NPROC
@@ -156,8 +159,13 @@ pub struct Limits {
     /// RLIMIT_NOFILE.
     pub open_files: u64,
     /// Processes and threads the script may have at once (RLIMIT_NPROC on its own uid;
-    /// the sandbox's pid-1 shell and the outer bubblewrap come on top).
+    /// the sandbox's pid-1 shell and the outer bubblewrap come on top), at most: see
+    /// [`Limits::process_cap`].
     pub processes: u64,
+    /// Address space of the run's processes together. ExecGov sets no per-run memory cgroup
+    /// (the hosts it runs on, containers among them, often have none delegated), so this is
+    /// kept by allowing no more processes than `memory / address_space`.
+    pub memory: u64,
     /// Bytes of each of stdout and stderr delivered to the log; the rest is discarded.
     pub output_cap: usize,
     /// Bytes the script may add to `/work` while it runs, and the total size of `output/`.
@@ -175,10 +183,20 @@ impl Default for Limits {
             file_size: 50 * MIB,
             open_files: 256,
             processes: 64,
+            memory: 8 * 1024 * MIB,
             output_cap: MIB as usize,
             artifacts_cap: 50 * MIB,
             tmp_size: 64 * MIB,
         }
+    }
+}
+
+impl Limits {
+    /// The processes and threads a run may have at once: `processes`, lowered so that their
+    /// address spaces together stay within `memory` (at least one).
+    pub fn process_cap(&self) -> u64 {
+        let fit = self.memory / self.address_space.max(1);
+        self.processes.min(fit).max(1)
     }
 }
 
@@ -514,6 +532,14 @@ impl Executors {
             _ => Storage::Plain,
         };
         if config.enabled {
+            let l = Limits::default();
+            tracing::warn!(
+                "no per-run memory cgroup: a run's memory is kept by its process count, at most \
+                 {} processes or threads of {} address space each ({} together; the defaults)",
+                l.process_cap(),
+                human_bytes(l.address_space),
+                human_bytes(l.memory)
+            );
             match storage {
                 Storage::Tmpfs => tracing::info!(
                     "each run's /work is a tmpfs of its own: the kernel enforces its disk cap"
@@ -1036,7 +1062,9 @@ fn judge(
                 None if markers.no_space => {
                     format!("disk usage over {}", human_bytes(limits.artifacts_cap))
                 }
-                None if markers.nproc => format!("process limit ({}) reached", limits.processes),
+                None if markers.nproc => {
+                    format!("process limit ({}) reached", limits.process_cap())
+                }
                 None => match exit_code {
                     Some(c) => format!("exit code {c}"),
                     None => "ended abnormally".into(),

@@ -596,7 +596,7 @@ fn top_level_args(args: &mut Vec<OsString>) {
 
 /// The run's resource limits as rlimits for the process that starts the interpreter.
 pub fn rlimits(cfg: &SandboxConfig, limits: &Limits, pool_uid: Option<u32>) -> Vec<spawn::Rlimit> {
-    let mut nproc = limits.processes;
+    let mut nproc = limits.process_cap();
     if cfg.enabled {
         nproc += INIT_PROCESSES;
     }
