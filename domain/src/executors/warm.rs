@@ -5,8 +5,8 @@
 //! has just swept. Such a sandbox has folders of its own ([`SlotDirs`]) bound at `/skill` and
 //! `/work`, empty, and its init waits on stdin (see `sandbox::Init`). When its run is prepared
 //! (`Executors::prepare`; a worker does it while its previous run still goes on), the skill
-//! folder is linked into `skill/`, the work folder's contents are moved into `work/` (renames:
-//! the folders share a filesystem) and the init gets its rlimits ([`Prestarted::limit`]); when
+//! folder is linked (or, into a tmpfs, copied) into `skill/`, the work folder's contents are
+//! moved (renamed, or copied) into `work/` and the init gets its rlimits ([`Prestarted::limit`]); when
 //! the run starts, the init is told what to run ([`Prestarted::go`]). Afterwards the contents
 //! move back and the folders are removed. Nothing of a run is there before it is prepared, and
 //! the uid, the folders and the namespaces serve one run only.
@@ -246,9 +246,9 @@ fn unescape_mount_path(s: &str) -> String {
     out
 }
 
-/// A tmpfs at `at`, `nosuid,nodev,noexec`-less (scripts run interpreters from `/usr`; `noexec`
-/// would not stop `python3 /work/x.py`), mode 0711. `size` 0: unlimited until
-/// [`resize_tmpfs`] (only root writes to it before then).
+/// A tmpfs at `at`, `nosuid,nodev`, mode 0711 (not `noexec`: it would not stop
+/// `python3 /work/x.py`). `size` 0: unlimited until [`resize_tmpfs`] (only root writes to it
+/// before then).
 fn mount_tmpfs(at: &Path, size: u64) -> io::Result<()> {
     let opts = if size == 0 {
         "mode=0711".to_string()
@@ -536,5 +536,29 @@ mod tests {
             "the skill folder is untouched"
         );
         fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn mount_paths_are_unescaped() {
+        assert_eq!(unescape_mount_path(r"/a\040b/c\134d"), r"/a b/c\d");
+        assert_eq!(unescape_mount_path(r"/plain\x"), r"/plain\x");
+    }
+
+    #[test]
+    fn a_stopped_servers_tmpfs_mounts_are_undone_at_start() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let base = std::env::temp_dir().join(format!("execgov-reset-{}", std::process::id()));
+        reset_base(&base).unwrap();
+        let dirs = SlotDirs::create(&base, None, Storage::Tmpfs).unwrap();
+        fs::write(dirs.work.join("left.txt"), "x").unwrap();
+        let base = base.canonicalize().unwrap();
+        assert_eq!(mounts_under(&base).len(), 1);
+        // As after a crash: nothing unmounted; the next start empties the folder.
+        reset_base(&base).unwrap();
+        assert!(mounts_under(&base).is_empty());
+        assert_eq!(fs::read_dir(&base).unwrap().count(), 0);
+        fs::remove_dir(&base).unwrap();
     }
 }
