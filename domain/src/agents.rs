@@ -566,7 +566,7 @@ pub async fn finish(
     let worker_id = agent.worker_id();
     let claimed = executions::held_claim(ctx, tenant, execution_id, &worker_id).await?;
     // The artifacts take the path a worker's output takes: the work directory's output/.
-    let work = ctx.work_dir(tenant.id, execution_id);
+    let work = executions::attempt_work_dir(ctx, &claimed);
     let mut listed: Vec<Artifact> = artifacts
         .iter()
         .map(|(path, bytes)| Artifact {

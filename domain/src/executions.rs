@@ -1403,7 +1403,7 @@ async fn record_end(
     ran: Ran,
     then: Then<'_>,
 ) -> AppResult<(ExecutionStatus, Option<Claimed>)> {
-    let work = ctx.work_dir(claimed.tenant_id, claimed.execution_id);
+    let work = attempt_work_dir(ctx, claimed);
     let failed = |reason: &'static str| {
         let status = ExecutionStatus::Failed;
         finish_with(
@@ -1463,7 +1463,7 @@ async fn prepare_run(
     kind: AssetKind,
     cancel: Option<&mut watch::Receiver<bool>>,
 ) -> anyhow::Result<Option<Prepared>> {
-    let work = ctx.work_dir(claimed.tenant_id, claimed.execution_id);
+    let work = attempt_work_dir(ctx, claimed);
     let script_dir = skills::asset_dir(ctx, claimed.tenant_id, &claimed.content_hash);
     let request = run_request(
         kind,
@@ -1479,9 +1479,17 @@ async fn prepare_run(
     }
 }
 
+/// Where one attempt at a claimed execution has its work folder: a folder per attempt, so that
+/// a worker that lost its lease (and goes on until it notices) never touches the folder of the
+/// attempt that replaced it.
+pub(crate) fn attempt_work_dir(ctx: &Ctx, claimed: &Claimed) -> std::path::PathBuf {
+    ctx.work_dir(claimed.tenant_id, claimed.execution_id)
+        .with_file_name(format!("{}.{}", claimed.execution_id, claimed.attempt))
+}
+
 /// [`prepare_work_dir`] for a claimed execution, in its place under the data directory.
 async fn prepare_claimed_work_dir(ctx: &Ctx, claimed: &Claimed) -> AppResult<()> {
-    let work = ctx.work_dir(claimed.tenant_id, claimed.execution_id);
+    let work = attempt_work_dir(ctx, claimed);
     let uploads = ctx.inputs_dir(claimed.tenant_id, claimed.execution_id);
     prepare_work_dir(&work, &claimed.inputs, &uploads).await
 }
@@ -1584,6 +1592,7 @@ static NO_DETAIL: FinishDetail = FinishDetail {
     stdout_truncated: false,
     stderr_truncated: false,
     artifacts: Vec::new(),
+    output: None,
 };
 
 struct FinishDetail {
@@ -1593,10 +1602,13 @@ struct FinishDetail {
     stdout_truncated: bool,
     stderr_truncated: bool,
     artifacts: Vec<(String, u64)>,
+    /// The `output/` folder whose files are the artifacts: moved to their place for download
+    /// by the transaction that records the end, once it holds the claim.
+    output: Option<std::path::PathBuf>,
 }
 
-/// Records a run's outcome: its artifacts move from the work directory's `output/` to their
-/// place for download, then [`finish_with`].
+/// Records a run's outcome (its artifacts moved from the work directory's `output/` to their
+/// place for download, while the claim is still the worker's): [`finish_with`].
 pub(crate) async fn finish(
     ctx: &Ctx,
     claimed: &Claimed,
@@ -1612,13 +1624,9 @@ pub(crate) async fn finish(
         RunStatus::Cancelled => ExecutionStatus::Cancelled,
     };
     let mut artifacts = Vec::new();
+    let mut output = None;
     if status == ExecutionStatus::Succeeded && !outcome.artifacts.is_empty() {
-        let target = ctx.artifacts_dir(claimed.tenant_id, claimed.execution_id);
-        if let Some(parent) = target.parent() {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        tokio::fs::remove_dir_all(&target).await.ok();
-        tokio::fs::rename(work.join("output"), &target).await?;
+        output = Some(work.join("output"));
         artifacts = outcome
             .artifacts
             .iter()
@@ -1636,6 +1644,7 @@ pub(crate) async fn finish(
         stdout_truncated: outcome.stdout_truncated,
         stderr_truncated: outcome.stderr_truncated,
         artifacts,
+        output,
     };
     finish_with(
         ctx,
@@ -1726,6 +1735,21 @@ async fn finish_in_tx(
         ExecutionStatus::parse(&current)
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown status {current:?}")))?
     } else {
+        // The queue row, deleted by this transaction, stays locked until it ends: the reaper
+        // cannot hand the execution to another attempt while the artifacts move.
+        // Already moved when this is the retry of a combined transaction that failed.
+        let output = match &detail.output {
+            Some(output) if tokio::fs::try_exists(output).await? => Some(output),
+            _ => None,
+        };
+        if let Some(output) = output {
+            let target = ctx.artifacts_dir(claimed.tenant_id, claimed.execution_id);
+            if let Some(parent) = target.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            tokio::fs::remove_dir_all(&target).await.ok();
+            tokio::fs::rename(output, &target).await?;
+        }
         // The state change, the artifacts and the audit entry (what audit::record writes) in
         // one statement: one round trip.
         let actor = Actor::worker(worker_id);
@@ -2038,7 +2062,7 @@ impl Reserved {
                 .ok();
         }
         let claimed = &self.claimed;
-        let work = ctx.work_dir(claimed.tenant_id, claimed.execution_id);
+        let work = attempt_work_dir(ctx, claimed);
         tokio::fs::remove_dir_all(&work).await.ok();
     }
 

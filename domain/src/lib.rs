@@ -84,6 +84,20 @@ impl Ctx {
             .join(tenant_id.to_string())
             .join(execution_id.to_string())
     }
+
+    /// Makes the folders of tenants' files (scripts, uploads, work folders, artifacts) the
+    /// server's alone (0700), creating them if needed: the files in them keep their usual modes,
+    /// and no other local account (the sandbox uids included) can reach them. Sandboxes get
+    /// their run's files and skill folder in folders of their own (`executors::warm`).
+    pub fn make_tenant_folders_private(&self) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        for name in ["assets", "inputs", "work", "artifacts"] {
+            let dir = self.data_dir.join(name);
+            std::fs::create_dir_all(&dir)?;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
 }
 
 /// Where a request came from, for the audit trail and the login log.

@@ -94,6 +94,7 @@ fn limits() -> Limits {
         file_size: 10 * MIB,
         open_files: 64,
         processes: 16,
+        memory: 16 * 512 * MIB,
         output_cap: 64 * 1024,
         artifacts_cap: 20 * MIB,
         tmp_size: 8 * MIB,
@@ -540,11 +541,14 @@ async fn many_files_hit_the_disk_cap() {
 #[tokio::test]
 async fn artifacts_over_the_cap_fail_the_run() {
     require_root!();
+    // The work folder's growth stays under the cap (8 MiB written; an uploaded 4 MiB moved
+    // into output/), the artifacts do not.
     let fx = Fixture::new(
         "artifacts",
         AssetKind::Python,
-        "for i in range(3):\n    open(f'output/a{i}.bin', 'wb').write(b'x' * (4 * 1024 * 1024))\n",
+        "import os\nos.rename('files/a0.bin', 'output/a0.bin')\nfor i in (1, 2):\n    open(f'output/a{i}.bin', 'wb').write(b'x' * (4 * 1024 * 1024))\n",
     );
+    fs::write(fx.work.join("files/a0.bin"), vec![b'x'; 4 * MIB as usize]).unwrap();
     let l = Limits {
         artifacts_cap: 10 * MIB,
         ..limits()
@@ -1155,4 +1159,256 @@ async fn two_sandboxes_wait_ready_and_the_longest_waiting_serves_the_next_run() 
         assert_eq!(live_processes(uid), Vec::<i32>::new());
     }
     fs::remove_dir(&base).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 11, section 6: seccomp, the run's disk, what the sandbox shows of the host.
+
+/// Each denied call with arguments that would otherwise get past the argument checks (or
+/// succeed): the filter answers before the kernel looks at them.
+#[cfg(target_arch = "x86_64")]
+const SYSCALLS_PY: &str = r#"
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def call(name, nr, *args):
+    ctypes.set_errno(0)
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+    print(name, r, os.strerror(ctypes.get_errno()) if r < 0 else "ok")
+params = ctypes.create_string_buffer(120)
+call("io_uring_setup", 425, 4, ctypes.addressof(params))
+call("keyctl", 250, 0, -3, 0)
+call("add_key", 248, 0, 0, 0, 0, -3)
+call("bpf", 321, 0, 0, 0)
+call("perf_event_open", 298, 0, 0, -1, -1, 0)
+call("userfaultfd", 323, 0)
+call("ptrace", 101, 16, 1, 0, 0)
+call("process_vm_readv", 310, 1, 0, 0, 0, 0, 0)
+call("kexec_load", 246, 0, 0, 0, 0)
+call("mount", 165, 0, 0, 0, 0, 0)
+call("umount2", 166, 0, 0)
+call("pivot_root", 155, 0, 0)
+call("unshare", 272, 0x20000)
+call("setns", 308, -1, 0)
+call("clone_newuser", 56, 0x10000000 | 17, 0, 0, 0, 0)
+call("open_by_handle_at", 304, -1, 0, 0)
+call("clone3", 435, 0, 0)
+call("x32_getpid", 0x40000000 | 39)
+print("getpid", os.getpid())
+"#;
+
+#[cfg(target_arch = "x86_64")]
+#[tokio::test]
+async fn seccomp_refuses_the_calls_container_runtimes_deny() {
+    require_root!();
+    let fx = Fixture::new("seccomp", AssetKind::Python, SYSCALLS_PY);
+    let ran = run(65000, &fx, AssetKind::Python, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    let out = ran.stdout();
+    for call in [
+        "io_uring_setup",
+        "keyctl",
+        "add_key",
+        "bpf",
+        "perf_event_open",
+        "userfaultfd",
+        "ptrace",
+        "process_vm_readv",
+        "kexec_load",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "unshare",
+        "setns",
+        "clone_newuser",
+        "open_by_handle_at",
+    ] {
+        let line = format!("{call} -1 Operation not permitted");
+        assert!(out.lines().any(|l| l == line), "{call}: {ran:?}");
+    }
+    for call in ["clone3", "x32_getpid"] {
+        let line = format!("{call} -1 Function not implemented");
+        assert!(out.lines().any(|l| l == line), "{call}: {ran:?}");
+    }
+    // What scripts do stays allowed: the interpreter ran all of that, and its pid is 2 (the
+    // init is 1).
+    assert!(out.ends_with("getpid 2\n"), "{ran:?}");
+}
+
+#[tokio::test]
+async fn a_script_cannot_trace_the_sandbox_init_and_threads_and_subprocesses_still_work() {
+    require_root!();
+    // Attaching to the init (same uid, so the kernel alone would allow it). Python's threads
+    // and subprocesses (clone, and clone3's fallback to it) still work.
+    let fx = Fixture::new(
+        "ptrace",
+        AssetKind::Python,
+        r#"
+import ctypes, os, subprocess, threading
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.ptrace(16, 1, 0, 0)
+print("attach", r, os.strerror(ctypes.get_errno()))
+t = threading.Thread(target=lambda: print("thread ran"))
+t.start(); t.join()
+print(subprocess.run(["/bin/echo", "child ran"], capture_output=True, text=True).stdout.strip())
+"#,
+    );
+    let ran = run(65001, &fx, AssetKind::Python, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    assert_eq!(
+        ran.stdout(),
+        "attach -1 Operation not permitted\nthread ran\nchild ran\n",
+        "{ran:?}"
+    );
+}
+
+#[tokio::test]
+async fn files_deleted_while_held_open_count_against_the_disk_cap() {
+    require_root!();
+    // 10 × 8 MiB written, each deleted at once but kept open: nothing a folder walk can see,
+    // 80 MiB on the disk. The cap is 20 MiB.
+    let fx = Fixture::new(
+        "unlinked",
+        AssetKind::Python,
+        "import os, time\nheld = []\nfor i in range(10):\n    f = open(f'scratch{i}', 'wb')\n    os.remove(f'scratch{i}')\n    f.write(b'x' * (8 * 1024 * 1024)); f.flush()\n    held.append(f)\ntime.sleep(1)\nprint('held', len(held))\n",
+    );
+    let ran = run(65002, &fx, AssetKind::Python, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert_eq!(ran.reason(), "disk usage over 20 MiB", "{ran:?}");
+    assert!(!ran.stdout().contains("held"), "{ran:?}");
+}
+
+#[tokio::test]
+async fn a_fast_writer_is_stopped_at_the_disk_cap_not_after_it() {
+    require_root!();
+    // 270 MiB as fast as it goes, then all removed: a sampled cap sees the folder too late (or
+    // not at all). The script counts what the kernel let it write.
+    let fx = Fixture::new(
+        "fast",
+        AssetKind::Python,
+        "import os\nwritten = 0\ntry:\n    for i in range(30):\n        with open(f'f{i}', 'wb') as f:\n            f.write(b'x' * (9 * 1024 * 1024))\n        written += 9\nexcept OSError as e:\n    print('stopped', e.errno)\nfor i in range(30):\n    if os.path.exists(f'f{i}'):\n        os.remove(f'f{i}')\nprint('written', written)\n",
+    );
+    let ran = run(65003, &fx, AssetKind::Python, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    assert_eq!(ran.stdout(), "stopped 28\nwritten 18\n", "{ran:?}");
+}
+
+#[tokio::test]
+async fn the_sandbox_shows_no_host_path_or_server_pid() {
+    require_root!();
+    let uid = 65004;
+    let fx = Fixture::new(
+        "mountinfo",
+        AssetKind::Shell,
+        "cat /proc/self/mountinfo\nls /skill\n",
+    );
+    let ran = run(uid, &fx, AssetKind::Shell, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    let out = ran.stdout();
+    let base = std::env::temp_dir().join(format!("execgov-sandboxes-{uid}-{}", std::process::id()));
+    for host in [
+        base.to_string_lossy().into_owned(),
+        fx.root.to_string_lossy().into_owned(),
+        format!("/{}-", std::process::id()),
+    ] {
+        assert!(!out.contains(&host), "{host} shows: {ran:?}");
+    }
+    assert!(out.contains(" /work "), "{ran:?}");
+    assert!(out.ends_with("main.sh\n"), "{ran:?}");
+}
+
+/// Whether `uid` (a second account, not the run's) can read `path`.
+fn readable_by(uid: u32, path: &Path) -> bool {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new("/bin/cat")
+        .arg(path)
+        .uid(uid)
+        .gid(uid)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[tokio::test]
+async fn another_account_cannot_read_a_runs_skill_or_work_folder() {
+    require_root!();
+    // While the run (uid 65005) sleeps, uid 65006 tries its sandbox's folders.
+    let uid = 65005;
+    let fx = Fixture::new(
+        "private",
+        AssetKind::Shell,
+        "echo secret > output/secret.txt\nsleep 2\n",
+    );
+    fs::write(fx.skill.join("data.txt"), "skill secret").unwrap();
+    let base = std::env::temp_dir().join(format!("execgov-sandboxes-{uid}-{}", std::process::id()));
+    let probe = async {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let mut seen = 0;
+        for slot in fs::read_dir(&base).unwrap().flatten() {
+            let (skill, secret) = (
+                slot.path().join("skill/data.txt"),
+                slot.path().join("work/output/secret.txt"),
+            );
+            if skill.exists() {
+                seen += 1;
+                assert!(secret.exists());
+                assert!(!readable_by(65006, &skill), "{}", skill.display());
+                assert!(!readable_by(65006, &secret), "{}", secret.display());
+                // The run's own uid reads its skill.
+                assert!(readable_by(uid, &skill));
+            }
+        }
+        assert_eq!(seen, 1, "the run's folders were found");
+    };
+    let (ran, ()) = tokio::join!(run(uid, &fx, AssetKind::Shell, limits()), probe);
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+}
+
+#[tokio::test]
+async fn the_data_dirs_tenant_folders_are_the_servers_alone() {
+    require_root!();
+    let dir = std::env::temp_dir().join(format!("execgov-datadir-{}", std::process::id()));
+    let files = [
+        "assets/1003/abc/main.py",
+        "inputs/1003/7/sales.csv",
+        "work/1003/7.1/inputs.json",
+        "artifacts/1003/7/report.md",
+    ];
+    for f in files {
+        let path = dir.join(f);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, "tenant data").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let pool = sqlx::PgPool::connect_lazy("postgres://localhost/unused").unwrap();
+    domain::Ctx::new(pool, dir.clone())
+        .make_tenant_folders_private()
+        .unwrap();
+    for f in files {
+        assert!(!readable_by(65007, &dir.join(f)), "{f}");
+        assert!(fs::read_to_string(dir.join(f)).is_ok());
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_runs_processes_together_stay_within_its_memory() {
+    require_root!();
+    // 256 MiB of address space each, 1 GiB together: 4 tasks (Python and 3 children), not 16.
+    let fx = Fixture::new(
+        "memory-total",
+        AssetKind::Python,
+        "import os, time\nforked = 0\nfor _ in range(8):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(1)\n        os._exit(0)\n    forked += 1\nprint('forked', forked)\n",
+    );
+    let l = Limits {
+        address_space: 256 * MIB,
+        memory: 1024 * MIB,
+        ..limits()
+    };
+    let ran = run(65012, &fx, AssetKind::Python, l).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    assert_eq!(ran.stdout(), "forked 3\n", "{ran:?}");
 }

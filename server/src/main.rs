@@ -149,6 +149,8 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
     ctx.hosts.follow_changes(&ctx.pool).await?;
     // Approved hot updates the last run did not finish (it stopped mid-way) go on now.
     domain::hot_updates::resume(&ctx).await?;
+    ctx.make_tenant_folders_private()
+        .context("making the data directory's tenant folders private")?;
     let executors = Arc::new(Executors::new(config.sandbox.clone()));
     executions::start_workers(ctx.clone(), executors, config.workers, ctx.queue.clone());
 

@@ -23,7 +23,10 @@
 //!   share a filesystem with the work folders; without it, the work folder and the script
 //!   folder themselves, likewise traversable, the script folder readable.
 //! - CPU seconds and address space are per process, not per run; `processes` bounds how
-//!   many there are. No cgroup limits (total memory, pids) are set.
+//!   many there are, lowered so that together they stay within `memory`
+//!   ([`Limits::process_cap`]). No cgroup limits (total memory, pids) are set.
+//! - Every sandboxed run is under a seccomp deny list (`seccomp.rs`); on a root server its
+//!   `/skill` and `/work` are a tmpfs of its own, which holds the disk cap (`warm.rs`).
 //! - Under bubblewrap a signal death is reported as exit code 128 + n and decoded back, so
 //!   a script that itself exits with 129..=159 reads as killed by a signal.
 //! - Without root there is no uid pool: scripts run as the server's uid and RLIMIT_NPROC
@@ -31,6 +34,7 @@
 
 pub(crate) mod output;
 mod sandbox;
+mod seccomp;
 mod spawn;
 mod warm;
 mod workdir;
@@ -46,7 +50,7 @@ use tokio::sync::{mpsc, watch};
 
 use output::{pump, PumpStats};
 use sandbox::{Cleanup, Init, Slot, UidPool};
-use warm::{Prestarted, SlotDirs};
+use warm::{Prestarted, SlotDirs, Storage};
 
 const MIB: u64 = 1024 * 1024;
 /// `result.json` larger than this is ignored (and the reason says so).
@@ -155,8 +159,13 @@ pub struct Limits {
     /// RLIMIT_NOFILE.
     pub open_files: u64,
     /// Processes and threads the script may have at once (RLIMIT_NPROC on its own uid;
-    /// the sandbox's pid-1 shell and the outer bubblewrap come on top).
+    /// the sandbox's pid-1 shell and the outer bubblewrap come on top), at most: see
+    /// [`Limits::process_cap`].
     pub processes: u64,
+    /// Address space of the run's processes together. ExecGov sets no per-run memory cgroup
+    /// (the hosts it runs on, containers among them, often have none delegated), so this is
+    /// kept by allowing no more processes than `memory / address_space`.
+    pub memory: u64,
     /// Bytes of each of stdout and stderr delivered to the log; the rest is discarded.
     pub output_cap: usize,
     /// Bytes the script may add to `/work` while it runs, and the total size of `output/`.
@@ -174,10 +183,20 @@ impl Default for Limits {
             file_size: 50 * MIB,
             open_files: 256,
             processes: 64,
+            memory: 8 * 1024 * MIB,
             output_cap: MIB as usize,
             artifacts_cap: 50 * MIB,
             tmp_size: 64 * MIB,
         }
+    }
+}
+
+impl Limits {
+    /// The processes and threads a run may have at once: `processes`, lowered so that their
+    /// address spaces together stay within `memory` (at least one).
+    pub fn process_cap(&self) -> u64 {
+        let fit = self.memory / self.address_space.max(1);
+        self.processes.min(fit).max(1)
     }
 }
 
@@ -309,6 +328,8 @@ pub struct Executors {
 struct Ready {
     config: SandboxConfig,
     init: Init,
+    /// Where the sandboxes' own folders live (a tmpfs each when this process may mount).
+    storage: Storage,
     /// Ready, the longest waiting first.
     waiting: std::sync::Mutex<Vec<Prestarted>>,
     /// Being started.
@@ -342,6 +363,7 @@ impl Ready {
         let count = slots.len();
         let ready = Arc::downgrade(self);
         let alive = ready.clone();
+        let storage = self.storage;
         tokio::spawn(async move {
             let made = tokio::task::spawn_blocking(move || {
                 let mut made = Vec::new();
@@ -352,7 +374,7 @@ impl Ready {
                     if let (true, Some(uid)) = (sweep, slot.uid()) {
                         sandbox::sweep_uid(uid);
                     }
-                    match SlotDirs::create(&base, slot.uid()) {
+                    match SlotDirs::create(&base, slot.uid(), storage) {
                         Ok(dirs) => made.push((slot, dirs)),
                         Err(e) => tracing::warn!(error = %e, "making a sandbox's folders failed"),
                     }
@@ -505,9 +527,34 @@ impl Executors {
                 }
             }
         }
+        let storage = match (config.enabled, &config.warm_dir) {
+            (true, Some(dir)) => warm::tmpfs_storage(dir),
+            _ => Storage::Plain,
+        };
+        if config.enabled {
+            let l = Limits::default();
+            tracing::warn!(
+                "no per-run memory cgroup: a run's memory is kept by its process count, at most \
+                 {} processes or threads of {} address space each ({} together; the defaults)",
+                l.process_cap(),
+                human_bytes(l.address_space),
+                human_bytes(l.memory)
+            );
+            match storage {
+                Storage::Tmpfs => tracing::info!(
+                    "each run's /work is a tmpfs of its own: the kernel enforces its disk cap"
+                ),
+                Storage::Plain => tracing::warn!(
+                    "cannot give runs a tmpfs of their own (not root, no folder for sandboxes, \
+                     or mounting refused): a run's disk use is only sampled every 250 ms, and \
+                     files it deletes while holding them open escape the cap"
+                ),
+            }
+        }
         Executors {
             ready: Arc::new(Ready {
                 init: Init::choose(&config),
+                storage,
                 config,
                 waiting: std::sync::Mutex::new(Vec::new()),
                 starting: AtomicUsize::new(0),
@@ -567,8 +614,8 @@ impl Executors {
                 // Before the hand-over, so that dropping `ready` undoes a partial one.
                 ready.cleanup.return_to(work_dir.clone(), owner);
                 let baseline = {
-                    let dirs = dirs.clone();
-                    tokio::task::spawn_blocking(move || dirs.fill(&script_dir, &work_dir, uid))
+                    let (dirs, cap) = (dirs.clone(), limits.artifacts_cap);
+                    tokio::task::spawn_blocking(move || dirs.fill(&script_dir, &work_dir, uid, cap))
                         .await?
                         .context("putting the run into its sandbox")?
                 };
@@ -595,6 +642,7 @@ impl Executors {
         // else the work folder handed to the uid as it is. The cleanup is set up before the
         // hand-over, so that a partial one is undone when it drops.
         let base = cfg.enabled.then(|| cfg.warm_dir.clone()).flatten();
+        let (storage, cap) = (self.ready.storage, limits.artifacts_cap);
         let (cleanup, baseline) = {
             let (script_dir, work_dir) = (script_dir.clone(), work_dir.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<(Cleanup, u64)> {
@@ -602,14 +650,14 @@ impl Executors {
                     sandbox::sweep_uid(uid);
                 }
                 let dirs = base
-                    .map(|base| SlotDirs::create(&base, uid))
+                    .map(|base| SlotDirs::create(&base, uid, storage))
                     .transpose()
                     .context("making the sandbox's folders")?;
                 let mut cleanup = Cleanup::new(slot, dirs);
                 cleanup.return_to(work_dir.clone(), owner);
                 let baseline = match cleanup.dirs() {
                     Some(dirs) => dirs
-                        .fill(&script_dir, &work_dir, uid)
+                        .fill(&script_dir, &work_dir, uid, cap)
                         .context("putting the run into its sandbox")?,
                     None => {
                         if let Some(uid) = uid {
@@ -1011,7 +1059,12 @@ fn judge(
                         human_bytes(limits.file_size)
                     )
                 }
-                None if markers.nproc => format!("process limit ({}) reached", limits.processes),
+                None if markers.no_space => {
+                    format!("disk usage over {}", human_bytes(limits.artifacts_cap))
+                }
+                None if markers.nproc => {
+                    format!("process limit ({}) reached", limits.process_cap())
+                }
                 None => match exit_code {
                     Some(c) => format!("exit code {c}"),
                     None => "ended abnormally".into(),

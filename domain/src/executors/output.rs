@@ -23,6 +23,8 @@ pub struct Markers {
     pub file_size: bool,
     /// fork/clone refused: "Resource temporarily unavailable".
     pub nproc: bool,
+    /// ENOSPC: "No space left on device" (the run's tmpfs is full: its disk cap).
+    pub no_space: bool,
 }
 
 impl Markers {
@@ -32,6 +34,7 @@ impl Markers {
             oom: self.oom || other.oom,
             file_size: self.file_size || other.file_size,
             nproc: self.nproc || other.nproc,
+            no_space: self.no_space || other.no_space,
         }
     }
 
@@ -47,6 +50,9 @@ impl Markers {
         }
         if line.contains("File too large") {
             self.file_size = true;
+        }
+        if line.contains("No space left on device") {
+            self.no_space = true;
         }
         if line.contains("Resource temporarily unavailable")
             && (line.contains("fork") || line.contains("BlockingIOError"))

@@ -59,10 +59,15 @@ const INIT_PROCESSES: u64 = 1;
 /// and passes its children the environment it was given, apart from bubblewrap's `PWD`, which
 /// it unsets. Otherwise the configured shell, with `env -u` dropping what bash adds to its
 /// children's environment (`_`, `SHLVL`, `PWD`).
+///
+/// It also carries the seccomp filter (see `seccomp.rs`) the init and all it starts run under,
+/// built once.
 #[derive(Clone, Debug)]
 pub struct Init {
     shell: PathBuf,
     script: &'static str,
+    /// `None` when it could not be built (logged at start): then no sandbox starts.
+    seccomp: Option<Arc<[u8]>>,
 }
 
 const DASH: &str = "/usr/bin/dash";
@@ -72,15 +77,24 @@ const BASH_INIT: &str = r#"exec 3>&2 2>/dev/null; . /dev/stdin; exec </dev/null;
 impl Init {
     /// dash if installed under `/usr` (the sandbox sees only `/usr`), else `cfg.shell`.
     pub fn choose(cfg: &SandboxConfig) -> Init {
+        let seccomp = match super::seccomp::build() {
+            Ok(bpf) => Some(bpf.into()),
+            Err(e) => {
+                tracing::error!(error = %e, "building the seccomp filter failed: no script can run");
+                None
+            }
+        };
         if super::is_executable(Path::new(DASH)) {
             Init {
                 shell: DASH.into(),
                 script: DASH_INIT,
+                seccomp,
             }
         } else {
             Init {
                 shell: cfg.shell.clone(),
                 script: BASH_INIT,
+                seccomp,
             }
         }
     }
@@ -582,7 +596,7 @@ fn top_level_args(args: &mut Vec<OsString>) {
 
 /// The run's resource limits as rlimits for the process that starts the interpreter.
 pub fn rlimits(cfg: &SandboxConfig, limits: &Limits, pool_uid: Option<u32>) -> Vec<spawn::Rlimit> {
-    let mut nproc = limits.processes;
+    let mut nproc = limits.process_cap();
     if cfg.enabled {
         nproc += INIT_PROCESSES;
     }
@@ -648,6 +662,7 @@ pub fn bwrap_command(
     let group = format!("root:x:0:\nsandbox:x:{gid}:\nnogroup:x:65534:\n");
     let passwd_fd = data_pipe(passwd.as_bytes())?;
     let group_fd = data_pipe(group.as_bytes())?;
+    let seccomp_fd = data_pipe(init.seccomp.as_deref().context("no seccomp filter")?)?;
     let (info, info_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let (go_r, go) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // The init opens it again as /dev/stdin, which checks the pipe's owner and mode.
@@ -709,6 +724,8 @@ pub fn bwrap_command(
         "/etc/alternatives",
         "--info-fd",
         &info_w.as_raw_fd().to_string(),
+        "--seccomp",
+        &seccomp_fd.as_raw_fd().to_string(),
     ] {
         a.push(s.into());
     }
@@ -740,7 +757,7 @@ pub fn bwrap_command(
         // As root: the pool uid, without supplementary groups.
         ids: pool_uid.map(|_| (uid, gid)),
         rlimits: vec![(libc::RLIMIT_CORE, 0, 0)],
-        keep_fds: vec![passwd_fd, group_fd, info_w],
+        keep_fds: vec![passwd_fd, group_fd, info_w, seccomp_fd],
         stdin: Some(go_r),
     };
     Ok(Prestart { spec, go, info })

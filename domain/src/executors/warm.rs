@@ -5,14 +5,14 @@
 //! has just swept. Such a sandbox has folders of its own ([`SlotDirs`]) bound at `/skill` and
 //! `/work`, empty, and its init waits on stdin (see `sandbox::Init`). When its run is prepared
 //! (`Executors::prepare`; a worker does it while its previous run still goes on), the skill
-//! folder is linked into `skill/`, the work folder's contents are moved into `work/` (renames:
-//! the folders share a filesystem) and the init gets its rlimits ([`Prestarted::limit`]); when
+//! folder is linked (or, into a tmpfs, copied) into `skill/`, the work folder's contents are
+//! moved (renamed, or copied) into `work/` and the init gets its rlimits ([`Prestarted::limit`]); when
 //! the run starts, the init is told what to run ([`Prestarted::go`]). Afterwards the contents
 //! move back and the folders are removed. Nothing of a run is there before it is prepared, and
 //! the uid, the folders and the namespaces serve one run only.
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,7 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 
 use super::sandbox::{self, Cleanup, Init};
-use super::{spawn, SandboxConfig};
+use super::{spawn, SandboxConfig, MAX_WORK_ENTRIES};
 
 /// How long bubblewrap may take to report the init's pid.
 const INFO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,6 +32,13 @@ static NEXT_SLOT: AtomicU64 = AtomicU64::new(0);
 
 /// A sandbox's own folders under the warm folder: `skill/` (root's, bound read-only) and
 /// `work/` (the pool uid's, bound read-write).
+///
+/// On a root server they are a tmpfs of their own ([`Storage::Tmpfs`]): sized when the run is
+/// put in at what it brought plus the disk cap (and as many more entries as a run may make), so
+/// the kernel refuses a write past the cap at once, however fast, and counts files deleted
+/// while still open; and the sandbox's mount table shows `/skill` and `/work` of a tmpfs, no
+/// host path. tmpfs is memory (swappable): a run's cap (50 MiB by default) and its inputs, as
+/// much as its `/tmp` already was. The run's files are copied in and out instead of renamed.
 #[derive(Clone, Debug)]
 pub struct SlotDirs {
     root: PathBuf,
@@ -39,50 +46,125 @@ pub struct SlotDirs {
     pub skill: PathBuf,
     /// Bound at `/work`.
     pub work: PathBuf,
+    storage: Storage,
+}
+
+/// Where a sandbox's folders live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// On the work folders' filesystem; the run's files are renamed in and out, and the disk
+    /// cap is only checked by sampling (not root, or mounting refused).
+    Plain,
+    /// A tmpfs of their own (see [`SlotDirs`]).
+    Tmpfs,
 }
 
 impl SlotDirs {
-    /// Fresh, empty folders under `base`, `work/` owned by `uid`.
-    pub fn create(base: &Path, uid: Option<u32>) -> io::Result<SlotDirs> {
+    /// Fresh, empty folders under `base`, `work/` owned by `uid`; `skill/` readable by `uid`
+    /// only (group `uid`), when there is one.
+    pub fn create(base: &Path, uid: Option<u32>, storage: Storage) -> io::Result<SlotDirs> {
         let n = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
         let root = base.join(format!("{}-{n}", std::process::id()));
         // The pool uids open the bind sources, so every level must let them through.
-        for (dir, mode) in [(&root, 0o711), (&root.join("skill"), 0o755)] {
-            fs::create_dir(dir)?;
-            fs::set_permissions(dir, fs::Permissions::from_mode(mode))?;
-        }
-        let work = root.join("work");
-        fs::create_dir(&work)?;
-        fs::set_permissions(&work, fs::Permissions::from_mode(0o700))?;
-        if let Some(uid) = uid {
-            std::os::unix::fs::lchown(&work, Some(uid), Some(uid))?;
-        }
-        Ok(SlotDirs {
+        fs::create_dir(&root)?;
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o711))?;
+        let dirs = SlotDirs {
             skill: root.join("skill"),
-            work,
+            work: root.join("work"),
             root,
-        })
+            storage,
+        };
+        if storage == Storage::Tmpfs {
+            if let Err(e) = mount_tmpfs(&dirs.root, 0) {
+                dirs.remove();
+                return Err(e);
+            }
+        }
+        let made = (|| {
+            let skill_mode = if uid.is_some() { 0o750 } else { 0o755 };
+            for (dir, mode) in [(&dirs.skill, skill_mode), (&dirs.work, 0o700)] {
+                fs::create_dir(dir)?;
+                fs::set_permissions(dir, fs::Permissions::from_mode(mode))?;
+            }
+            if let Some(uid) = uid {
+                std::os::unix::fs::lchown(&dirs.skill, None, Some(uid))?;
+                std::os::unix::fs::lchown(&dirs.work, Some(uid), Some(uid))?;
+            }
+            Ok(())
+        })();
+        match made {
+            Ok(()) => Ok(dirs),
+            Err(e) => {
+                dirs.remove();
+                Err(e)
+            }
+        }
     }
 
-    /// Puts the run in: `script_dir`'s files linked into `skill/`, `work_dir`'s entries moved
-    /// into `work/` and handed to `uid`. Returns the size of what `work/` then holds (the
-    /// baseline of the run's disk cap). On failure the caller's cleanup moves back what moved.
-    pub fn fill(&self, script_dir: &Path, work_dir: &Path, uid: Option<u32>) -> io::Result<u64> {
-        link_tree(script_dir, &self.skill)?;
-        move_entries(work_dir, &self.work)?;
+    /// Puts the run in: `script_dir`'s files into `skill/` (linked, or copied into a tmpfs),
+    /// `work_dir`'s entries into `work/` (moved) and handed to `uid`; a tmpfs is then sized at
+    /// what it holds plus `cap`. Returns the size of what `work/` then holds (the baseline of
+    /// the run's disk cap). On failure the caller's cleanup moves back what moved.
+    pub fn fill(
+        &self,
+        script_dir: &Path,
+        work_dir: &Path,
+        uid: Option<u32>,
+        cap: u64,
+    ) -> io::Result<u64> {
+        match self.storage {
+            Storage::Plain => {
+                link_tree(script_dir, &self.skill)?;
+                move_entries(work_dir, &self.work)?;
+            }
+            Storage::Tmpfs => {
+                copy_tree(script_dir, &self.skill, u64::MAX)?;
+                copy_tree(work_dir, &self.work, u64::MAX)?;
+                for entry in fs::read_dir(work_dir)? {
+                    let path = entry?.path();
+                    if fs::symlink_metadata(&path)?.is_dir() {
+                        fs::remove_dir_all(&path)?;
+                    } else {
+                        fs::remove_file(&path)?;
+                    }
+                }
+            }
+        }
         if let Some(uid) = uid {
             super::workdir::chown_tree(&self.work, uid, uid)?;
+        }
+        if self.storage == Storage::Tmpfs {
+            let st = nix::sys::statvfs::statvfs(&self.root)?;
+            let used = (st.blocks() - st.blocks_free()) as u64 * st.fragment_size() as u64;
+            let inodes = (st.files() - st.files_free()) as u64;
+            resize_tmpfs(
+                &self.root,
+                used.saturating_add(cap),
+                inodes + MAX_WORK_ENTRIES,
+            )?;
         }
         Ok(super::workdir::usage(&self.work, u64::MAX).bytes)
     }
 
-    /// Moves everything in `work/` back into `work_dir`.
+    /// Moves everything in `work/` back into `work_dir` (from a tmpfs: copies, at most the
+    /// tmpfs's size of files, so that files the run made sparse or hard-linked cannot multiply
+    /// on the host's disk).
     pub fn empty_into(&self, work_dir: &Path) -> io::Result<()> {
-        move_entries(&self.work, work_dir)
+        match self.storage {
+            Storage::Plain => move_entries(&self.work, work_dir),
+            Storage::Tmpfs => {
+                let st = nix::sys::statvfs::statvfs(&self.root)?;
+                let size = st.blocks() as u64 * st.fragment_size() as u64;
+                copy_tree(&self.work, work_dir, size)
+            }
+        }
     }
 
     /// Removes the folders (failures are logged).
     pub fn remove(&self) {
+        if self.storage == Storage::Tmpfs {
+            unmount(&self.root);
+        }
         if let Err(e) = fs::remove_dir_all(&self.root) {
             if e.kind() != io::ErrorKind::NotFound {
                 tracing::warn!(path = %self.root.display(), error = %e, "removing a sandbox's folders failed");
@@ -91,13 +173,186 @@ impl SlotDirs {
     }
 }
 
-/// Empties `base` of folders a stopped server left behind, creating it if needed.
+/// Empties `base` of folders a stopped server left behind (unmounting its tmpfs mounts first),
+/// creating it if needed.
 pub fn reset_base(base: &Path) -> io::Result<()> {
     if fs::symlink_metadata(base).is_ok() {
+        if let Ok(base) = base.canonicalize() {
+            for point in mounts_under(&base) {
+                unmount(&point);
+            }
+        }
         fs::remove_dir_all(base)?;
     }
     fs::create_dir_all(base)?;
     fs::set_permissions(base, fs::Permissions::from_mode(0o711))
+}
+
+/// Whether this process may give sandboxes a tmpfs of their own under `base` (root, and
+/// allowed to mount: containers often are not).
+pub fn tmpfs_storage(base: &Path) -> Storage {
+    if !nix::unistd::geteuid().is_root() {
+        return Storage::Plain;
+    }
+    let probe = base.join("probe");
+    let storage = match fs::create_dir(&probe).and_then(|()| mount_tmpfs(&probe, 1)) {
+        Ok(()) => {
+            unmount(&probe);
+            Storage::Tmpfs
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "mounting a tmpfs failed");
+            Storage::Plain
+        }
+    };
+    fs::remove_dir(&probe).ok();
+    storage
+}
+
+/// Mount points at or below `base` (from `/proc/self/mountinfo`), deepest first.
+fn mounts_under(base: &Path) -> Vec<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut found: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mount_path(p)))
+        .filter(|p| p.starts_with(base))
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    found
+}
+
+/// `/proc/self/mountinfo` writes space, tab, newline and backslash as `\ooo`.
+fn unescape_mount_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let code = rest
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(o, 8).ok());
+        match code {
+            Some(c) => {
+                out.push(c as char);
+                rest = &rest[i + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A tmpfs at `at`, `nosuid,nodev`, mode 0711 (not `noexec`: it would not stop
+/// `python3 /work/x.py`). `size` 0: unlimited until [`resize_tmpfs`] (only root writes to it
+/// before then).
+fn mount_tmpfs(at: &Path, size: u64) -> io::Result<()> {
+    let opts = if size == 0 {
+        "mode=0711".to_string()
+    } else {
+        format!("mode=0711,size={size}")
+    };
+    tmpfs_call(at, 0, &opts)
+}
+
+/// Sets the size and inode count of the tmpfs at `at` (never below what it holds).
+fn resize_tmpfs(at: &Path, size: u64, inodes: u64) -> io::Result<()> {
+    // A size of 0 would mean unlimited.
+    let size = size.max(4096);
+    let opts = format!("size={size},nr_inodes={inodes}");
+    tmpfs_call(at, libc::MS_REMOUNT, &opts)
+}
+
+fn tmpfs_call(at: &Path, extra: libc::c_ulong, opts: &str) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let target = std::ffi::CString::new(at.as_os_str().as_bytes())?;
+    let opts = std::ffi::CString::new(opts)?;
+    // SAFETY: NUL-terminated strings that outlive the call.
+    let r = unsafe {
+        libc::mount(
+            c"execgov".as_ptr(),
+            target.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | extra,
+            opts.as_ptr().cast(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Detaches the mount at `at` (a sandbox may still hold it; it goes with the sandbox).
+fn unmount(at: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(target) = std::ffi::CString::new(at.as_os_str().as_bytes()) else {
+        return;
+    };
+    // SAFETY: a NUL-terminated string that outlives the call.
+    if unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) } != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINVAL) && e.raw_os_error() != Some(libc::ENOENT) {
+            tracing::warn!(path = %at.display(), error = %e, "unmounting a sandbox's tmpfs failed");
+        }
+    }
+}
+
+/// Copies the tree `from` into `to` (which exists): folders, regular files (at most `budget`
+/// bytes of them, by apparent size; past it the rest is left out and the error says so) and
+/// symlinks as symlinks; never following one. Anything else is skipped.
+fn copy_tree(from: &Path, to: &Path, budget: u64) -> io::Result<()> {
+    let mut left = budget;
+    let mut stack = vec![(from.to_path_buf(), to.to_path_buf())];
+    while let Some((src, dst)) = stack.pop() {
+        for entry in fs::read_dir(&src)? {
+            let entry = entry?;
+            let (s, d) = (entry.path(), dst.join(entry.file_name()));
+            let meta = fs::symlink_metadata(&s)?;
+            let kind = meta.file_type();
+            if kind.is_dir() {
+                fs::create_dir(&d)?;
+                fs::set_permissions(&d, fs::Permissions::from_mode(meta.mode() & 0o777))?;
+                stack.push((s, d));
+            } else if kind.is_file() {
+                let Some(rest) = left.checked_sub(meta.len()) else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::StorageFull,
+                        format!(
+                            "over the disk cap; {} and what follows left out",
+                            s.display()
+                        ),
+                    ));
+                };
+                left = rest;
+                copy_file(&s, &d)?;
+            } else if kind.is_symlink() {
+                std::os::unix::fs::symlink(fs::read_link(&s)?, &d)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One regular file, opened without following a symlink, written as a new file.
+fn copy_file(from: &Path, to: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut src = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(from)?;
+    let mode = src.metadata()?.mode() & 0o777;
+    let mut dst = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(to)?;
+    io::copy(&mut src, &mut dst)?;
+    Ok(())
 }
 
 /// Renames every entry of `from` into `to` (never following a symlink).
@@ -259,8 +514,8 @@ mod tests {
         fs::create_dir_all(work.join("output")).unwrap();
         fs::write(work.join("inputs.json"), "{}").unwrap();
 
-        let dirs = SlotDirs::create(&base, None).unwrap();
-        dirs.fill(&skill, &work, None).unwrap();
+        let dirs = SlotDirs::create(&base, None, Storage::Plain).unwrap();
+        dirs.fill(&skill, &work, None, 0).unwrap();
         assert_eq!(
             fs::read_to_string(dirs.skill.join("lib/util.py")).unwrap(),
             "x = 1"
@@ -281,5 +536,29 @@ mod tests {
             "the skill folder is untouched"
         );
         fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn mount_paths_are_unescaped() {
+        assert_eq!(unescape_mount_path(r"/a\040b/c\134d"), r"/a b/c\d");
+        assert_eq!(unescape_mount_path(r"/plain\x"), r"/plain\x");
+    }
+
+    #[test]
+    fn a_stopped_servers_tmpfs_mounts_are_undone_at_start() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let base = std::env::temp_dir().join(format!("execgov-reset-{}", std::process::id()));
+        reset_base(&base).unwrap();
+        let dirs = SlotDirs::create(&base, None, Storage::Tmpfs).unwrap();
+        fs::write(dirs.work.join("left.txt"), "x").unwrap();
+        let base = base.canonicalize().unwrap();
+        assert_eq!(mounts_under(&base).len(), 1);
+        // As after a crash: nothing unmounted; the next start empties the folder.
+        reset_base(&base).unwrap();
+        assert!(mounts_under(&base).is_empty());
+        assert_eq!(fs::read_dir(&base).unwrap().count(), 0);
+        fs::remove_dir(&base).unwrap();
     }
 }
