@@ -51,10 +51,18 @@ impl FromServerFnError for UserError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        // Transport and decoding failures: the request never reached our code.
-        UserError::new(
-            ErrorKind::Internal,
-            format!("The request could not be completed: {value}"),
-        )
+        match value {
+            // The caller sent arguments that do not fit the function: their request, not our
+            // fault (422, not 500).
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => UserError::new(
+                ErrorKind::Invalid,
+                format!("The request's arguments are not valid: {value}"),
+            ),
+            // Transport and decoding failures: the request never reached our code.
+            _ => UserError::new(
+                ErrorKind::Internal,
+                format!("The request could not be completed: {value}"),
+            ),
+        }
     }
 }

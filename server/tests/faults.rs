@@ -504,8 +504,8 @@ async fn every_text_input_of_the_api_and_the_forms_takes_hostile_text_without_a_
             ACME,
             "create-agent-token",
             Some("acme-admin"),
-            &[("name", "a"), ("days", "30"), ("label", "intranet")],
-            &["name", "label"],
+            &[("name", "a"), ("days", "30"), ("labels", "intranet")],
+            &["name", "labels"],
         ),
         (
             ACME,
