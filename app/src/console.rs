@@ -7,6 +7,7 @@ use model::{Principal, SessionInfo, Surface, TenantDetail, TenantSummary, UserEr
 use crate::auth::LoginForm;
 use crate::hot_updates::TenantSkills;
 use crate::layout::{or_error, when, Gate, Need};
+use crate::storage::{StorageTable, TenantStorageCard};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -137,6 +138,7 @@ fn TenantList() -> impl IntoView {
                 }))
             })}
         </Transition>
+        <StorageTable/>
     }
 }
 
@@ -249,6 +251,7 @@ fn TenantView() -> impl IntoView {
                                 <button type="submit">"Whitelist"</button>
                             </ActionForm>
                         </section>
+                        <TenantStorageCard tenant_id=t.id/>
                         <TenantSkills tenant_id=t.id/>
                     }
                 }))

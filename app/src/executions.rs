@@ -222,6 +222,7 @@ pub(crate) fn execution_panel(e: ExecutionView, actions: ExecutionActions) -> im
             <h2>"Inputs"</h2>
             <pre>{e.inputs.clone()}</pre>
             <h2>"Log"</h2>
+            {e.files_removed.clone().map(|note| view! { <p class="hint" data-testid="files-removed">{note}</p> })}
             {(e.stdout_truncated || e.stderr_truncated).then(|| view! { <p class="hint">"Output truncated at the limit."</p> })}
             <pre class="logs" data-testid="logs">
                 {e.logs.iter().map(|(stream, line)| view! {

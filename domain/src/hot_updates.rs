@@ -23,6 +23,7 @@ use crate::audit::{self, AuditLog, Event};
 use crate::db::{enter_schema, leave_schema, TenantTx};
 use crate::skills::manifest::{self, FolderError, ScriptFolder};
 use crate::skills::{self, archive, Provenance};
+use crate::storage;
 use crate::tenancy::{self, Tenant};
 use crate::{Actor, AppError, AppResult, Ctx};
 
@@ -62,7 +63,7 @@ pub async fn submit(
         ));
     }
     let archive_name = submission.archive_name.clone();
-    let result = checked_submit(ctx, tenant, actor, submission).await;
+    let result = checked_submit(ctx, tenant, user, actor, submission).await;
     if let Err(err) = &result {
         let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
         audit::record(
@@ -85,6 +86,7 @@ pub async fn submit(
 async fn checked_submit(
     ctx: &Ctx,
     tenant: &Tenant,
+    user: &SignedIn,
     actor: &Actor,
     submission: NewSubmission,
 ) -> AppResult<i64> {
@@ -140,6 +142,16 @@ async fn checked_submit(
     }
 
     let mut tx = ctx.pool.begin().await?;
+    // The quota is checked (and its lock held) in this transaction, in the tenant's schema.
+    enter_schema(&mut tx, &tenant.schema).await?;
+    let stored: usize = folder.files.iter().map(|(_, bytes)| bytes.len()).sum();
+    let owner = storage::Owner {
+        user_id: user.user_id,
+        username: &actor.name,
+    };
+    storage::ensure_room(ctx, &mut tx, tenant, owner, stored as i64, "this submission's files")
+        .await?;
+    leave_schema(&mut tx).await?;
     let p = submission.proposed;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO public.skill_submissions (tenant_id, slug, skill_name, kind, content_hash, \

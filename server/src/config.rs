@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use domain::brain::openai::OpenAiConfig;
 use domain::executors::SandboxConfig;
+use domain::storage::StorageDefaults;
 
 /// How long the assistant waits for an OpenAI-compatible provider's answer.
 const BRAIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -34,6 +35,8 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// The assistant's OpenAI-compatible provider; `None`: the embedded one (no network).
     pub brain: Option<OpenAiConfig>,
+    /// Quotas, retention and sign-up limits of tenants whose own a super-admin has not set.
+    pub storage: StorageDefaults,
 }
 
 impl Config {
@@ -77,6 +80,7 @@ impl Config {
                     timeout: BRAIN_TIMEOUT,
                 }),
             },
+            storage: storage_defaults(&var)?,
             sandbox: {
                 let defaults = SandboxConfig::default();
                 SandboxConfig {
@@ -103,6 +107,34 @@ impl Config {
             data_dir,
         })
     }
+}
+
+/// `EXECGOV_TENANT_QUOTA_MIB`, `EXECGOV_USER_QUOTA_MIB`, `EXECGOV_RETENTION_DAYS`,
+/// `EXECGOV_SIGNUPS_PER_ADDRESS`, `EXECGOV_SIGNUPS_PER_HOUR`.
+fn storage_defaults(var: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<StorageDefaults> {
+    const MIB: i64 = 1024 * 1024;
+    let d = StorageDefaults::default();
+    let ranged = |name: &str, default: i64, max: i64| -> anyhow::Result<i64> {
+        match number(var(name), name, default)? {
+            n @ 0.. if n <= max => Ok(n),
+            n => bail!("{name}={n}: use 0 to {max}"),
+        }
+    };
+    let max_mib = 1024 * 1024 * 1024;
+    Ok(StorageDefaults {
+        tenant_quota: ranged("EXECGOV_TENANT_QUOTA_MIB", d.tenant_quota / MIB, max_mib)? * MIB,
+        user_quota: ranged("EXECGOV_USER_QUOTA_MIB", d.user_quota / MIB, max_mib)? * MIB,
+        retention_days: match ranged(
+            "EXECGOV_RETENTION_DAYS",
+            d.retention_days.into(),
+            36500,
+        )? {
+            0 => bail!("EXECGOV_RETENTION_DAYS=0: keep run files at least 1 day"),
+            n => n as i32,
+        },
+        signups_per_address: ranged("EXECGOV_SIGNUPS_PER_ADDRESS", d.signups_per_address, 1_000_000)?,
+        signups_per_hour: ranged("EXECGOV_SIGNUPS_PER_HOUR", d.signups_per_hour, 1_000_000)?,
+    })
 }
 
 fn number<T: std::str::FromStr>(

@@ -69,7 +69,8 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         heartbeat: lease / 6,
         reserve_for: Duration::from_millis(config.reserve_ms),
         ..QueuePolicy::default()
-    });
+    })
+    .with_storage(config.storage);
     let seeded = seed::seed_demo(&ctx, config.seed_password.as_deref()).await?;
     let passwords_file = config.data_dir.join("initial-passwords.txt");
     if !seeded.is_empty() && config.seed_password.is_none() {
@@ -80,6 +81,8 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
     domain::hot_updates::resume(&ctx).await?;
     let executors = Arc::new(Executors::new(config.sandbox.clone()));
     executions::start_workers(ctx.clone(), executors, config.workers, ctx.queue.clone());
+    // Run files and logs past their tenant's retention go, hourly.
+    domain::storage::start_cleanup(ctx.clone(), Default::default());
 
     // Bound before anything is printed: on port 0 the system picks the port, and the welcome
     // says which.

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use domain::agents::{self, Agent, MAX_ARTIFACT_BYTES};
+use domain::agents::{self, Agent};
 use domain::caller::Caller;
 use domain::tenancy::Tenant;
 use domain::{AppError, Ctx};
@@ -27,6 +27,7 @@ use utoipa_axum::routes;
 
 use super::{tenant_caller, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Problem, TenantUser};
 use crate::bearer_token;
+use crate::limits::{AGENT_ARTIFACTS, AGENT_JSON_BYTES};
 
 pub fn routes() -> OpenApiRouter<Ctx> {
     OpenApiRouter::new()
@@ -36,10 +37,14 @@ pub fn routes() -> OpenApiRouter<Ctx> {
         .routes(routes!(renew_lease))
         .routes(routes!(append_logs))
         .routes(routes!(job_bundle))
-        .routes(routes!(finish_execution))
         .routes(routes!(list_agents))
         .routes(routes!(revoke_agent))
-        .layer(DefaultBodyLimit::max(MAX_ARTIFACT_BYTES + 1024 * 1024))
+        .layer(DefaultBodyLimit::max(AGENT_JSON_BYTES))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(finish_execution))
+                .layer(AGENT_ARTIFACTS.layer()),
+        )
 }
 
 fn agent_token(parts: &Parts) -> Result<String, ApiError> {
@@ -264,7 +269,7 @@ async fn finish_execution(
     ApiPath(id): ApiPath<i64>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Finished>> {
-    let (mut fields, files) = crate::runs::read_form(multipart?).await?;
+    let (mut fields, files) = crate::runs::read_form(multipart?, AGENT_ARTIFACTS).await?;
     let report = fields.remove("report").ok_or_else(|| {
         AppError::Invalid("The form needs a 'report' part with the JSON report.".into())
     })?;

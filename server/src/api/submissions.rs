@@ -1,11 +1,11 @@
 //! `/api/v1/submissions`: hot-update submissions by tenant admins (e.g. `execgov-cli push`).
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use domain::hot_updates::{self, Viewer, MAX_ARCHIVE_BYTES};
+use domain::hot_updates::{self, Viewer};
 use domain::Ctx;
 use model::hot_update::SubmissionDetail;
 use model::skill::RiskLevel;
@@ -15,13 +15,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiPath, ApiResult, Problem, TenantUser};
+use crate::limits::SUBMISSION;
 use crate::submissions::read_submission;
 
 pub fn routes() -> OpenApiRouter<Ctx> {
     OpenApiRouter::new()
         .routes(routes!(create_submission))
         .routes(routes!(get_submission))
-        .layer(DefaultBodyLimit::max(MAX_ARCHIVE_BYTES + 64 * 1024))
+        .layer(SUBMISSION.layer())
 }
 
 /// The submission form, as `multipart/form-data`.
