@@ -92,7 +92,10 @@ pub fn StorageTable() -> impl IntoView {
 #[component]
 pub fn TenantStorageCard(tenant_id: i64) -> impl IntoView {
     let set = ServerAction::<SetStorageLimits>::new();
-    let storage = Resource::new(move || set.version().get(), move |_| get_tenant_storage(tenant_id));
+    let storage = Resource::new(
+        move || set.version().get(),
+        move |_| get_tenant_storage(tenant_id),
+    );
     let error = move || set.value().get().and_then(|r| r.err()).map(error_note);
     let mib = |bytes: i64| (bytes / (1024 * 1024)).to_string();
     view! {

@@ -1522,8 +1522,8 @@ pub(crate) async fn finish(
     if status == ExecutionStatus::Succeeded && !outcome.artifacts.is_empty() {
         let bytes = outcome.artifacts.iter().map(|a| a.size as i64).sum();
         // A result without its files is not a success: the run fails, saying why.
-        refusal = storage::artifacts_refusal(ctx, claimed.tenant_id, claimed.execution_id, bytes)
-            .await?;
+        refusal =
+            storage::artifacts_refusal(ctx, claimed.tenant_id, claimed.execution_id, bytes).await?;
         if refusal.is_some() {
             status = ExecutionStatus::Failed;
         }
@@ -1543,9 +1543,9 @@ pub(crate) async fn finish(
             .collect();
     }
     // A success needs no explanation; anything else always gets one.
-    let reason = refusal.or_else(|| outcome.reason.clone()).or_else(|| {
-        (status != ExecutionStatus::Succeeded).then(|| status.as_str().to_string())
-    });
+    let reason = refusal
+        .or_else(|| outcome.reason.clone())
+        .or_else(|| (status != ExecutionStatus::Succeeded).then(|| status.as_str().to_string()));
     let detail = FinishDetail {
         exit_code: outcome.exit_code,
         result: outcome.result,

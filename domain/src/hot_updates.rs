@@ -149,8 +149,15 @@ async fn checked_submit(
         user_id: user.user_id,
         username: &actor.name,
     };
-    storage::ensure_room(ctx, &mut tx, tenant, owner, stored as i64, "this submission's files")
-        .await?;
+    storage::ensure_room(
+        ctx,
+        &mut tx,
+        tenant,
+        owner,
+        stored as i64,
+        "this submission's files",
+    )
+    .await?;
     leave_schema(&mut tx).await?;
     let p = submission.proposed;
     let id: i64 = sqlx::query_scalar(

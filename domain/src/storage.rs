@@ -210,7 +210,13 @@ pub async fn ensure_room(
     .await?;
     let limits = limits(ctx, tenant.id).await?;
     let mine = usage(ctx, conn, tenant.id, Some(owner), false).await?;
-    check_quota("your account", mine.counted(), limits.user_quota, incoming, what)?;
+    check_quota(
+        "your account",
+        mine.counted(),
+        limits.user_quota,
+        incoming,
+        what,
+    )?;
     let all = usage(ctx, conn, tenant.id, None, false).await?;
     check_quota(
         &format!("the tenant {}", tenant.name),
@@ -327,7 +333,11 @@ pub struct PolicyChange {
 
 impl PolicyChange {
     /// From a form's text fields; an empty field takes the default.
-    pub fn from_form(tenant_quota_mib: &str, user_quota_mib: &str, retention_days: &str) -> AppResult<PolicyChange> {
+    pub fn from_form(
+        tenant_quota_mib: &str,
+        user_quota_mib: &str,
+        retention_days: &str,
+    ) -> AppResult<PolicyChange> {
         fn field<T: std::str::FromStr>(text: &str, name: &str) -> AppResult<Option<T>> {
             match text.trim() {
                 "" => Ok(None),
@@ -465,9 +475,11 @@ pub async fn remove_expired(ctx: &Ctx) -> AppResult<usize> {
             }
         }
     }
-    sqlx::query("DELETE FROM public.rate_limit_counters WHERE window_start < now() - interval '1 day'")
-        .execute(&ctx.pool)
-        .await?;
+    sqlx::query(
+        "DELETE FROM public.rate_limit_counters WHERE window_start < now() - interval '1 day'",
+    )
+    .execute(&ctx.pool)
+    .await?;
     Ok(removed)
 }
 
@@ -606,7 +618,12 @@ mod tests {
             &defaults,
         );
         assert_eq!(
-            (set.tenant_quota, set.user_quota, set.retention_days, set.custom),
+            (
+                set.tenant_quota,
+                set.user_quota,
+                set.retention_days,
+                set.custom
+            ),
             (defaults.tenant_quota, 5, 7, true)
         );
     }

@@ -23,7 +23,10 @@ type Brain = Arc<dyn Provider>;
 pub fn routes(brain: Brain) -> Router<Ctx> {
     Router::new()
         .route("/assistant/ask", post(ask_new).layer(RUN_FILES.layer()))
-        .route("/assistant/{id}/ask", post(ask_more).layer(RUN_FILES.layer()))
+        .route(
+            "/assistant/{id}/ask",
+            post(ask_more).layer(RUN_FILES.layer()),
+        )
         .route("/assistant/{id}/turns/{turn}/run", post(run))
         .layer(Extension(brain))
 }

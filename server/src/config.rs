@@ -124,15 +124,15 @@ fn storage_defaults(var: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Stor
     Ok(StorageDefaults {
         tenant_quota: ranged("EXECGOV_TENANT_QUOTA_MIB", d.tenant_quota / MIB, max_mib)? * MIB,
         user_quota: ranged("EXECGOV_USER_QUOTA_MIB", d.user_quota / MIB, max_mib)? * MIB,
-        retention_days: match ranged(
-            "EXECGOV_RETENTION_DAYS",
-            d.retention_days.into(),
-            36500,
-        )? {
+        retention_days: match ranged("EXECGOV_RETENTION_DAYS", d.retention_days.into(), 36500)? {
             0 => bail!("EXECGOV_RETENTION_DAYS=0: keep run files at least 1 day"),
             n => n as i32,
         },
-        signups_per_address: ranged("EXECGOV_SIGNUPS_PER_ADDRESS", d.signups_per_address, 1_000_000)?,
+        signups_per_address: ranged(
+            "EXECGOV_SIGNUPS_PER_ADDRESS",
+            d.signups_per_address,
+            1_000_000,
+        )?,
         signups_per_hour: ranged("EXECGOV_SIGNUPS_PER_HOUR", d.signups_per_hour, 1_000_000)?,
     })
 }

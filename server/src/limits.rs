@@ -104,7 +104,10 @@ pub(crate) async fn small_bodies(req: Request, next: Next) -> Response {
         _ => axum::body::to_bytes(body, SMALL_BODY_BYTES).await.ok(),
     };
     match bytes {
-        Some(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Some(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         None => {
             let error = UserError::new(
                 ErrorKind::TooLarge,

@@ -69,8 +69,8 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         heartbeat: lease / 6,
         reserve_for: Duration::from_millis(config.reserve_ms),
         ..QueuePolicy::default()
-    })
-    .with_storage(config.storage);
+    });
+    let ctx = ctx.with_storage(config.storage);
     let seeded = seed::seed_demo(&ctx, config.seed_password.as_deref()).await?;
     let passwords_file = config.data_dir.join("initial-passwords.txt");
     if !seeded.is_empty() && config.seed_password.is_none() {

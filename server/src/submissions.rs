@@ -35,10 +35,9 @@ async fn submit(
         Ok(id) => Ok(Redirect::to(&format!("/submissions/{id}")).into_response()),
         Err(
             AppError::Invalid(message) | AppError::Conflict(message) | AppError::TooLarge(message),
-        ) => Ok(Redirect::to(
-            &format!("/submissions/new?error={}", encode(&message)),
-        )
-        .into_response()),
+        ) => Ok(
+            Redirect::to(&format!("/submissions/new?error={}", encode(&message))).into_response(),
+        ),
         Err(other) => Err(other),
     }
 }

@@ -34,7 +34,9 @@ fn decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            out.push(u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap());
+            out.push(
+                u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap(),
+            );
             i += 3;
         } else {
             out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
@@ -86,20 +88,30 @@ async fn free_sign_ups_are_limited_per_address_and_in_all() {
     let before = users().await;
     for name in ["free-one", "free-two"] {
         server
-            .call(FREE, "sign-up", &[("username", name), ("password", PASSWORD)], None)
+            .call(
+                FREE,
+                "sign-up",
+                &[("username", name), ("password", PASSWORD)],
+                None,
+            )
             .await
             .assert_ok();
     }
     // The third from the same address, and every later one, is refused with the reason.
     for name in ["free-three", "free-four", "free-five"] {
         let refused = server
-            .call(FREE, "sign-up", &[("username", name), ("password", PASSWORD)], None)
+            .call(
+                FREE,
+                "sign-up",
+                &[("username", name), ("password", PASSWORD)],
+                None,
+            )
             .await;
         refused.assert_refused(&["TooManyRequests"]);
         assert!(
-            refused
-                .error_message()
-                .starts_with("Too many sign-ups from your address: at most 2 an hour. Try again in"),
+            refused.error_message().starts_with(
+                "Too many sign-ups from your address: at most 2 an hour. Try again in"
+            ),
             "{}",
             refused.body
         );
@@ -118,9 +130,15 @@ async fn free_sign_ups_are_limited_per_address_and_in_all() {
             .await
             .unwrap();
     }
-    let err = accounts::sign_up_free(&server.ctx, &free, "free-eight", PASSWORD.into(), &from("192.0.2.3"))
-        .await
-        .unwrap_err();
+    let err = accounts::sign_up_free(
+        &server.ctx,
+        &free,
+        "free-eight",
+        PASSWORD.into(),
+        &from("192.0.2.3"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), model::ErrorKind::TooManyRequests);
     assert!(
         err.to_string()
@@ -166,7 +184,10 @@ async fn attachments_past_the_user_quota_are_refused_and_nothing_is_stored() {
     };
     let first = ask("summarise this table", file.clone()).await;
     assert_eq!(first.status, 303, "{}", first.body);
-    assert!(first.location.unwrap_or_default().starts_with("/assistant/"));
+    assert!(first
+        .location
+        .unwrap_or_default()
+        .starts_with("/assistant/"));
 
     let second = ask("summarise this other table", {
         let mut other = file.clone();
@@ -185,11 +206,21 @@ async fn attachments_past_the_user_quota_are_refused_and_nothing_is_stored() {
     );
     let ctx = &server.ctx;
     assert_eq!(
-        count(ctx, "SELECT count(*) FROM tenant_1003.conversation_attachments").await,
+        count(
+            ctx,
+            "SELECT count(*) FROM tenant_1003.conversation_attachments"
+        )
+        .await,
         1
     );
-    assert_eq!(count(ctx, "SELECT count(*) FROM tenant_1003.conversations").await, 1);
-    assert_eq!(count(ctx, "SELECT count(*) FROM tenant_1003.conversation_turns").await, 1);
+    assert_eq!(
+        count(ctx, "SELECT count(*) FROM tenant_1003.conversations").await,
+        1
+    );
+    assert_eq!(
+        count(ctx, "SELECT count(*) FROM tenant_1003.conversation_turns").await,
+        1
+    );
 
     // Another user of the tenant has a quota of their own.
     let admin = server.login(ACME, "acme-admin", PASSWORD).await;
@@ -241,7 +272,10 @@ async fn run_uploads_past_the_tenant_quota_are_refused_with_413_and_nothing_is_s
         )
         .await;
     assert_eq!(first.status, 303, "{}", first.body);
-    assert!(first.location.unwrap_or_default().starts_with("/executions/"));
+    assert!(first
+        .location
+        .unwrap_or_default()
+        .starts_with("/executions/"));
 
     // The run form: back to the form with the reason.
     let second = server
@@ -255,7 +289,8 @@ async fn run_uploads_past_the_tenant_quota_are_refused_with_413_and_nothing_is_s
         .await;
     let message = form_refusal(&second);
     assert!(
-        message.starts_with("Storage quota reached: the tenant Acme stores 700.0 KiB of its 1.0 MiB"),
+        message
+            .starts_with("Storage quota reached: the tenant Acme stores 700.0 KiB of its 1.0 MiB"),
         "{message}"
     );
     // The REST API: 413, problem details.
@@ -296,7 +331,10 @@ async fn run_uploads_past_the_tenant_quota_are_refused_with_413_and_nothing_is_s
         api.text()
     );
     // Nothing of the refused runs: one execution, one folder of uploads.
-    assert_eq!(count(ctx, "SELECT count(*) FROM tenant_1003.executions").await, 1);
+    assert_eq!(
+        count(ctx, "SELECT count(*) FROM tenant_1003.executions").await,
+        1
+    );
     let inputs = std::fs::read_dir(ctx.data_dir.join("inputs").join(acme.id.to_string()))
         .unwrap()
         .count();
@@ -358,8 +396,14 @@ async fn submissions_past_the_user_quota_are_refused_and_nothing_is_stored() {
         "{err}"
     );
     assert!(err.to_string().contains("this submission's files"), "{err}");
-    assert_eq!(count(&ctx, "SELECT count(*) FROM public.skill_submissions").await, 0);
-    assert_eq!(count(&ctx, "SELECT count(*) FROM public.skill_submission_files").await, 0);
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM public.skill_submissions").await,
+        0
+    );
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM public.skill_submission_files").await,
+        0
+    );
     // The refusal is in the tenant's audit; a submission that fits goes through.
     assert_eq!(
         count(
@@ -369,9 +413,15 @@ async fn submissions_past_the_user_quota_are_refused_and_nothing_is_stored() {
         .await,
         1
     );
-    domain::hot_updates::submit(&ctx, &acme, &admin, &actor("acme-admin"), submission(vec![7; 10 * KIB]))
-        .await
-        .unwrap();
+    domain::hot_updates::submit(
+        &ctx,
+        &acme,
+        &admin,
+        &actor("acme-admin"),
+        submission(vec![7; 10 * KIB]),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,7 +493,11 @@ async fn bodies_past_the_documented_limits_are_answered_413() {
             ACME,
             "/skills/csv-summary/run",
             &[],
-            &[("data", "a.csv", &part), ("more", "b.csv", &part), ("extra", "c.csv", &part)],
+            &[
+                ("data", "a.csv", &part),
+                ("more", "b.csv", &part),
+                ("extra", "c.csv", &part),
+            ],
             Some(&session),
         )
         .await;
@@ -454,8 +508,18 @@ async fn bodies_past_the_documented_limits_are_answered_413() {
          of files in all."
     );
     let ctx = &server.ctx;
-    assert_eq!(count(ctx, "SELECT count(*) FROM tenant_1003.conversation_attachments").await, 0);
-    assert_eq!(count(ctx, "SELECT count(*) FROM tenant_1003.executions").await, 0);
+    assert_eq!(
+        count(
+            ctx,
+            "SELECT count(*) FROM tenant_1003.conversation_attachments"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(ctx, "SELECT count(*) FROM tenant_1003.executions").await,
+        0
+    );
 
     // A server function (which would read any body whole): 1 MiB at most, anonymous or not.
     let padding = "x".repeat(2 * MIB);
@@ -490,9 +554,17 @@ async fn retention_removes_run_files_and_logs_and_keeps_the_record() {
             bytes: b"region,amount\nnorth,10\nsouth,20\n".to_vec(),
         }];
         ids.push(
-            executions::request(&ctx, &acme, &member, &actor("acme-user"), "csv-summary", &BTreeMap::new(), &files)
-                .await
-                .unwrap(),
+            executions::request(
+                &ctx,
+                &acme,
+                &member,
+                &actor("acme-user"),
+                "csv-summary",
+                &BTreeMap::new(),
+                &files,
+            )
+            .await
+            .unwrap(),
         );
     }
     run_queued(&ctx, &executors(65610)).await;
@@ -551,8 +623,11 @@ async fn retention_removes_run_files_and_logs_and_keeps_the_record() {
     // The old run: files and log gone, record and audit kept, and the page says why.
     assert!(!ctx.inputs_dir(acme.id, old).exists());
     assert!(!ctx.artifacts_dir(acme.id, old).exists());
-    let logs = |id: i64| format!("SELECT count(*) FROM tenant_1003.execution_logs WHERE execution_id = {id}");
-    let artifacts = |id: i64| format!("SELECT count(*) FROM tenant_1003.artifacts WHERE execution_id = {id}");
+    let logs = |id: i64| {
+        format!("SELECT count(*) FROM tenant_1003.execution_logs WHERE execution_id = {id}")
+    };
+    let artifacts =
+        |id: i64| format!("SELECT count(*) FROM tenant_1003.artifacts WHERE execution_id = {id}");
     assert_eq!(count(&ctx, &logs(old)).await, 0);
     assert_eq!(count(&ctx, &artifacts(old)).await, 0);
     assert_eq!(
@@ -573,7 +648,12 @@ async fn retention_removes_run_files_and_logs_and_keeps_the_record() {
     );
     let session = server.login(ACME, "acme-user", PASSWORD).await;
     let page = server
-        .call(ACME, "get-execution", &[("id", &old.to_string())], Some(&session))
+        .call(
+            ACME,
+            "get-execution",
+            &[("id", &old.to_string())],
+            Some(&session),
+        )
         .await;
     page.assert_ok();
     let view: ExecutionView = serde_json::from_str(&page.body).unwrap();
@@ -584,18 +664,35 @@ async fn retention_removes_run_files_and_logs_and_keeps_the_record() {
         note.starts_with("The files and log of this run were removed after 30 days (on "),
         "{note}"
     );
-    let html = server.get(ACME, &format!("/executions/{old}"), Some(&session)).await;
+    let html = server
+        .get(ACME, &format!("/executions/{old}"), Some(&session))
+        .await;
     assert_eq!(html.status, 200);
-    assert!(html.body.contains("were removed after 30 days"), "{}", html.body);
+    assert!(
+        html.body.contains("were removed after 30 days"),
+        "{}",
+        html.body
+    );
     let download = server
-        .get(ACME, &format!("/executions/{old}/artifacts/report.md"), Some(&session))
+        .get(
+            ACME,
+            &format!("/executions/{old}/artifacts/report.md"),
+            Some(&session),
+        )
         .await;
     assert_eq!(download.status, 404);
-    assert!(download.body.contains("were removed after 30 days"), "{}", download.body);
+    assert!(
+        download.body.contains("were removed after 30 days"),
+        "{}",
+        download.body
+    );
 
     // The recent run is untouched.
     assert!(ctx.inputs_dir(acme.id, recent).exists());
-    assert!(ctx.artifacts_dir(acme.id, recent).join("report.md").exists());
+    assert!(ctx
+        .artifacts_dir(acme.id, recent)
+        .join("report.md")
+        .exists());
     assert!(count(&ctx, &logs(recent)).await > 0);
     assert_eq!(count(&ctx, &artifacts(recent)).await, 1);
     // A second pass finds nothing more.
@@ -619,15 +716,24 @@ async fn the_console_shows_each_tenants_storage_and_sets_its_limits() {
     assert_eq!(asked.status, 303, "{}", asked.body);
 
     let console = server.login(CONSOLE, "superadmin", PASSWORD).await;
-    let reply = server.call(CONSOLE, "storage-use", &[], Some(&console)).await;
+    let reply = server
+        .call(CONSOLE, "storage-use", &[], Some(&console))
+        .await;
     reply.assert_ok();
     let all: Vec<TenantStorage> = serde_json::from_str(&reply.body).unwrap();
-    let acme = all.iter().find(|t| t.tenant_id == 1003).expect("Acme is listed");
+    let acme = all
+        .iter()
+        .find(|t| t.tenant_id == 1003)
+        .expect("Acme is listed");
     assert_eq!(acme.usage.attachments, (3 * MIB / 2) as i64);
     assert_eq!((acme.retention_days, acme.custom), (90, false));
     let page = server.get(CONSOLE, "/tenants", Some(&console)).await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("data-testid=\"storage-1003\""), "{}", page.body);
+    assert!(
+        page.body.contains("data-testid=\"storage-1003\""),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("1.5 MiB"), "{}", page.body);
 
     // A super-admin sets Acme's limits; a tenant's own admin may not look or set.
@@ -651,15 +757,39 @@ async fn the_console_shows_each_tenants_storage_and_sets_its_limits() {
     reply.assert_ok();
     let acme: TenantStorage = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(
-        (acme.tenant_quota, acme.user_quota, acme.retention_days, acme.custom),
-        (2048 * MIB as i64, StorageDefaults::default().user_quota, 30, true)
+        (
+            acme.tenant_quota,
+            acme.user_quota,
+            acme.retention_days,
+            acme.custom
+        ),
+        (
+            2048 * MIB as i64,
+            StorageDefaults::default().user_quota,
+            30,
+            true
+        )
     );
     let page = server.get(CONSOLE, "/tenants/1003", Some(&console)).await;
-    assert!(page.body.contains("data-testid=\"tenant-storage\""), "{}", page.body);
+    assert!(
+        page.body.contains("data-testid=\"tenant-storage\""),
+        "{}",
+        page.body
+    );
     let admin = server.login(ACME, "acme-admin", PASSWORD).await;
     for endpoint in ["storage-use", "set-storage-limits"] {
         server
-            .call(ACME, endpoint, &[("id", "1003"), ("tenant_quota_mib", "1"), ("user_quota_mib", ""), ("retention_days", "")], Some(&admin))
+            .call(
+                ACME,
+                endpoint,
+                &[
+                    ("id", "1003"),
+                    ("tenant_quota_mib", "1"),
+                    ("user_quota_mib", ""),
+                    ("retention_days", ""),
+                ],
+                Some(&admin),
+            )
             .await
             .assert_refused(&["Forbidden", "NotFound", "Unauthenticated"]);
     }

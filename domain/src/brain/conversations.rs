@@ -319,8 +319,15 @@ pub async fn ask(
         user_id: user.user_id,
         username: user.principal.username(),
     };
-    storage::ensure_room(ctx, &mut tx, tenant, owner, attached as i64, "these attachments")
-        .await?;
+    storage::ensure_room(
+        ctx,
+        &mut tx,
+        tenant,
+        owner,
+        attached as i64,
+        "these attachments",
+    )
+    .await?;
     for file in files {
         attach(&mut tx, actor, conversation_id, file).await?;
     }
