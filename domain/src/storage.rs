@@ -16,7 +16,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 
 use crate::audit::{self, AuditLog, Event};
-use crate::db::TenantTx;
+use crate::db::{enter_schema, leave_schema, TenantTx};
 use crate::tenancy::{self, Tenant};
 use crate::{Actor, AppError, AppResult, Ctx};
 
@@ -80,16 +80,20 @@ impl PolicyRow {
     }
 }
 
-/// The limits of one tenant (read from `public`, so not inside a tenant transaction).
-pub async fn limits(ctx: &Ctx, tenant_id: i64) -> AppResult<Limits> {
+/// The limits of one tenant, read from `public` (so not in a tenant's schema).
+pub async fn limits<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    defaults: &StorageDefaults,
+    tenant_id: i64,
+) -> AppResult<Limits> {
     let row: Option<PolicyRow> = sqlx::query_as(
         "SELECT tenant_quota_bytes, user_quota_bytes, retention_days \
          FROM public.tenant_storage_policies WHERE tenant_id = $1",
     )
     .bind(tenant_id)
-    .fetch_optional(&ctx.pool)
+    .fetch_optional(db)
     .await?;
-    Ok(PolicyRow::limits(row, &ctx.storage))
+    Ok(PolicyRow::limits(row, defaults))
 }
 
 /// Whose storage something counts against besides the tenant's.
@@ -141,16 +145,15 @@ fn folder_bytes(dir: &Path) -> i64 {
         .sum()
 }
 
-/// What a tenant (or, with `owner`, one of its users) stores. `conn` is in the tenant's schema;
-/// submissions live in `public` and are read through the pool.
-async fn usage(
+/// What a tenant (or, with `user`, one of its users) stores in its own schema and folders: all
+/// but submissions, which [`submission_bytes`] reads. `conn` is in the tenant's schema.
+async fn tenant_usage(
     ctx: &Ctx,
     conn: &mut PgConnection,
     tenant_id: i64,
-    owner: Option<Owner<'_>>,
+    user: Option<i64>,
     with_logs: bool,
 ) -> AppResult<StorageUse> {
-    let user = owner.map(|o| o.user_id);
     let (attachments, artifacts, logs): (i64, i64, i64) = sqlx::query_as(
         "SELECT \
            (SELECT coalesce(sum(a.size), 0)::bigint FROM conversation_attachments a \
@@ -168,23 +171,31 @@ async fn usage(
     .fetch_one(&mut *conn)
     .await?;
     let uploads = upload_bytes(ctx, conn, tenant_id, user).await?;
-    let submissions: i64 = sqlx::query_scalar(
-        "SELECT coalesce(sum(octet_length(f.content)), 0)::bigint \
-         FROM public.skill_submission_files f \
-         JOIN public.skill_submissions s ON s.id = f.submission_id \
-         WHERE s.tenant_id = $1 AND ($2::text IS NULL OR s.submitted_by = $2)",
-    )
-    .bind(tenant_id)
-    .bind(owner.map(|o| o.username))
-    .fetch_one(&ctx.pool)
-    .await?;
     Ok(StorageUse {
         attachments,
         uploads,
         artifacts,
-        submissions,
+        submissions: 0,
         logs,
     })
+}
+
+/// The files of a tenant's submissions, in all and of one submitter. They live in `public`.
+async fn submission_bytes<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    tenant_id: i64,
+    submitter: &str,
+) -> AppResult<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT coalesce(sum(octet_length(f.content)), 0)::bigint, \
+         coalesce(sum(octet_length(f.content)) FILTER (WHERE s.submitted_by = $2), 0)::bigint \
+         FROM public.skill_submission_files f \
+         JOIN public.skill_submissions s ON s.id = f.submission_id WHERE s.tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .bind(submitter)
+    .fetch_one(db)
+    .await?)
 }
 
 /// Refuses `incoming` bytes of `what` (e.g. "these attachments") that would take the tenant or
@@ -208,19 +219,25 @@ pub async fn ensure_room(
     .bind(tenant.id.to_string())
     .execute(&mut *conn)
     .await?;
-    let limits = limits(ctx, tenant.id).await?;
-    let mine = usage(ctx, conn, tenant.id, Some(owner), false).await?;
+    // Everything on this one connection: a store waiting for the lock already holds one, and
+    // asking the pool for a second could starve it.
+    leave_schema(conn).await?;
+    let limits = limits(&mut *conn, &ctx.storage, tenant.id).await?;
+    let (all_submitted, mine_submitted) =
+        submission_bytes(&mut *conn, tenant.id, owner.username).await?;
+    enter_schema(conn, &tenant.schema).await?;
+    let mine = tenant_usage(ctx, conn, tenant.id, Some(owner.user_id), false).await?;
     check_quota(
         "your account",
-        mine.counted(),
+        mine.counted() + mine_submitted,
         limits.user_quota,
         incoming,
         what,
     )?;
-    let all = usage(ctx, conn, tenant.id, None, false).await?;
+    let all = tenant_usage(ctx, conn, tenant.id, None, false).await?;
     check_quota(
         &format!("the tenant {}", tenant.name),
-        all.counted(),
+        all.counted() + all_submitted,
         limits.tenant_quota,
         incoming,
         what,
@@ -431,9 +448,13 @@ pub async fn tenant(ctx: &Ctx, tenant_id: i64) -> AppResult<TenantStorage> {
 }
 
 async fn of_tenant(ctx: &Ctx, tenant: &Tenant) -> AppResult<TenantStorage> {
-    let limits = limits(ctx, tenant.id).await?;
+    let limits = limits(&ctx.pool, &ctx.storage, tenant.id).await?;
+    let (submissions, _) = submission_bytes(&ctx.pool, tenant.id, "").await?;
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let usage = usage(ctx, &mut tx, tenant.id, None, true).await?;
+    let usage = StorageUse {
+        submissions,
+        ..tenant_usage(ctx, &mut tx, tenant.id, None, true).await?
+    };
     tx.commit().await?;
     Ok(TenantStorage {
         tenant_id: tenant.id,
@@ -466,7 +487,7 @@ const CLEANUP_BATCH: i64 = 500;
 pub async fn remove_expired(ctx: &Ctx) -> AppResult<usize> {
     let mut removed = 0;
     for tenant in tenancy::all_tenants(ctx).await? {
-        let limits = limits(ctx, tenant.id).await?;
+        let limits = limits(&ctx.pool, &ctx.storage, tenant.id).await?;
         loop {
             let n = remove_expired_batch(ctx, &tenant, limits.retention_days).await?;
             removed += n;
