@@ -149,3 +149,51 @@ fn number<T: std::str::FromStr>(
             .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a number")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn storage_limits_come_in_mib_days_and_counts() {
+        assert_eq!(
+            storage_defaults(&env(&[])).unwrap(),
+            StorageDefaults::default()
+        );
+        let set = storage_defaults(&env(&[
+            ("EXECGOV_TENANT_QUOTA_MIB", "2048"),
+            ("EXECGOV_USER_QUOTA_MIB", "0"),
+            ("EXECGOV_RETENTION_DAYS", "7"),
+            ("EXECGOV_SIGNUPS_PER_ADDRESS", "3"),
+            ("EXECGOV_SIGNUPS_PER_HOUR", "50"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            set,
+            StorageDefaults {
+                tenant_quota: 2048 * 1024 * 1024,
+                user_quota: 0,
+                retention_days: 7,
+                signups_per_address: 3,
+                signups_per_hour: 50,
+            }
+        );
+        for bad in [
+            ("EXECGOV_RETENTION_DAYS", "0"),
+            ("EXECGOV_RETENTION_DAYS", "36501"),
+            ("EXECGOV_USER_QUOTA_MIB", "-1"),
+            ("EXECGOV_SIGNUPS_PER_HOUR", "many"),
+        ] {
+            assert!(storage_defaults(&env(&[bad])).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -262,6 +262,7 @@ pub struct Finished {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Not held by this agent"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "Past the 50 MiB of artifacts a run may hand back"),
     ))]
 async fn finish_execution(
     State(ctx): State<Ctx>,

@@ -110,6 +110,7 @@ fn inputs_as_form(inputs: &BTreeMap<String, Value>) -> Result<BTreeMap<String, S
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such skill for this user"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Bad inputs, one message per field"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "Past the request's size limit or the storage quota (which one, its use and limit)"),
     ))]
 async fn create_execution(
     State(ctx): State<Ctx>,

@@ -52,6 +52,7 @@ pub struct SubmissionForm {
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Not a tenant admin"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Identical to the live version"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "The archive or the form was refused, with the file and reason"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "Past the request's size limit or the storage quota (which one, its use and limit)"),
     ))]
 async fn create_submission(
     State(ctx): State<Ctx>,
