@@ -482,8 +482,8 @@ const CLEANUP_BATCH: i64 = 500;
 
 /// Removes the files (uploads, work folder, artifacts) and log lines of finished executions
 /// older than their tenant's retention, marks them, and records it in the tenant's audit (audit
-/// entries themselves are never removed); also drops rate-limit windows long past. Returns how
-/// many executions lost their files.
+/// entries themselves are never removed); the same for assistant attachments; also drops
+/// rate-limit windows long past. Returns how many executions lost their files.
 pub async fn remove_expired(ctx: &Ctx) -> AppResult<usize> {
     let mut removed = 0;
     for tenant in tenancy::all_tenants(ctx).await? {
@@ -495,6 +495,7 @@ pub async fn remove_expired(ctx: &Ctx) -> AppResult<usize> {
                 break;
             }
         }
+        remove_expired_attachments(ctx, &tenant, limits.retention_days).await?;
     }
     sqlx::query(
         "DELETE FROM public.rate_limit_counters WHERE window_start < now() - interval '1 day'",
@@ -502,6 +503,36 @@ pub async fn remove_expired(ctx: &Ctx) -> AppResult<usize> {
     .execute(&ctx.pool)
     .await?;
     Ok(removed)
+}
+
+/// Attachments count against their user's quota and are files for runs like uploads: they go
+/// after the same retention, the conversation's text staying.
+async fn remove_expired_attachments(ctx: &Ctx, tenant: &Tenant, days: i32) -> AppResult<()> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let (count, bytes): (i64, i64) = sqlx::query_as(
+        "WITH gone AS (DELETE FROM conversation_attachments \
+           WHERE created_at < now() - make_interval(days => $1) RETURNING size) \
+         SELECT count(*), coalesce(sum(size), 0)::bigint FROM gone",
+    )
+    .bind(days)
+    .fetch_one(&mut *tx)
+    .await?;
+    if count > 0 {
+        audit::record(
+            &mut tx,
+            AuditLog::Tenant,
+            &Actor::system(),
+            Event {
+                action: "storage.retention",
+                target: &format!("{count} attachments"),
+                detail: json!({ "retention_days": days, "attachments": count, "bytes": bytes }),
+                result: "ok",
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn remove_expired_batch(ctx: &Ctx, tenant: &Tenant, days: i32) -> AppResult<usize> {

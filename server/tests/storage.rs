@@ -595,6 +595,24 @@ async fn retention_removes_run_files_and_logs_and_keeps_the_record() {
         .await
         .unwrap();
     }
+    // An attachment older than the retention goes too; the conversation stays.
+    let session = server.login(ACME, "acme-user", PASSWORD).await;
+    let asked = server
+        .post_multipart(
+            ACME,
+            "/assistant/ask",
+            &[("request", "summarise this table")],
+            &[("files", "sales.csv", b"region,amount\nnorth,10\n")],
+            Some(&session),
+        )
+        .await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    sqlx::query(
+        "UPDATE tenant_1003.conversation_attachments SET created_at = now() - interval '31 days'",
+    )
+    .execute(&ctx.pool)
+    .await
+    .unwrap();
     let audit_before = count(
         &ctx,
         &format!("SELECT count(*) FROM tenant_1003.audit_log WHERE target = 'execution {old}'"),
@@ -611,8 +629,9 @@ async fn retention_removes_run_files_and_logs_and_keeps_the_record() {
         },
     );
     let removed_at = format!("SELECT count(*) FROM tenant_1003.executions WHERE id = {old} AND files_removed_at IS NOT NULL");
+    let attachments = "SELECT count(*) FROM tenant_1003.conversation_attachments";
     for _ in 0..100 {
-        if count(&ctx, &removed_at).await == 1 {
+        if count(&ctx, &removed_at).await == 1 && count(&ctx, attachments).await == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -644,9 +663,13 @@ async fn retention_removes_run_files_and_logs_and_keeps_the_record() {
             "SELECT count(*) FROM tenant_1003.audit_log WHERE action = 'storage.retention' AND actor = 'system'"
         )
         .await,
+        2
+    );
+    assert_eq!(count(&ctx, attachments).await, 0);
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM tenant_1003.conversation_turns").await,
         1
     );
-    let session = server.login(ACME, "acme-user", PASSWORD).await;
     let page = server
         .call(
             ACME,
