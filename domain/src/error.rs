@@ -18,7 +18,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     TooManyRequests(String),
-    /// A body larger than its route takes, or files the storage quota has no room for.
+    /// A body larger than its route takes, or files the storage quota has no room for: 413 for
+    /// both (the content is more than the server will take or keep for this caller), the message
+    /// saying which limit; not a 5xx, which clients would retry.
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
