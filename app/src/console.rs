@@ -7,6 +7,7 @@ use model::{AuditCheck, Principal, SessionInfo, Surface, TenantDetail, TenantSum
 use crate::auth::LoginForm;
 use crate::hot_updates::TenantSkills;
 use crate::layout::{or_error, when, Gate, Need};
+use crate::storage::{StorageTable, TenantStorageCard};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -189,6 +190,7 @@ fn TenantList() -> impl IntoView {
                 }))
             })}
         </Transition>
+        <StorageTable/>
     }
 }
 
@@ -301,6 +303,7 @@ fn TenantView() -> impl IntoView {
                                 <button type="submit">"Whitelist"</button>
                             </ActionForm>
                         </section>
+                        <TenantStorageCard tenant_id=t.id/>
                         <TenantSkills tenant_id=t.id/>
                     }
                 }))

@@ -231,6 +231,7 @@ pub(crate) fn execution_panel(e: ExecutionView, actions: ExecutionActions) -> im
             <h2>"Inputs"</h2>
             <pre>{e.inputs.clone()}</pre>
             <h2>"Log"</h2>
+            {e.files_removed.clone().map(|note| view! { <p class="hint" data-testid="files-removed">{note}</p> })}
             {(e.stdout_truncated || e.stderr_truncated).then(|| view! { <p class="hint">"Output truncated at the limit."</p> })}
             {log_pages(id, e.log_from, e.logs.len() as i64, e.log_lines)}
             <pre class="logs" data-testid="logs">

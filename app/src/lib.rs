@@ -13,6 +13,7 @@ mod layout;
 #[cfg(feature = "ssr")]
 mod server;
 mod skills;
+mod storage;
 mod tenant_front;
 mod tokens;
 

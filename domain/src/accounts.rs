@@ -478,6 +478,8 @@ pub async fn sign_up_free(
             "Self-signup is only open on the free edition.".into(),
         ));
     }
+    // Counted before any work (the password hash is deliberately slow), refused or not.
+    crate::storage::count_signup(ctx, meta.ip.as_deref()).await?;
     let (username, hash) = checked_credentials(username, password.clone()).await?;
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     insert_tenant_user(&mut tx, &username, &hash, TenantRole::Member).await?;

@@ -36,7 +36,7 @@ use crate::{Actor, AppError, AppResult, Ctx, RequestMeta};
 /// The longest an agent's claim request waits for work before answering "nothing".
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 /// An agent's artifacts of one run, at most (as the platform's own runs).
-pub const MAX_ARTIFACT_BYTES: usize = 64 * 1024 * 1024;
+pub const MAX_ARTIFACT_BYTES: usize = 50 * 1024 * 1024;
 /// Log lines in one batch, at most.
 pub const MAX_LOG_BATCH: usize = 1000;
 

@@ -18,6 +18,11 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// A body larger than its route takes, or files the storage quota has no room for: 413 for
+    /// both (the content is more than the server will take or keep for this caller), the message
+    /// saying which limit; not a 5xx, which clients would retry.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("database error: {0}")]
@@ -112,6 +117,7 @@ impl AppError {
             AppError::Unauthenticated(_) => ErrorKind::Unauthenticated,
             AppError::Forbidden(_) => ErrorKind::Forbidden,
             AppError::TooManyRequests(_) => ErrorKind::TooManyRequests,
+            AppError::TooLarge(_) => ErrorKind::TooLarge,
             AppError::Unavailable(_) => ErrorKind::Unavailable,
             AppError::Database(_) | AppError::Migration(_) | AppError::Internal(_) => {
                 ErrorKind::Internal

@@ -31,6 +31,7 @@ use crate::executors::{
     AssetKind, Executors, Limits, LogLine, Prepared, RunOutcome, RunRequest, RunStatus,
 };
 use crate::skills;
+use crate::storage;
 use crate::tenancy::Tenant;
 use crate::{Actor, AppError, AppResult, Ctx};
 
@@ -52,6 +53,8 @@ fn inputs_digest(inputs: &Value) -> String {
 
 /// The largest file one input may upload.
 pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
+/// The files of one request (a run, or a request to the assistant), at most.
+pub const MAX_REQUEST_FILES_BYTES: usize = 2 * MAX_UPLOAD_BYTES;
 
 /// A file a user uploaded for a file input.
 #[derive(Clone, Debug)]
@@ -162,6 +165,19 @@ pub async fn request_from(
                     .join("\n"),
             )
         })?;
+    let uploaded: usize = files.iter().map(|f| f.bytes.len()).sum();
+    storage::ensure_room(
+        ctx,
+        &mut tx,
+        tenant,
+        storage::Owner {
+            user_id: user.user_id,
+            username: user.principal.username(),
+        },
+        uploaded as i64,
+        "these uploads",
+    )
+    .await?;
     let inputs = Value::Object(inputs);
     let digest = inputs_digest(&inputs);
     let status = if skill.requires_confirmation {
@@ -464,6 +480,8 @@ struct DetailRow {
     result: Option<String>,
     stdout_truncated: bool,
     stderr_truncated: bool,
+    files_removed_at: Option<chrono::DateTime<chrono::Utc>>,
+    files_kept_days: Option<i32>,
 }
 
 /// One execution with its result, artifacts and the first page of its log, if this user may see
@@ -499,7 +517,8 @@ pub async fn view_from_line(
     let detail: DetailRow = sqlx::query_as(
         "SELECT v.version AS skill_version, e.reason, e.inputs, e.inputs_digest, \
          c.username AS confirmed_by, e.started_at, e.exit_code, e.result, e.stdout_truncated, \
-         e.stderr_truncated FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
+         e.stderr_truncated, e.files_removed_at, e.files_kept_days \
+         FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
          LEFT JOIN users c ON c.id = e.confirmed_by WHERE e.id = $1",
     )
     .bind(id)
@@ -531,6 +550,10 @@ pub async fn view_from_line(
         log_lines,
         can_confirm: status == ExecutionStatus::AwaitingConfirmation,
         can_cancel: !status.is_final(),
+        files_removed: detail
+            .files_removed_at
+            .zip(detail.files_kept_days)
+            .map(|(at, days)| storage::removed_note(at, days)),
         summary,
     })
 }
@@ -657,6 +680,18 @@ pub async fn artifact_file(
         ))
     };
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let removed: Option<(chrono::DateTime<chrono::Utc>, i32)> = sqlx::query_as(&format!(
+        "SELECT e.files_removed_at, e.files_kept_days FROM executions e \
+         WHERE {MAY_SEE} AND e.id = $3 AND e.files_removed_at IS NOT NULL"
+    ))
+    .bind(user.user_id)
+    .bind(user.principal.is_tenant_admin())
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((at, days)) = removed {
+        return Err(AppError::NotFound(storage::removed_note(at, days)));
+    }
     let size: i64 = sqlx::query_scalar(&format!(
         "SELECT a.size FROM artifacts a JOIN executions e ON e.id = a.execution_id \
          WHERE {MAY_SEE} AND e.id = $3 AND a.path = $4"
@@ -1617,12 +1652,22 @@ pub(crate) async fn finish(
     outcome: RunOutcome,
     then: Then<'_>,
 ) -> AppResult<(ExecutionStatus, Option<Claimed>)> {
-    let status = match outcome.status {
+    let mut status = match outcome.status {
         RunStatus::Succeeded => ExecutionStatus::Succeeded,
         RunStatus::Failed => ExecutionStatus::Failed,
         RunStatus::TimedOut => ExecutionStatus::TimedOut,
         RunStatus::Cancelled => ExecutionStatus::Cancelled,
     };
+    let mut refusal = None;
+    if status == ExecutionStatus::Succeeded && !outcome.artifacts.is_empty() {
+        let bytes = outcome.artifacts.iter().map(|a| a.size as i64).sum();
+        // A result without its files is not a success: the run fails, saying why.
+        refusal =
+            storage::artifacts_refusal(ctx, claimed.tenant_id, claimed.execution_id, bytes).await?;
+        if refusal.is_some() {
+            status = ExecutionStatus::Failed;
+        }
+    }
     let mut artifacts = Vec::new();
     let mut output = None;
     if status == ExecutionStatus::Succeeded && !outcome.artifacts.is_empty() {
@@ -1634,9 +1679,8 @@ pub(crate) async fn finish(
             .collect();
     }
     // A success needs no explanation; anything else always gets one.
-    let reason = outcome
-        .reason
-        .clone()
+    let reason = refusal
+        .or_else(|| outcome.reason.clone())
         .or_else(|| (status != ExecutionStatus::Succeeded).then(|| status.as_str().to_string()));
     let detail = FinishDetail {
         exit_code: outcome.exit_code,

@@ -23,6 +23,7 @@ use crate::audit::{self, AuditLog, Event};
 use crate::db::{enter_schema, leave_schema, TenantTx};
 use crate::skills::manifest::{self, FolderError, ScriptFolder};
 use crate::skills::{self, archive, Provenance};
+use crate::storage;
 use crate::tenancy::{self, Tenant};
 use crate::{Actor, AppError, AppResult, Ctx};
 
@@ -62,7 +63,7 @@ pub async fn submit(
         ));
     }
     let archive_name = submission.archive_name.clone();
-    let result = checked_submit(ctx, tenant, actor, submission).await;
+    let result = checked_submit(ctx, tenant, user, actor, submission).await;
     if let Err(err) = &result {
         let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
         audit::record(
@@ -85,6 +86,7 @@ pub async fn submit(
 async fn checked_submit(
     ctx: &Ctx,
     tenant: &Tenant,
+    user: &SignedIn,
     actor: &Actor,
     submission: NewSubmission,
 ) -> AppResult<i64> {
@@ -147,6 +149,23 @@ async fn checked_submit(
     }
 
     let mut tx = ctx.pool.begin().await?;
+    // The quota is checked (and its lock held) in this transaction, in the tenant's schema.
+    enter_schema(&mut tx, &tenant.schema).await?;
+    let stored: usize = folder.files.iter().map(|(_, bytes)| bytes.len()).sum();
+    let owner = storage::Owner {
+        user_id: user.user_id,
+        username: &actor.name,
+    };
+    storage::ensure_room(
+        ctx,
+        &mut tx,
+        tenant,
+        owner,
+        stored as i64,
+        "this submission's files",
+    )
+    .await?;
+    leave_schema(&mut tx).await?;
     let p = submission.proposed;
     // The id is random (public migration 0009): on the rare clash with an existing one, the
     // insert does nothing and a new id is drawn.

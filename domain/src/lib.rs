@@ -14,6 +14,7 @@ pub mod hot_updates;
 mod login_throttle;
 pub mod seed;
 pub mod skills;
+pub mod storage;
 pub mod tenancy;
 pub mod tokens;
 
@@ -39,6 +40,8 @@ pub struct Ctx {
     /// Woken when an execution is queued (from the queue's LISTEN connection, once workers
     /// run), so that idle workers and agents' long polls look again at once.
     pub queue_wake: Arc<Notify>,
+    /// Quotas, retention and sign-up limits unless a tenant has its own.
+    pub storage: storage::StorageDefaults,
 }
 
 impl Ctx {
@@ -49,7 +52,12 @@ impl Ctx {
             data_dir,
             queue: QueuePolicy::default(),
             queue_wake: Arc::new(Notify::new()),
+            storage: storage::StorageDefaults::default(),
         }
+    }
+
+    pub fn with_storage(self, storage: storage::StorageDefaults) -> Ctx {
+        Ctx { storage, ..self }
     }
 
     pub fn with_queue_policy(self, queue: QueuePolicy) -> Ctx {

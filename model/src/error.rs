@@ -11,6 +11,8 @@ pub enum ErrorKind {
     Unauthenticated,
     Forbidden,
     TooManyRequests,
+    /// Larger than a request may be, or than the storage quota leaves room for.
+    TooLarge,
     Unavailable,
     Internal,
 }
@@ -24,6 +26,7 @@ impl ErrorKind {
             ErrorKind::Unauthenticated => 401,
             ErrorKind::Forbidden => 403,
             ErrorKind::TooManyRequests => 429,
+            ErrorKind::TooLarge => 413,
             ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,
         }

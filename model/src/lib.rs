@@ -7,6 +7,7 @@ pub mod brain;
 mod error;
 pub mod hot_update;
 pub mod skill;
+pub mod storage;
 mod validation;
 
 pub use error::{ErrorKind, UserError};
@@ -319,6 +320,9 @@ pub struct ExecutionView {
     pub log_lines: i64,
     pub can_confirm: bool,
     pub can_cancel: bool,
+    /// Set once the retention period removed the run's files and log, saying when and why.
+    #[serde(default)]
+    pub files_removed: Option<String>,
 }
 
 /// A tenant a whitelisted tenant admin may enter, with the address to go to.

@@ -5,27 +5,28 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Extension, Form, Router};
 use domain::brain::conversations::{self, Asked};
 use domain::brain::Provider;
 use domain::caller::Caller;
-use domain::executions::MAX_UPLOAD_BYTES;
 use domain::{AppError, Ctx};
 
+use crate::limits::RUN_FILES;
 use crate::runs::{encode, read_form};
 
 /// The provider the server was started with.
 type Brain = Arc<dyn Provider>;
 
 pub fn routes(brain: Brain) -> Router<Ctx> {
-    // Room for a few attachments at the per-file limit.
-    let body_limit = DefaultBodyLimit::max(4 * MAX_UPLOAD_BYTES);
     Router::new()
-        .route("/assistant/ask", post(ask_new).layer(body_limit))
-        .route("/assistant/{id}/ask", post(ask_more).layer(body_limit))
+        .route("/assistant/ask", post(ask_new).layer(RUN_FILES.layer()))
+        .route(
+            "/assistant/{id}/ask",
+            post(ask_more).layer(RUN_FILES.layer()),
+        )
         .route("/assistant/{id}/turns/{turn}/run", post(run))
         .layer(Extension(brain))
 }
@@ -60,7 +61,7 @@ async fn ask(
     multipart: Multipart,
 ) -> Result<Response, AppError> {
     let (tenant, user) = caller.tenant_user()?;
-    let (form, files) = read_form(multipart).await?;
+    let (form, files) = read_form(multipart, RUN_FILES).await?;
     let request = form.get("request").map(String::as_str).unwrap_or("");
     let asked = conversations::ask(
         ctx,
@@ -80,7 +81,7 @@ async fn ask(
         }) => Ok(
             Redirect::to(&format!("/assistant/{conversation_id}#turn-{turn_id}")).into_response(),
         ),
-        Err(AppError::Invalid(message)) => {
+        Err(AppError::Invalid(message) | AppError::TooLarge(message)) => {
             let page =
                 conversation.map_or("/assistant".to_string(), |id| format!("/assistant/{id}"));
             Ok(Redirect::to(&format!("{page}?error={}", encode(&message))).into_response())

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use domain::brain::openai::OpenAiConfig;
 use domain::executors::SandboxConfig;
+use domain::storage::StorageDefaults;
 
 use crate::client::TrustedProxies;
 
@@ -38,6 +39,8 @@ pub struct Config {
     pub brain: Option<OpenAiConfig>,
     /// Reverse proxies whose `Forwarded`/`X-Forwarded-*` headers are believed; none by default.
     pub trusted_proxies: TrustedProxies,
+    /// Quotas, retention and sign-up limits of tenants whose own a super-admin has not set.
+    pub storage: StorageDefaults,
 }
 
 impl Config {
@@ -85,6 +88,7 @@ impl Config {
                 .unwrap_or_default()
                 .parse()
                 .map_err(|e| anyhow::anyhow!("EXECGOV_TRUSTED_PROXIES: {e}"))?,
+            storage: storage_defaults(&var)?,
             sandbox: {
                 let defaults = SandboxConfig::default();
                 SandboxConfig {
@@ -113,6 +117,34 @@ impl Config {
     }
 }
 
+/// `EXECGOV_TENANT_QUOTA_MIB`, `EXECGOV_USER_QUOTA_MIB`, `EXECGOV_RETENTION_DAYS`,
+/// `EXECGOV_SIGNUPS_PER_ADDRESS`, `EXECGOV_SIGNUPS_PER_HOUR`.
+fn storage_defaults(var: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<StorageDefaults> {
+    const MIB: i64 = 1024 * 1024;
+    let d = StorageDefaults::default();
+    let ranged = |name: &str, default: i64, max: i64| -> anyhow::Result<i64> {
+        match number(var(name), name, default)? {
+            n @ 0.. if n <= max => Ok(n),
+            n => bail!("{name}={n}: use 0 to {max}"),
+        }
+    };
+    let max_mib = 1024 * 1024 * 1024;
+    Ok(StorageDefaults {
+        tenant_quota: ranged("EXECGOV_TENANT_QUOTA_MIB", d.tenant_quota / MIB, max_mib)? * MIB,
+        user_quota: ranged("EXECGOV_USER_QUOTA_MIB", d.user_quota / MIB, max_mib)? * MIB,
+        retention_days: match ranged("EXECGOV_RETENTION_DAYS", d.retention_days.into(), 36500)? {
+            0 => bail!("EXECGOV_RETENTION_DAYS=0: keep run files at least 1 day"),
+            n => n as i32,
+        },
+        signups_per_address: ranged(
+            "EXECGOV_SIGNUPS_PER_ADDRESS",
+            d.signups_per_address,
+            1_000_000,
+        )?,
+        signups_per_hour: ranged("EXECGOV_SIGNUPS_PER_HOUR", d.signups_per_hour, 1_000_000)?,
+    })
+}
+
 fn number<T: std::str::FromStr>(
     value: Option<String>,
     name: &str,
@@ -123,5 +155,53 @@ fn number<T: std::str::FromStr>(
         Some(v) => v
             .parse()
             .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn storage_limits_come_in_mib_days_and_counts() {
+        assert_eq!(
+            storage_defaults(&env(&[])).unwrap(),
+            StorageDefaults::default()
+        );
+        let set = storage_defaults(&env(&[
+            ("EXECGOV_TENANT_QUOTA_MIB", "2048"),
+            ("EXECGOV_USER_QUOTA_MIB", "0"),
+            ("EXECGOV_RETENTION_DAYS", "7"),
+            ("EXECGOV_SIGNUPS_PER_ADDRESS", "3"),
+            ("EXECGOV_SIGNUPS_PER_HOUR", "50"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            set,
+            StorageDefaults {
+                tenant_quota: 2048 * 1024 * 1024,
+                user_quota: 0,
+                retention_days: 7,
+                signups_per_address: 3,
+                signups_per_hour: 50,
+            }
+        );
+        for bad in [
+            ("EXECGOV_RETENTION_DAYS", "0"),
+            ("EXECGOV_RETENTION_DAYS", "36501"),
+            ("EXECGOV_USER_QUOTA_MIB", "-1"),
+            ("EXECGOV_SIGNUPS_PER_HOUR", "many"),
+        ] {
+            assert!(storage_defaults(&env(&[bad])).is_err(), "{bad:?}");
+        }
     }
 }

@@ -6,6 +6,7 @@ mod brain;
 pub mod client;
 pub mod config;
 pub mod dbwatch;
+mod limits;
 pub mod postgres;
 mod runs;
 mod same_origin;
@@ -81,6 +82,8 @@ pub fn router_with_brain(
             provide_ctx,
             shell,
         ))
+        // Server functions read their bodies whole, without a limit of their own.
+        .layer(middleware::from_fn(limits::small_bodies))
         // Leptos has had rare renders that never finish (lost wake-ups in Suspense); such a
         // request is answered 503 instead of holding its connection forever. The run routes,
         // the assistant's (uploads, a provider's answer), submissions and live event streams

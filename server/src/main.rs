@@ -141,6 +141,7 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         reserve_for: Duration::from_millis(config.reserve_ms),
         ..QueuePolicy::default()
     });
+    let ctx = ctx.with_storage(config.storage);
     let seeded = seed::seed_demo(&ctx, config.seed_password.as_deref()).await?;
     let passwords_file = config.data_dir.join("initial-passwords.txt");
     if !seeded.is_empty() && config.seed_password.is_none() {
@@ -153,6 +154,8 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         .context("making the data directory's tenant folders private")?;
     let executors = Arc::new(Executors::new(config.sandbox.clone()));
     executions::start_workers(ctx.clone(), executors, config.workers, ctx.queue.clone());
+    // Run files and logs past their tenant's retention go, hourly.
+    domain::storage::start_cleanup(ctx.clone(), Default::default());
 
     // Bound before anything is printed: on port 0 the system picks the port, and the welcome
     // says which.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path};
+use axum::extract::{Multipart, Path};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,19 +14,17 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use domain::accounts::SignedIn;
 use domain::caller::Caller;
-use domain::executions::{self, Upload, MAX_UPLOAD_BYTES};
+use domain::executions::{self, Upload};
 use domain::tenancy::Tenant;
 use domain::{Actor, AppError, Ctx};
 use futures::stream::{self, Stream};
 use model::ExecutionStatus;
 
+use crate::limits::{BodyLimit, RUN_FILES};
+
 pub fn routes() -> Router<Ctx> {
     Router::new()
-        .route(
-            "/skills/{slug}/run",
-            // Room for a few uploads at the per-file limit.
-            post(run).layer(DefaultBodyLimit::max(4 * MAX_UPLOAD_BYTES)),
-        )
+        .route("/skills/{slug}/run", post(run).layer(RUN_FILES.layer()))
         .route("/executions/{id}/artifacts/{*path}", get(download))
         .route("/executions/{id}/events", get(events))
 }
@@ -40,7 +38,7 @@ async fn run(
     multipart: Multipart,
 ) -> Result<Response, AppError> {
     let (tenant, user) = caller.tenant_user()?;
-    let (mut form, mut files) = read_form(multipart).await?;
+    let (mut form, mut files) = read_form(multipart, RUN_FILES).await?;
     // "Run again": files not chosen anew are taken from the earlier execution.
     let rerun_of = form.remove("rerun_of").and_then(|v| v.parse::<i64>().ok());
     let requested = async {
@@ -55,7 +53,7 @@ async fn run(
     };
     match requested.await {
         Ok(id) => Ok(Redirect::to(&format!("/executions/{id}")).into_response()),
-        Err(AppError::Invalid(message)) => {
+        Err(AppError::Invalid(message) | AppError::TooLarge(message)) => {
             let mut back = format!("/skills/{slug}?error={}", encode(&message));
             if let Some(previous) = rerun_of {
                 back.push_str(&format!("&rerun={previous}"));
@@ -147,25 +145,42 @@ async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// A multipart form's text fields and chosen files (file inputs left empty are skipped).
+/// A multipart form's text fields and chosen files (file inputs left empty are skipped), read
+/// within `limit`: a file or a body past it stops the reading with 413.
 pub(crate) async fn read_form(
     mut multipart: Multipart,
+    limit: BodyLimit,
 ) -> Result<(BTreeMap<String, String>, Vec<Upload>), AppError> {
     let mut form = BTreeMap::new();
     let mut files = Vec::new();
+    let mut files_bytes = 0;
     let bad_form = |e: axum::extract::multipart::MultipartError| {
-        AppError::Invalid(format!("The form could not be read: {e}"))
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            limit.too_large()
+        } else {
+            AppError::Invalid(format!("The form could not be read: {e}"))
+        }
     };
-    while let Some(field) = multipart.next_field().await.map_err(bad_form)? {
+    while let Some(mut field) = multipart.next_field().await.map_err(bad_form)? {
         let name = field.name().unwrap_or_default().to_string();
         match field.file_name().map(str::to_string) {
             // A file input left empty arrives as a part with an empty name.
             Some(file_name) if !file_name.is_empty() => {
-                let bytes = field.bytes().await.map_err(bad_form)?;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+                    if bytes.len() + chunk.len() > limit.file {
+                        return Err(limit.file_too_large(&name));
+                    }
+                    files_bytes += chunk.len();
+                    if files_bytes > limit.files {
+                        return Err(limit.too_large());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
                 files.push(Upload {
                     field: name,
                     file_name,
-                    bytes: bytes.to_vec(),
+                    bytes,
                 });
             }
             Some(_) => {}

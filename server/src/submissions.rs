@@ -1,24 +1,21 @@
 //! The hot-update submission form's endpoint (multipart, so the archive uploads without
 //! JavaScript). The owning tenant is the one of the Host it arrives on, never a form field.
 
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{Multipart, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
 use domain::caller::Caller;
-use domain::hot_updates::{self, NewSubmission, MAX_ARCHIVE_BYTES};
+use domain::hot_updates::{self, NewSubmission};
 use domain::{AppError, Ctx};
 use model::hot_update::SkillFlags;
 use model::skill::RiskLevel;
 
+use crate::limits::SUBMISSION;
 use crate::runs::{encode, read_form};
 
 pub fn routes() -> Router<Ctx> {
-    Router::new().route(
-        "/submissions",
-        // The archive plus the form's few text fields.
-        post(submit).layer(DefaultBodyLimit::max(MAX_ARCHIVE_BYTES + 64 * 1024)),
-    )
+    Router::new().route("/submissions", post(submit).layer(SUBMISSION.layer()))
 }
 
 /// Success: to the submission's timeline; refused: back to the form with the reason.
@@ -36,10 +33,11 @@ async fn submit(
     };
     match result {
         Ok(id) => Ok(Redirect::to(&format!("/submissions/{id}")).into_response()),
-        Err(AppError::Invalid(message) | AppError::Conflict(message)) => Ok(Redirect::to(
-            &format!("/submissions/new?error={}", encode(&message)),
-        )
-        .into_response()),
+        Err(
+            AppError::Invalid(message) | AppError::Conflict(message) | AppError::TooLarge(message),
+        ) => Ok(
+            Redirect::to(&format!("/submissions/new?error={}", encode(&message))).into_response(),
+        ),
         Err(other) => Err(other),
     }
 }
@@ -48,7 +46,7 @@ async fn submit(
 /// `manual_allowed`, `ai_callable`, `requires_confirmation` (`true` when ticked). The page's
 /// form and the REST API send the same fields.
 pub(crate) async fn read_submission(multipart: Multipart) -> Result<NewSubmission, AppError> {
-    let (form, files) = read_form(multipart).await?;
+    let (form, files) = read_form(multipart, SUBMISSION).await?;
     let checked = |name: &str| form.get(name).is_some_and(|v| v == "true");
     let archive = files.into_iter().find(|f| f.field == "archive");
     let risk = form.get("risk").map(String::as_str).unwrap_or_default();

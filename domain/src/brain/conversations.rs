@@ -26,6 +26,7 @@ use crate::audit::{self, AuditLog, Event};
 use crate::db::TenantTx;
 use crate::executions::{self, Upload, MAX_UPLOAD_BYTES};
 use crate::skills::{tenant_role, MAY_RUN};
+use crate::storage;
 use crate::tenancy::Tenant;
 use crate::{Actor, AppError, AppResult, Ctx};
 
@@ -313,6 +314,20 @@ pub async fn ask(
             .await?
         }
     };
+    let attached: usize = files.iter().map(|f| f.bytes.len()).sum();
+    let owner = storage::Owner {
+        user_id: user.user_id,
+        username: user.principal.username(),
+    };
+    storage::ensure_room(
+        ctx,
+        &mut tx,
+        tenant,
+        owner,
+        attached as i64,
+        "these attachments",
+    )
+    .await?;
     for file in files {
         attach(&mut tx, actor, conversation_id, file).await?;
     }

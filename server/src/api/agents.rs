@@ -15,7 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use domain::agent_auth::{body_sha256, SignedRequest};
-use domain::agents::{self, Agent, MAX_ARTIFACT_BYTES};
+use domain::agents::{self, Agent};
 use domain::caller::Caller;
 use domain::tenancy::Tenant;
 use domain::{AppError, Ctx};
@@ -30,9 +30,10 @@ use utoipa_axum::routes;
 
 use super::{tenant_caller, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Problem, TenantUser};
 use crate::bearer_token;
+use crate::limits::{AGENT_ARTIFACTS, AGENT_JSON_BYTES};
 
 /// The largest request an agent sends: a finish with its artifacts.
-const BODY_LIMIT: usize = MAX_ARTIFACT_BYTES + 1024 * 1024;
+const BODY_LIMIT: usize = AGENT_ARTIFACTS.files + 1024 * 1024;
 
 pub fn routes() -> OpenApiRouter<Ctx> {
     let protocol = OpenApiRouter::new()
@@ -42,13 +43,18 @@ pub fn routes() -> OpenApiRouter<Ctx> {
         .routes(routes!(renew_lease))
         .routes(routes!(append_logs))
         .routes(routes!(job_bundle))
-        .routes(routes!(finish_execution))
+        .layer(DefaultBodyLimit::max(AGENT_JSON_BYTES))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(finish_execution))
+                .layer(AGENT_ARTIFACTS.layer()),
+        )
         .layer(middleware::from_fn(digest_body));
     OpenApiRouter::new()
         .merge(protocol)
         .routes(routes!(list_agents))
         .routes(routes!(revoke_agent))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(AGENT_JSON_BYTES))
 }
 
 /// The SHA-256 of an agent request's body, which its signature covers.
@@ -309,6 +315,7 @@ pub struct Finished {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Not held by this agent"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "Past the 50 MiB of artifacts a run may hand back"),
     ))]
 async fn finish_execution(
     State(ctx): State<Ctx>,
@@ -316,7 +323,7 @@ async fn finish_execution(
     ApiPath(id): ApiPath<i64>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Finished>> {
-    let (mut fields, files) = crate::runs::read_form(multipart?).await?;
+    let (mut fields, files) = crate::runs::read_form(multipart?, AGENT_ARTIFACTS).await?;
     let report = fields.remove("report").ok_or_else(|| {
         AppError::Invalid("The form needs a 'report' part with the JSON report.".into())
     })?;

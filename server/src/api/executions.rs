@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use domain::executions::{self, Upload, MAX_UPLOAD_BYTES};
+use domain::executions::{self, Upload};
 use domain::{AppError, Ctx};
 use model::{ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView};
 use serde::{Deserialize, Serialize};
@@ -15,18 +15,19 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::limits::RUN_FILES;
+
 use super::{ApiError, ApiPath, ApiQuery, ApiResult, Problem, TenantUser};
 
 pub fn routes() -> OpenApiRouter<Ctx> {
     OpenApiRouter::new()
         .routes(routes!(create_execution, list_executions))
+        .layer(RUN_FILES.layer())
         .routes(routes!(get_execution))
         .routes(routes!(execution_logs))
         .routes(routes!(confirm_execution))
         .routes(routes!(cancel_execution))
         .routes(routes!(download_artifact))
-        // Room for a few uploads at the per-file limit.
-        .layer(DefaultBodyLimit::max(4 * MAX_UPLOAD_BYTES))
 }
 
 /// What to run: the skill and its inputs, typed as the skill's input schema says. File inputs
@@ -61,7 +62,7 @@ impl<S: Send + Sync> FromRequest<S> for ExecutionRequest {
             let form = Multipart::from_request(req, state)
                 .await
                 .map_err(|e| invalid(format!("The form could not be read: {e}")))?;
-            let (mut fields, files) = crate::runs::read_form(form).await?;
+            let (mut fields, files) = crate::runs::read_form(form, RUN_FILES).await?;
             let json = fields.remove("request").ok_or_else(|| {
                 invalid("The multipart form needs a 'request' part with the JSON request.".into())
             })?;
@@ -109,6 +110,7 @@ fn inputs_as_form(inputs: &BTreeMap<String, Value>) -> Result<BTreeMap<String, S
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such skill for this user"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Bad inputs, one message per field"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "Past the request's size limit or the storage quota (which one, its use and limit)"),
     ))]
 async fn create_execution(
     State(ctx): State<Ctx>,

@@ -1,11 +1,11 @@
 //! `/api/v1/submissions`: hot-update submissions by tenant admins (e.g. `execgov-cli push`).
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use domain::hot_updates::{self, Viewer, MAX_ARCHIVE_BYTES};
+use domain::hot_updates::{self, Viewer};
 use domain::Ctx;
 use model::hot_update::SubmissionDetail;
 use model::skill::RiskLevel;
@@ -15,13 +15,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiPath, ApiResult, Problem, TenantUser};
+use crate::limits::SUBMISSION;
 use crate::submissions::read_submission;
 
 pub fn routes() -> OpenApiRouter<Ctx> {
     OpenApiRouter::new()
         .routes(routes!(create_submission))
         .routes(routes!(get_submission))
-        .layer(DefaultBodyLimit::max(MAX_ARCHIVE_BYTES + 64 * 1024))
+        .layer(SUBMISSION.layer())
 }
 
 /// The submission form, as `multipart/form-data`.
@@ -51,6 +52,7 @@ pub struct SubmissionForm {
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Not a tenant admin"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Identical to the live version"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "The archive or the form was refused, with the file and reason"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "Past the request's size limit or the storage quota (which one, its use and limit)"),
     ))]
 async fn create_submission(
     State(ctx): State<Ctx>,

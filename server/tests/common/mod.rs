@@ -299,7 +299,7 @@ impl Reply {
 
     /// Asserts a server function call failed with one of `kinds`, answered with that kind's
     /// HTTP status (`Invalid` 422, `Conflict` 409, `NotFound` 404, `Unauthenticated` 401,
-    /// `Forbidden` 403, `TooManyRequests` 429, `Unavailable` 503, `Internal` 500).
+    /// `Forbidden` 403, `TooManyRequests` 429, `TooLarge` 413, `Unavailable` 503, `Internal` 500).
     #[track_caller]
     pub fn assert_refused(&self, kinds: &[&str]) {
         let kind = self.error_kind();
@@ -334,6 +334,7 @@ pub fn status_of_kind(kind: &str) -> Option<u16> {
         "Unauthenticated" => 401,
         "Forbidden" => 403,
         "TooManyRequests" => 429,
+        "TooLarge" => 413,
         "Unavailable" => 503,
         "Internal" => 500,
         _ => return None,
