@@ -302,7 +302,7 @@ async fn run_uploads_past_the_tenant_quota_are_refused_with_413_and_nothing_is_s
         &actor("acme-user"),
         "ci",
         None,
-        domain::tokens::TokenKind::Personal,
+        &domain::tokens::NewToken::Personal,
     )
     .await
     .unwrap()
