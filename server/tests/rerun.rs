@@ -17,26 +17,9 @@ const CSV: &[u8] = b"region,amount\nnorth,10\nsouth,20\n";
 
 /// Registers (or adds a version to) skill `slug` whose one input `data` is of type `kind`.
 async fn register_with_data_input(ctx: &Ctx, tenant: &Tenant, slug: &str, kind: &str) {
-    let manifest = format!(
-        "name = \"{slug}\"\nslug = \"{slug}\"\ndescription = \"A test skill.\"\n\
-         output = \"nothing\"\nrisk = \"low\"\n\n\
-         [[inputs]]\nname = \"data\"\nlabel = \"Data\"\ntype = \"{kind}\"\n"
-    );
-    let folder = domain::skills::manifest::load_script_folder(vec![
-        ("main.sh".into(), b"cat \"$EXECGOV_INPUTS\"\n".to_vec()),
-        ("README.md".into(), b"# A test skill\n".to_vec()),
-        ("skill.toml".into(), manifest.into_bytes()),
-    ])
-    .unwrap();
-    domain::skills::register(
-        ctx,
-        tenant,
-        &domain::Actor::system(),
-        &folder,
-        &[model::TenantRole::Member],
-    )
-    .await
-    .unwrap();
+    let input = format!("\n[[inputs]]\nname = \"data\"\nlabel = \"Data\"\ntype = \"{kind}\"\n");
+    let main = "cat \"$EXECGOV_INPUTS\"\n";
+    register_skill(ctx, tenant, (slug, "main.sh", main), &input).await;
 }
 
 /// A queued execution of `slug` with the text input `data` = `value`.
@@ -45,6 +28,41 @@ async fn request_text(ctx: &Ctx, tenant: &Tenant, user: &SignedIn, slug: &str, v
     executions::request(ctx, tenant, user, &actor("acme-admin"), slug, &form, &[])
         .await
         .unwrap()
+}
+
+/// Posts `slug`'s run form as `session`: text `fields` and `files`.
+async fn post_run(
+    server: &TestServer,
+    session: &str,
+    slug: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, &str, &[u8])],
+) -> Reply {
+    let path = format!("/skills/{slug}/run");
+    server
+        .post_multipart(ACME, &path, fields, files, Some(session))
+        .await
+}
+
+/// "Run again" of execution `earlier` through `slug`'s form, choosing no file anew.
+async fn run_again(server: &TestServer, session: &str, slug: &str, earlier: i64) -> Reply {
+    post_run(
+        server,
+        session,
+        slug,
+        &[("rerun_of", &earlier.to_string())],
+        &[],
+    )
+    .await
+}
+
+/// The execution a run form's answer leads to.
+fn execution_of(reply: Reply) -> i64 {
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let to = reply.location.unwrap();
+    to.strip_prefix("/executions/")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("not an execution's page: {to}"))
 }
 
 async fn executions_of(ctx: &Ctx, slug: &str) -> i64 {
@@ -95,15 +113,7 @@ async fn run_again_never_takes_a_file_path_from_an_input_value() {
         let earlier = request_text(ctx, &acme, &admin, "echo-text", value).await;
 
         // Run again as another skill: refused, nothing created, nothing read.
-        let reply = server
-            .post_multipart(
-                ACME,
-                "/skills/csv-summary/run",
-                &[("rerun_of", &earlier.to_string())],
-                &[],
-                Some(&session),
-            )
-            .await;
+        let reply = run_again(&server, &session, "csv-summary", earlier).await;
         assert_eq!(reply.status, 404, "{value}: {}", reply.body);
         let refused = executions::previous_uploads(ctx, &acme, &admin, earlier, "csv-summary", &[])
             .await
@@ -122,15 +132,7 @@ async fn run_again_never_takes_a_file_path_from_an_input_value() {
     register_with_data_input(ctx, &acme, "two-faced", "string").await;
     let earlier = request_text(ctx, &acme, &admin, "two-faced", "files//etc/passwd").await;
     register_with_data_input(ctx, &acme, "two-faced", "file").await;
-    let reply = server
-        .post_multipart(
-            ACME,
-            "/skills/two-faced/run",
-            &[("rerun_of", &earlier.to_string())],
-            &[],
-            Some(&session),
-        )
-        .await;
+    let reply = run_again(&server, &session, "two-faced", earlier).await;
     assert_eq!(reply.status, 303, "{}", reply.body);
     let back = reply.location.unwrap();
     assert!(back.starts_with("/skills/two-faced?error=data"), "{back}");
@@ -150,22 +152,15 @@ async fn run_again_reuses_the_recorded_upload_while_it_is_unchanged() {
     let acme = tenant_of(ctx, ACME).await;
     let session = server.login(ACME, "acme-user", PASSWORD).await;
 
-    let first = server
-        .post_multipart(
-            ACME,
-            "/skills/csv-summary/run",
-            &[],
-            &[("data", "sales.csv", CSV)],
-            Some(&session),
-        )
-        .await;
-    assert_eq!(first.status, 303, "{}", first.body);
-    let first_id: i64 = first
-        .location
-        .unwrap()
-        .trim_start_matches("/executions/")
-        .parse()
-        .unwrap();
+    let first = post_run(
+        &server,
+        &session,
+        "csv-summary",
+        &[],
+        &[("data", "sales.csv", CSV)],
+    )
+    .await;
+    let first_id = execution_of(first);
     assert_eq!(
         count(
             ctx,
@@ -180,22 +175,8 @@ async fn run_again_reuses_the_recorded_upload_while_it_is_unchanged() {
     );
 
     // Run again without choosing the file: the recorded one is reused.
-    let again = server
-        .post_multipart(
-            ACME,
-            "/skills/csv-summary/run",
-            &[("rerun_of", &first_id.to_string())],
-            &[],
-            Some(&session),
-        )
-        .await;
-    assert_eq!(again.status, 303, "{}", again.body);
-    let again_id: i64 = again
-        .location
-        .unwrap()
-        .trim_start_matches("/executions/")
-        .parse()
-        .unwrap();
+    let again = run_again(&server, &session, "csv-summary", first_id).await;
+    let again_id = execution_of(again);
     let reused = ctx.inputs_dir(acme.id, again_id).join("sales.csv");
     assert_eq!(std::fs::read(&reused).unwrap(), CSV);
 
@@ -209,15 +190,7 @@ async fn run_again_reuses_the_recorded_upload_while_it_is_unchanged() {
             std::fs::remove_file(&stored).unwrap();
             std::fs::write(&stored, b"region,amount\nwest,99\n").unwrap();
         }
-        let reply = server
-            .post_multipart(
-                ACME,
-                "/skills/csv-summary/run",
-                &[("rerun_of", &first_id.to_string())],
-                &[],
-                Some(&session),
-            )
-            .await;
+        let reply = run_again(&server, &session, "csv-summary", first_id).await;
         assert_eq!(reply.status, 303, "{swap}: {}", reply.body);
         let back = reply.location.unwrap();
         assert!(
@@ -228,15 +201,13 @@ async fn run_again_reuses_the_recorded_upload_while_it_is_unchanged() {
     }
 
     // A new file chosen for the input replaces the earlier one, whatever became of it.
-    let fresh = server
-        .post_multipart(
-            ACME,
-            "/skills/csv-summary/run",
-            &[("rerun_of", &first_id.to_string())],
-            &[("data", "new.csv", b"region,amount\neast,5\n")],
-            Some(&session),
-        )
-        .await;
-    assert_eq!(fresh.status, 303, "{}", fresh.body);
-    assert!(fresh.location.unwrap().starts_with("/executions/"));
+    let fresh = post_run(
+        &server,
+        &session,
+        "csv-summary",
+        &[("rerun_of", &first_id.to_string())],
+        &[("data", "new.csv", b"region,amount\neast,5\n")],
+    )
+    .await;
+    execution_of(fresh);
 }

@@ -803,9 +803,21 @@ pub async fn register_script(
     (slug, entry, main): (&str, &str, &str),
     timeout_seconds: u32,
 ) {
+    let extra = format!("timeout_seconds = {timeout_seconds}\n");
+    register_skill(ctx, tenant, (slug, entry, main), &extra).await;
+}
+
+/// Registers in `tenant`, for its members, a one-file skill (or a new version of it) whose
+/// manifest names `slug` and ends with `extra` (e.g. limits and `[[inputs]]` blocks).
+pub async fn register_skill(
+    ctx: &Ctx,
+    tenant: &domain::tenancy::Tenant,
+    (slug, entry, main): (&str, &str, &str),
+    extra: &str,
+) {
     let manifest = format!(
         "name = \"{slug}\"\nslug = \"{slug}\"\ndescription = \"A test skill.\"\n\
-         output = \"whatever it writes\"\nrisk = \"low\"\ntimeout_seconds = {timeout_seconds}\n"
+         output = \"whatever it writes\"\nrisk = \"low\"\n{extra}"
     );
     let folder = domain::skills::manifest::load_script_folder(vec![
         (entry.to_string(), main.as_bytes().to_vec()),
