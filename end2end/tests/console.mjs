@@ -107,7 +107,7 @@ test('super-admin creates tenant Initech at initech.localhost; its admin signs i
             await page.locator('[data-testid=tenant-status]', { hasText: /^active$/ }).waitFor();
         }
     }
-    const facts = await page.locator('dl.facts').textContent();
+    const facts = await page.locator('dl.facts', { hasText: 'Schema' }).textContent();
     assert.match(facts, new RegExp(INITECH.admin), 'the initial admin is listed');
     await console_.close();
 

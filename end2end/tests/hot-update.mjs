@@ -486,7 +486,7 @@ test('the super-admin withdraws a version on the console; the tenant admin sees 
     // Console → Tenants → Acme: withdraw the live version 2 with a reason.
     const why = `leaks the probe ${tag}`;
     await gotoHydrated(reviewer.page, url(CONSOLE, '/tenants'));
-    await reviewer.page.getByRole('link', { name: 'Acme', exact: true }).click();
+    await reviewer.page.getByTestId('tenants').getByRole('link', { name: 'Acme', exact: true }).click();
     await reviewer.page.waitForURL(/\/tenants\/\d+$/);
     await waitHydrated(reviewer.page);
     const row2 = reviewer.page.locator(`table[data-testid=versions][data-skill="${v1.slug}"] tr[data-version="2"]`);
