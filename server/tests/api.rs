@@ -171,26 +171,6 @@ fn assert_ok(reply: &ApiReply, status: u16) -> Value {
     reply.json()
 }
 
-/// Creates a token through the tokens page's server function (a signed-in session); returns
-/// (id, secret).
-async fn session_token(server: &TestServer, host: &str, username: &str) -> (i64, String) {
-    let session = server.login(host, username, PASSWORD).await;
-    let reply = server
-        .call(
-            host,
-            "create-token",
-            &[("name", &format!("{username} laptop")), ("days", "30")],
-            Some(&session),
-        )
-        .await;
-    reply.assert_ok();
-    let created = reply.json();
-    (
-        created["token"]["id"].as_i64().expect("a token id"),
-        created["secret"].as_str().expect("a secret").to_string(),
-    )
-}
-
 /// The execution's id from a `201 Created` answer, checking its `Location`.
 #[track_caller]
 fn created_execution(reply: &ApiReply) -> i64 {

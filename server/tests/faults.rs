@@ -62,21 +62,6 @@ fn in_url(text: &str) -> String {
         .collect()
 }
 
-/// A personal access token of `username` on `host`, made on the tokens page.
-async fn token(server: &TestServer, host: &str, username: &str) -> String {
-    let session = server.login(host, username, PASSWORD).await;
-    let reply = server
-        .call(
-            host,
-            "create-token",
-            &[("name", "faults"), ("days", "30")],
-            Some(&session),
-        )
-        .await;
-    reply.assert_ok();
-    reply.json()["secret"].as_str().unwrap().to_string()
-}
-
 async fn executions_in(server: &TestServer, schema: &str) -> i64 {
     count(
         &server.ctx,
@@ -94,7 +79,7 @@ async fn executions_in(server: &TestServer, schema: &str) -> i64 {
 async fn nul_text_and_file_paths_in_run_inputs_are_refused_everywhere() {
     let server = start_server(seeded_ctx().await).await;
     let globex = tenant_of(&server.ctx, GLOBEX).await;
-    let token = token(&server, GLOBEX, "globex-user").await;
+    let token = session_token(&server, GLOBEX, "globex-user").await.1;
     let session = server.login(GLOBEX, "globex-user", PASSWORD).await;
 
     let api = |body: Value| {
@@ -230,8 +215,8 @@ fn plausible(doc: &Value, schema: &Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_text_input_of_the_api_and_the_forms_takes_hostile_text_without_a_server_error() {
     let server = start_server(seeded_ctx().await).await;
-    let acme_token = token(&server, ACME, "acme-admin").await;
-    let globex_token = token(&server, GLOBEX, "globex-admin").await;
+    let acme_token = session_token(&server, ACME, "acme-admin").await.1;
+    let globex_token = session_token(&server, GLOBEX, "globex-admin").await.1;
     let mut wrong = Vec::new();
     let mut tried = 0;
     let mut check = |what: String, status: u16, body: &str| {
@@ -688,7 +673,7 @@ async fn a_long_log_pages_through_to_its_last_line() {
         60,
     )
     .await;
-    let token = token(&server, ACME, "acme-user").await;
+    let token = session_token(&server, ACME, "acme-user").await.1;
     let get = |path: String| {
         let server = &server;
         let token = token.clone();
@@ -856,7 +841,7 @@ async fn a_killed_private_postgres_is_restarted_and_requests_fail_fast_meanwhile
     // Only its HTTP helpers: the database behind this server is its own.
     let tester = TestServer::at(server.addr, fresh_ctx().await);
     let session = tester.login(ACME, "acme-user", PASSWORD).await;
-    let token = token(&tester, ACME, "acme-user").await;
+    let token = session_token(&tester, ACME, "acme-user").await.1;
     let cookie = || ("cookie", format!("execgov_session={session}"));
     let bearer = || ("authorization", format!("Bearer {token}"));
     let requests = || {

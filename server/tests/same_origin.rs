@@ -288,17 +288,7 @@ async fn sign_in_from_another_site_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_token_calls_are_unaffected() {
     let server = start_server(seeded_ctx().await).await;
-    let session = server.login(ACME, "acme-admin", PASSWORD).await;
-    let created = server
-        .call(
-            ACME,
-            "create-token",
-            &[("name", "ci"), ("days", "1")],
-            Some(&session),
-        )
-        .await;
-    created.assert_ok();
-    let secret = created.json()["secret"].as_str().unwrap().to_string();
+    let (_, secret) = session_token(&server, ACME, "acme-admin").await;
     let reply = server
         .api_with_headers(
             reqwest::Method::POST,

@@ -835,3 +835,23 @@ pub async fn register_skill(
     .await
     .unwrap();
 }
+
+/// Creates a token through the tokens page's server function (a signed-in session); returns
+/// (id, secret).
+pub async fn session_token(server: &TestServer, host: &str, username: &str) -> (i64, String) {
+    let session = server.login(host, username, PASSWORD).await;
+    let reply = server
+        .call(
+            host,
+            "create-token",
+            &[("name", &format!("{username} laptop")), ("days", "30")],
+            Some(&session),
+        )
+        .await;
+    reply.assert_ok();
+    let created = reply.json();
+    (
+        created["token"]["id"].as_i64().expect("a token id"),
+        created["secret"].as_str().expect("a secret").to_string(),
+    )
+}
