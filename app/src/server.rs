@@ -26,6 +26,7 @@ pub fn caller() -> Result<(Ctx, Caller), UserError> {
 /// HTTP status, so clients and logs see 401/403/409/422 rather than a blanket 500. A plain HTML
 /// form post (no JavaScript) keeps the redirect back to its page that leptos answers with.
 pub fn user_error(err: AppError) -> UserError {
+    let retry_after = err.retry_after();
     let user: UserError = err.into();
     let form_post = use_context::<Parts>().is_some_and(|parts| {
         parts
@@ -36,6 +37,9 @@ pub fn user_error(err: AppError) -> UserError {
     });
     if !form_post {
         set_error_status(&user);
+        if let (Some(response), Some(value)) = (use_context::<ResponseOptions>(), retry_after) {
+            response.insert_header(axum::http::header::RETRY_AFTER, value);
+        }
     }
     user
 }

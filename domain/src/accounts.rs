@@ -192,7 +192,7 @@ pub async fn login(
     let attempt = login_throttle::Attempt::new(realm_key, username, meta.ip.as_deref());
 
     let outcome = match login_throttle::admit(ctx, &attempt).await? {
-        Err(refused) => Err(AppError::TooManyRequests(refused)),
+        Err(refused) => Err(refused),
         Ok(slowdown) => {
             tokio::time::sleep(slowdown).await;
             match check_password(ctx, realm, &tables, username, password).await? {
@@ -208,7 +208,7 @@ pub async fn login(
     };
     let reason = match &outcome {
         Ok(_) => "ok",
-        Err(AppError::TooManyRequests(_)) => "throttled",
+        Err(AppError::TooManyRequests { .. }) => "throttled",
         Err(AppError::Unauthenticated(m)) if m.contains("disabled") => "disabled",
         Err(_) => "bad credentials",
     };

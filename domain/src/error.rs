@@ -16,8 +16,12 @@ pub enum AppError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
-    #[error("{0}")]
-    TooManyRequests(String),
+    /// Refused for now: the message says when to try again, and so does `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_seconds: u64,
+    },
     /// A body larger than its route takes, or files the storage quota has no room for: 413 for
     /// both (the content is more than the server will take or keep for this caller), the message
     /// saying which limit; not a 5xx, which clients would retry.
@@ -116,7 +120,7 @@ impl AppError {
             AppError::NotFound(_) => ErrorKind::NotFound,
             AppError::Unauthenticated(_) => ErrorKind::Unauthenticated,
             AppError::Forbidden(_) => ErrorKind::Forbidden,
-            AppError::TooManyRequests(_) => ErrorKind::TooManyRequests,
+            AppError::TooManyRequests { .. } => ErrorKind::TooManyRequests,
             AppError::TooLarge(_) => ErrorKind::TooLarge,
             AppError::Unavailable(_) => ErrorKind::Unavailable,
             AppError::Database(_) | AppError::Migration(_) | AppError::Internal(_) => {
@@ -157,14 +161,28 @@ impl AppError {
 }
 
 impl AppError {
-    /// What every answer of this error carries besides its body: `Retry-After` on a 503, and
-    /// the [`DatabaseUnreachable`] mark.
+    /// The `Retry-After` (seconds) of its answer: on a 429, when the refusal ends; on a 503,
+    /// [`RETRY_AFTER_SECONDS`].
+    pub fn retry_after(&self) -> Option<axum::http::HeaderValue> {
+        match self {
+            AppError::TooManyRequests {
+                retry_after_seconds,
+                ..
+            } => Some((*retry_after_seconds).max(1).into()),
+            AppError::Unavailable(_) => {
+                Some(axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS))
+            }
+            _ => None,
+        }
+    }
+
+    /// What every answer of this error carries besides its body: its `Retry-After`, and the
+    /// [`DatabaseUnreachable`] mark.
     pub fn mark_response(&self, response: &mut Response) {
-        if self.kind() == ErrorKind::Unavailable {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
+        if let Some(value) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
         }
         if self.is_database_unreachable() {
             response.extensions_mut().insert(DatabaseUnreachable);

@@ -78,8 +78,12 @@ fn delay_sql(f: &str) -> String {
 }
 
 /// Counts `attempt` before its password is checked. `Ok(wait)`: go ahead after waiting `wait`
-/// (the per-user slowdown); `Err(why)`: refused, and not counted.
-pub(crate) async fn admit(ctx: &Ctx, attempt: &Attempt<'_>) -> AppResult<Result<Duration, String>> {
+/// (the per-user slowdown); `Err(refusal)`: refused (429, saying when to try again), and not
+/// counted.
+pub(crate) async fn admit(
+    ctx: &Ctx,
+    attempt: &Attempt<'_>,
+) -> AppResult<Result<Duration, AppError>> {
     let (by_user, by_address): (i64, i64) = sqlx::query_as(&format!(
         "SELECT coalesce(sum(failures) FILTER (WHERE username = $2), 0)::bigint, \
                 coalesce(sum(failures) FILTER (WHERE $3 <> '' AND ip = $3), 0)::bigint \
@@ -93,9 +97,15 @@ pub(crate) async fn admit(ctx: &Ctx, attempt: &Attempt<'_>) -> AppResult<Result<
     .fetch_one(&ctx.pool)
     .await?;
     if by_address >= MAX_FAILURES_PER_ADDRESS {
-        return Ok(Err(
-            "Too many failed sign-ins from your address. Try again later.".into(),
-        ));
+        // The count falls as the address's failures age out of the window.
+        let wait = WINDOW_MINUTES as u64 * 60;
+        return Ok(Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many failed sign-ins from your address. Try again in {}.",
+                in_words(wait)
+            ),
+            retry_after_seconds: wait,
+        }));
     }
     // One statement: the row lock of the upsert orders concurrent attempts of a pair, and each
     // sees the count the previous one left.
@@ -125,10 +135,14 @@ pub(crate) async fn admit(ctx: &Ctx, attempt: &Attempt<'_>) -> AppResult<Result<
         .bind(attempt.ip)
         .fetch_one(&ctx.pool)
         .await?;
-        return Ok(Err(format!(
-            "Too many failed sign-ins for this user from your address. Try again in {}.",
-            in_words(wait.ceil().max(1.0) as u64)
-        )));
+        let wait = wait.ceil().max(1.0) as u64;
+        return Ok(Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many failed sign-ins for this user from your address. Try again in {}.",
+                in_words(wait)
+            ),
+            retry_after_seconds: wait,
+        }));
     }
     let steps = u32::try_from(by_user / USER_SLOWDOWN_STEP).unwrap_or(u32::MAX);
     Ok(Ok(Duration::from_secs(steps.into()).min(MAX_USER_SLOWDOWN)))

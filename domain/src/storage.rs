@@ -258,21 +258,27 @@ pub async fn count_signup(ctx: &Ctx, address: Option<&str>) -> AppResult<()> {
     let address_key = format!("signup:address:{}", address.unwrap_or("unknown"));
     let (count, minutes) = bump(ctx, &address_key).await?;
     if count > limits.signups_per_address {
-        return Err(AppError::TooManyRequests(format!(
-            "Too many sign-ups from your address: at most {} an hour. Try again in {minutes} \
-             minute{}.",
-            limits.signups_per_address,
-            plural(minutes)
-        )));
+        return Err(AppError::TooManyRequests {
+            message: format!(
+                "Too many sign-ups from your address: at most {} an hour. Try again in \
+                 {minutes} minute{}.",
+                limits.signups_per_address,
+                plural(minutes)
+            ),
+            retry_after_seconds: minutes as u64 * 60,
+        });
     }
     let (count, minutes) = bump(ctx, "signup:all").await?;
     if count > limits.signups_per_hour {
-        return Err(AppError::TooManyRequests(format!(
-            "The free edition takes at most {} new accounts an hour, and this hour's are taken. \
-             Try again in {minutes} minute{}.",
-            limits.signups_per_hour,
-            plural(minutes)
-        )));
+        return Err(AppError::TooManyRequests {
+            message: format!(
+                "The free edition takes at most {} new accounts an hour, and this hour's are \
+                 taken. Try again in {minutes} minute{}.",
+                limits.signups_per_hour,
+                plural(minutes)
+            ),
+            retry_after_seconds: minutes as u64 * 60,
+        });
     }
     Ok(())
 }

@@ -1394,21 +1394,71 @@ async fn the_data_dirs_tenant_folders_are_the_servers_alone() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Whether this host has a cgroup memory controller mounted at all (v2's root, or v1's own
+/// hierarchy), whatever the server makes of it.
+fn host_has_memory_cgroups() -> bool {
+    Path::new("/sys/fs/cgroup/memory").is_dir()
+        || fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|x| x == "memory"))
+}
+
+/// With cgroups of its own, a run is held by its total memory, not by a process count lowered
+/// to keep it: it may start as many threads as its process limit allows (here far more than
+/// memory ÷ address space, at least 1), while processes that each stay within their address space but
+/// together pass the run's memory are killed by the kernel, and the run says why.
 #[tokio::test]
-async fn a_runs_processes_together_stay_within_its_memory() {
+async fn a_runs_memory_and_tasks_are_held_by_its_cgroups() {
     require_root!();
-    // 256 MiB of address space each, 1 GiB together: 4 tasks (Python and 3 children), not 16.
-    let fx = Fixture::new(
-        "memory-total",
-        AssetKind::Python,
-        "import os, time\nforked = 0\nfor _ in range(8):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(1)\n        os._exit(0)\n    forked += 1\nprint('forked', forked)\n",
-    );
+    if !host_has_memory_cgroups() {
+        eprintln!("skipped: this host mounts no cgroup memory controller");
+        return;
+    }
+    // Address space as large as glibc's per-thread arenas want (64 MiB reserved each).
     let l = Limits {
-        address_space: 256 * MIB,
-        memory: 1024 * MIB,
+        processes: 32,
+        address_space: 2048 * MIB,
+        memory: 256 * MIB,
         ..limits()
     };
-    let ran = run(65012, &fx, AssetKind::Python, l).await;
+    let fx = Fixture::new(
+        "cgroup-threads",
+        AssetKind::Python,
+        r#"
+import threading, time
+threads = [threading.Thread(target=time.sleep, args=(0.5,)) for _ in range(20)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("20 threads ran")
+"#,
+    );
+    let ran = run(71001, &fx, AssetKind::Python, l.clone()).await;
     assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
-    assert_eq!(ran.stdout(), "forked 3\n", "{ran:?}");
+    assert_eq!(ran.stdout(), "20 threads ran\n");
+
+    // Four children of 100 MiB each (touched, so really used): 400 MiB against 256 MiB.
+    let fx = Fixture::new(
+        "cgroup-memory",
+        AssetKind::Python,
+        r#"
+import os, sys, time
+children = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        block = b"x" * (100 * 1024 * 1024)
+        time.sleep(3)
+        os._exit(0)
+    children.append(pid)
+killed = sum(os.waitpid(pid, 0)[1] & 0x7F == 9 for pid in children)
+print("killed", killed)
+sys.exit(1 if killed else 0)
+"#,
+    );
+    let ran = run(71001, &fx, AssetKind::Python, l).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert_eq!(
+        ran.reason(),
+        "out of memory: the run's memory limit (256 MiB) was reached",
+        "{ran:?}"
+    );
 }

@@ -22,9 +22,10 @@
 //!   `warm.rs`), whose ancestors must be traversable (`o+x`) by the pool uids and which must
 //!   share a filesystem with the work folders; without it, the work folder and the script
 //!   folder themselves, likewise traversable, the script folder readable.
-//! - CPU seconds and address space are per process, not per run; `processes` bounds how
-//!   many there are, lowered so that together they stay within `memory`
-//!   ([`Limits::process_cap`]). No cgroup limits (total memory, pids) are set.
+//! - CPU seconds and address space are per process. A run's total memory and its number of
+//!   processes are held by cgroups of its own where the host lets a root server make them
+//!   (`cgroup.rs`: v2 delegated, or v1 hierarchies); elsewhere `processes` is lowered so that
+//!   their address spaces together stay within `memory` ([`Limits::process_cap`]).
 //! - Every sandboxed run is under a seccomp deny list (`seccomp.rs`); on a root server its
 //!   `/skill` and `/work` are a tmpfs of its own, which holds the disk cap (`warm.rs`).
 //! - Under bubblewrap a signal death is reported as exit code 128 + n and decoded back, so
@@ -32,6 +33,7 @@
 //! - Without root there is no uid pool: scripts run as the server's uid and RLIMIT_NPROC
 //!   is set on top of that uid's current task count.
 
+mod cgroup;
 pub(crate) mod output;
 mod sandbox;
 mod seccomp;
@@ -48,6 +50,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tokio::sync::{mpsc, watch};
 
+use cgroup::{Cgroups, RunCgroup};
 use output::{pump, PumpStats};
 use sandbox::{Cleanup, Init, Slot, UidPool};
 use warm::{Prestarted, SlotDirs, Storage};
@@ -158,13 +161,13 @@ pub struct Limits {
     pub file_size: u64,
     /// RLIMIT_NOFILE.
     pub open_files: u64,
-    /// Processes and threads the script may have at once (RLIMIT_NPROC on its own uid;
-    /// the sandbox's pid-1 shell and the outer bubblewrap come on top), at most: see
-    /// [`Limits::process_cap`].
+    /// Processes and threads the script may have at once (RLIMIT_NPROC on its own uid, and
+    /// the run's pids cgroup; the sandbox's pid-1 shell and the outer bubblewrap come on top),
+    /// at most: see [`Limits::process_cap`].
     pub processes: u64,
-    /// Address space of the run's processes together. ExecGov sets no per-run memory cgroup
-    /// (the hosts it runs on, containers among them, often have none delegated), so this is
-    /// kept by allowing no more processes than `memory / address_space`.
+    /// Memory of the run's processes together: the run's memory cgroup's limit where there is
+    /// one (see `cgroup.rs`); else kept by allowing no more processes than
+    /// `memory / address_space` ([`MemoryHold::ProcessCount`]).
     pub memory: u64,
     /// Bytes of each of stdout and stderr delivered to the log; the rest is discarded.
     pub output_cap: usize,
@@ -191,12 +194,27 @@ impl Default for Limits {
     }
 }
 
+/// What holds a run's total memory within [`Limits::memory`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryHold {
+    /// The run's own memory cgroup: the kernel counts every page the run uses.
+    Cgroup,
+    /// No cgroup: the number of processes, each within its address space.
+    ProcessCount,
+}
+
 impl Limits {
-    /// The processes and threads a run may have at once: `processes`, lowered so that their
-    /// address spaces together stay within `memory` (at least one).
-    pub fn process_cap(&self) -> u64 {
-        let fit = self.memory / self.address_space.max(1);
-        self.processes.min(fit).max(1)
+    /// The processes and threads a run may have at once (at least one): `processes`, and
+    /// without a memory cgroup lowered so that their address spaces together stay within
+    /// `memory`.
+    pub fn process_cap(&self, memory: MemoryHold) -> u64 {
+        match memory {
+            MemoryHold::Cgroup => self.processes.max(1),
+            MemoryHold::ProcessCount => {
+                let fit = self.memory / self.address_space.max(1);
+                self.processes.min(fit).max(1)
+            }
+        }
     }
 }
 
@@ -330,6 +348,8 @@ struct Ready {
     init: Init,
     /// Where the sandboxes' own folders live (a tmpfs each when this process may mount).
     storage: Storage,
+    /// Where each pool uid's cgroup is made (root, sandbox on, and the host lets us).
+    cgroups: Option<Cgroups>,
     /// Ready, the longest waiting first.
     waiting: std::sync::Mutex<Vec<Prestarted>>,
     /// Being started.
@@ -399,13 +419,19 @@ impl Ready {
     /// `tmp_size`, to wait for a run.
     fn start(&self, slot: Slot, dirs: SlotDirs, tmp_size: u64) {
         let binds = (dirs.skill.clone(), dirs.work.clone());
-        match Prestarted::start(
-            &self.config,
-            &self.init,
-            Cleanup::new(slot, Some(dirs)),
-            (&binds.0, &binds.1),
-            tmp_size,
-        ) {
+        let uid = slot.uid();
+        let cleanup = Cleanup::new(slot, Some(dirs));
+        let started = self.run_cgroup(uid).and_then(|cgroup| {
+            Prestarted::start(
+                &self.config,
+                &self.init,
+                cleanup,
+                (&binds.0, &binds.1),
+                tmp_size,
+                cgroup,
+            )
+        });
+        match started {
             Ok(sandbox) => {
                 if let Ok(mut waiting) = self.waiting.lock() {
                     waiting.push(sandbox);
@@ -413,6 +439,27 @@ impl Ready {
                 self.added.notify_one();
             }
             Err(e) => tracing::warn!(error = %e, "starting a sandbox ahead of its run failed"),
+        }
+    }
+
+    /// The cgroup of pool uid `uid`, when runs get one.
+    fn run_cgroup(&self, uid: Option<u32>) -> anyhow::Result<Option<RunCgroup>> {
+        match (&self.cgroups, uid) {
+            (Some(cgroups), Some(uid)) => {
+                Ok(Some(cgroups.for_uid(uid).with_context(|| {
+                    format!("making the cgroup of uid {uid}")
+                })?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// What holds the memory of a sandboxed run on pool uid `uid`.
+    fn memory_hold(&self, uid: Option<u32>) -> MemoryHold {
+        if self.config.enabled && self.cgroups.is_some() && uid.is_some() {
+            MemoryHold::Cgroup
+        } else {
+            MemoryHold::ProcessCount
         }
     }
 
@@ -531,15 +578,27 @@ impl Executors {
             (true, Some(dir)) => warm::tmpfs_storage(dir),
             _ => Storage::Plain,
         };
+        let cgroups = config.enabled.then(Cgroups::detect).flatten();
         if config.enabled {
             let l = Limits::default();
-            tracing::warn!(
-                "no per-run memory cgroup: a run's memory is kept by its process count, at most \
-                 {} processes or threads of {} address space each ({} together; the defaults)",
-                l.process_cap(),
-                human_bytes(l.address_space),
-                human_bytes(l.memory)
-            );
+            match &cgroups {
+                Some(c) => tracing::info!(
+                    "each run has cgroups of its own ({}): the kernel holds its memory ({}) and \
+                     its processes and threads ({}) (the defaults)",
+                    c.describe(),
+                    human_bytes(l.memory),
+                    l.process_cap(MemoryHold::Cgroup)
+                ),
+                None => tracing::warn!(
+                    "no per-run memory cgroup (not root, no cgroup v2 delegated to us, no \
+                     writable cgroup v1 memory and pids hierarchies): a run's memory is kept by \
+                     its process count, at most {} processes or threads of {} address space \
+                     each ({} together; the defaults)",
+                    l.process_cap(MemoryHold::ProcessCount),
+                    human_bytes(l.address_space),
+                    human_bytes(l.memory)
+                ),
+            }
             match storage {
                 Storage::Tmpfs => tracing::info!(
                     "each run's /work is a tmpfs of its own: the kernel enforces its disk cap"
@@ -555,6 +614,7 @@ impl Executors {
             ready: Arc::new(Ready {
                 init: Init::choose(&config),
                 storage,
+                cgroups,
                 config,
                 waiting: std::sync::Mutex::new(Vec::new()),
                 starting: AtomicUsize::new(0),
@@ -593,7 +653,7 @@ impl Executors {
         let limits = &req.limits;
         let cfg = &self.ready.config;
         let owner = workdir::owner(work_dir)?;
-        let run_rlimits = |uid| sandbox::rlimits(cfg, limits, uid);
+        let run_rlimits = |uid| sandbox::rlimits(cfg, limits, uid, self.ready.memory_hold(uid));
         let go_script = || sandbox::go_script(&interp.program, &interp.args, req.kind, &req.env);
         let (script_dir, work_dir) = (script_dir.to_path_buf(), work_dir.to_path_buf());
 
@@ -619,7 +679,7 @@ impl Executors {
                         .await?
                         .context("putting the run into its sandbox")?
                 };
-                ready.limit(&run_rlimits(uid)).await?;
+                ready.limit(&run_rlimits(uid), limits).await?;
                 return Ok(Some((
                     Launch::Sandbox(ready, go_script()),
                     dirs.work,
@@ -688,14 +748,16 @@ impl Executors {
             )?;
             return Ok(Some((Launch::Direct(spec, cleanup), run_dir, baseline)));
         }
+        let cgroup = self.ready.run_cgroup(uid)?;
         let mut sandbox = Prestarted::start(
             cfg,
             &self.ready.init,
             cleanup,
             (&binds.0, &binds.1),
             limits.tmp_size,
+            cgroup,
         )?;
-        sandbox.limit(&run_rlimits(uid)).await?;
+        sandbox.limit(&run_rlimits(uid), limits).await?;
         Ok(Some((
             Launch::Sandbox(sandbox, go_script()),
             run_dir,
@@ -801,17 +863,18 @@ impl Executors {
             baseline,
             limits,
         } = prepared;
-        let (mut child, mut cleanup) = match launch {
+        let (mut child, mut cleanup, oom) = match launch {
             Launch::Sandbox(mut sandbox, script) => {
                 sandbox.go(&script).await;
-                (sandbox.child, sandbox.cleanup)
+                let oom = sandbox.oom.take();
+                (sandbox.child, sandbox.cleanup, oom)
             }
             Launch::Direct(spec, mut cleanup) => {
                 let program = spec.program.clone();
                 let child = spawn::spawn(spec)
                     .with_context(|| format!("starting {}", program.display()))?;
                 cleanup.set_pgid(Some(child.id()));
-                (child, cleanup)
+                (child, cleanup, None)
             }
         };
         let started = Instant::now();
@@ -882,6 +945,7 @@ impl Executors {
             &out,
             &err,
             collected,
+            oom.map(|watch| watch.fired()),
         );
         tracing::debug!(status = outcome.status.as_str(), reason = ?outcome.reason, ?duration, "run finished");
         Ok(outcome)
@@ -1000,6 +1064,7 @@ fn judge(
     out: &PumpStats,
     err: &PumpStats,
     collected: workdir::Collected,
+    cgroup_oom: Option<bool>,
 ) -> RunOutcome {
     use std::os::unix::process::ExitStatusExt;
 
@@ -1029,6 +1094,13 @@ fn judge(
             RunStatus::Failed
         }
         None if exit_code == Some(0) => RunStatus::Succeeded,
+        None if cgroup_oom == Some(true) => {
+            reasons.push(format!(
+                "out of memory: the run's memory limit ({}) was reached",
+                human_bytes(limits.memory)
+            ));
+            RunStatus::Failed
+        }
         None => {
             let oom = format!(
                 "out of memory (address-space limit {})",
@@ -1063,7 +1135,11 @@ fn judge(
                     format!("disk usage over {}", human_bytes(limits.artifacts_cap))
                 }
                 None if markers.nproc => {
-                    format!("process limit ({}) reached", limits.process_cap())
+                    let hold = match cgroup_oom {
+                        Some(_) => MemoryHold::Cgroup,
+                        None => MemoryHold::ProcessCount,
+                    };
+                    format!("process limit ({}) reached", limits.process_cap(hold))
                 }
                 None => match exit_code {
                     Some(c) => format!("exit code {c}"),
@@ -1144,6 +1220,25 @@ mod tests {
         ] {
             assert!(validate_env(&[(bad.into(), "x".into())]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn without_a_memory_cgroup_the_process_count_keeps_a_runs_memory() {
+        let l = Limits {
+            address_space: 256 * MIB,
+            memory: 1024 * MIB,
+            processes: 16,
+            ..Limits::default()
+        };
+        assert_eq!(l.process_cap(MemoryHold::ProcessCount), 4);
+        assert_eq!(l.process_cap(MemoryHold::Cgroup), 16);
+        let tiny = Limits {
+            memory: 100 * MIB,
+            ..l
+        };
+        assert_eq!(tiny.process_cap(MemoryHold::ProcessCount), 1);
+        assert_eq!(Limits::default().process_cap(MemoryHold::ProcessCount), 8);
+        assert_eq!(Limits::default().process_cap(MemoryHold::Cgroup), 64);
     }
 
     #[test]

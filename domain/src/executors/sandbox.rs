@@ -29,7 +29,7 @@ use anyhow::Context;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::warm::SlotDirs;
-use super::{spawn, AssetKind, Limits, SandboxConfig};
+use super::{spawn, AssetKind, Limits, MemoryHold, SandboxConfig};
 
 /// Environment names the runner sets itself; callers may not pass them.
 pub const RESERVED_ENV: [&str; 4] = [
@@ -595,8 +595,13 @@ fn top_level_args(args: &mut Vec<OsString>) {
 }
 
 /// The run's resource limits as rlimits for the process that starts the interpreter.
-pub fn rlimits(cfg: &SandboxConfig, limits: &Limits, pool_uid: Option<u32>) -> Vec<spawn::Rlimit> {
-    let mut nproc = limits.process_cap();
+pub fn rlimits(
+    cfg: &SandboxConfig,
+    limits: &Limits,
+    pool_uid: Option<u32>,
+    memory: MemoryHold,
+) -> Vec<spawn::Rlimit> {
+    let mut nproc = limits.process_cap(memory);
     if cfg.enabled {
         nproc += INIT_PROCESSES;
     }
@@ -759,6 +764,7 @@ pub fn bwrap_command(
         rlimits: vec![(libc::RLIMIT_CORE, 0, 0)],
         keep_fds: vec![passwd_fd, group_fd, info_w, seccomp_fd],
         stdin: Some(go_r),
+        cgroups: Vec::new(),
     };
     Ok(Prestart { spec, go, info })
 }
@@ -790,6 +796,7 @@ pub fn direct_command(
         rlimits,
         keep_fds: Vec::new(),
         stdin: None,
+        cgroups: Vec::new(),
     })
 }
 

@@ -112,6 +112,9 @@ pub struct Spec {
     pub keep_fds: Vec<OwnedFd>,
     /// Its stdin; `/dev/null` when `None`.
     pub stdin: Option<OwnedFd>,
+    /// `cgroup.procs` files (open for writing) it writes its pid into before it drops its
+    /// ids, so that everything it starts is in those cgroups (see `cgroup.rs`).
+    pub cgroups: Vec<OwnedFd>,
 }
 
 /// A started child: its own process group, stdin as the spec says, stdout and stderr piped.
@@ -138,6 +141,8 @@ struct ChildArgs {
     keep_len: usize,
     rlimits: *const Rlimit,
     rlimits_len: usize,
+    cgroups: *const RawFd,
+    cgroups_len: usize,
     err_fd: RawFd,
 }
 
@@ -199,6 +204,7 @@ pub fn spawn(spec: Spec) -> io::Result<Child> {
     let (out_w, err_w) = (above_stdio(out_w)?, above_stdio(err_w)?);
     let (report_r, report_w) = pipe_cloexec()?;
     let keep: Vec<RawFd> = spec.keep_fds.iter().map(|f| f.as_raw_fd()).collect();
+    let cgroups: Vec<RawFd> = spec.cgroups.iter().map(|f| f.as_raw_fd()).collect();
 
     let args = ChildArgs {
         path: path.as_ptr(),
@@ -211,12 +217,14 @@ pub fn spawn(spec: Spec) -> io::Result<Child> {
         keep_len: keep.len(),
         rlimits: spec.rlimits.as_ptr(),
         rlimits_len: spec.rlimits.len(),
+        cgroups: cgroups.as_ptr(),
+        cgroups_len: cgroups.len(),
         err_fd: report_w.as_raw_fd(),
     };
     // SAFETY: `child_main` follows the clone_vm rules; `args` and everything it points to
     // live until clone_vm returns.
     let pid = unsafe { clone_vm(child_main, &args as *const ChildArgs as *mut c_void)? };
-    drop((stdin, out_w, err_w, report_w, spec.keep_fds));
+    drop((stdin, out_w, err_w, report_w, spec.keep_fds, spec.cgroups));
 
     // The child has exec'd (the report pipe closed with it) or failed and said why.
     let mut report = [0u8; 8];
@@ -345,7 +353,7 @@ impl Drop for Child {
 }
 
 /// What `child_main` was doing when it failed, by the number it reports.
-const STEPS: [&str; 8] = [
+const STEPS: [&str; 9] = [
     "signals",
     "process group",
     "standard streams",
@@ -354,6 +362,7 @@ const STEPS: [&str; 8] = [
     "resource limits",
     "working directory",
     "exec",
+    "joining its cgroup",
 ];
 
 /// The child: runs between `clone` and `execve`, sharing the parent's memory (see the module
@@ -423,6 +432,33 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
                 return fail(3);
             }
             i += 1;
+        }
+        // 3b. Into its cgroups while still root (their files are root's): its pid in decimal.
+        if a.cgroups_len > 0 {
+            let mut digits = [0u8; 20];
+            let mut n = libc::syscall(libc::SYS_getpid) as u64;
+            let mut start = digits.len();
+            loop {
+                start -= 1;
+                digits[start] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            let mut i = 0;
+            while i < a.cgroups_len {
+                let len = digits.len() - start;
+                if libc::write(
+                    *a.cgroups.add(i),
+                    digits.as_ptr().add(start) as *const c_void,
+                    len,
+                ) != len as isize
+                {
+                    return fail(8);
+                }
+                i += 1;
+            }
         }
         // 4. The sandbox uid, without supplementary groups (raw syscalls: this task only).
         if let Some((uid, gid)) = a.ids {

@@ -21,8 +21,9 @@ use anyhow::Context;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 
+use super::cgroup::{OomWatch, RunCgroup};
 use super::sandbox::{self, Cleanup, Init};
-use super::{spawn, SandboxConfig, MAX_WORK_ENTRIES};
+use super::{spawn, Limits, SandboxConfig, MAX_WORK_ENTRIES};
 
 /// How long bubblewrap may take to report the init's pid.
 const INFO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -223,7 +224,7 @@ fn mounts_under(base: &Path) -> Vec<PathBuf> {
 }
 
 /// `/proc/self/mountinfo` writes space, tab, newline and backslash as `\ooo`.
-fn unescape_mount_path(s: &str) -> String {
+pub(super) fn unescape_mount_path(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('\\') {
@@ -402,6 +403,10 @@ pub struct Prestarted {
     pub tmp_size: u64,
     go: Option<pipe::Sender>,
     info: pipe::Receiver,
+    /// Its uid's cgroup, which holds the run's memory and tasks (see `cgroup.rs`).
+    cgroup: Option<RunCgroup>,
+    /// Set with the run's limits: tells whether the kernel killed for want of memory.
+    pub oom: Option<OomWatch>,
 }
 
 impl std::fmt::Debug for Prestarted {
@@ -423,9 +428,13 @@ impl Prestarted {
         mut cleanup: Cleanup,
         (skill, work): (&Path, &Path),
         tmp_size: u64,
+        cgroup: Option<RunCgroup>,
     ) -> anyhow::Result<Prestarted> {
         let uid = cleanup.uid();
-        let pre = sandbox::bwrap_command(cfg, init, skill, work, tmp_size, uid)?;
+        let mut pre = sandbox::bwrap_command(cfg, init, skill, work, tmp_size, uid)?;
+        if let Some(cgroup) = &cgroup {
+            pre.spec.cgroups = cgroup.join_files().context("opening the run's cgroup")?;
+        }
         let child =
             spawn::spawn(pre.spec).with_context(|| format!("starting {}", cfg.bwrap.display()))?;
         cleanup.set_pgid(Some(child.id()));
@@ -435,13 +444,28 @@ impl Prestarted {
             tmp_size,
             go: Some(pipe::Sender::from_owned_fd(pre.go)?),
             info: pipe::Receiver::from_owned_fd(pre.info)?,
+            cgroup,
+            oom: None,
         })
     }
 
-    /// Sets the init's `rlimits` once bubblewrap reports its pid. When bubblewrap failed before
-    /// starting the init, nothing is set, and [`Prestarted::go`] will send nothing: it has
-    /// exited, and its message on stderr says why.
-    pub async fn limit(&mut self, rlimits: &[spawn::Rlimit]) -> anyhow::Result<()> {
+    /// Sets the run's `limits` on its cgroup, and the init's `rlimits` once bubblewrap reports
+    /// its pid. When bubblewrap failed before starting the init, no rlimit is set, and
+    /// [`Prestarted::go`] will send nothing: it has exited, and its message on stderr says why.
+    pub async fn limit(
+        &mut self,
+        rlimits: &[spawn::Rlimit],
+        limits: &Limits,
+    ) -> anyhow::Result<()> {
+        if let Some(cgroup) = &self.cgroup {
+            // bubblewrap and the init come on top of the script's processes.
+            let tasks = limits.processes + 2;
+            self.oom = Some(
+                cgroup
+                    .limit(limits.memory, tasks)
+                    .context("setting the run's cgroup limits")?,
+            );
+        }
         let pid = tokio::time::timeout(INFO_TIMEOUT, read_child_pid(&mut self.info))
             .await
             .context("the sandbox did not report its pid")??;

@@ -274,6 +274,8 @@ pub struct Reply {
     pub set_cookies: Vec<String>,
     /// The `Location` header, for redirects.
     pub location: Option<String>,
+    /// The `Retry-After` header (429, 503).
+    pub retry_after: Option<String>,
 }
 
 impl Reply {
@@ -374,17 +376,23 @@ impl TestServer {
             .filter_map(|v| v.strip_prefix("execgov_session="))
             .map(|v| v.split(';').next().unwrap_or("").to_string())
             .find(|v| !v.is_empty());
-        let location = resp
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (location, retry_after) = (
+            header(reqwest::header::LOCATION),
+            header(reqwest::header::RETRY_AFTER),
+        );
         Reply {
             status,
             body: resp.text().await.unwrap_or_default(),
             session,
             set_cookies,
             location,
+            retry_after,
         }
     }
 
