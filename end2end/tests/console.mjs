@@ -198,3 +198,46 @@ test('the console refuses a weak initial admin password and binds nothing', { ti
     assert.equal(probe.status(), 404, 'the host was not bound');
     await s.close();
 });
+
+test('super-admin reads each tenant\'s storage under Tenants and sets one tenant\'s limits on its page', { timeout: TEST_TIMEOUT }, async () => {
+    const id = suffix();
+    const t = { name: `Storage ${id}`, host: `storage-${id}.localhost`, admin: `storage-admin-${id}`, password: strongPassword() };
+    const s = await openPage(browser());
+    const { page } = s;
+    await signIn(page, CONSOLE, 'superadmin');
+    await submitNewTenant(page, t);
+    assert.deepEqual(await alertLocator(page).allTextContents(), [], 'creating the tenant failed');
+    await waitHydrated(page);
+    const number = await assertTenantDetail(page, t, 'active');
+
+    // Through the menu: the storage table lists the new tenant, empty, with the defaults.
+    await page.getByRole('navigation').getByRole('link', { name: 'Tenants', exact: true }).click();
+    await page.locator(`tr[data-testid=storage-${number}]`).waitFor();
+    const row = (await tableRows(page, 'storage')).find((cells) => cells[0] === t.name);
+    assert.ok(row, 'the storage table lists the tenant');
+    assert.deepEqual(row.slice(1, 6), ['0 B', '0 B', '0 B', '0 B', '0 B'], `an empty tenant uses nothing: ${row}`);
+    assert.equal(row[6], '0 B of 10.0 GiB');
+    assert.equal(row[7], '90 days');
+
+    // Its page: the storage card, then new limits.
+    await page.locator(`tr[data-testid=storage-${number}] a`).click();
+    const card = page.locator('[data-testid=tenant-storage]');
+    await card.waitFor();
+    assert.match(await card.textContent(), /The server's defaults apply\./);
+    await card.locator('input[name=tenant_quota_mib]').fill('2048');
+    await card.locator('input[name=retention_days]').fill('30');
+    await card.getByRole('button', { name: 'Set limits', exact: true }).click();
+    await card.locator('dd', { hasText: /^30 days$/ }).waitFor();
+    assert.match(await card.textContent(), /Limits set for this tenant/);
+    assert.match(await card.locator('dd', { hasText: / of / }).textContent(), /^0 B of 2\.0 GiB$/);
+
+    // Kept: the table says so on a fresh load, and Acme's row is untouched.
+    await gotoHydrated(page, url(CONSOLE, '/tenants'));
+    const rows = await tableRows(page, 'storage');
+    const again = rows.find((cells) => cells[0] === t.name);
+    assert.equal(again[6], '0 B of 2.0 GiB');
+    assert.equal(again[7], '30 days');
+    const acme = rows.find((cells) => cells[0] === 'Acme');
+    assert.equal(acme[7], '90 days', 'another tenant keeps the defaults');
+    await s.close();
+});
