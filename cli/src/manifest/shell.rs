@@ -1,0 +1,491 @@
+//! What a shell entry point shows, read as text: its inputs (`getopts`, `$1`…`$9`, `"$@"`,
+//! `read` prompts, `jq` reads of `$EXECGOV_INPUTS`), its name and the files it writes.
+
+use super::readme::as_title;
+use super::writes::Written;
+use super::{code_matches, input_name, Input, Literal, Via};
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The script without the bodies of functions that the script does not hand its own
+/// arguments to: in `usage() { echo "$1"; }` `$1` is the function's, in
+/// `main() { … }; main "$@"` it is the script's. Lines are kept, so line numbers hold.
+fn script_level(src: &str) -> String {
+    let lines: Vec<&str> = src.lines().collect();
+    let forwarded = |name: &str| {
+        lines.iter().any(|l| {
+            let t = l.trim();
+            t.starts_with(name)
+                && t[name.len()..].trim_start().starts_with("\"$@\"")
+        })
+    };
+    let mut out = Vec::with_capacity(lines.len());
+    let mut skipping: Option<usize> = None;
+    for line in &lines {
+        let t = line.trim();
+        let indent = line.len() - line.trim_start().len();
+        if let Some(level) = skipping {
+            out.push(String::new());
+            if t.starts_with('}') && indent <= level {
+                skipping = None;
+            }
+            continue;
+        }
+        let name = t
+            .strip_prefix("function ")
+            .map(|r| r.split(['(', ' ', '{']).next().unwrap_or(""))
+            .or_else(|| t.split_once("()").map(|(n, _)| n.trim()))
+            .filter(|n| is_identifier(n));
+        match name {
+            Some(name) if !t.contains('}') && !forwarded(name) => {
+                skipping = Some(indent);
+                out.push(String::new());
+            }
+            _ => out.push(without_single_quotes(line)),
+        }
+    }
+    out.join("\n")
+}
+
+/// A line without the text of its single-quoted strings (`awk '{print $1}'` is awk's `$1`).
+fn without_single_quotes(line: &str) -> String {
+    let mut out = String::new();
+    let mut single = false;
+    let mut double = false;
+    for c in line.chars() {
+        match c {
+            '\'' if !double => {
+                single = !single;
+                out.push(c);
+            }
+            '"' if !single => {
+                double = !double;
+                out.push(c);
+            }
+            _ if single => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The inputs main.sh takes: positional arguments and `getopts` options (as `args`), `read`
+/// prompts (as `stdin`), `jq` reads of `$EXECGOV_INPUTS`.
+pub(super) fn inputs(src: &str) -> Vec<Input> {
+    let top = script_level(src);
+    let mut inputs = positional_inputs(&top);
+    inputs.extend(getopts_inputs(&top));
+    inputs.extend(read_inputs(src));
+    inputs.extend(jq_inputs(src));
+    inputs
+}
+
+/// `$1`…`$9` (named after the variable they are assigned to), or else `"$@"`.
+fn positional_inputs(src: &str) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for n in 1..=9usize {
+        let plain = format!("${n}");
+        let braced = format!("${{{n}");
+        let used = code_matches(src, &plain).any(|i| {
+            !src[i + plain.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit())
+        }) || code_matches(src, &braced).next().is_some();
+        if !used {
+            continue;
+        }
+        let mut name = None;
+        let mut default = None;
+        for line in src.lines() {
+            let t = line.trim();
+            let t = ["local ", "readonly ", "declare ", "export "]
+                .iter()
+                .find_map(|p| t.strip_prefix(p))
+                .unwrap_or(t);
+            let Some((lhs, rhs)) = t.split_once('=') else {
+                continue;
+            };
+            let rhs = rhs.trim().trim_matches(['"', '\'']);
+            if !is_identifier(lhs) {
+                continue;
+            }
+            if rhs == plain || rhs == format!("${{{n}}}") {
+                name = input_name(lhs);
+                break;
+            }
+            if let Some(d) = rhs.strip_prefix(&format!("${{{n}:-")) {
+                name = input_name(lhs);
+                default = d.strip_suffix('}').map(|d| Literal::Str(d.to_string()));
+                break;
+            }
+        }
+        let name = name.unwrap_or_else(|| format!("arg{n}"));
+        let mut input = Input::seen(
+            name,
+            Via::Argument {
+                flag: None,
+                position: n,
+            },
+            format!("${n} in main.sh"),
+        );
+        input.required = default.is_none();
+        input.default = default;
+        inputs.push(input);
+    }
+    if inputs.is_empty() {
+        let all = ["\"$@\"", "$@", "\"$*\"", "$*", "${@}"];
+        if let Some(at) = all.iter().find_map(|a| code_matches(src, a).next()) {
+            // `for file in "$@"; do`: named after the loop's variable.
+            let line = src[..at].rsplit('\n').next().unwrap_or("").trim();
+            let name = line
+                .strip_prefix("for ")
+                .and_then(|l| l.split_whitespace().next())
+                .filter(|v| v.len() >= 3)
+                .and_then(input_name)
+                .unwrap_or_else(|| "args".into());
+            inputs.push(Input::seen(
+                name,
+                Via::Argument {
+                    flag: None,
+                    position: 1,
+                },
+                "\"$@\" in main.sh".into(),
+            ));
+        }
+    }
+    inputs
+}
+
+/// `getopts "vo:"`: `-v` a switch, `-o VALUE` an option.
+fn getopts_inputs(src: &str) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for at in code_matches(src, "getopts ") {
+        let rest = &src[at + "getopts ".len()..];
+        let line = rest.lines().next().unwrap_or("");
+        let spec = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_matches(['"', '\'']);
+        let letters: Vec<char> = spec.chars().collect();
+        for (i, &c) in letters.iter().enumerate() {
+            if !c.is_ascii_alphabetic() || c == 'h' {
+                continue;
+            }
+            let takes_value = letters.get(i + 1) == Some(&':');
+            let name = option_variable(src, c)
+                .or_else(|| input_name(&c.to_string()))
+                .unwrap_or_else(|| format!("opt_{}", c.to_ascii_lowercase()));
+            let flag = format!("-{c}");
+            let found = format!("getopts option -{c} in main.sh");
+            let mut input = if takes_value {
+                Input::seen(
+                    name,
+                    Via::Argument {
+                        flag: Some(flag),
+                        position: 0,
+                    },
+                    found,
+                )
+            } else {
+                let mut switch = Input::seen(name, Via::Switch { flag }, found);
+                (switch.kind, switch.type_guessed) = ("boolean", false);
+                switch
+            };
+            input.required = false;
+            inputs.push(input);
+        }
+    }
+    inputs
+}
+
+/// The variable a `getopts` case branch `c) var=…` sets.
+fn option_variable(src: &str, letter: char) -> Option<String> {
+    let lines: Vec<&str> = src.lines().map(str::trim).collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(rest) = line.strip_prefix(&format!("{letter})")) else {
+            continue;
+        };
+        for candidate in [rest.trim(), lines.get(i + 1).copied().unwrap_or("")] {
+            if let Some((lhs, _)) = candidate.split_once('=') {
+                if is_identifier(lhs.trim()) {
+                    return input_name(lhs.trim());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `read -p "Threshold: " threshold` (or a prompt `echo`ed just before): one line of standard
+/// input each. `while read line` loops read a file or a pipe, not the keyboard.
+fn read_inputs(src: &str) -> Vec<Input> {
+    let lines: Vec<&str> = src.lines().collect();
+    let mut inputs = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let t = line.trim();
+        if t.starts_with('#') {
+            continue;
+        }
+        let bare = t == "read" || t.ends_with("; read") || t.ends_with("&& read");
+        let Some(at) = t
+            .find("read ")
+            .filter(|&i| {
+                i == 0 || t[..i].ends_with(['\t', ' ', ';', '&', '|']) && !t[..i].contains("while")
+            })
+            .or_else(|| bare.then(|| t.len() - "read".len()))
+        else {
+            continue;
+        };
+        if t[..at].contains('|') || t.contains("< ") && t.contains("done") {
+            continue;
+        }
+        let words = shell_words(t.get(at + "read ".len()..).unwrap_or(""));
+        let mut prompt = None;
+        let mut variable = None;
+        let mut iter = words.iter();
+        while let Some(word) = iter.next() {
+            if word == "-p" || (word.starts_with('-') && word.ends_with('p') && word.len() > 2) {
+                prompt = iter.next().cloned();
+            } else if matches!(word.as_str(), "-n" | "-t" | "-d" | "-u" | "-N" | "-a" | "-i") {
+                iter.next();
+            } else if word.starts_with('-') {
+            } else if [";", "&&", "||", "|"].contains(&word.as_str()) {
+                break;
+            } else if variable.is_none() {
+                variable = Some(word.clone());
+            }
+        }
+        let prompt = prompt.or_else(|| {
+            // `echo -n "Folder to clean: "` or `printf "…"` just before.
+            let before = index.checked_sub(1).map(|i| lines[i].trim()).unwrap_or("");
+            let echoed = before
+                .strip_prefix("echo ")
+                .or_else(|| before.strip_prefix("printf "))?;
+            shell_words(echoed)
+                .into_iter()
+                .find(|w| !w.starts_with('-'))
+        });
+        let name = variable
+            .as_deref()
+            .filter(|v| *v != "REPLY" && is_identifier(v))
+            .and_then(input_name)
+            .unwrap_or_else(|| "answer".into());
+        let mut input = Input::seen(
+            name,
+            Via::Stdin,
+            format!("read on line {} of main.sh", index + 1),
+        );
+        let prompt = prompt.unwrap_or_default();
+        let lower = prompt.to_ascii_lowercase();
+        if lower.contains("y/n") {
+            (input.kind, input.type_guessed) = ("enum", false);
+            input.choices = vec!["y".into(), "n".into()];
+        }
+        let described = prompt.trim_end_matches([':', '>', ' ']).trim().to_string();
+        input.description = (!described.is_empty()).then_some(described);
+        inputs.push(input);
+    }
+    inputs
+}
+
+/// Words of a command line, with quotes removed (no expansion).
+fn shell_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    let mut started = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                started = true;
+            }
+            (None, ' ' | '\t') => {
+                if started || !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                    started = false;
+                }
+            }
+            (None, '#') if !started && current.is_empty() => break,
+            (None, c) => current.push(c),
+        }
+    }
+    if started || !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+/// `jq '.key' "$EXECGOV_INPUTS"` reads.
+fn jq_inputs(src: &str) -> Vec<Input> {
+    if !src.contains("EXECGOV_INPUTS") && !src.contains("inputs.json") {
+        return Vec::new();
+    }
+    let mut inputs = Vec::new();
+    for line in src.lines() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        let Some(at) = line.find("jq ") else {
+            continue;
+        };
+        let rest = &line[at + 3..];
+        let chars: Vec<char> = rest.chars().collect();
+        for i in 0..chars.len() {
+            let before_ok = i > 0 && matches!(chars[i - 1], '\'' | '"' | ' ' | '|' | '(');
+            if chars[i] != '.' || !before_ok {
+                continue;
+            }
+            let key: String = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
+                .collect();
+            let Some(name) = input_name(&key).filter(|n| *n == key) else {
+                continue;
+            };
+            inputs.push(Input::seen(
+                name,
+                Via::Inputs,
+                format!("jq '.{key}' in main.sh"),
+            ));
+        }
+    }
+    inputs
+}
+
+/// The first comment after the shebang, when it reads like a title.
+pub(super) fn title(src: &str) -> Option<String> {
+    src.lines()
+        .map(str::trim)
+        .skip_while(|l| l.starts_with("#!") || l.is_empty())
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| l.trim_start_matches('#').trim())
+        .find(|l| !l.is_empty() && !l.starts_with("-*-") && !l.contains("shellcheck"))
+        .and_then(as_title)
+}
+
+/// Files main.sh writes by redirection (`> file`, `>> file`), `tee` and `mkdir`, with `$HOME`
+/// as `~` and other expansions as `*`.
+pub(super) fn writes(src: &str) -> Vec<Written> {
+    let mut written = Vec::new();
+    for (index, line) in src.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('#') {
+            continue;
+        }
+        let words = shell_words(t);
+        let mut targets: Vec<(&str, String)> = Vec::new();
+        for (i, word) in words.iter().enumerate() {
+            // `>file`, `> file`, `>>file`, `2> errors.log`; not `2>&1` or `-gt`.
+            let redirect = word.trim_start_matches(|c: char| c.is_ascii_digit());
+            if let Some(rest) = redirect.strip_prefix(">>").or_else(|| redirect.strip_prefix('>'))
+            {
+                if rest.starts_with('&') || rest.starts_with('(') {
+                    continue;
+                }
+                let target = if rest.is_empty() {
+                    words.get(i + 1).cloned()
+                } else {
+                    Some(rest.to_string())
+                };
+                if let Some(target) = target {
+                    targets.push((">", target));
+                }
+            }
+            if word == "tee" || word == "mkdir" {
+                if let Some(target) = words[i + 1..].iter().find(|w| !w.starts_with('-')) {
+                    targets.push((if word == "tee" { "tee" } else { "mkdir" }, target.clone()));
+                }
+            }
+        }
+        for (call, target) in targets {
+            written.push(Written {
+                path: expanded(&assigned_value(src, &target).unwrap_or(target)),
+                line: index + 1,
+                call: call.to_string(),
+            });
+        }
+    }
+    written
+}
+
+/// The value a variable is assigned (`report="$HOME/report.txt"`), for a word that is only
+/// that variable (`$report`, `${report}`).
+fn assigned_value(src: &str, word: &str) -> Option<String> {
+    let name = word.strip_prefix('$')?;
+    let name = name
+        .strip_prefix('{')
+        .and_then(|n| n.strip_suffix('}'))
+        .unwrap_or(name);
+    if !is_identifier(name) {
+        return None;
+    }
+    src.lines().find_map(|line| {
+        let t = line.trim();
+        let t = ["local ", "readonly ", "declare ", "export "]
+            .iter()
+            .find_map(|p| t.strip_prefix(p))
+            .unwrap_or(t);
+        let (lhs, rhs) = t.split_once('=')?;
+        (lhs == name).then(|| shell_words(rhs).into_iter().next().unwrap_or_default())
+    })
+}
+
+/// A shell word as a path: `$HOME`/`~` as `~`, `$EXECGOV_OUTPUT` as `output`, other
+/// expansions as `*`.
+fn expanded(word: &str) -> String {
+    let word = word
+        .replace("${HOME}", "~")
+        .replace("$HOME", "~")
+        .replace("${EXECGOV_OUTPUT}", "output")
+        .replace("$EXECGOV_OUTPUT", "output");
+    let mut out = String::new();
+    let mut chars = word.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'{') {
+            for c in chars.by_ref() {
+                if c == '}' {
+                    break;
+                }
+            }
+        } else if chars.peek() == Some(&'(') {
+            let mut depth = 0;
+            for c in chars.by_ref() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            while chars
+                .peek()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_')
+            {
+                chars.next();
+            }
+        }
+        out.push('*');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! The shell detectors, on sample scripts like those people bring (`cli/tests/fixtures`).
+
+use super::*;
+
+const LOG_ANALYSER: &str = include_str!("../../../tests/fixtures/scripts/log-analyser/main.sh");
+
+fn names(inputs: &[Input]) -> Vec<&str> {
+    inputs.iter().map(|i| i.name.as_str()).collect()
+}
+
+#[test]
+fn getopts_options_and_switches() {
+    let found = inputs(LOG_ANALYSER);
+    // `$1` of usage() and awk's `$1` are not the script's arguments; -h is help.
+    assert_eq!(names(&found), ["logfile", "top", "errors_only"]);
+    assert_eq!(
+        found[0].via,
+        Via::Argument {
+            flag: Some("-f".into()),
+            position: 0
+        }
+    );
+    assert_eq!(found[2].kind, "boolean");
+    assert_eq!(found[2].via, Via::Switch { flag: "-e".into() });
+}
+
+#[test]
+fn positional_arguments_and_defaults() {
+    let src = "#!/bin/bash\ninput_file=\"$1\"\nlimit=\"${2:-5}\"\nmain() {\n  echo \"$3\"\n}\nmain \"$@\"\n\
+               name=$(jq -r '.greeting' \"$EXECGOV_INPUTS\")\n";
+    let found = inputs(src);
+    assert_eq!(names(&found), ["input_file", "limit", "arg3", "greeting"]);
+    assert_eq!(found[1].default, Some(Literal::Str("5".into())));
+    assert!(found[0].required && !found[1].required);
+    assert_eq!(
+        found[1].via,
+        Via::Argument {
+            flag: None,
+            position: 2
+        }
+    );
+    assert_eq!(found[3].via, Via::Inputs);
+
+    let all = inputs("for file in \"$@\"; do\n  wc -l \"$file\"\ndone\n");
+    assert_eq!(names(&all), ["file"]);
+}
+
+#[test]
+fn read_prompts_become_stdin() {
+    let src = "read -r -p \"Days to keep: \" days\necho -n \"Really delete? (y/n) \"\nread answer\n\
+               while read -r line; do echo \"$line\"; done < list.txt\ncat x | while read l; do :; done\nread\n";
+    let found = inputs(src);
+    // A bare `read` (press Enter) is a line too.
+    assert_eq!(names(&found), ["days", "answer", "answer"]);
+    assert!(found.iter().all(|i| i.via == Via::Stdin));
+    assert_eq!(found[0].description.as_deref(), Some("Days to keep"));
+    assert_eq!(found[1].choices, ["y", "n"]);
+}
+
+#[test]
+fn the_name_is_the_first_comment() {
+    assert_eq!(title(LOG_ANALYSER).as_deref(), Some("Apache log analyser"));
+    assert_eq!(title("#!/bin/sh\n# Usage: run.sh FILE\n"), None);
+    assert_eq!(title("#!/bin/sh\nset -e\n# Late comment\n"), None);
+}
+
+#[test]
+fn writes_by_redirection_tee_and_mkdir() {
+    let shown: Vec<(String, String)> = writes(LOG_ANALYSER)
+        .into_iter()
+        .map(|w| (w.call, w.path))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (">".to_string(), "~/log_report.txt".to_string()),
+            (">".to_string(), "~/log_report.txt".to_string()),
+            (">".to_string(), "errors.txt".to_string()),
+        ]
+    );
+    let src = "mkdir -p /var/reports\necho hi | tee -a \"$EXECGOV_OUTPUT/log.txt\"\nls >/dev/null 2>&1\n";
+    let shown: Vec<(String, String)> = writes(src).into_iter().map(|w| (w.call, w.path)).collect();
+    assert_eq!(
+        shown,
+        [
+            ("mkdir".to_string(), "/var/reports".to_string()),
+            ("tee".to_string(), "output/log.txt".to_string()),
+            (">".to_string(), "/dev/null".to_string()),
+        ]
+    );
+}
