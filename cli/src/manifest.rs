@@ -96,7 +96,11 @@ fn init(folder: &Path, force: bool, write_requirements: bool) -> Outcome<()> {
         }
     );
     if !draft.args.is_empty() {
-        println!("The script is started as: {} {}", draft.entry, shown_args(&draft.args));
+        println!(
+            "The script is started as: {} {}",
+            draft.entry,
+            shown_args(&draft.args)
+        );
     }
     if !draft.stdin.is_empty() {
         println!(
@@ -325,7 +329,13 @@ impl Draft {
             .map(|s| (s, false))
             .unwrap_or_else(|| ("my-skill".to_string(), true));
 
-        let description = readme::first_paragraph(&readme)
+        // Under a heading like "Installation" the first paragraph is about something else.
+        let readme_paragraph = if readme::has_generic_title(&readme) {
+            None
+        } else {
+            readme::first_paragraph(&readme)
+        };
+        let description = readme_paragraph
             .or_else(|| python.then(|| python::about(&script)).flatten())
             .map(|d| d.chars().take(4000).collect());
 
@@ -392,9 +402,8 @@ impl Draft {
             .map(|o| o.chars().take(1000).collect())
             .or_else(|| output_from_script(&script))
             .or_else(|| {
-                (!results.artifacts.is_empty()).then(|| {
-                    format!("Files to download: {}.", results.artifacts.join(", "))
-                })
+                (!results.artifacts.is_empty())
+                    .then(|| format!("Files to download: {}.", results.artifacts.join(", ")))
             });
 
         Ok(Draft {
@@ -471,7 +480,9 @@ impl Draft {
             out.push_str(&format!("args = {}\n", toml_list(&self.args)));
         }
         if !self.stdin.is_empty() {
-            out.push_str("# The answers to the script's keyboard prompts, one line each, in order.\n");
+            out.push_str(
+                "# The answers to the script's keyboard prompts, one line each, in order.\n",
+            );
             out.push_str(&format!("stdin = {}\n", toml_list(&self.stdin)));
         }
         if !self.artifacts.is_empty() {
@@ -773,7 +784,6 @@ fn valid_slug(slug: &str) -> bool {
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
-
 
 #[cfg(test)]
 mod tests;

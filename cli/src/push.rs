@@ -356,7 +356,9 @@ mod tests {
             Some(vec!["openpyxl==3.1.2".into(), "et-xmlfile==1.1.0".into()])
         );
         assert_eq!(
-            locked_packages(&json!({"lock": {"packages": [{"name": "pandas", "version": "2.2.3"}]}})),
+            locked_packages(
+                &json!({"lock": {"packages": [{"name": "pandas", "version": "2.2.3"}]}})
+            ),
             Some(vec!["pandas==2.2.3".into()])
         );
         assert_eq!(

@@ -77,7 +77,17 @@ const READ_HINTS: &[&str] = &[
     "convert",
 ];
 const FILE_HINTS: &[&str] = &[
-    "file", "path", "csv", "tsv", "xlsx", "xls", "excel", "workbook", "spreadsheet", "pdf", "json",
+    "file",
+    "path",
+    "csv",
+    "tsv",
+    "xlsx",
+    "xls",
+    "excel",
+    "workbook",
+    "spreadsheet",
+    "pdf",
+    "json",
     "log",
 ];
 const EXTENSIONS: &[&str] = &[
@@ -174,7 +184,11 @@ pub(super) fn settle(input: &mut Input) {
         return;
     }
     let hint = input.description.clone().unwrap_or_default();
-    let default = input.default.as_ref().and_then(Literal::as_str).map(str::to_string);
+    let default = input
+        .default
+        .as_ref()
+        .and_then(Literal::as_str)
+        .map(str::to_string);
     let Some(role) = path_role(&input.name, &hint, default.as_deref()) else {
         return;
     };
@@ -213,11 +227,17 @@ mod tests {
         assert_eq!(role("output", ""), Some(WriteFile));
         assert_eq!(role("out_dir", ""), Some(WriteFolder));
         assert_eq!(role("dest", "Where to save the report"), Some(WriteFile));
-        assert_eq!(role("input", "Input CSV to convert to an Excel output"), Some(ReadFile));
+        assert_eq!(
+            role("input", "Input CSV to convert to an Excel output"),
+            Some(ReadFile)
+        );
         assert_eq!(role("log_level", "DEBUG or INFO"), None);
         assert_eq!(role("top", "How many rows"), None);
         assert_eq!(role("name", "Your name"), None);
-        assert_eq!(path_role("config", "", Some("settings.json")), Some(ReadFile));
+        assert_eq!(
+            path_role("config", "", Some("settings.json")),
+            Some(ReadFile)
+        );
     }
 
     #[test]
@@ -257,7 +277,10 @@ mod tests {
         out.default = Some(Literal::Str("summary.xlsx".into()));
         settle(&mut out);
         assert_eq!(out.kind, "string");
-        assert_eq!(out.default, Some(Literal::Str("output/summary.xlsx".into())));
+        assert_eq!(
+            out.default,
+            Some(Literal::Str("output/summary.xlsx".into()))
+        );
         assert!(!out.required);
 
         let mut typed = Input::seen("data".into(), Via::Stdin, "x".into());

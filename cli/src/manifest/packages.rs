@@ -12,45 +12,311 @@ pub(super) const REQUIREMENTS: &str = "requirements.txt";
 
 /// The modules of Python 3.11's standard library (`sys.stdlib_module_names`), sorted.
 const STDLIB: &[&str] = &[
-    "__future__", "_abc", "_aix_support", "_ast", "_asyncio", "_bisect", "_blake2",
-    "_bootsubprocess", "_bz2", "_codecs", "_codecs_cn", "_codecs_hk", "_codecs_iso2022",
-    "_codecs_jp", "_codecs_kr", "_codecs_tw", "_collections", "_collections_abc",
-    "_compat_pickle", "_compression", "_contextvars", "_crypt", "_csv", "_ctypes", "_curses",
-    "_curses_panel", "_datetime", "_dbm", "_decimal", "_elementtree", "_frozen_importlib",
-    "_frozen_importlib_external", "_functools", "_gdbm", "_hashlib", "_heapq", "_imp", "_io",
-    "_json", "_locale", "_lsprof", "_lzma", "_markupbase", "_md5", "_msi", "_multibytecodec",
-    "_multiprocessing", "_opcode", "_operator", "_osx_support", "_overlapped", "_pickle",
-    "_posixshmem", "_posixsubprocess", "_py_abc", "_pydecimal", "_pyio", "_queue", "_random",
-    "_scproxy", "_sha1", "_sha256", "_sha3", "_sha512", "_signal", "_sitebuiltins", "_socket",
-    "_sqlite3", "_sre", "_ssl", "_stat", "_statistics", "_string", "_strptime", "_struct",
-    "_symtable", "_thread", "_threading_local", "_tkinter", "_tokenize", "_tracemalloc",
-    "_typing", "_uuid", "_warnings", "_weakref", "_weakrefset", "_winapi", "_zoneinfo", "abc",
-    "aifc", "antigravity", "argparse", "array", "ast", "asynchat", "asyncio", "asyncore",
-    "atexit", "audioop", "base64", "bdb", "binascii", "bisect", "builtins", "bz2", "cProfile",
-    "calendar", "cgi", "cgitb", "chunk", "cmath", "cmd", "code", "codecs", "codeop",
-    "collections", "colorsys", "compileall", "concurrent", "configparser", "contextlib",
-    "contextvars", "copy", "copyreg", "crypt", "csv", "ctypes", "curses", "dataclasses",
-    "datetime", "dbm", "decimal", "difflib", "dis", "distutils", "doctest", "email", "encodings",
-    "ensurepip", "enum", "errno", "faulthandler", "fcntl", "filecmp", "fileinput", "fnmatch",
-    "fractions", "ftplib", "functools", "gc", "genericpath", "getopt", "getpass", "gettext",
-    "glob", "graphlib", "grp", "gzip", "hashlib", "heapq", "hmac", "html", "http", "idlelib",
-    "imaplib", "imghdr", "imp", "importlib", "inspect", "io", "ipaddress", "itertools", "json",
-    "keyword", "lib2to3", "linecache", "locale", "logging", "lzma", "mailbox", "mailcap",
-    "marshal", "math", "mimetypes", "mmap", "modulefinder", "msilib", "msvcrt", "multiprocessing",
-    "netrc", "nis", "nntplib", "nt", "ntpath", "nturl2path", "numbers", "opcode", "operator",
-    "optparse", "os", "ossaudiodev", "pathlib", "pdb", "pickle", "pickletools", "pipes",
-    "pkgutil", "platform", "plistlib", "poplib", "posix", "posixpath", "pprint", "profile",
-    "pstats", "pty", "pwd", "py_compile", "pyclbr", "pydoc", "pydoc_data", "pyexpat", "queue",
-    "quopri", "random", "re", "readline", "reprlib", "resource", "rlcompleter", "runpy", "sched",
-    "secrets", "select", "selectors", "shelve", "shlex", "shutil", "signal", "site", "smtpd",
-    "smtplib", "sndhdr", "socket", "socketserver", "spwd", "sqlite3", "sre_compile",
-    "sre_constants", "sre_parse", "ssl", "stat", "statistics", "string", "stringprep", "struct",
-    "subprocess", "sunau", "symtable", "sys", "sysconfig", "syslog", "tabnanny", "tarfile",
-    "telnetlib", "tempfile", "termios", "textwrap", "this", "threading", "time", "timeit",
-    "tkinter", "token", "tokenize", "tomllib", "trace", "traceback", "tracemalloc", "tty",
-    "turtle", "turtledemo", "types", "typing", "unicodedata", "unittest", "urllib", "uu", "uuid",
-    "venv", "warnings", "wave", "weakref", "webbrowser", "winreg", "winsound", "wsgiref",
-    "xdrlib", "xml", "xmlrpc", "zipapp", "zipfile", "zipimport", "zlib", "zoneinfo",
+    "__future__",
+    "_abc",
+    "_aix_support",
+    "_ast",
+    "_asyncio",
+    "_bisect",
+    "_blake2",
+    "_bootsubprocess",
+    "_bz2",
+    "_codecs",
+    "_codecs_cn",
+    "_codecs_hk",
+    "_codecs_iso2022",
+    "_codecs_jp",
+    "_codecs_kr",
+    "_codecs_tw",
+    "_collections",
+    "_collections_abc",
+    "_compat_pickle",
+    "_compression",
+    "_contextvars",
+    "_crypt",
+    "_csv",
+    "_ctypes",
+    "_curses",
+    "_curses_panel",
+    "_datetime",
+    "_dbm",
+    "_decimal",
+    "_elementtree",
+    "_frozen_importlib",
+    "_frozen_importlib_external",
+    "_functools",
+    "_gdbm",
+    "_hashlib",
+    "_heapq",
+    "_imp",
+    "_io",
+    "_json",
+    "_locale",
+    "_lsprof",
+    "_lzma",
+    "_markupbase",
+    "_md5",
+    "_msi",
+    "_multibytecodec",
+    "_multiprocessing",
+    "_opcode",
+    "_operator",
+    "_osx_support",
+    "_overlapped",
+    "_pickle",
+    "_posixshmem",
+    "_posixsubprocess",
+    "_py_abc",
+    "_pydecimal",
+    "_pyio",
+    "_queue",
+    "_random",
+    "_scproxy",
+    "_sha1",
+    "_sha256",
+    "_sha3",
+    "_sha512",
+    "_signal",
+    "_sitebuiltins",
+    "_socket",
+    "_sqlite3",
+    "_sre",
+    "_ssl",
+    "_stat",
+    "_statistics",
+    "_string",
+    "_strptime",
+    "_struct",
+    "_symtable",
+    "_thread",
+    "_threading_local",
+    "_tkinter",
+    "_tokenize",
+    "_tracemalloc",
+    "_typing",
+    "_uuid",
+    "_warnings",
+    "_weakref",
+    "_weakrefset",
+    "_winapi",
+    "_zoneinfo",
+    "abc",
+    "aifc",
+    "antigravity",
+    "argparse",
+    "array",
+    "ast",
+    "asynchat",
+    "asyncio",
+    "asyncore",
+    "atexit",
+    "audioop",
+    "base64",
+    "bdb",
+    "binascii",
+    "bisect",
+    "builtins",
+    "bz2",
+    "cProfile",
+    "calendar",
+    "cgi",
+    "cgitb",
+    "chunk",
+    "cmath",
+    "cmd",
+    "code",
+    "codecs",
+    "codeop",
+    "collections",
+    "colorsys",
+    "compileall",
+    "concurrent",
+    "configparser",
+    "contextlib",
+    "contextvars",
+    "copy",
+    "copyreg",
+    "crypt",
+    "csv",
+    "ctypes",
+    "curses",
+    "dataclasses",
+    "datetime",
+    "dbm",
+    "decimal",
+    "difflib",
+    "dis",
+    "distutils",
+    "doctest",
+    "email",
+    "encodings",
+    "ensurepip",
+    "enum",
+    "errno",
+    "faulthandler",
+    "fcntl",
+    "filecmp",
+    "fileinput",
+    "fnmatch",
+    "fractions",
+    "ftplib",
+    "functools",
+    "gc",
+    "genericpath",
+    "getopt",
+    "getpass",
+    "gettext",
+    "glob",
+    "graphlib",
+    "grp",
+    "gzip",
+    "hashlib",
+    "heapq",
+    "hmac",
+    "html",
+    "http",
+    "idlelib",
+    "imaplib",
+    "imghdr",
+    "imp",
+    "importlib",
+    "inspect",
+    "io",
+    "ipaddress",
+    "itertools",
+    "json",
+    "keyword",
+    "lib2to3",
+    "linecache",
+    "locale",
+    "logging",
+    "lzma",
+    "mailbox",
+    "mailcap",
+    "marshal",
+    "math",
+    "mimetypes",
+    "mmap",
+    "modulefinder",
+    "msilib",
+    "msvcrt",
+    "multiprocessing",
+    "netrc",
+    "nis",
+    "nntplib",
+    "nt",
+    "ntpath",
+    "nturl2path",
+    "numbers",
+    "opcode",
+    "operator",
+    "optparse",
+    "os",
+    "ossaudiodev",
+    "pathlib",
+    "pdb",
+    "pickle",
+    "pickletools",
+    "pipes",
+    "pkgutil",
+    "platform",
+    "plistlib",
+    "poplib",
+    "posix",
+    "posixpath",
+    "pprint",
+    "profile",
+    "pstats",
+    "pty",
+    "pwd",
+    "py_compile",
+    "pyclbr",
+    "pydoc",
+    "pydoc_data",
+    "pyexpat",
+    "queue",
+    "quopri",
+    "random",
+    "re",
+    "readline",
+    "reprlib",
+    "resource",
+    "rlcompleter",
+    "runpy",
+    "sched",
+    "secrets",
+    "select",
+    "selectors",
+    "shelve",
+    "shlex",
+    "shutil",
+    "signal",
+    "site",
+    "smtpd",
+    "smtplib",
+    "sndhdr",
+    "socket",
+    "socketserver",
+    "spwd",
+    "sqlite3",
+    "sre_compile",
+    "sre_constants",
+    "sre_parse",
+    "ssl",
+    "stat",
+    "statistics",
+    "string",
+    "stringprep",
+    "struct",
+    "subprocess",
+    "sunau",
+    "symtable",
+    "sys",
+    "sysconfig",
+    "syslog",
+    "tabnanny",
+    "tarfile",
+    "telnetlib",
+    "tempfile",
+    "termios",
+    "textwrap",
+    "this",
+    "threading",
+    "time",
+    "timeit",
+    "tkinter",
+    "token",
+    "tokenize",
+    "tomllib",
+    "trace",
+    "traceback",
+    "tracemalloc",
+    "tty",
+    "turtle",
+    "turtledemo",
+    "types",
+    "typing",
+    "unicodedata",
+    "unittest",
+    "urllib",
+    "uu",
+    "uuid",
+    "venv",
+    "warnings",
+    "wave",
+    "weakref",
+    "webbrowser",
+    "winreg",
+    "winsound",
+    "wsgiref",
+    "xdrlib",
+    "xml",
+    "xmlrpc",
+    "zipapp",
+    "zipfile",
+    "zipimport",
+    "zlib",
+    "zoneinfo",
 ];
 
 /// Modules whose package on PyPI has another name.
@@ -132,12 +398,17 @@ fn refused(requirement: &str) -> Option<&'static str> {
         Some("an editable install")
     } else if t.starts_with('-') {
         Some("an installer option")
-    } else if ["git+", "hg+", "svn+", "bzr+"].iter().any(|v| lower.contains(v)) {
+    } else if ["git+", "hg+", "svn+", "bzr+"]
+        .iter()
+        .any(|v| lower.contains(v))
+    {
         Some("a version-control link")
     } else if lower.contains("://") || lower.starts_with("file:") || t.contains(" @ ") {
         Some("a URL")
     } else if t.starts_with(['.', '/', '~'])
-        || [".whl", ".tar.gz", ".zip"].iter().any(|e| lower.ends_with(e))
+        || [".whl", ".tar.gz", ".zip"]
+            .iter()
+            .any(|e| lower.ends_with(e))
     {
         Some("a local path")
     } else if requirement_name(t).is_none() {
@@ -172,8 +443,17 @@ fn requirement_lines(text: &str) -> Vec<(usize, String)> {
     lines
 }
 
-/// The PEP 723 block of a script: `(dependencies, requires-python)`, or an error.
-fn pep723(script: &str) -> Option<Result<(Vec<String>, Option<String>), String>> {
+/// What a script's PEP 723 block (`# /// script` … `# ///`) declares.
+#[derive(serde::Deserialize)]
+struct ScriptBlock {
+    #[serde(default)]
+    dependencies: Vec<String>,
+    #[serde(rename = "requires-python")]
+    requires_python: Option<String>,
+}
+
+/// The PEP 723 block of a script, if it has one, or why it cannot be read.
+fn pep723(script: &str) -> Option<Result<ScriptBlock, String>> {
     let mut lines = script.lines();
     lines.find(|l| l.trim_end() == "# /// script")?;
     let mut body = String::new();
@@ -197,16 +477,8 @@ fn pep723(script: &str) -> Option<Result<(Vec<String>, Option<String>), String>>
     if !closed {
         return Some(Err("it is not closed by a \"# ///\" line".into()));
     }
-    #[derive(serde::Deserialize)]
-    struct Block {
-        #[serde(default)]
-        dependencies: Vec<String>,
-        #[serde(rename = "requires-python")]
-        requires_python: Option<String>,
-    }
     Some(
-        toml::from_str::<Block>(&body)
-            .map(|b| (b.dependencies, b.requires_python))
+        toml::from_str::<ScriptBlock>(&body)
             .map_err(|e| format!("it is not valid TOML: {}", e.message())),
     )
 }
@@ -274,11 +546,11 @@ impl Report {
             Some(Err(why)) => report
                 .problems
                 .push(format!("main.py's \"# /// script\" block: {why}.")),
-            Some(Ok((dependencies, requires_python))) => {
+            Some(Ok(block)) => {
                 report.has_pep723 = true;
                 report.declared_in.push("main.py's PEP 723 block");
-                report.requires_python = requires_python;
-                for requirement in dependencies {
+                report.requires_python = block.requires_python;
+                for requirement in block.dependencies {
                     match refused(&requirement) {
                         Some(why) => report.problems.push(format!(
                             "main.py's PEP 723 dependencies: {requirement:?} is {why}; the \
@@ -370,7 +642,9 @@ mod tests {
     #[test]
     fn the_standard_library_list_is_sorted_and_complete_enough() {
         assert!(STDLIB.windows(2).all(|w| w[0] < w[1]));
-        for m in ["os", "sys", "csv", "json", "argparse", "tomllib", "zoneinfo", "_thread"] {
+        for m in [
+            "os", "sys", "csv", "json", "argparse", "tomllib", "zoneinfo", "_thread",
+        ] {
             assert!(in_stdlib(m), "{m}");
         }
         for m in ["pandas", "requests", "numpy", "openpyxl"] {
@@ -392,11 +666,20 @@ mod tests {
             .collect();
         assert_eq!(
             missing,
-            [("openpyxl", "openpyxl", 3), ("PIL", "pillow", 4), ("yaml", "PyYAML", 8)]
+            [
+                ("openpyxl", "openpyxl", 3),
+                ("PIL", "pillow", 4),
+                ("yaml", "PyYAML", 8)
+            ]
         );
         assert_eq!(r.declared, ["Pandas>=2.1"]);
-        assert!(r.summary().starts_with("requirements.txt declares Pandas>=2.1."));
-        assert_eq!(r.undeclared[1].shown(), "PIL (package pillow, main.py line 4)");
+        assert!(r
+            .summary()
+            .starts_with("requirements.txt declares Pandas>=2.1."));
+        assert_eq!(
+            r.undeclared[1].shown(),
+            "PIL (package pillow, main.py line 4)"
+        );
     }
 
     #[test]
@@ -412,7 +695,11 @@ mod tests {
         assert_eq!(modules, ["lxml"]);
 
         let broken = report("# /// script\n# dependencies = [\n", None, &[]);
-        assert!(broken.problems[0].contains("not closed"), "{:?}", broken.problems);
+        assert!(
+            broken.problems[0].contains("not closed"),
+            "{:?}",
+            broken.problems
+        );
     }
 
     #[test]
@@ -422,11 +709,21 @@ mod tests {
                     ./wheels/z.whl\n--index-url https://example.org/simple\n# comment\n\n\
                     openpyxl\n";
         let r = report("import requests, openpyxl\n", Some(text), &[]);
-        assert_eq!(r.declared, ["requests==2.31.0     --hash=sha256:abc", "openpyxl"]);
+        assert_eq!(
+            r.declared,
+            ["requests==2.31.0     --hash=sha256:abc", "openpyxl"]
+        );
         let reasons: Vec<&str> = r
             .problems
             .iter()
-            .map(|p| p.split(" is ").nth(1).unwrap_or(p).split(';').next().unwrap())
+            .map(|p| {
+                p.split(" is ")
+                    .nth(1)
+                    .unwrap_or(p)
+                    .split(';')
+                    .next()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(
             reasons,

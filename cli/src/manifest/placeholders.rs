@@ -84,7 +84,8 @@ pub fn find(text: &str) -> Vec<Placeholder> {
             t.split_once('=').map_or(t, |(_, v)| v)
         };
         let quotes = value.matches("\"\"\"").count() + value.matches("'''").count();
-        let opens_array = !open_multiline && value.trim_start().starts_with('[') && !value.contains(']');
+        let opens_array =
+            !open_multiline && value.trim_start().starts_with('[') && !value.contains(']');
         if quotes % 2 == 1 {
             open_multiline = !open_multiline;
         } else if opens_array {

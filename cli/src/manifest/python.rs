@@ -583,7 +583,11 @@ fn prompt_inputs(src: &str) -> Vec<Input> {
             .and_then(input_name)
             .or_else(|| name_of_prompt(&prompt))
             .unwrap_or_else(|| "answer".to_string());
-        let shown = format!("{call}({}) on line {} of main.py", args.trim(), line_at(src, at));
+        let shown = format!(
+            "{call}({}) on line {} of main.py",
+            args.trim(),
+            line_at(src, at)
+        );
         let mut input = Input::seen(name, Via::Stdin, shown);
         let expr = line.split_once('=').map_or(line, |(_, r)| r.trim());
         let lower = prompt.to_ascii_lowercase();
@@ -598,10 +602,7 @@ fn prompt_inputs(src: &str) -> Vec<Input> {
             (input.kind, input.type_guessed) = ("enum", false);
             input.choices = vec!["y".into(), "n".into()];
         }
-        let described = prompt
-            .trim_end_matches([':', '>', ' '])
-            .trim()
-            .to_string();
+        let described = prompt.trim_end_matches([':', '>', ' ']).trim().to_string();
         input.description = (!described.is_empty()).then_some(described);
         inputs.push(input);
     }
@@ -746,10 +747,14 @@ fn docstring(src: &str) -> Option<String> {
 fn parser_text(src: &str, key: &str) -> Option<String> {
     let at = code_matches(src, "ArgumentParser(").next()?;
     let args = call_args(src, at + "ArgumentParser".len())?;
-    split_args(args).into_iter().find_map(|part| match keyword(part) {
-        Some((k, v)) if k == key => python_literal(v).and_then(|l| l.as_str().map(String::from)),
-        _ => None,
-    })
+    split_args(args)
+        .into_iter()
+        .find_map(|part| match keyword(part) {
+            Some((k, v)) if k == key => {
+                python_literal(v).and_then(|l| l.as_str().map(String::from))
+            }
+            _ => None,
+        })
 }
 
 /// The skill's name as the script gives it: the docstring's first line, the parser's
@@ -844,9 +849,7 @@ pub(super) fn imports(src: &str) -> Vec<(String, usize)> {
             };
             for module in modules {
                 let top = module.split('.').next().unwrap_or("");
-                if is_identifier(top)
-                    && top != "__future__"
-                    && !found.iter().any(|(m, _)| m == top)
+                if is_identifier(top) && top != "__future__" && !found.iter().any(|(m, _)| m == top)
                 {
                     found.push((top.to_string(), index + 1));
                 }
@@ -906,7 +909,12 @@ fn path_of(src: &str, expr: &str, depth: usize) -> Option<String> {
             format!("~/{}", inner.join("/"))
         });
     }
-    for wrapper in ["os.path.join(", "Path(", "pathlib.Path(", "os.path.abspath("] {
+    for wrapper in [
+        "os.path.join(",
+        "Path(",
+        "pathlib.Path(",
+        "os.path.abspath(",
+    ] {
         if let Some(args) = e.strip_prefix(wrapper).and_then(|r| r.strip_suffix(')')) {
             let parts: Vec<String> = split_args(args)
                 .into_iter()
@@ -974,7 +982,8 @@ pub(super) fn writes(src: &str) -> Vec<Written> {
                 .find_map(|p| keyword(p).filter(|(k, _)| *k == "mode").map(|(_, v)| v))
                 .or_else(|| parts.get(1).copied().filter(|p| keyword(p).is_none()))
                 .and_then(python_literal);
-            let writing = matches!(&mode, Some(Literal::Str(m)) if m.contains(['w', 'a', 'x', '+']));
+            let writing =
+                matches!(&mode, Some(Literal::Str(m)) if m.contains(['w', 'a', 'x', '+']));
             if writing {
                 note(at, name, parts.first().and_then(|p| path_of(src, p, 0)));
             }

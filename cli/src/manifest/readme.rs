@@ -45,7 +45,14 @@ pub(super) fn as_title(text: &str) -> Option<String> {
     let text = strip_markdown(text.trim());
     let mut text = text.trim_end_matches(['.', ':', '!']).trim().to_string();
     // "This script finds duplicate files" → "Finds duplicate files".
-    for filler in ["a simple script to ", "simple script to ", "a script to ", "script to ", "this script ", "this program "] {
+    for filler in [
+        "a simple script to ",
+        "simple script to ",
+        "a script to ",
+        "script to ",
+        "this script ",
+        "this program ",
+    ] {
         if text.to_ascii_lowercase().starts_with(filler) {
             let rest = &text[filler.len()..];
             let mut chars = rest.chars();
@@ -57,7 +64,8 @@ pub(super) fn as_title(text: &str) -> Option<String> {
         }
     }
     let text = text.as_str();
-    let short = |t: &str| (2..=60).contains(&t.chars().count()) && t.split_whitespace().count() <= 8;
+    let short =
+        |t: &str| (2..=60).contains(&t.chars().count()) && t.split_whitespace().count() <= 8;
     let candidate = if short(text) {
         text.to_string()
     } else {
@@ -71,7 +79,13 @@ pub(super) fn as_title(text: &str) -> Option<String> {
         head.to_string()
     };
     let lower = candidate.to_ascii_lowercase();
-    let first_words = |n: usize| lower.split_whitespace().take(n).collect::<Vec<_>>().join(" ");
+    let first_words = |n: usize| {
+        lower
+            .split_whitespace()
+            .take(n)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let generic = GENERIC_HEADINGS
         .iter()
         .any(|g| lower == *g || first_words(g.split_whitespace().count()) == *g);
@@ -100,6 +114,23 @@ pub(super) fn readme_title(readme: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether the README starts with a heading that is not a title ("Usage", "Explanation of
+/// Modifications"): a README written about something else than the skill.
+pub(super) fn has_generic_title(readme: &str) -> bool {
+    let mut fenced = false;
+    for line in readme.lines().map(str::trim) {
+        if line.starts_with("```") || line.starts_with("~~~") {
+            fenced = !fenced;
+        } else if !fenced && line.starts_with('#') {
+            let heading = line.trim_start_matches('#');
+            return heading.starts_with(' ') && as_title(heading).is_none();
+        } else if !fenced && !line.is_empty() {
+            return false;
+        }
+    }
+    false
 }
 
 /// The blocks of a Markdown text: runs of non-blank lines (fenced code kept as one block).
@@ -237,4 +268,3 @@ fn strip_markdown(text: &str) -> String {
     }
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
-

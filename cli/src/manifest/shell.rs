@@ -19,8 +19,7 @@ fn script_level(src: &str) -> String {
     let forwarded = |name: &str| {
         lines.iter().any(|l| {
             let t = l.trim();
-            t.starts_with(name)
-                && t[name.len()..].trim_start().starts_with("\"$@\"")
+            t.starts_with(name) && t[name.len()..].trim_start().starts_with("\"$@\"")
         })
     };
     let mut out = Vec::with_capacity(lines.len());
@@ -184,14 +183,27 @@ fn getopts_inputs(src: &str) -> Vec<Input> {
             let flag = format!("-{c}");
             let found = format!("getopts option -{c} in main.sh");
             let mut input = if takes_value {
-                Input::seen(
+                let mut option = Input::seen(
                     name,
                     Via::Argument {
                         flag: Some(flag),
                         position: 0,
                     },
                     found,
-                )
+                );
+                // `top=10` before the loop: the option's default.
+                let preset = assigned_value(src, &format!("${}", option.name))
+                    .filter(|v| !v.is_empty() && !v.contains(['$', '`']));
+                if let Some(value) = preset {
+                    option.default = Some(match value.parse::<i64>() {
+                        Ok(n) => {
+                            (option.kind, option.type_guessed) = ("integer", false);
+                            Literal::Int(n)
+                        }
+                        Err(_) => Literal::Str(value),
+                    });
+                }
+                option
             } else {
                 let mut switch = Input::seen(name, Via::Switch { flag }, found);
                 (switch.kind, switch.type_guessed) = ("boolean", false);
@@ -252,7 +264,10 @@ fn read_inputs(src: &str) -> Vec<Input> {
         while let Some(word) = iter.next() {
             if word == "-p" || (word.starts_with('-') && word.ends_with('p') && word.len() > 2) {
                 prompt = iter.next().cloned();
-            } else if matches!(word.as_str(), "-n" | "-t" | "-d" | "-u" | "-N" | "-a" | "-i") {
+            } else if matches!(
+                word.as_str(),
+                "-n" | "-t" | "-d" | "-u" | "-N" | "-a" | "-i"
+            ) {
                 iter.next();
             } else if word.starts_with('-') {
             } else if [";", "&&", "||", "|"].contains(&word.as_str()) {
@@ -386,7 +401,9 @@ pub(super) fn writes(src: &str) -> Vec<Written> {
         for (i, word) in words.iter().enumerate() {
             // `>file`, `> file`, `>>file`, `2> errors.log`; not `2>&1` or `-gt`.
             let redirect = word.trim_start_matches(|c: char| c.is_ascii_digit());
-            if let Some(rest) = redirect.strip_prefix(">>").or_else(|| redirect.strip_prefix('>'))
+            if let Some(rest) = redirect
+                .strip_prefix(">>")
+                .or_else(|| redirect.strip_prefix('>'))
             {
                 if rest.starts_with('&') || rest.starts_with('(') {
                     continue;

@@ -17,6 +17,11 @@ fn an_argparse_converter_is_started_with_its_arguments() {
     let d = draft("csv-to-excel");
     // The README's first heading is not a title; the docstring names it.
     assert_eq!(d.name, "csv2excel");
+    // Nor is the paragraph under it a description; the docstring's is.
+    assert_eq!(
+        d.description.as_deref(),
+        Some("csv2excel - convert a CSV export into a formatted Excel workbook.")
+    );
     assert_eq!(
         d.args,
         [
@@ -63,18 +68,27 @@ fn an_argparse_converter_is_started_with_its_arguments() {
         .map(|m| m.requirement.as_str())
         .collect();
     assert_eq!(missing, ["pandas", "openpyxl"]);
-    assert!(d.notes.iter().all(|n| !n.contains("EXECGOV_INPUTS")), "{:?}", d.notes);
+    assert!(
+        d.notes.iter().all(|n| !n.contains("EXECGOV_INPUTS")),
+        "{:?}",
+        d.notes
+    );
 }
 
 #[test]
 fn a_getopts_script_gets_its_options_and_a_warning_about_home() {
     let d = draft("log-analyser");
     assert_eq!(d.name, "Apache log analyser");
-    assert_eq!(d.args, ["-f", "{logfile}", "-n", "{top}", "{errors_only?-e}"]);
+    assert_eq!(
+        d.args,
+        ["-f", "{logfile}", "-n", "{top}", "{errors_only?-e}"]
+    );
     assert_eq!(d.inputs[0].kind, "file");
     assert_eq!(d.artifacts, ["*.txt"]);
     assert_eq!(d.warnings.len(), 1, "once per file: {:?}", d.warnings);
-    assert!(d.warnings[0].contains("main.sh line 26: > writes ~/log_report.txt, in the home folder"));
+    assert!(
+        d.warnings[0].contains("main.sh line 26: > writes ~/log_report.txt, in the home folder")
+    );
     assert!(d.warnings[0].contains("output/log_report.txt"));
 }
 
@@ -86,6 +100,7 @@ fn keyboard_prompts_are_answered_from_stdin() {
     assert_eq!(d.stdin, ["{folder}", "{answer}"]);
     assert!(d.args.is_empty());
     assert_eq!(d.inputs[0].kind, guess::folder_kind());
+    assert_eq!(d.description, None, "not the README's installation notes");
     assert_eq!(d.inputs[1].choices, ["y", "n"]);
 }
 
@@ -96,7 +111,10 @@ fn sys_argv_and_files_written_into_the_working_folder() {
     assert_eq!(d.args, ["{directory}", "{min_size}"]);
     assert_eq!(d.artifacts, ["*.csv"]);
     assert_eq!(d.output.as_deref(), Some("Files to download: *.csv."));
-    assert_eq!(d.description.as_deref(), Some("Finds duplicate files by content."));
+    assert_eq!(
+        d.description.as_deref(),
+        Some("Finds duplicate files by content.")
+    );
     assert!(d.packages.undeclared.is_empty());
 }
 
@@ -107,7 +125,12 @@ fn a_pep723_scraper_with_absolute_paths() {
     assert_eq!(d.stdin, ["{base}"]);
     assert!(d.packages.has_pep723);
     assert_eq!(d.packages.declared, ["requests>=2.31", "beautifulsoup4"]);
-    let missing: Vec<&str> = d.packages.undeclared.iter().map(|m| m.module.as_str()).collect();
+    let missing: Vec<&str> = d
+        .packages
+        .undeclared
+        .iter()
+        .map(|m| m.module.as_str())
+        .collect();
     assert_eq!(missing, ["openpyxl"]);
     assert_eq!(d.warnings.len(), 2, "{:?}", d.warnings);
     assert!(d.warnings[0].contains("/home/anna/Desktop/rates.xlsx, outside the working folder"));
@@ -119,6 +142,10 @@ fn a_pep723_scraper_with_absolute_paths() {
 fn requirements_txt_is_reported_and_artifacts_are_suggested() {
     let d = draft("receipt-maker");
     assert_eq!(d.name, "Make a PDF receipt for a customer");
+    assert_eq!(
+        d.description.as_deref(),
+        Some("Make a PDF receipt for a customer.")
+    );
     assert_eq!(d.packages.declared, ["fpdf2>=2.7"]);
     assert!(d.packages.undeclared.is_empty(), "fpdf comes from fpdf2");
     assert_eq!(d.artifacts, ["*.pdf"]);
@@ -157,14 +184,20 @@ fn the_draft_is_toml_with_the_templates_and_no_placeholder_when_all_is_known() {
             .map(|v| v.as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(list("args"), ["--data", "{data}", "--month", "{month}", "--top", "{top}"]);
+    assert_eq!(
+        list("args"),
+        ["--data", "{data}", "--month", "{month}", "--top", "{top}"]
+    );
     assert_eq!(list("artifacts"), ["reports/*.csv", "reports/*.png"]);
     assert!(value.get("stdin").is_none());
     assert_eq!(placeholders::find(&text), []);
 
     let text = draft("folder-organiser").to_toml();
-    let todo: Vec<String> = placeholders::find(&text).into_iter().map(|p| p.key).collect();
-    assert_eq!(todo, ["output"], "{text}");
+    let todo: Vec<String> = placeholders::find(&text)
+        .into_iter()
+        .map(|p| p.key)
+        .collect();
+    assert_eq!(todo, ["description", "output"], "{text}");
 }
 
 #[test]
@@ -222,7 +255,10 @@ fn readme_gives_name_description_and_output() {
         assert_eq!(readme::readme_title(heading), None, "{heading}");
     }
     // Only the first H1 counts, and never one inside a code block.
-    assert_eq!(readme::readme_title("```\n# pip install x\n```\n# Rates\n").as_deref(), Some("Rates"));
+    assert_eq!(
+        readme::readme_title("```\n# pip install x\n```\n# Rates\n").as_deref(),
+        Some("Rates")
+    );
     assert_eq!(readme::readme_title("# Usage\n# Rates\n"), None);
 }
 

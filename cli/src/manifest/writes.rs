@@ -91,7 +91,9 @@ fn glob_for(path: &str) -> Option<String> {
     }
     let pattern = match file.rsplit_once('.') {
         Some((stem, ext))
-            if !stem.is_empty() && !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            if !stem.is_empty()
+                && !ext.is_empty()
+                && ext.chars().all(|c| c.is_ascii_alphanumeric()) =>
         {
             format!("*.{ext}")
         }

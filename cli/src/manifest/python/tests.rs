@@ -74,7 +74,10 @@ fn argparse_options_positionals_and_switches() {
     let csv = by_name(&inputs, "input_csv");
     assert_eq!(csv.via, positional(1));
     assert!(csv.required && csv.type_guessed);
-    assert_eq!(csv.description.as_deref(), Some("Path to the CSV file to convert"));
+    assert_eq!(
+        csv.description.as_deref(),
+        Some("Path to the CSV file to convert")
+    );
     let output = by_name(&inputs, "output");
     assert_eq!(output.via, option("--output"));
     assert_eq!(output.default, Some(Literal::Str("converted.xlsx".into())));
@@ -82,7 +85,10 @@ fn argparse_options_positionals_and_switches() {
     assert_eq!(delimiter.kind, "enum");
     assert_eq!(delimiter.choices, [",", ";", "tab"]);
     let skip = by_name(&inputs, "skip_rows");
-    assert_eq!((skip.kind, skip.default.clone()), ("integer", Some(Literal::Int(0))));
+    assert_eq!(
+        (skip.kind, skip.default.clone()),
+        ("integer", Some(Literal::Int(0)))
+    );
     // store_false with dest="index": named after what ticking it does.
     let no_index = by_name(&inputs, "no_index");
     assert_eq!(no_index.kind, "boolean");
@@ -197,7 +203,10 @@ other = something["not_an_input"]
 #[test]
 fn the_name_comes_from_the_script() {
     assert_eq!(title(CSV_TO_EXCEL).as_deref(), Some("csv2excel"));
-    assert_eq!(title(DUPLICATE_FINDER).as_deref(), Some("Duplicate file finder"));
+    assert_eq!(
+        title(DUPLICATE_FINDER).as_deref(),
+        Some("Duplicate file finder")
+    );
     assert_eq!(title(SALES_REPORT).as_deref(), Some("Monthly sales report"));
     assert_eq!(
         title(RECEIPT_MAKER).as_deref(),
@@ -222,7 +231,8 @@ fn the_name_comes_from_the_script() {
 fn imports_are_read_from_code_only() {
     let found: Vec<String> = imports(CSV_TO_EXCEL).into_iter().map(|(m, _)| m).collect();
     assert_eq!(found, ["argparse", "sys", "pandas", "openpyxl"]);
-    let src = "import os.path as p, json ; from .local import x\nx = 'import fake'\n# import gone\n";
+    let src =
+        "import os.path as p, json ; from .local import x\nx = 'import fake'\n# import gone\n";
     let found: Vec<(String, usize)> = imports(src);
     assert_eq!(found, [("os".to_string(), 1), ("json".to_string(), 1)]);
 }
@@ -230,15 +240,15 @@ fn imports_are_read_from_code_only() {
 #[test]
 fn writes_are_found_with_their_paths() {
     let shown = |src: &str| -> Vec<(String, String)> {
-        writes(src)
-            .into_iter()
-            .map(|w| (w.call, w.path))
-            .collect()
+        writes(src).into_iter().map(|w| (w.call, w.path)).collect()
     };
     assert_eq!(
         shown(EXCHANGE_RATES),
         [
-            ("save".to_string(), "/home/anna/Desktop/rates.xlsx".to_string()),
+            (
+                "save".to_string(),
+                "/home/anna/Desktop/rates.xlsx".to_string()
+            ),
             ("open".to_string(), "~/rates.log".to_string()),
         ]
     );
@@ -251,7 +261,10 @@ fn writes_are_found_with_their_paths() {
         [
             ("os.makedirs".to_string(), "reports".to_string()),
             ("to_csv".to_string(), "reports/summary.csv".to_string()),
-            ("savefig".to_string(), "reports/top_products.png".to_string()),
+            (
+                "savefig".to_string(),
+                "reports/top_products.png".to_string()
+            ),
         ]
     );
     assert_eq!(

@@ -20,6 +20,12 @@ fn getopts_options_and_switches() {
             position: 0
         }
     );
+    // `top=10` before the loop.
+    assert_eq!(
+        (found[1].kind, found[1].default.clone()),
+        ("integer", Some(Literal::Int(10)))
+    );
+    assert_eq!(found[0].default, None);
     assert_eq!(found[2].kind, "boolean");
     assert_eq!(found[2].via, Via::Switch { flag: "-e".into() });
 }
@@ -78,7 +84,8 @@ fn writes_by_redirection_tee_and_mkdir() {
             (">".to_string(), "errors.txt".to_string()),
         ]
     );
-    let src = "mkdir -p /var/reports\necho hi | tee -a \"$EXECGOV_OUTPUT/log.txt\"\nls >/dev/null 2>&1\n";
+    let src =
+        "mkdir -p /var/reports\necho hi | tee -a \"$EXECGOV_OUTPUT/log.txt\"\nls >/dev/null 2>&1\n";
     let shown: Vec<(String, String)> = writes(src).into_iter().map(|w| (w.call, w.path)).collect();
     assert_eq!(
         shown,
