@@ -1116,18 +1116,15 @@ fn push_refuses_todo_placeholders_before_sending_anything() {
     let config = dir.join("config");
     let folder = sample(&dir, "folder-organiser");
     execgov(&config, &["manifest", "init", folder.to_str().unwrap()]).assert_code(0);
+    let push = || {
+        let folder = folder.to_str().unwrap();
+        execgov(
+            &config,
+            &["push", folder, "--scenario", "x", "--risk", "low"],
+        )
+    };
     // No login and no server: the refusal comes first.
-    let out = execgov(
-        &config,
-        &[
-            "push",
-            folder.to_str().unwrap(),
-            "--scenario",
-            "x",
-            "--risk",
-            "low",
-        ],
-    );
+    let out = push();
     out.assert_code(2);
     let text = std::fs::read_to_string(folder.join("skill.toml")).unwrap();
     let line_of = |key: &str| {
@@ -1150,18 +1147,7 @@ fn push_refuses_todo_placeholders_before_sending_anything() {
         .replace("TODO: say what this skill does", "Sorts a folder")
         .replace("TODO: say what comes out", "Nothing");
     std::fs::write(folder.join("skill.toml"), filled).unwrap();
-    let out = execgov(
-        &config,
-        &[
-            "push",
-            folder.to_str().unwrap(),
-            "--scenario",
-            "x",
-            "--risk",
-            "low",
-        ],
-    );
-    out.assert_code(3);
+    push().assert_code(3);
 }
 
 #[test]

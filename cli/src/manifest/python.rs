@@ -122,7 +122,18 @@ fn call_args(src: &str, open: usize) -> Option<&str> {
 
 /// The text without `#` comments (outside strings).
 fn without_comments(text: &str) -> String {
-    let mut out = String::new();
+    scrub(text, false)
+}
+
+/// The text with strings and comments blanked out (lines kept), for reading statements.
+fn code_only(src: &str) -> String {
+    scrub(src, true)
+}
+
+/// The text without comments, and with each string as `""` (its line breaks kept) when
+/// `blank_strings`.
+fn scrub(text: &str, blank_strings: bool) -> String {
+    let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < text.len() {
         let Some(c) = text[i..].chars().next() else {
@@ -131,7 +142,13 @@ fn without_comments(text: &str) -> String {
         match c {
             '"' | '\'' => {
                 if let Some((_, used)) = python_string(&text[i..]) {
-                    out.push_str(&text[i..i + used]);
+                    let literal = &text[i..i + used];
+                    if blank_strings {
+                        out.push_str("\"\"");
+                        out.extend(literal.chars().filter(|c| *c == '\n'));
+                    } else {
+                        out.push_str(literal);
+                    }
                     i += used;
                     continue;
                 }
@@ -802,35 +819,6 @@ pub(super) fn about(src: &str) -> Option<String> {
 
 // ---------------------------------------------------------------------------------------------
 // Imports
-
-/// The text with strings and comments blanked out (lines kept), for reading statements.
-fn code_only(src: &str) -> String {
-    let mut out = String::with_capacity(src.len());
-    let mut i = 0;
-    while i < src.len() {
-        let Some(c) = src[i..].chars().next() else {
-            break;
-        };
-        match c {
-            '"' | '\'' => {
-                if let Some((_, used)) = python_string(&src[i..]) {
-                    out.push_str("\"\"");
-                    out.extend(src[i..i + used].chars().filter(|c| *c == '\n'));
-                    i += used;
-                    continue;
-                }
-            }
-            '#' => {
-                i += src[i..].find('\n').unwrap_or(src.len() - i);
-                continue;
-            }
-            _ => {}
-        }
-        out.push(c);
-        i += c.len_utf8();
-    }
-    out
-}
 
 /// The top-level modules a file imports (`import a.b as c, d` → a, d; `from e.f import g` →
 /// e), with the line of their first import; relative imports are the folder's own.
