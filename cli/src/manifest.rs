@@ -368,12 +368,8 @@ impl Draft {
                     .into(),
             );
         }
-        if python && python::asks_in_a_loop(&script) {
-            notes.push(
-                "main.py calls input() in a loop: `stdin` answers each prompt once, then the \
-                 script reads end of file; add lines to `stdin` if it asks more often."
-                    .into(),
-            );
+        if python {
+            notes.extend(python::notes(&script));
         }
 
         // Packages: the entry point and the folder's own modules it may import.

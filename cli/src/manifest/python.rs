@@ -288,10 +288,13 @@ fn assigned(line: &str) -> Option<&str> {
     (is_identifier(lhs) && !rhs.starts_with('=')).then_some(lhs)
 }
 
-/// The inputs main.py takes, in the order it takes them: command-line arguments (argparse,
-/// or else `sys.argv`), then keyboard prompts, then `$EXECGOV_INPUTS` reads.
+/// The inputs main.py takes, in the order it takes them: command-line arguments (argparse or
+/// optparse, click, or else `sys.argv`), then keyboard prompts, then `$EXECGOV_INPUTS` reads.
 pub(super) fn inputs(src: &str) -> Vec<Input> {
     let mut inputs = argparse_inputs(src);
+    if inputs.is_empty() {
+        inputs = click_inputs(src);
+    }
     if inputs.is_empty() {
         inputs = argv_inputs(src);
     }
@@ -300,40 +303,121 @@ pub(super) fn inputs(src: &str) -> Vec<Input> {
     inputs
 }
 
-fn argparse_inputs(src: &str) -> Vec<Input> {
-    let mut inputs = Vec::new();
-    let mut positional = 0;
-    for at in code_matches(src, "add_argument(") {
-        let open = at + "add_argument".len();
-        let Some(args) = call_args(src, open) else {
-            continue;
+/// The arguments of a call that declares an option (`add_argument`, `add_option`,
+/// `click.option`): its string arguments (flags, names) and keyword arguments, as text.
+struct Declaration {
+    strings: Vec<String>,
+    keywords: Vec<(String, String)>,
+}
+
+impl Declaration {
+    /// The declaration whose argument list opens at `open`.
+    fn at(src: &str, open: usize) -> Option<Declaration> {
+        let args = without_comments(call_args(src, open)?);
+        let mut declaration = Declaration {
+            strings: Vec::new(),
+            keywords: Vec::new(),
         };
-        let args = without_comments(args);
-        let parts = split_args(&args);
-        let mut flags = Vec::new();
-        let mut kwargs = Vec::new();
-        for part in &parts {
+        for part in split_args(&args) {
             if let Some((key, value)) = keyword(part) {
-                kwargs.push((key, value));
+                declaration.keywords.push((key.into(), value.into()));
             } else if let Some(Literal::Str(s)) = python_literal(part) {
-                flags.push(s);
+                declaration.strings.push(s);
             }
         }
-        let kw = |name: &str| kwargs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-        let kw_str = |name: &str| match kw(name).and_then(python_literal) {
+        Some(declaration)
+    }
+
+    fn kw(&self, name: &str) -> Option<&str> {
+        self.keywords
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn kw_str(&self, name: &str) -> Option<String> {
+        match self.kw(name).and_then(python_literal) {
             Some(Literal::Str(s)) => Some(s),
             _ => None,
-        };
-        let Some(first) = flags.first() else {
-            continue;
-        };
-        let flag = flags
+        }
+    }
+
+    fn kw_is_true(&self, name: &str) -> bool {
+        self.kw(name) == Some("True")
+    }
+
+    /// The long flag (`--top`), or else the first flag.
+    fn flag(&self) -> Option<String> {
+        let flags: Vec<&String> = self.strings.iter().filter(|s| s.starts_with('-')).collect();
+        flags
             .iter()
             .find(|f| f.starts_with("--"))
-            .unwrap_or(first)
-            .clone();
+            .or(flags.first())
+            .map(|f| f.to_string())
+    }
+}
+
+/// The plain values of a list or tuple literal (`["a", "b"]`, `(1, 2)`); empty when any
+/// item is not a plain string or integer.
+fn list_literal(text: &str) -> Vec<String> {
+    let t = text.trim();
+    if !(t.starts_with('[') || t.starts_with('(')) || t.len() < 2 {
+        return Vec::new();
+    }
+    split_args(&t[1..t.len() - 1])
+        .into_iter()
+        .map(|item| match python_literal(item)? {
+            Literal::Str(s) => Some(s),
+            Literal::Int(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect::<Option<Vec<String>>>()
+        .unwrap_or_default()
+}
+
+/// Whether a file type's mode (`FileType('w')`, `click.File("a")`) writes.
+fn writing_mode(type_text: &str, constructor: &str) -> bool {
+    let mode = type_text
+        .split_once(constructor)
+        .and_then(|(_, rest)| split_args(rest.trim_end_matches(')')).first().copied())
+        .and_then(python_literal);
+    matches!(&mode, Some(Literal::Str(m)) if m.contains(['w', 'a', 'x']))
+}
+
+/// An input for a path the script writes to: settled later like an untyped one whose help
+/// says so (a default under `output/`).
+fn written_path(mut input: Input) -> Input {
+    (input.kind, input.type_guessed) = ("string", true);
+    input.description = Some(format!(
+        "{} (the file the script writes)",
+        input.description.as_deref().unwrap_or("Output file")
+    ));
+    input
+}
+
+/// argparse `add_argument(...)` and optparse `add_option(...)`, in the order declared.
+fn argparse_inputs(src: &str) -> Vec<Input> {
+    let mut calls: Vec<(usize, &str)> = ["add_argument", "add_option"]
+        .iter()
+        .flat_map(|name| {
+            code_matches(src, &format!("{name}("))
+                .map(move |at| (at, *name))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    calls.sort();
+    let mut inputs = Vec::new();
+    let mut positional = 0;
+    for (at, call) in calls {
+        let Some(d) = Declaration::at(src, at + call.len()) else {
+            continue;
+        };
+        let Some(first) = d.strings.first().cloned() else {
+            continue;
+        };
+        let flag = d.flag().unwrap_or(first);
         let option = flag.starts_with('-');
-        let action = kw_str("action").unwrap_or_default();
+        let action = d.kw_str("action").unwrap_or_default();
         if matches!(action.as_str(), "help" | "version") {
             continue;
         }
@@ -343,72 +427,16 @@ fn argparse_inputs(src: &str) -> Vec<Input> {
         );
         // `--no-color` (store_false, dest "color") is ticked to pass `--no-color`: the input
         // is named after what ticking it does.
-        let named_by = match kw_str("dest") {
+        let named_by = match d.kw_str("dest") {
             Some(dest) if action != "store_false" => dest,
             _ => flag.clone(),
         };
         let Some(name) = input_name(&named_by).filter(|n| n != "help") else {
             continue;
         };
-        let choices: Vec<String> = kw("choices")
-            .filter(|c| c.starts_with('[') || c.starts_with('('))
-            .map(|c| {
-                split_args(&c[1..c.len().saturating_sub(1)])
-                    .into_iter()
-                    .map(python_literal)
-                    .collect::<Option<Vec<Literal>>>()
-            })
-            .and_then(|items| {
-                items?
-                    .into_iter()
-                    .map(|l| match l {
-                        Literal::Str(s) => Some(s),
-                        Literal::Int(n) => Some(n.to_string()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let type_name = kw("type").unwrap_or("");
-        let help = kw_str("help");
-        let mut default = if switch {
-            None
-        } else {
-            kw("default").and_then(python_literal)
-        };
-        let mut type_guessed = false;
-        let mut written_to = false;
-        let kind = if switch {
-            "boolean"
-        } else if !choices.is_empty() {
-            "enum"
-        } else if type_name == "int" {
-            "integer"
-        } else if type_name == "float" {
-            "number"
-        } else if type_name.contains("FileType") {
-            // FileType('w'): the script writes there.
-            let mode = type_name
-                .split_once("FileType(")
-                .and_then(|(_, rest)| split_args(rest.trim_end_matches(')')).first().copied())
-                .and_then(python_literal);
-            written_to = matches!(&mode, Some(Literal::Str(m)) if m.contains(['w', 'a', 'x']));
-            if written_to {
-                "string"
-            } else {
-                default = None;
-                "file"
-            }
-        } else {
-            type_guessed = true;
-            "string"
-        };
-        let nargs = kw_str("nargs").unwrap_or_default();
-        let required = if option {
-            kw("required") == Some("True")
-        } else {
-            !matches!(nargs.as_str(), "?" | "*")
-        };
+        let choices = d.kw("choices").map(list_literal).unwrap_or_default();
+        // optparse spells types as strings: type="int".
+        let type_name = d.kw("type").unwrap_or("").trim_matches(['"', '\'']);
         let via = if switch {
             Via::Switch { flag: flag.clone() }
         } else if option {
@@ -423,24 +451,150 @@ fn argparse_inputs(src: &str) -> Vec<Input> {
                 position: positional,
             }
         };
-        let mut input = Input {
-            kind,
-            required,
-            default,
-            choices,
-            description: help,
-            found: format!("argparse add_argument({flag:?}) in main.py"),
-            type_guessed,
-            via,
-            name,
+        let mut input = Input::seen(name, via, format!("{call}({flag:?}) in main.py"));
+        input.description = d.kw_str("help");
+        input.default = (!switch)
+            .then(|| d.kw("default").and_then(python_literal))
+            .flatten();
+        let nargs = d.kw_str("nargs").unwrap_or_default();
+        input.required = if option {
+            d.kw_is_true("required")
+        } else {
+            !matches!(nargs.as_str(), "?" | "*")
         };
-        if written_to {
-            // Settled like an untyped path that the script writes to.
-            input.type_guessed = true;
-            input.description = Some(format!(
-                "{} (the file the script writes)",
-                input.description.as_deref().unwrap_or("Output file")
-            ));
+        let typed = |input: &mut Input, kind| (input.kind, input.type_guessed) = (kind, false);
+        if switch {
+            typed(&mut input, "boolean");
+        } else if !choices.is_empty() {
+            typed(&mut input, "enum");
+            input.choices = choices;
+        } else if type_name == "int" {
+            typed(&mut input, "integer");
+        } else if type_name == "float" {
+            typed(&mut input, "number");
+        } else if type_name.contains("FileType(") {
+            if writing_mode(type_name, "FileType(") {
+                input = written_path(input);
+            } else {
+                typed(&mut input, "file");
+                input.default = None;
+            }
+        }
+        inputs.push(input);
+    }
+    inputs
+}
+
+/// click's `@click.argument(...)` and `@click.option(...)` decorators, in the order written.
+fn click_inputs(src: &str) -> Vec<Input> {
+    let bare = src.contains("from click import");
+    let mut calls: Vec<(usize, &str)> = Vec::new();
+    for name in ["click.argument", "click.option", "argument", "option"] {
+        if !name.starts_with("click.") && !bare {
+            continue;
+        }
+        for at in code_matches(src, &format!("@{name}(")) {
+            calls.push((at + 1, name));
+        }
+    }
+    calls.sort();
+    let mut inputs = Vec::new();
+    let mut positional = 0;
+    for (at, call) in calls {
+        let Some(d) = Declaration::at(src, at + call.len()) else {
+            continue;
+        };
+        let argument = call.ends_with("argument");
+        // `--shout/--no-shout`: ticking passes `--shout`.
+        let flag = d
+            .flag()
+            .map(|f| f.split('/').next().unwrap_or("").trim().to_string());
+        let explicit = d.strings.iter().find(|s| !s.starts_with('-')).cloned();
+        let named_by = if argument {
+            explicit
+        } else {
+            explicit.or(flag.clone())
+        };
+        let Some(name) = named_by
+            .as_deref()
+            .and_then(input_name)
+            .filter(|n| n != "help")
+        else {
+            continue;
+        };
+        let type_text = d.kw("type").unwrap_or("");
+        let switch = !argument
+            && (d.kw_is_true("is_flag")
+                || d.kw_is_true("count")
+                || d.strings
+                    .iter()
+                    .any(|s| s.starts_with('-') && s.contains('/')));
+        let via = if argument {
+            positional += 1;
+            Via::Argument {
+                flag: None,
+                position: positional,
+            }
+        } else if switch {
+            Via::Switch {
+                flag: flag.clone().unwrap_or_default(),
+            }
+        } else {
+            Via::Argument {
+                flag: flag.clone(),
+                position: 0,
+            }
+        };
+        let shown = format!(
+            "{call}({:?}) in main.py",
+            if argument {
+                name.clone()
+            } else {
+                flag.clone().unwrap_or_default()
+            }
+        );
+        let mut input = Input::seen(name, via, shown);
+        input.description = d.kw_str("help");
+        input.default = (!switch)
+            .then(|| d.kw("default").and_then(python_literal))
+            .flatten();
+        input.required = if argument {
+            d.kw("required") != Some("False") && d.kw("nargs") != Some("-1")
+        } else {
+            d.kw_is_true("required")
+        };
+        let typed = |input: &mut Input, kind| (input.kind, input.type_guessed) = (kind, false);
+        let choices = type_text
+            .split_once("Choice(")
+            .map(|(_, rest)| {
+                let rest = rest.strip_suffix(')').unwrap_or(rest);
+                list_literal(split_args(rest).first().copied().unwrap_or(""))
+            })
+            .unwrap_or_default();
+        if switch {
+            typed(&mut input, "boolean");
+        } else if !choices.is_empty() {
+            typed(&mut input, "enum");
+            input.choices = choices;
+        } else if matches!(type_text, "int" | "click.INT") || type_text.contains("IntRange(") {
+            typed(&mut input, "integer");
+        } else if matches!(type_text, "float" | "click.FLOAT") || type_text.contains("FloatRange(")
+        {
+            typed(&mut input, "number");
+        } else if type_text.contains("File(") {
+            if writing_mode(type_text, "File(") {
+                input = written_path(input);
+            } else {
+                typed(&mut input, "file");
+            }
+        } else if type_text.contains("Path(") {
+            if type_text.contains("writable=True") {
+                input = written_path(input);
+            } else if type_text.contains("file_okay=False") {
+                typed(&mut input, super::guess::folder_kind());
+            } else if type_text.contains("exists=True") {
+                typed(&mut input, "file");
+            }
         }
         inputs.push(input);
     }
@@ -578,16 +732,17 @@ fn name_of_prompt(prompt: &str) -> Option<String> {
 /// one line of standard input each, in the order they appear.
 fn prompt_inputs(src: &str) -> Vec<Input> {
     let mut inputs = Vec::new();
-    for at in calls(src, "input").chain(calls(src, "raw_input")) {
+    // Without a terminal, getpass reads standard input too.
+    let prompts = ["input", "raw_input", "getpass.getpass", "getpass"];
+    let found: Vec<(usize, &str)> = prompts
+        .iter()
+        .flat_map(|call| calls(src, call).map(move |at| (at, *call)))
+        .collect();
+    for (at, call) in found {
         let line = line_around(src, at).trim();
         if line.starts_with("def ") {
             continue;
         }
-        let call = if src[at..].starts_with("raw_input") {
-            "raw_input"
-        } else {
-            "input"
-        };
         let Some(args) = args_of(src, at, call) else {
             continue;
         };
@@ -633,8 +788,30 @@ fn prompt_inputs(src: &str) -> Vec<Input> {
     inputs
 }
 
+/// What a draft cannot express, for the person reading it: prompts in a loop, subcommands.
+pub(super) fn notes(src: &str) -> Vec<String> {
+    let mut notes = Vec::new();
+    if asks_in_a_loop(src) {
+        notes.push(
+            "main.py calls input() in a loop: `stdin` answers each prompt once, then the \
+             script reads end of file; add lines to `stdin` if it asks more often."
+                .into(),
+        );
+    }
+    if code_matches(src, "add_subparsers(").next().is_some()
+        || code_matches(src, "@click.group(").next().is_some()
+    {
+        notes.push(
+            "main.py has subcommands: `args` lists the options of all of them; put the \
+             subcommand's name first and keep only its options."
+                .into(),
+        );
+    }
+    notes
+}
+
 /// Whether an `input()` call sits inside a `while` or `for` loop (judged by indentation).
-pub(super) fn asks_in_a_loop(src: &str) -> bool {
+fn asks_in_a_loop(src: &str) -> bool {
     let lines: Vec<&str> = src.lines().collect();
     calls(src, "input").any(|at| {
         let index = line_at(src, at) - 1;

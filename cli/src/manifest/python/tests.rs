@@ -159,11 +159,15 @@ fn prompts_become_stdin_inputs_in_order() {
 
     let src = "n = int(input('How many rows? '))\nratio = float(input())\n\
                if input(\"Really delete the old files? [yes/no] \") == 'yes':\n    pass\n\
-               name = raw_input('Your name: ')\nself.input('x')\n";
+               name = raw_input('Your name: ')\nself.input('x')\n\
+               secret = getpass.getpass('Password: ')\n";
     let inputs = prompt_inputs(src);
-    assert_eq!(names(&inputs), ["n", "ratio", "really_delete_old", "name"]);
+    assert_eq!(
+        names(&inputs),
+        ["n", "ratio", "really_delete_old", "name", "secret"]
+    );
     let kinds: Vec<&str> = inputs.iter().map(|i| i.kind).collect();
-    assert_eq!(kinds, ["integer", "number", "enum", "string"]);
+    assert_eq!(kinds, ["integer", "number", "enum", "string", "string"]);
     assert_eq!(inputs[2].choices, ["yes", "no"]);
     assert!(!asks_in_a_loop(src));
     assert!(asks_in_a_loop(
@@ -282,4 +286,71 @@ fn writes_are_found_with_their_paths() {
             ("to_excel".to_string(), "~/Desktop/x.xlsx".to_string()),
         ]
     );
+}
+
+#[test]
+fn optparse_and_click_declarations() {
+    let optparse = "parser = OptionParser()\n\
+                    parser.add_option('-f', '--file', dest='filename', help='write report to FILE')\n\
+                    parser.add_option('-n', type='int', dest='count', default=3)\n\
+                    parser.add_option('-q', '--quiet', action='store_false', dest='verbose')\n";
+    let inputs = argparse_inputs(optparse);
+    assert_eq!(names(&inputs), ["filename", "count", "quiet"]);
+    assert_eq!(inputs[0].via, option("--file"));
+    assert_eq!(
+        (inputs[1].kind, inputs[1].via.clone()),
+        ("integer", option("-n"))
+    );
+    assert_eq!(inputs[2].kind, "boolean");
+
+    let click = r#"
+import click
+
+@click.command()
+@click.argument("src", type=click.Path(exists=True))
+@click.argument("dst", type=click.Path(writable=True), required=False)
+@click.option("--count", "-c", default=1, help="Number of copies.")
+@click.option("--mode", type=click.Choice(["fast", "safe"]), default="safe")
+@click.option("--shout/--no-shout", default=False)
+@click.option("--from", "from_", type=click.Path(file_okay=False))
+@click.option("--dry-run", is_flag=True)
+def main(src, dst, count, mode, shout, from_, dry_run):
+    pass
+"#;
+    let inputs = super::inputs(click);
+    assert_eq!(
+        names(&inputs),
+        ["src", "dst", "count", "mode", "shout", "from_", "dry_run"]
+    );
+    assert_eq!(
+        (inputs[0].kind, inputs[0].via.clone()),
+        ("file", positional(1))
+    );
+    assert!(inputs[0].required);
+    assert_eq!(inputs[1].via, positional(2));
+    assert!(!inputs[1].required);
+    assert!(inputs[1].type_guessed, "a path it writes: settled later");
+    assert_eq!(inputs[2].via, option("--count"));
+    assert_eq!(inputs[2].default, Some(Literal::Int(1)));
+    assert_eq!(inputs[3].choices, ["fast", "safe"]);
+    assert_eq!(
+        inputs[4].via,
+        Via::Switch {
+            flag: "--shout".into()
+        }
+    );
+    assert_eq!(inputs[5].kind, super::super::guess::folder_kind());
+    assert_eq!(inputs[5].via, option("--from"));
+    assert_eq!(inputs[6].kind, "boolean");
+}
+
+#[test]
+fn notes_for_what_a_draft_cannot_say() {
+    let notes = notes(
+        "p = argparse.ArgumentParser()\nsub = p.add_subparsers()\nwhile True:\n    x = input()\n",
+    );
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains("in a loop"));
+    assert!(notes[1].contains("subcommands"));
+    assert!(super::notes(CSV_TO_EXCEL).is_empty());
 }
