@@ -733,18 +733,7 @@ fn push_submits_a_folder_for_review() {
         .collect();
     std::fs::write(folder.join("skill.toml"), filled).unwrap();
 
-    let out = execgov(
-        &admin,
-        &[
-            "push",
-            folder.to_str().unwrap(),
-            "--scenario",
-            "Greets the team in the morning.",
-            "--risk",
-            "low",
-            "--ai-callable",
-        ],
-    );
+    let out = execgov(&admin, &push);
     out.assert_code(0);
     let first = out.stdout.lines().next().unwrap_or_default();
     assert!(first.starts_with("Submission "), "{}", out.stdout);
