@@ -231,6 +231,8 @@ struct Input {
     found: String,
     type_guessed: bool,
     via: Via,
+    /// What the script visibly does with the value (`os.listdir(path)`: reads a folder).
+    used_as: Option<guess::PathRole>,
 }
 
 impl Input {
@@ -246,6 +248,7 @@ impl Input {
             found,
             type_guessed: true,
             via,
+            used_as: None,
         }
     }
 }

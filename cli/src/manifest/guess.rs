@@ -189,7 +189,10 @@ pub(super) fn settle(input: &mut Input) {
         .as_ref()
         .and_then(Literal::as_str)
         .map(str::to_string);
-    let Some(role) = path_role(&input.name, &hint, default.as_deref()) else {
+    let role = input
+        .used_as
+        .or_else(|| path_role(&input.name, &hint, default.as_deref()));
+    let Some(role) = role else {
         return;
     };
     match role {
@@ -292,5 +295,15 @@ mod tests {
         let mut folder = Input::seen("folder".into(), Via::Stdin, "x".into());
         settle(&mut folder);
         assert_eq!(folder.kind, folder_kind());
+
+        // What the script does with it beats its name.
+        let mut path = Input::seen("path".into(), Via::Stdin, "x".into());
+        path.used_as = Some(ReadFolder);
+        settle(&mut path);
+        assert_eq!(path.kind, folder_kind());
+        let mut report = Input::seen("report".into(), Via::Stdin, "x".into());
+        report.used_as = Some(WriteFile);
+        settle(&mut report);
+        assert_eq!(report.default, Some(Literal::Str("output/report".into())));
     }
 }

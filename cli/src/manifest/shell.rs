@@ -1,6 +1,7 @@
 //! What a shell entry point shows, read as text: its inputs (`getopts`, `$1`…`$9`, `"$@"`,
 //! `read` prompts, `jq` reads of `$EXECGOV_INPUTS`), its name and the files it writes.
 
+use super::guess::PathRole;
 use super::readme::as_title;
 use super::writes::Written;
 use super::{code_matches, input_name, Input, Literal, Via};
@@ -80,7 +81,96 @@ pub(super) fn inputs(src: &str) -> Vec<Input> {
     inputs.extend(getopts_inputs(&top));
     inputs.extend(read_inputs(src));
     inputs.extend(jq_inputs(src));
+    for input in &mut inputs {
+        if input.type_guessed && input.via != Via::Inputs {
+            // `arg2` stands for `$2` itself.
+            let variable = input
+                .name
+                .strip_prefix("arg")
+                .filter(|n| n.parse::<u8>().is_ok())
+                .unwrap_or(&input.name)
+                .to_string();
+            input.used_as = usage(src, &variable);
+        }
+    }
     inputs
+}
+
+/// Commands whose path arguments are folders, and files they read.
+const FOLDER_COMMANDS: &[&str] = &["cd", "find", "ls", "du", "pushd"];
+const FILE_COMMANDS: &[&str] = &[
+    "cat",
+    "grep",
+    "egrep",
+    "awk",
+    "sed",
+    "wc",
+    "head",
+    "tail",
+    "sort",
+    "uniq",
+    "cut",
+    "jq",
+    "md5sum",
+    "sha256sum",
+    "less",
+    "tac",
+    "zcat",
+];
+
+/// What main.sh visibly does with `$name`: writes it (`> "$name"`, `tee`), treats it as a
+/// folder (`cd`, `find`, `ls`, `-d`, `"$name"/*`) or reads it as a file (`cat`, `grep`, `<`, `-f`).
+fn usage(src: &str, name: &str) -> Option<PathRole> {
+    let plain = format!("${name}");
+    let braced = format!("${{{name}}}");
+    let mut seen: Option<PathRole> = None;
+    let mut note = |role: PathRole| {
+        let rank = |r: PathRole| match r {
+            PathRole::WriteFile | PathRole::WriteFolder => 3,
+            PathRole::ReadFolder => 2,
+            PathRole::ReadFile => 1,
+        };
+        if seen.is_none_or(|s| rank(role) > rank(s)) {
+            seen = Some(role);
+        }
+    };
+    for line in src.lines() {
+        let t = line.trim();
+        if t.starts_with('#') {
+            continue;
+        }
+        let words = shell_words(t);
+        let mut command = "";
+        for (i, word) in words.iter().enumerate() {
+            let previous = if i > 0 { words[i - 1].as_str() } else { "" };
+            if i == 0 || [";", "|", "&&", "||", "then", "do"].contains(&previous) {
+                command = word;
+            }
+            let this = |w: &str| w == plain || w == braced;
+            let (redirect, target) =
+                match word.strip_prefix(">>").or_else(|| word.strip_prefix('>')) {
+                    Some(rest) if !rest.is_empty() => (true, rest),
+                    _ => (false, word.as_str()),
+                };
+            if !this(target) {
+                if [format!("{plain}/"), format!("{braced}/")]
+                    .iter()
+                    .any(|p| word.starts_with(p.as_str()))
+                {
+                    note(PathRole::ReadFolder);
+                }
+                continue;
+            }
+            if redirect || previous == ">" || previous == ">>" || command == "tee" {
+                note(PathRole::WriteFile);
+            } else if previous == "-d" || FOLDER_COMMANDS.contains(&command) {
+                note(PathRole::ReadFolder);
+            } else if previous == "-f" || previous == "<" || FILE_COMMANDS.contains(&command) {
+                note(PathRole::ReadFile);
+            }
+        }
+    }
+    seen
 }
 
 /// `$1`…`$9` (named after the variable they are assigned to), or else `"$@"`.
@@ -302,7 +392,10 @@ fn read_inputs(src: &str) -> Vec<Input> {
             (input.kind, input.type_guessed) = ("enum", false);
             input.choices = vec!["y".into(), "n".into()];
         }
-        let described = prompt.trim_end_matches([':', '>', ' ']).trim().to_string();
+        let described = prompt
+            .trim_end_matches([':', '>', '-', '=', ' '])
+            .trim()
+            .to_string();
         input.description = (!described.is_empty()).then_some(described);
         inputs.push(input);
     }

@@ -354,3 +354,52 @@ fn notes_for_what_a_draft_cannot_say() {
     assert!(notes[1].contains("subcommands"));
     assert!(super::notes(CSV_TO_EXCEL).is_empty());
 }
+
+#[test]
+fn what_the_script_does_with_a_path_types_it() {
+    use PathRole::*;
+    let cases: [(&str, &str, Option<PathRole>); 8] = [
+        (
+            "path = input('Enter path: ')\nfor f in os.listdir(path):\n    pass\n",
+            "path",
+            Some(ReadFolder),
+        ),
+        (
+            "args = p.parse_args()\nwith open(args.report, 'w') as f:\n    pass\n",
+            "report",
+            Some(WriteFile),
+        ),
+        (
+            "df = pd.read_csv(args.source, sep=';')\n",
+            "source",
+            Some(ReadFile),
+        ),
+        (
+            "for p in root.rglob('*.log'):\n    pass\n",
+            "root",
+            Some(ReadFolder),
+        ),
+        (
+            "with open(name) as f:\n    f.read()\n",
+            "name",
+            Some(ReadFile),
+        ),
+        (
+            "os.makedirs(out, exist_ok=True)\n",
+            "out",
+            Some(WriteFolder),
+        ),
+        (
+            "df.to_excel(excel_writer=args.target)\n",
+            "target",
+            Some(WriteFile),
+        ),
+        ("x = open(other_name)\ny = name\n", "name", None),
+    ];
+    for (src, name, role) in cases {
+        assert_eq!(usage(src, name), role, "{src}");
+    }
+    // Through the detectors: the prompt's "path" is a folder since the script lists it.
+    let found = super::inputs("path = input('Enter path: ')\nfiles = os.listdir(path)\n");
+    assert_eq!(found[0].used_as, Some(ReadFolder));
+}

@@ -96,3 +96,34 @@ fn writes_by_redirection_tee_and_mkdir() {
         ]
     );
 }
+
+#[test]
+fn what_the_script_does_with_a_variable_types_it() {
+    use PathRole::*;
+    let cases: [(&str, &str, Option<PathRole>); 7] = [
+        ("cd \"$target\" || exit 1\n", "target", Some(ReadFolder)),
+        (
+            "for f in \"$dir\"/*.log; do :; done\n",
+            "dir",
+            Some(ReadFolder),
+        ),
+        (
+            "if [ -d \"${src}\" ]; then :; fi\n",
+            "src",
+            Some(ReadFolder),
+        ),
+        ("awk '{print $1}' \"$log\" | sort\n", "log", Some(ReadFile)),
+        (
+            "while read l; do :; done < \"$list\"\n",
+            "list",
+            Some(ReadFile),
+        ),
+        ("cat \"$in\" > \"$out\"\n", "out", Some(WriteFile)),
+        ("echo \"$name\"\n", "name", None),
+    ];
+    for (src, name, role) in cases {
+        assert_eq!(usage(src, name), role, "{src}");
+    }
+    let found = inputs("#!/bin/sh\nfind \"$1\" -name '*.tmp' -delete\n");
+    assert_eq!(found[0].used_as, Some(ReadFolder));
+}

@@ -1,0 +1,253 @@
+//! The files main.py writes, and what it does with a path it is given.
+
+use super::*;
+
+/// Calls whose first argument is a folder the script reads.
+const FOLDER_READERS: &[&str] = &[
+    "os.listdir",
+    "os.walk",
+    "os.scandir",
+    "os.chdir",
+    "os.path.isdir",
+];
+/// Calls whose first argument is a file the script reads.
+const FILE_READERS: &[&str] = &[
+    ".read_csv",
+    ".read_excel",
+    ".read_json",
+    ".read_table",
+    ".read_parquet",
+    "load_workbook",
+    "PdfReader",
+    "Image.open",
+    "os.path.isfile",
+    "os.path.getsize",
+];
+
+/// What main.py visibly does with the variable (or `args.NAME`) `name`: writes it (`open(…,
+/// "w")`, `to_excel(…)`), lists it as a folder (`os.listdir`, `.iterdir()`), or reads it as a
+/// file (`open(…)`, `read_csv(…)`).
+pub(super) fn usage(src: &str, name: &str) -> Option<PathRole> {
+    let names_it = |arg: &str| {
+        let a = arg.trim();
+        a == name
+            || a.strip_suffix(name)
+                .and_then(|r| r.strip_suffix('.'))
+                .is_some_and(is_identifier)
+    };
+    let first_arg = |at: usize, call: &str| {
+        args_of(src, at, call).and_then(|args| split_args(args).first().map(|a| a.to_string()))
+    };
+    for (call, index, keywords) in WRITERS {
+        for at in calls(src, call) {
+            if writer_argument(src, at, call, *index, keywords).is_some_and(|a| names_it(&a)) {
+                let folder = call.ends_with("mkdir") || call.ends_with("makedirs");
+                return Some(if folder {
+                    PathRole::WriteFolder
+                } else {
+                    PathRole::WriteFile
+                });
+            }
+        }
+    }
+    let mut opened = None;
+    for call in ["open", "io.open", "codecs.open"] {
+        for at in calls(src, call) {
+            if first_arg(at, call).is_some_and(|a| names_it(&a)) {
+                let writing = open_mode_writes(src, at, call);
+                if writing {
+                    return Some(PathRole::WriteFile);
+                }
+                opened = Some(PathRole::ReadFile);
+            }
+        }
+    }
+    let listed = FOLDER_READERS
+        .iter()
+        .any(|call| calls(src, call).any(|at| first_arg(at, call).is_some_and(|a| names_it(&a))))
+        || [".iterdir(", ".glob(", ".rglob("].iter().any(|m| {
+            code_matches(src, m).any(|at| {
+                let receiver = src[..at]
+                    .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                    .next()
+                    .unwrap_or("");
+                names_it(receiver)
+            })
+        });
+    if listed {
+        return Some(PathRole::ReadFolder);
+    }
+    let read = FILE_READERS
+        .iter()
+        .any(|call| calls(src, call).any(|at| first_arg(at, call).is_some_and(|a| names_it(&a))));
+    if read {
+        return Some(PathRole::ReadFile);
+    }
+    opened
+}
+
+/// Calls that write the file named by an argument: (call, which argument, keyword names).
+const WRITERS: &[(&str, usize, &[&str])] = &[
+    (".to_excel", 0, &["excel_writer"]),
+    (".to_csv", 0, &["path_or_buf"]),
+    (".to_json", 0, &["path_or_buf"]),
+    (".to_html", 0, &["buf"]),
+    (".to_parquet", 0, &["path"]),
+    (".to_markdown", 0, &["buf"]),
+    (".to_pickle", 0, &["path"]),
+    (".to_xml", 0, &["path_or_buffer"]),
+    (".savefig", 0, &["fname"]),
+    (".save", 0, &["filename", "fp"]),
+    (".output", 0, &["name"]),
+    (".write_pdf", 0, &["target"]),
+    ("ExcelWriter", 0, &["path"]),
+    ("xlsxwriter.Workbook", 0, &["filename"]),
+    ("Canvas", 0, &["filename"]),
+    ("shutil.copy", 1, &["dst"]),
+    ("shutil.copy2", 1, &["dst"]),
+    ("shutil.copyfile", 1, &["dst"]),
+    ("shutil.move", 1, &["dst"]),
+    ("os.rename", 1, &["dst"]),
+    ("os.replace", 1, &["dst"]),
+    ("os.makedirs", 0, &["name"]),
+    ("os.mkdir", 0, &["path"]),
+];
+
+/// The path an expression names, as far as the text shows: a literal, an f-string (fields as
+/// `*`), `os.path.join(…)`, `Path(…)`, the home folder (`~`), or a variable assigned one of
+/// these; `None` for anything else.
+pub(super) fn path_of(src: &str, expr: &str, depth: usize) -> Option<String> {
+    let e = expr.trim();
+    if let Some((text, used)) = string_text(e) {
+        return (used == e.len()).then_some(text);
+    }
+    if e.contains("expanduser(") || e.contains("Path.home()") || e.contains("\"HOME\"") {
+        let inner: Vec<String> = literals_in(e)
+            .into_iter()
+            .filter(|t| !t.is_empty() && t != "~" && t != "HOME")
+            .map(|t| t.trim_start_matches("~/").to_string())
+            .collect();
+        return Some(if inner.is_empty() {
+            "~".into()
+        } else {
+            format!("~/{}", inner.join("/"))
+        });
+    }
+    for wrapper in [
+        "os.path.join(",
+        "Path(",
+        "pathlib.Path(",
+        "os.path.abspath(",
+    ] {
+        if let Some(args) = e.strip_prefix(wrapper).and_then(|r| r.strip_suffix(')')) {
+            let parts: Vec<String> = split_args(args)
+                .into_iter()
+                .map(|p| path_of(src, p, depth + 1).unwrap_or_else(|| "*".into()))
+                .collect();
+            return (!parts.is_empty()).then(|| parts.join("/").replace("//", "/"));
+        }
+    }
+    if depth < 2 && is_identifier(e) {
+        // `OUTPUT = "/home/me/report.xlsx"` near the top, used later.
+        return src.lines().find_map(|line| {
+            let line = line.trim();
+            let (lhs, rhs) = line.split_once('=')?;
+            (lhs.trim() == e && !rhs.starts_with('='))
+                .then(|| path_of(src, rhs, depth + 1))
+                .flatten()
+        });
+    }
+    None
+}
+
+/// The texts of the string literals in an expression, in order.
+pub(super) fn literals_in(expr: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < expr.len() {
+        let rest = &expr[i..];
+        let quote_at = rest.find(['"', '\'']).unwrap_or(rest.len());
+        // Include a prefix such as f or r just before the quote.
+        let start = rest[..quote_at]
+            .rfind(|c: char| !c.is_ascii_alphabetic())
+            .map_or(0, |n| n + 1);
+        match string_text(&rest[start..]) {
+            Some((text, used)) if quote_at < rest.len() => {
+                found.push(text);
+                i += start + used;
+            }
+            _ => i += quote_at + 1,
+        }
+    }
+    found
+}
+
+/// Whether the `open(…)` call at `at` opens for writing (its mode has w, a, x or +).
+pub(super) fn open_mode_writes(src: &str, at: usize, call: &str) -> bool {
+    let Some(args) = args_of(src, at, call) else {
+        return false;
+    };
+    let parts = split_args(args);
+    let mode = parts
+        .iter()
+        .find_map(|p| keyword(p).filter(|(k, _)| *k == "mode").map(|(_, v)| v))
+        .or_else(|| parts.get(1).copied().filter(|p| keyword(p).is_none()))
+        .and_then(python_literal);
+    matches!(&mode, Some(Literal::Str(m)) if m.contains(['w', 'a', 'x', '+']))
+}
+
+/// The argument of a writer call (one of [`WRITERS`]) that names the file it writes.
+pub(super) fn writer_argument(
+    src: &str,
+    at: usize,
+    call: &str,
+    index: usize,
+    keywords: &[&str],
+) -> Option<String> {
+    let parts = split_args(args_of(src, at, call)?);
+    let by_keyword = parts.iter().find_map(|p| {
+        keyword(p)
+            .filter(|(k, _)| keywords.contains(k))
+            .map(|(_, v)| v)
+    });
+    let positional: Vec<&str> = parts
+        .iter()
+        .copied()
+        .filter(|p| keyword(p).is_none())
+        .collect();
+    by_keyword
+        .or_else(|| positional.get(index).copied())
+        .map(str::to_string)
+}
+
+/// The files main.py visibly writes: `open(…, "w")` and the usual writers (pandas, matplotlib,
+/// openpyxl, fpdf, reportlab, shutil), with the path as far as the text shows it.
+pub(in crate::manifest) fn writes(src: &str) -> Vec<Written> {
+    let mut written = Vec::new();
+    let mut note = |at: usize, call: &str, path: Option<String>| {
+        if let Some(path) = path {
+            written.push(Written {
+                path,
+                line: line_at(src, at),
+                call: call.trim_start_matches('.').to_string(),
+            });
+        }
+    };
+    for name in ["open", "io.open", "codecs.open"] {
+        for at in calls(src, name) {
+            if open_mode_writes(src, at, name) {
+                let path = args_of(src, at, name)
+                    .and_then(|args| split_args(args).first().and_then(|p| path_of(src, p, 0)));
+                note(at, name, path);
+            }
+        }
+    }
+    for (name, index, keywords) in WRITERS {
+        for at in calls(src, name) {
+            let arg = writer_argument(src, at, name, *index, keywords);
+            note(at, name, arg.and_then(|a| path_of(src, &a, 0)));
+        }
+    }
+    written.sort_by_key(|w| w.line);
+    written
+}
