@@ -232,7 +232,7 @@ struct Input {
     type_guessed: bool,
     via: Via,
     /// What the script visibly does with the value (`os.listdir(path)`: reads a folder).
-    used_as: Option<guess::PathRole>,
+    used_as: Option<guess::Usage>,
 }
 
 impl Input {

@@ -13,6 +13,24 @@ pub(super) enum PathRole {
     WriteFolder,
 }
 
+/// What a script visibly does with a path it is given (`os.listdir(path)`: reads a folder;
+/// `df.to_excel(out)`: writes an xlsx file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Usage {
+    pub role: PathRole,
+    /// The kind of file written there, when the call says.
+    pub extension: Option<&'static str>,
+}
+
+impl Usage {
+    pub(super) fn of(role: PathRole) -> Usage {
+        Usage {
+            role,
+            extension: None,
+        }
+    }
+}
+
 /// The last word of a name that makes it a file to read (`log_file`, `input`, `csv`).
 const FILE_WORDS: &[&str] = &[
     "file",
@@ -102,8 +120,8 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A file extension the default or the help text names (`report.xlsx`, "an .xlsx file").
-fn extension(text: &str) -> Option<&'static str> {
+/// A file extension a text names (`report.xlsx`, "an .xlsx file").
+fn dotted_extension(text: &str) -> Option<&'static str> {
     let lower = text.to_ascii_lowercase();
     EXTENSIONS.iter().copied().find(|e| {
         lower.match_indices(&format!(".{e}")).any(|(i, _)| {
@@ -113,6 +131,25 @@ fn extension(text: &str) -> Option<&'static str> {
                 .is_some_and(|c| c.is_ascii_alphanumeric())
         })
     })
+}
+
+/// The kind of file a help text speaks of: an extension, or a word like "excel".
+fn extension(text: &str) -> Option<&'static str> {
+    let lower = text.to_ascii_lowercase();
+    let dotted = dotted_extension(&lower);
+    // "the output excel file"
+    let named = || {
+        words(&lower).iter().find_map(|w| match w.as_str() {
+            "excel" | "xlsx" | "workbook" => Some("xlsx"),
+            "csv" => Some("csv"),
+            "pdf" => Some("pdf"),
+            "json" => Some("json"),
+            "html" => Some("html"),
+            "markdown" => Some("md"),
+            _ => None,
+        })
+    };
+    dotted.or_else(named)
 }
 
 /// Whether `name` (with its help text or prompt, and default) is a path, and which way.
@@ -130,7 +167,7 @@ pub(super) fn path_role(name: &str, hint: &str, default: Option<&str>) -> Option
     let folder = named_folder || (has(&["folder", "directory", "dir"]) && !specific_file);
     let file = named_file
         || has(FILE_HINTS)
-        || default.and_then(extension).is_some()
+        || default.and_then(dotted_extension).is_some()
         || (WRITE_NAMES.contains(&first) && (extension(hint).is_some()));
     let write = if READ_NAMES.contains(&first) {
         false
@@ -161,7 +198,12 @@ pub(super) fn folder_kind() -> &'static str {
 
 /// Where a written path should point so the result comes back: under `output/`, keeping the
 /// script's own file name when it has one.
-pub(super) fn output_path(name: &str, role: PathRole, hint: &str, default: Option<&str>) -> String {
+pub(super) fn output_path(
+    name: &str,
+    role: PathRole,
+    extension: Option<&str>,
+    default: Option<&str>,
+) -> String {
     if role == PathRole::WriteFolder {
         return "output".into();
     }
@@ -171,7 +213,7 @@ pub(super) fn output_path(name: &str, role: PathRole, hint: &str, default: Optio
         .filter(|b| !b.is_empty() && !b.contains('{') && *b != "." && *b != "..");
     match base {
         Some(b) => format!("output/{b}"),
-        None => match extension(hint) {
+        None => match extension {
             Some(e) => format!("output/{name}.{e}"),
             None => format!("output/{name}"),
         },
@@ -191,7 +233,9 @@ pub(super) fn settle(input: &mut Input) {
         .map(str::to_string);
     let role = input
         .used_as
+        .map(|u| u.role)
         .or_else(|| path_role(&input.name, &hint, default.as_deref()));
+    let written = input.used_as.and_then(|u| u.extension);
     let Some(role) = role else {
         return;
     };
@@ -201,7 +245,8 @@ pub(super) fn settle(input: &mut Input) {
         // A script written for ExecGov already writes where it should.
         PathRole::WriteFile | PathRole::WriteFolder if input.via == Via::Inputs => {}
         PathRole::WriteFile | PathRole::WriteFolder => {
-            let path = output_path(&input.name, role, &hint, default.as_deref());
+            let extension = written.or_else(|| extension(&hint));
+            let path = output_path(&input.name, role, extension, default.as_deref());
             input.found.push_str(&format!(
                 "; where the script writes: {path:?} puts it under output/, which comes back"
             ));
@@ -246,14 +291,19 @@ mod tests {
     #[test]
     fn written_paths_move_under_output() {
         assert_eq!(
-            output_path("output", WriteFile, "", Some("/home/me/report.xlsx")),
+            output_path("output", WriteFile, None, Some("/home/me/report.xlsx")),
             "output/report.xlsx"
         );
         assert_eq!(
-            output_path("out", WriteFile, "the .xlsx to write", None),
+            output_path("out", WriteFile, extension("the .xlsx to write"), None),
             "output/out.xlsx"
         );
-        assert_eq!(output_path("out_dir", WriteFolder, "", None), "output");
+        assert_eq!(output_path("out_dir", WriteFolder, None, None), "output");
+        assert_eq!(
+            extension("specify the output excel file name"),
+            Some("xlsx")
+        );
+        assert_eq!(extension("a CSV, or data.json"), Some("json"));
     }
 
     #[test]
@@ -298,12 +348,18 @@ mod tests {
 
         // What the script does with it beats its name.
         let mut path = Input::seen("path".into(), Via::Stdin, "x".into());
-        path.used_as = Some(ReadFolder);
+        path.used_as = Some(Usage::of(ReadFolder));
         settle(&mut path);
         assert_eq!(path.kind, folder_kind());
         let mut report = Input::seen("report".into(), Via::Stdin, "x".into());
-        report.used_as = Some(WriteFile);
+        report.used_as = Some(Usage {
+            role: WriteFile,
+            extension: Some("csv"),
+        });
         settle(&mut report);
-        assert_eq!(report.default, Some(Literal::Str("output/report".into())));
+        assert_eq!(
+            report.default,
+            Some(Literal::Str("output/report.csv".into()))
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::guess::PathRole;
+use super::guess::{PathRole, Usage};
 use super::readme::as_title;
 use super::writes::Written;
 use super::{code_matches, input_name, Input, Literal, Via};
@@ -291,11 +291,25 @@ fn is_identifier(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The variable a line assigns to, when it is `NAME = …`.
-fn assigned(line: &str) -> Option<&str> {
-    let (lhs, rhs) = line.split_once('=')?;
+/// The variable the expression at `at` is assigned to: `NAME = EXPR`, or `NAME = int(EXPR…`
+/// with one conversion around it; not when EXPR is only part of the value
+/// (`df = read_csv(EXPR)`).
+fn assigned_at(src: &str, at: usize) -> Option<&str> {
+    const CONVERSIONS: &[&str] = &[
+        "int(",
+        "float(",
+        "str(",
+        "Path(",
+        "pathlib.Path(",
+        "os.path.abspath(",
+        "os.path.expanduser(",
+    ];
+    let start = src[..at].rfind('\n').map_or(0, |n| n + 1);
+    let (lhs, between) = src[start..at].split_once('=')?;
     let lhs = lhs.trim();
-    (is_identifier(lhs) && !rhs.starts_with('=')).then_some(lhs)
+    let between = between.trim();
+    let direct = between.is_empty() || CONVERSIONS.contains(&between);
+    (is_identifier(lhs) && direct).then_some(lhs)
 }
 
 /// The inputs main.py takes, in the order it takes them: command-line arguments (argparse or
@@ -312,7 +326,14 @@ pub(super) fn inputs(src: &str) -> Vec<Input> {
     inputs.extend(json_inputs(src));
     for input in &mut inputs {
         if input.type_guessed && input.via != Via::Inputs {
-            input.used_as = usage(src, &input.name);
+            // `arg2` stands for `sys.argv[2]` itself.
+            let variable = match (&input.via, input.name.strip_prefix("arg")) {
+                (Via::Argument { position, .. }, Some(n)) if n == position.to_string() => {
+                    format!("sys.argv[{position}]")
+                }
+                _ => input.name.clone(),
+            };
+            input.used_as = usage(src, &variable);
         }
     }
     inputs

@@ -1,7 +1,7 @@
 //! What a shell entry point shows, read as text: its inputs (`getopts`, `$1`…`$9`, `"$@"`,
 //! `read` prompts, `jq` reads of `$EXECGOV_INPUTS`), its name and the files it writes.
 
-use super::guess::PathRole;
+use super::guess::{PathRole, Usage};
 use super::readme::as_title;
 use super::writes::Written;
 use super::{code_matches, input_name, Input, Literal, Via};
@@ -90,7 +90,7 @@ pub(super) fn inputs(src: &str) -> Vec<Input> {
                 .filter(|n| n.parse::<u8>().is_ok())
                 .unwrap_or(&input.name)
                 .to_string();
-            input.used_as = usage(src, &variable);
+            input.used_as = usage(src, &variable).map(Usage::of);
         }
     }
     inputs

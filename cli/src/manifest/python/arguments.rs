@@ -341,7 +341,7 @@ pub(super) fn argv_inputs(src: &str) -> Vec<Input> {
                 continue;
             }
             let shown = format!("{argv}[{index}] in main.py");
-            let mut name = assigned(line).and_then(input_name);
+            let mut name = assigned_at(src, at).and_then(input_name);
             if tail && name.is_none() {
                 // `for path in sys.argv[1:]:`
                 name = line

@@ -27,25 +27,54 @@ const FILE_READERS: &[&str] = &[
 /// What main.py visibly does with the variable (or `args.NAME`) `name`: writes it (`open(…,
 /// "w")`, `to_excel(…)`), lists it as a folder (`os.listdir`, `.iterdir()`), or reads it as a
 /// file (`open(…)`, `read_csv(…)`).
-pub(super) fn usage(src: &str, name: &str) -> Option<PathRole> {
-    let names_it = |arg: &str| {
-        let a = arg.trim();
+pub(super) fn usage(src: &str, name: &str) -> Option<Usage> {
+    let is_name = |text: &str, name: &str| {
+        let a = text.trim();
         a == name
             || a.strip_suffix(name)
                 .and_then(|r| r.strip_suffix('.'))
                 .is_some_and(is_identifier)
     };
+    // `excelfile = args.output`, `src = Path(args.input)`: the value under another name.
+    let mut names = vec![name.to_string()];
+    for line in src.lines() {
+        let Some((lhs, rhs)) = line.split_once('=') else {
+            continue;
+        };
+        let (lhs, rhs) = (lhs.trim(), rhs.trim());
+        if !is_identifier(lhs) || rhs.starts_with('=') || names.iter().any(|n| n == lhs) {
+            continue;
+        }
+        let value = rhs.split(" if ").next().unwrap_or(rhs).trim();
+        let unwrapped = [
+            "Path(",
+            "pathlib.Path(",
+            "os.path.abspath(",
+            "os.path.expanduser(",
+            "str(",
+        ]
+        .iter()
+        .find_map(|w| value.strip_prefix(w).and_then(|v| v.strip_suffix(')')))
+        .unwrap_or(value);
+        if is_name(unwrapped, name) {
+            names.push(lhs.to_string());
+        }
+    }
+    let names_it = |arg: &str| names.iter().any(|n| is_name(arg, n));
     let first_arg = |at: usize, call: &str| {
         args_of(src, at, call).and_then(|args| split_args(args).first().map(|a| a.to_string()))
     };
-    for (call, index, keywords) in WRITERS {
-        for at in calls(src, call) {
-            if writer_argument(src, at, call, *index, keywords).is_some_and(|a| names_it(&a)) {
-                let folder = call.ends_with("mkdir") || call.ends_with("makedirs");
+    for writer in WRITERS {
+        for at in calls(src, writer.call) {
+            if writer_argument(src, at, writer).is_some_and(|a| names_it(&a)) {
+                let folder = writer.call.ends_with("mkdir") || writer.call.ends_with("makedirs");
                 return Some(if folder {
-                    PathRole::WriteFolder
+                    Usage::of(PathRole::WriteFolder)
                 } else {
-                    PathRole::WriteFile
+                    Usage {
+                        role: PathRole::WriteFile,
+                        extension: writer.extension,
+                    }
                 });
             }
         }
@@ -56,9 +85,9 @@ pub(super) fn usage(src: &str, name: &str) -> Option<PathRole> {
             if first_arg(at, call).is_some_and(|a| names_it(&a)) {
                 let writing = open_mode_writes(src, at, call);
                 if writing {
-                    return Some(PathRole::WriteFile);
+                    return Some(Usage::of(PathRole::WriteFile));
                 }
-                opened = Some(PathRole::ReadFile);
+                opened = Some(Usage::of(PathRole::ReadFile));
             }
         }
     }
@@ -75,42 +104,167 @@ pub(super) fn usage(src: &str, name: &str) -> Option<PathRole> {
             })
         });
     if listed {
-        return Some(PathRole::ReadFolder);
+        return Some(Usage::of(PathRole::ReadFolder));
     }
     let read = FILE_READERS
         .iter()
         .any(|call| calls(src, call).any(|at| first_arg(at, call).is_some_and(|a| names_it(&a))));
     if read {
-        return Some(PathRole::ReadFile);
+        return Some(Usage::of(PathRole::ReadFile));
     }
     opened
 }
 
 /// Calls that write the file named by an argument: (call, which argument, keyword names).
-const WRITERS: &[(&str, usize, &[&str])] = &[
-    (".to_excel", 0, &["excel_writer"]),
-    (".to_csv", 0, &["path_or_buf"]),
-    (".to_json", 0, &["path_or_buf"]),
-    (".to_html", 0, &["buf"]),
-    (".to_parquet", 0, &["path"]),
-    (".to_markdown", 0, &["buf"]),
-    (".to_pickle", 0, &["path"]),
-    (".to_xml", 0, &["path_or_buffer"]),
-    (".savefig", 0, &["fname"]),
-    (".save", 0, &["filename", "fp"]),
-    (".output", 0, &["name"]),
-    (".write_pdf", 0, &["target"]),
-    ("ExcelWriter", 0, &["path"]),
-    ("xlsxwriter.Workbook", 0, &["filename"]),
-    ("Canvas", 0, &["filename"]),
-    ("shutil.copy", 1, &["dst"]),
-    ("shutil.copy2", 1, &["dst"]),
-    ("shutil.copyfile", 1, &["dst"]),
-    ("shutil.move", 1, &["dst"]),
-    ("os.rename", 1, &["dst"]),
-    ("os.replace", 1, &["dst"]),
-    ("os.makedirs", 0, &["name"]),
-    ("os.mkdir", 0, &["path"]),
+/// A call that writes the file one of its arguments names.
+pub(super) struct Writer {
+    pub call: &'static str,
+    /// Which positional argument names the file, or one of `keywords`.
+    pub argument: usize,
+    pub keywords: &'static [&'static str],
+    /// The kind of file it writes, when the call says (`to_excel`: xlsx).
+    pub extension: Option<&'static str>,
+}
+
+pub(super) const WRITERS: &[Writer] = &[
+    Writer {
+        call: ".to_excel",
+        argument: 0,
+        keywords: &["excel_writer"],
+        extension: Some("xlsx"),
+    },
+    Writer {
+        call: ".to_csv",
+        argument: 0,
+        keywords: &["path_or_buf"],
+        extension: Some("csv"),
+    },
+    Writer {
+        call: ".to_json",
+        argument: 0,
+        keywords: &["path_or_buf"],
+        extension: Some("json"),
+    },
+    Writer {
+        call: ".to_html",
+        argument: 0,
+        keywords: &["buf"],
+        extension: Some("html"),
+    },
+    Writer {
+        call: ".to_parquet",
+        argument: 0,
+        keywords: &["path"],
+        extension: Some("parquet"),
+    },
+    Writer {
+        call: ".to_markdown",
+        argument: 0,
+        keywords: &["buf"],
+        extension: Some("md"),
+    },
+    Writer {
+        call: ".to_pickle",
+        argument: 0,
+        keywords: &["path"],
+        extension: Some("pkl"),
+    },
+    Writer {
+        call: ".to_xml",
+        argument: 0,
+        keywords: &["path_or_buffer"],
+        extension: Some("xml"),
+    },
+    Writer {
+        call: ".savefig",
+        argument: 0,
+        keywords: &["fname"],
+        extension: Some("png"),
+    },
+    Writer {
+        call: ".save",
+        argument: 0,
+        keywords: &["filename", "fp"],
+        extension: None,
+    },
+    Writer {
+        call: ".output",
+        argument: 0,
+        keywords: &["name"],
+        extension: Some("pdf"),
+    },
+    Writer {
+        call: ".write_pdf",
+        argument: 0,
+        keywords: &["target"],
+        extension: Some("pdf"),
+    },
+    Writer {
+        call: "ExcelWriter",
+        argument: 0,
+        keywords: &["path"],
+        extension: Some("xlsx"),
+    },
+    Writer {
+        call: "xlsxwriter.Workbook",
+        argument: 0,
+        keywords: &["filename"],
+        extension: Some("xlsx"),
+    },
+    Writer {
+        call: "Canvas",
+        argument: 0,
+        keywords: &["filename"],
+        extension: Some("pdf"),
+    },
+    Writer {
+        call: "shutil.copy",
+        argument: 1,
+        keywords: &["dst"],
+        extension: None,
+    },
+    Writer {
+        call: "shutil.copy2",
+        argument: 1,
+        keywords: &["dst"],
+        extension: None,
+    },
+    Writer {
+        call: "shutil.copyfile",
+        argument: 1,
+        keywords: &["dst"],
+        extension: None,
+    },
+    Writer {
+        call: "shutil.move",
+        argument: 1,
+        keywords: &["dst"],
+        extension: None,
+    },
+    Writer {
+        call: "os.rename",
+        argument: 1,
+        keywords: &["dst"],
+        extension: None,
+    },
+    Writer {
+        call: "os.replace",
+        argument: 1,
+        keywords: &["dst"],
+        extension: None,
+    },
+    Writer {
+        call: "os.makedirs",
+        argument: 0,
+        keywords: &["name"],
+        extension: None,
+    },
+    Writer {
+        call: "os.mkdir",
+        argument: 0,
+        keywords: &["path"],
+        extension: None,
+    },
 ];
 
 /// The path an expression names, as far as the text shows: a literal, an f-string (fields as
@@ -197,17 +351,11 @@ pub(super) fn open_mode_writes(src: &str, at: usize, call: &str) -> bool {
 }
 
 /// The argument of a writer call (one of [`WRITERS`]) that names the file it writes.
-pub(super) fn writer_argument(
-    src: &str,
-    at: usize,
-    call: &str,
-    index: usize,
-    keywords: &[&str],
-) -> Option<String> {
-    let parts = split_args(args_of(src, at, call)?);
+pub(super) fn writer_argument(src: &str, at: usize, writer: &Writer) -> Option<String> {
+    let parts = split_args(args_of(src, at, writer.call)?);
     let by_keyword = parts.iter().find_map(|p| {
         keyword(p)
-            .filter(|(k, _)| keywords.contains(k))
+            .filter(|(k, _)| writer.keywords.contains(k))
             .map(|(_, v)| v)
     });
     let positional: Vec<&str> = parts
@@ -216,7 +364,7 @@ pub(super) fn writer_argument(
         .filter(|p| keyword(p).is_none())
         .collect();
     by_keyword
-        .or_else(|| positional.get(index).copied())
+        .or_else(|| positional.get(writer.argument).copied())
         .map(str::to_string)
 }
 
@@ -242,10 +390,10 @@ pub(in crate::manifest) fn writes(src: &str) -> Vec<Written> {
             }
         }
     }
-    for (name, index, keywords) in WRITERS {
-        for at in calls(src, name) {
-            let arg = writer_argument(src, at, name, *index, keywords);
-            note(at, name, arg.and_then(|a| path_of(src, &a, 0)));
+    for writer in WRITERS {
+        for at in calls(src, writer.call) {
+            let arg = writer_argument(src, at, writer);
+            note(at, writer.call, arg.and_then(|a| path_of(src, &a, 0)));
         }
     }
     written.sort_by_key(|w| w.line);

@@ -44,7 +44,7 @@ pub(super) fn prompt_inputs(src: &str) -> Vec<Input> {
             .and_then(|a| string_text(a))
             .map(|(text, _)| text.replace('*', "").trim().to_string())
             .unwrap_or_default();
-        let name = assigned(line)
+        let name = assigned_at(src, at)
             .and_then(input_name)
             .or_else(|| name_of_prompt(&prompt))
             .unwrap_or_else(|| "answer".to_string());

@@ -397,9 +397,32 @@ fn what_the_script_does_with_a_path_types_it() {
         ("x = open(other_name)\ny = name\n", "name", None),
     ];
     for (src, name, role) in cases {
-        assert_eq!(usage(src, name), role, "{src}");
+        assert_eq!(usage(src, name).map(|u| u.role), role, "{src}");
     }
+    // Under another name.
+    let src = "csvfile = args.input\nexcelfile=args.output\ndst = pathlib.Path(args.out) if args.out else None\n\
+               df = pd.read_csv(csvfile, sep='\\t')\ndf.to_excel(excelfile, index=False)\ndf.to_csv(dst)\n";
+    assert_eq!(usage(src, "input"), Some(Usage::of(ReadFile)));
+    let xlsx = Usage {
+        role: WriteFile,
+        extension: Some("xlsx"),
+    };
+    assert_eq!(usage(src, "output"), Some(xlsx));
+    assert_eq!(usage(src, "out").map(|u| u.extension), Some(Some("csv")));
     // Through the detectors: the prompt's "path" is a folder since the script lists it.
     let found = super::inputs("path = input('Enter path: ')\nfiles = os.listdir(path)\n");
-    assert_eq!(found[0].used_as, Some(ReadFolder));
+    assert_eq!(found[0].used_as, Some(Usage::of(ReadFolder)));
+    let found =
+        super::inputs("import sys\ndf = pd.read_excel(sys.argv[1])\ndf.to_csv(sys.argv[2])\n");
+    let used: Vec<Option<Usage>> = found.iter().map(|i| i.used_as).collect();
+    assert_eq!(
+        used,
+        [
+            Some(Usage::of(ReadFile)),
+            Some(Usage {
+                role: WriteFile,
+                extension: Some("csv")
+            })
+        ]
+    );
 }

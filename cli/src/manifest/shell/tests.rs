@@ -125,5 +125,5 @@ fn what_the_script_does_with_a_variable_types_it() {
         assert_eq!(usage(src, name), role, "{src}");
     }
     let found = inputs("#!/bin/sh\nfind \"$1\" -name '*.tmp' -delete\n");
-    assert_eq!(found[0].used_as, Some(ReadFolder));
+    assert_eq!(found[0].used_as.map(|u| u.role), Some(ReadFolder));
 }
