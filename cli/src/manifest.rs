@@ -396,7 +396,18 @@ impl Draft {
         } else {
             shell::writes(&script)
         };
-        let results = writes::review(entry, &written);
+        let mut results = writes::review(entry, &written);
+        let read = if python {
+            python::reads(&script)
+        } else {
+            shell::reads(&script)
+        };
+        // A file the script wrote itself is there to read.
+        let read: Vec<writes::Access> = read
+            .into_iter()
+            .filter(|r| !written.iter().any(|w| w.path == r.path))
+            .collect();
+        results.warnings.extend(writes::fixed_reads(entry, &read));
         let output = readme::readme_output(&readme)
             .map(|o| o.chars().take(1000).collect())
             .or_else(|| output_from_script(&script))

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::guess::{PathRole, Usage};
 use super::readme::as_title;
-use super::writes::Written;
+use super::writes::Access;
 use super::{code_matches, input_name, Input, Literal, Via};
 
 mod arguments;
@@ -14,7 +14,7 @@ mod prompts;
 
 use arguments::{argparse_inputs, argv_inputs, click_inputs};
 use files::usage;
-pub(super) use files::writes;
+pub(super) use files::{reads, writes};
 use prompts::{asks_in_a_loop, prompt_inputs};
 
 /// A Python string literal at the start of `s` (after spaces): its value and the bytes used.

@@ -3,8 +3,12 @@
 
 use super::guess::{PathRole, Usage};
 use super::readme::as_title;
-use super::writes::Written;
+use super::writes::Access;
 use super::{code_matches, input_name, Input, Literal, Via};
+
+mod options;
+
+use options::{case_inputs, getopts_inputs, without_case_loop};
 
 fn is_identifier(s: &str) -> bool {
     !s.is_empty()
@@ -77,7 +81,14 @@ fn without_single_quotes(line: &str) -> String {
 /// prompts (as `stdin`), `jq` reads of `$EXECGOV_INPUTS`.
 pub(super) fn inputs(src: &str) -> Vec<Input> {
     let top = script_level(src);
-    let mut inputs = positional_inputs(&top);
+    let options = case_inputs(&top);
+    // `$1` and `$2` inside an option loop are the options, not positional arguments.
+    let mut inputs = if options.is_empty() {
+        positional_inputs(&top)
+    } else {
+        positional_inputs(&without_case_loop(&top))
+    };
+    inputs.extend(options);
     inputs.extend(getopts_inputs(&top));
     inputs.extend(read_inputs(src));
     inputs.extend(jq_inputs(src));
@@ -94,6 +105,60 @@ pub(super) fn inputs(src: &str) -> Vec<Input> {
         }
     }
     inputs
+}
+
+/// The words of each command line (comments out), with its 1-based number.
+fn command_lines(src: &str) -> impl Iterator<Item = (usize, Vec<String>)> + '_ {
+    src.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with('#'))
+        .map(|(i, l)| (i + 1, shell_words(l.trim())))
+}
+
+/// Whether the word at `index`, after `previous`, is a command's name.
+fn starts_command(index: usize, previous: &str) -> bool {
+    index == 0 || [";", "|", "&&", "||", "then", "do", "if", "!"].contains(&previous)
+}
+
+/// Fixed paths main.sh reads: arguments of `cat`, `grep`, `find`, `cd`… and `< file`, with a
+/// variable replaced by the value it was given (`log="/var/log/x.log"` … `cat "$log"`).
+pub(super) fn reads(src: &str) -> Vec<Access> {
+    let mut read = Vec::new();
+    for (line, words) in command_lines(src) {
+        let mut command = "";
+        for (i, word) in words.iter().enumerate() {
+            let previous = if i > 0 { words[i - 1].as_str() } else { "" };
+            if starts_command(i, previous) {
+                command = word;
+                continue;
+            }
+            if [";", "|", "&&", "||"].contains(&word.as_str()) {
+                continue;
+            }
+            let reading = previous == "<"
+                || FILE_COMMANDS.contains(&command)
+                || FOLDER_COMMANDS.contains(&command);
+            // Options, redirections and what they redirect to are not read.
+            let redirect = |w: &str| {
+                w.trim_start_matches(|c: char| c.is_ascii_digit())
+                    .starts_with(['>', '<', '&'])
+            };
+            if !reading
+                || word.starts_with('-')
+                || redirect(word)
+                || (previous != "<" && redirect(previous))
+            {
+                continue;
+            }
+            let value = assigned_value(src, word).unwrap_or_else(|| word.clone());
+            read.push(Access {
+                path: expanded(&value),
+                line,
+                call: if previous == "<" { "<" } else { command }.to_string(),
+            });
+        }
+    }
+    read
 }
 
 /// Commands whose path arguments are folders, and files they read.
@@ -134,16 +199,11 @@ fn usage(src: &str, name: &str) -> Option<PathRole> {
             seen = Some(role);
         }
     };
-    for line in src.lines() {
-        let t = line.trim();
-        if t.starts_with('#') {
-            continue;
-        }
-        let words = shell_words(t);
+    for (_, words) in command_lines(src) {
         let mut command = "";
         for (i, word) in words.iter().enumerate() {
             let previous = if i > 0 { words[i - 1].as_str() } else { "" };
-            if i == 0 || [";", "|", "&&", "||", "then", "do"].contains(&previous) {
+            if starts_command(i, previous) {
                 command = word;
             }
             let this = |w: &str| w == plain || w == braced;
@@ -223,6 +283,15 @@ fn positional_inputs(src: &str) -> Vec<Input> {
             format!("${n} in main.sh"),
         );
         input.required = default.is_none();
+        // `top="${2:-10}"`: a number.
+        if let Some(Literal::Str(d)) = &default {
+            if let Ok(n) = d.parse::<i64>() {
+                (input.kind, input.type_guessed) = ("integer", false);
+                input.default = Some(Literal::Int(n));
+                inputs.push(input);
+                continue;
+            }
+        }
         input.default = default;
         inputs.push(input);
     }
@@ -248,80 +317,6 @@ fn positional_inputs(src: &str) -> Vec<Input> {
         }
     }
     inputs
-}
-
-/// `getopts "vo:"`: `-v` a switch, `-o VALUE` an option.
-fn getopts_inputs(src: &str) -> Vec<Input> {
-    let mut inputs = Vec::new();
-    for at in code_matches(src, "getopts ") {
-        let rest = &src[at + "getopts ".len()..];
-        let line = rest.lines().next().unwrap_or("");
-        let spec = line
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_matches(['"', '\'']);
-        let letters: Vec<char> = spec.chars().collect();
-        for (i, &c) in letters.iter().enumerate() {
-            if !c.is_ascii_alphabetic() || c == 'h' {
-                continue;
-            }
-            let takes_value = letters.get(i + 1) == Some(&':');
-            let name = option_variable(src, c)
-                .or_else(|| input_name(&c.to_string()))
-                .unwrap_or_else(|| format!("opt_{}", c.to_ascii_lowercase()));
-            let flag = format!("-{c}");
-            let found = format!("getopts option -{c} in main.sh");
-            let mut input = if takes_value {
-                let mut option = Input::seen(
-                    name,
-                    Via::Argument {
-                        flag: Some(flag),
-                        position: 0,
-                    },
-                    found,
-                );
-                // `top=10` before the loop: the option's default.
-                let preset = assigned_value(src, &format!("${}", option.name))
-                    .filter(|v| !v.is_empty() && !v.contains(['$', '`']));
-                if let Some(value) = preset {
-                    option.default = Some(match value.parse::<i64>() {
-                        Ok(n) => {
-                            (option.kind, option.type_guessed) = ("integer", false);
-                            Literal::Int(n)
-                        }
-                        Err(_) => Literal::Str(value),
-                    });
-                }
-                option
-            } else {
-                let mut switch = Input::seen(name, Via::Switch { flag }, found);
-                (switch.kind, switch.type_guessed) = ("boolean", false);
-                switch
-            };
-            input.required = false;
-            inputs.push(input);
-        }
-    }
-    inputs
-}
-
-/// The variable a `getopts` case branch `c) var=…` sets.
-fn option_variable(src: &str, letter: char) -> Option<String> {
-    let lines: Vec<&str> = src.lines().map(str::trim).collect();
-    for (i, line) in lines.iter().enumerate() {
-        let Some(rest) = line.strip_prefix(&format!("{letter})")) else {
-            continue;
-        };
-        for candidate in [rest.trim(), lines.get(i + 1).copied().unwrap_or("")] {
-            if let Some((lhs, _)) = candidate.split_once('=') {
-                if is_identifier(lhs.trim()) {
-                    return input_name(lhs.trim());
-                }
-            }
-        }
-    }
-    None
 }
 
 /// `read -p "Threshold: " threshold` (or a prompt `echo`ed just before): one line of standard
@@ -482,7 +477,7 @@ pub(super) fn title(src: &str) -> Option<String> {
 
 /// Files main.sh writes by redirection (`> file`, `>> file`), `tee` and `mkdir`, with `$HOME`
 /// as `~` and other expansions as `*`.
-pub(super) fn writes(src: &str) -> Vec<Written> {
+pub(super) fn writes(src: &str) -> Vec<Access> {
     let mut written = Vec::new();
     for (index, line) in src.lines().enumerate() {
         let t = line.trim();
@@ -517,7 +512,7 @@ pub(super) fn writes(src: &str) -> Vec<Written> {
             }
         }
         for (call, target) in targets {
-            written.push(Written {
+            written.push(Access {
                 path: expanded(&assigned_value(src, &target).unwrap_or(target)),
                 line: index + 1,
                 call: call.to_string(),

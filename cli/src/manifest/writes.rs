@@ -1,16 +1,49 @@
-//! Where a script's results go. A run keeps what lands in `output/` and what an `artifacts`
-//! glob collects from the working folder; anything written elsewhere (an absolute path, the
-//! home folder, above the working folder) is lost, so `manifest init` says so and suggests
-//! the globs for files written into the working folder.
+//! Where a script's results go, and fixed paths it reads. A run keeps what lands in `output/`
+//! and what an `artifacts` glob collects from the working folder; anything written elsewhere
+//! (an absolute path, the home folder, above the working folder) is lost, and a fixed path
+//! outside the skill is not there to read. `manifest init` says so and suggests the globs for
+//! files written into the working folder.
 
-/// A file the script writes, with its path as far as the text shows it (`*` for parts it
-/// builds at run time, a leading `~` for the home folder).
+/// A file the script writes or reads, with its path as far as the text shows it (`*` for
+/// parts it builds at run time, a leading `~` for the home folder).
 #[derive(Clone, Debug, PartialEq)]
-pub(super) struct Written {
+pub(super) struct Access {
     pub path: String,
     pub line: usize,
-    /// The call that writes it (`to_excel`, `open`, `>`).
+    /// The call that writes or reads it (`to_excel`, `open`, `>`, `cat`).
     pub call: String,
+}
+
+/// A path outside the working folder: absolute (`/home/…`, `C:\…`) or in the home folder.
+fn outside(path: &str) -> bool {
+    let b = path.as_bytes();
+    let windows =
+        b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/');
+    path.starts_with('/') || path.starts_with('~') || windows
+}
+
+/// Warnings for fixed paths outside the skill that the script reads (`/var/log/app.log`):
+/// a run's sandbox has no such file. The system's own folders (`/usr`, `/etc`, …) are there.
+pub(super) fn fixed_reads(entry: &str, read: &[Access]) -> Vec<String> {
+    const SYSTEM: [&str; 8] = [
+        "/dev/", "/proc/", "/sys/", "/usr/", "/etc/", "/bin/", "/lib/", "/work/",
+    ];
+    let mut warnings = Vec::new();
+    let mut seen = Vec::new();
+    for r in read {
+        let path = r.path.trim();
+        if !outside(path) || SYSTEM.iter().any(|s| path.starts_with(s)) || seen.contains(&path) {
+            continue;
+        }
+        seen.push(path);
+        warnings.push(format!(
+            "{entry} line {}: {} reads {path}, a fixed path a run cannot see (it has only the \
+             skill's folder and its inputs). Let the script take the path as an argument; \
+             `manifest init` then makes it a file input in `args`.",
+            r.line, r.call
+        ));
+    }
+    warnings
 }
 
 /// What the draft makes of the writes.
@@ -24,7 +57,7 @@ pub(super) struct Results {
 
 /// Sorts the writes into those that come back (`output/`), those an artifacts glob brings
 /// back, and those that are lost.
-pub(super) fn review(entry: &str, written: &[Written]) -> Results {
+pub(super) fn review(entry: &str, written: &[Access]) -> Results {
     let mut results = Results::default();
     let mut seen = Vec::new();
     for w in written {
@@ -35,7 +68,7 @@ pub(super) fn review(entry: &str, written: &[Written]) -> Results {
         }
         seen.push(path);
         let at = format!("{entry} line {}: {} writes {path}", w.line, w.call);
-        let base = path.rsplit('/').next().unwrap_or(path);
+        let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
         let in_output = format!("output/{}", if base.is_empty() { "…" } else { base });
         // A path built entirely at run time (`"$report"`, `f"{name}"`) says nothing.
         let unknown = !path.chars().any(|c| c.is_alphanumeric() || c == '~');
@@ -48,7 +81,7 @@ pub(super) fn review(entry: &str, written: &[Written]) -> Results {
                 "{at}, in the home folder: at run time that is the working folder and the file \
                  is not kept; write it to {in_output} instead."
             ));
-        } else if path.starts_with('/') {
+        } else if outside(path) {
             results.warnings.push(format!(
                 "{at}, outside the working folder: at run time it is lost or refused; write it \
                  to {in_output} instead."
@@ -110,8 +143,8 @@ fn glob_for(path: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn w(path: &str) -> Written {
-        Written {
+    fn w(path: &str) -> Access {
+        Access {
             path: path.into(),
             line: 7,
             call: "to_excel".into(),
@@ -131,7 +164,7 @@ mod tests {
                 w("*/sorted.csv"),
                 w("notes"),
                 w("*"),
-                Written {
+                Access {
                     path: "reports".into(),
                     line: 2,
                     call: "os.makedirs".into(),
@@ -140,6 +173,31 @@ mod tests {
         );
         assert_eq!(r.artifacts, ["*.xlsx", "reports/*.md", "notes"]);
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn fixed_paths_read_outside_the_skill_are_warned_about() {
+        let read = |path: &str| Access {
+            path: path.into(),
+            line: 3,
+            call: "read_csv".into(),
+        };
+        let warnings = fixed_reads(
+            "main.py",
+            &[
+                read("/var/log/apache2/access.log"),
+                read("C:\\Users\\anna\\sales.csv"),
+                read("~/data.csv"),
+                read("/usr/share/dict/words"),
+                read("data.csv"),
+                read("/var/log/apache2/access.log"),
+            ],
+        );
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].starts_with(
+            "main.py line 3: read_csv reads /var/log/apache2/access.log, a fixed path"
+        ));
+        assert!(warnings[1].contains("C:\\Users\\anna\\sales.csv"));
     }
 
     #[test]
@@ -152,10 +210,16 @@ mod tests {
                 w("../shared/out.csv"),
                 w("/dev/null"),
                 w("/work/output/x.csv"),
+                w("C:\\Users\\anna\\out.xlsx"),
             ],
         );
         assert!(r.artifacts.is_empty());
-        assert_eq!(r.warnings.len(), 3, "{:?}", r.warnings);
+        assert_eq!(r.warnings.len(), 4, "{:?}", r.warnings);
+        assert!(
+            r.warnings[3].contains("output/out.xlsx"),
+            "{:?}",
+            r.warnings
+        );
         assert!(r.warnings[0].contains("main.py line 7: to_excel writes /home/anna/Desktop/rates.xlsx, outside the working folder"));
         assert!(r.warnings[0].contains("output/rates.xlsx"));
         assert!(r.warnings[1].contains("home folder"));

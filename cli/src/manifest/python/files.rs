@@ -370,11 +370,11 @@ pub(super) fn writer_argument(src: &str, at: usize, writer: &Writer) -> Option<S
 
 /// The files main.py visibly writes: `open(…, "w")` and the usual writers (pandas, matplotlib,
 /// openpyxl, fpdf, reportlab, shutil), with the path as far as the text shows it.
-pub(in crate::manifest) fn writes(src: &str) -> Vec<Written> {
+pub(in crate::manifest) fn writes(src: &str) -> Vec<Access> {
     let mut written = Vec::new();
     let mut note = |at: usize, call: &str, path: Option<String>| {
         if let Some(path) = path {
-            written.push(Written {
+            written.push(Access {
                 path,
                 line: line_at(src, at),
                 call: call.trim_start_matches('.').to_string(),
@@ -398,4 +398,32 @@ pub(in crate::manifest) fn writes(src: &str) -> Vec<Written> {
     }
     written.sort_by_key(|w| w.line);
     written
+}
+
+/// Fixed paths main.py reads: `open(…)` for reading and the readers above, with a path the
+/// text shows.
+pub(in crate::manifest) fn reads(src: &str) -> Vec<Access> {
+    let mut read = Vec::new();
+    let readers = ["open", "io.open", "codecs.open"]
+        .iter()
+        .chain(FILE_READERS)
+        .chain(FOLDER_READERS);
+    for call in readers {
+        for at in calls(src, call) {
+            if call.ends_with("open") && open_mode_writes(src, at, call) {
+                continue;
+            }
+            let path = args_of(src, at, call)
+                .and_then(|args| split_args(args).first().and_then(|p| path_of(src, p, 0)));
+            if let Some(path) = path {
+                read.push(Access {
+                    path,
+                    line: line_at(src, at),
+                    call: call.trim_start_matches('.').to_string(),
+                });
+            }
+        }
+    }
+    read.sort_by_key(|r| r.line);
+    read
 }

@@ -426,3 +426,26 @@ fn what_the_script_does_with_a_path_types_it() {
         ]
     );
 }
+
+#[test]
+fn fixed_paths_it_reads() {
+    let src = "DATA = r'C:\\Users\\anna\\sales.csv'\ndf = pd.read_csv(DATA)\n\
+               with open('/var/log/app.log') as f:\n    pass\nwith open('out.txt', 'w') as f:\n    pass\n\
+               for name in os.listdir(os.path.expanduser('~/Downloads')):\n    pass\n";
+    let shown: Vec<(usize, String, String)> = reads(src)
+        .into_iter()
+        .map(|r| (r.line, r.call, r.path))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (
+                2,
+                "read_csv".to_string(),
+                "C:\\Users\\anna\\sales.csv".to_string()
+            ),
+            (3, "open".to_string(), "/var/log/app.log".to_string()),
+            (7, "os.listdir".to_string(), "~/Downloads".to_string()),
+        ]
+    );
+}

@@ -36,7 +36,7 @@ fn positional_arguments_and_defaults() {
                name=$(jq -r '.greeting' \"$EXECGOV_INPUTS\")\n";
     let found = inputs(src);
     assert_eq!(names(&found), ["input_file", "limit", "arg3", "greeting"]);
-    assert_eq!(found[1].default, Some(Literal::Str("5".into())));
+    assert_eq!(found[1].default, Some(Literal::Int(5)));
     assert!(found[0].required && !found[1].required);
     assert_eq!(
         found[1].via,
@@ -126,4 +126,78 @@ fn what_the_script_does_with_a_variable_types_it() {
     }
     let found = inputs("#!/bin/sh\nfind \"$1\" -name '*.tmp' -delete\n");
     assert_eq!(found[0].used_as.map(|u| u.role), Some(ReadFolder));
+}
+
+#[test]
+fn a_case_loop_of_long_options() {
+    let src = r#"#!/usr/bin/env bash
+set -euo pipefail
+limit=5
+file=""
+verbose=0
+usage() { echo "usage: $0 --file PATH [--limit N] [-v]" >&2; exit 1; }
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -f|--file)
+            file="$2"
+            shift 2
+            ;;
+        -n|--limit) limit="$2"; shift 2 ;;
+        -v|--verbose) verbose=1; shift ;;
+        -h|--help) usage ;;
+        *) echo "unknown: $1" >&2; exit 1 ;;
+    esac
+done
+awk '{print $1}' "$file" | sort | uniq -c | sort -rn | head -n "$limit"
+"#;
+    let found = inputs(src);
+    assert_eq!(names(&found), ["file", "limit", "verbose"]);
+    assert_eq!(
+        found[0].via,
+        Via::Argument {
+            flag: Some("--file".into()),
+            position: 0
+        }
+    );
+    assert_eq!(found[0].used_as.map(|u| u.role), Some(PathRole::ReadFile));
+    assert_eq!(
+        (found[1].kind, found[1].default.clone()),
+        ("integer", Some(Literal::Int(5)))
+    );
+    assert_eq!(
+        found[2].via,
+        Via::Switch {
+            flag: "--verbose".into()
+        }
+    );
+    assert_eq!(
+        inputs("nb_show=${1:-20}\n")[0].default,
+        Some(Literal::Int(20))
+    );
+}
+
+#[test]
+fn fixed_paths_it_reads() {
+    let src = "#!/bin/bash\nlog_file=\"/var/log/apache2/access.log\"\n\
+               awk '{print $1}' \"$log_file\" | sort | uniq -c | sort -nr > top.txt\n\
+               grep -c error < /srv/app/error.log 2>&1\ncat notes.txt >> \"$HOME/all.txt\"\n";
+    // Every argument of a reading command is a candidate; `fixed_reads` keeps the paths.
+    let shown: Vec<(usize, String, String)> = reads(src)
+        .into_iter()
+        .map(|r| (r.line, r.call, r.path))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (3, "awk".to_string(), "{print *}".to_string()),
+            (
+                3,
+                "awk".to_string(),
+                "/var/log/apache2/access.log".to_string()
+            ),
+            (4, "grep".to_string(), "error".to_string()),
+            (4, "<".to_string(), "/srv/app/error.log".to_string()),
+            (5, "cat".to_string(), "notes.txt".to_string()),
+        ]
+    );
 }
