@@ -251,6 +251,27 @@ impl Input {
             used_as: None,
         }
     }
+
+    /// An input answering the keyboard prompt `prompt` (one line of `stdin`): described by
+    /// the prompt, with `y`/`n` (or `yes`/`no`) choices when the prompt offers them.
+    fn prompted(name: String, found: String, prompt: &str) -> Input {
+        let mut input = Input::seen(name, Via::Stdin, found);
+        let lower = prompt.to_ascii_lowercase();
+        let choices = if lower.contains("yes/no") {
+            ["yes", "no"]
+        } else if lower.contains("y/n") {
+            ["y", "n"]
+        } else {
+            ["", ""]
+        };
+        if !choices[0].is_empty() {
+            (input.kind, input.type_guessed) = ("enum", false);
+            input.choices = choices.map(String::from).to_vec();
+        }
+        let described = prompt.trim_end_matches([':', '>', '-', '=', ' ']).trim();
+        input.description = (!described.is_empty()).then(|| described.to_string());
+        input
+    }
 }
 
 struct Draft {

@@ -376,22 +376,8 @@ fn read_inputs(src: &str) -> Vec<Input> {
             .filter(|v| *v != "REPLY" && is_identifier(v))
             .and_then(input_name)
             .unwrap_or_else(|| "answer".into());
-        let mut input = Input::seen(
-            name,
-            Via::Stdin,
-            format!("read on line {} of main.sh", index + 1),
-        );
-        let prompt = prompt.unwrap_or_default();
-        let lower = prompt.to_ascii_lowercase();
-        if lower.contains("y/n") {
-            (input.kind, input.type_guessed) = ("enum", false);
-            input.choices = vec!["y".into(), "n".into()];
-        }
-        let described = prompt
-            .trim_end_matches([':', '>', '-', '=', ' '])
-            .trim()
-            .to_string();
-        input.description = (!described.is_empty()).then_some(described);
+        let found = format!("read on line {} of main.sh", index + 1);
+        let input = Input::prompted(name, found, &prompt.unwrap_or_default());
         inputs.push(input);
     }
     inputs

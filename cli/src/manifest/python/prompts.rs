@@ -53,25 +53,14 @@ pub(super) fn prompt_inputs(src: &str) -> Vec<Input> {
             args.trim(),
             line_at(src, at)
         );
-        let mut input = Input::seen(name, Via::Stdin, shown);
+        let mut input = Input::prompted(name, shown, &prompt);
         let expr = line.split_once('=').map_or(line, |(_, r)| r.trim());
-        let lower = prompt.to_ascii_lowercase();
-        if expr.starts_with("int(") {
-            (input.kind, input.type_guessed) = ("integer", false);
-        } else if expr.starts_with("float(") {
-            (input.kind, input.type_guessed) = ("number", false);
-        } else if lower.contains("yes/no") {
-            (input.kind, input.type_guessed) = ("enum", false);
-            input.choices = vec!["yes".into(), "no".into()];
-        } else if lower.contains("y/n") {
-            (input.kind, input.type_guessed) = ("enum", false);
-            input.choices = vec!["y".into(), "n".into()];
+        for (conversion, kind) in [("int(", "integer"), ("float(", "number")] {
+            if expr.starts_with(conversion) {
+                (input.kind, input.type_guessed) = (kind, false);
+                input.choices.clear();
+            }
         }
-        let described = prompt
-            .trim_end_matches([':', '>', '-', '=', ' '])
-            .trim()
-            .to_string();
-        input.description = (!described.is_empty()).then_some(described);
         inputs.push(input);
     }
     inputs.sort_by_key(|i| {

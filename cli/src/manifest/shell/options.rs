@@ -24,24 +24,7 @@ pub(super) fn getopts_inputs(src: &str) -> Vec<Input> {
                 .unwrap_or_else(|| format!("opt_{}", c.to_ascii_lowercase()));
             let flag = format!("-{c}");
             let found = format!("getopts option -{c} in main.sh");
-            let mut input = if takes_value {
-                let mut option = Input::seen(
-                    name,
-                    Via::Argument {
-                        flag: Some(flag),
-                        position: 0,
-                    },
-                    found,
-                );
-                preset(src, &mut option);
-                option
-            } else {
-                let mut switch = Input::seen(name, Via::Switch { flag }, found);
-                (switch.kind, switch.type_guessed) = ("boolean", false);
-                switch
-            };
-            input.required = false;
-            inputs.push(input);
+            inputs.push(option(src, name, flag, takes_value, found));
         }
     }
     inputs
@@ -147,26 +130,28 @@ pub(super) fn case_inputs(src: &str) -> Vec<Input> {
             continue;
         };
         let found = format!("case \"$1\" option {flag} in main.sh");
-        let mut input = if takes_value {
-            let mut option = Input::seen(
-                name,
-                Via::Argument {
-                    flag: Some(flag),
-                    position: 0,
-                },
-                found,
-            );
-            preset(src, &mut option);
-            option
-        } else {
-            let mut switch = Input::seen(name, Via::Switch { flag }, found);
-            (switch.kind, switch.type_guessed) = ("boolean", false);
-            switch
-        };
-        input.required = false;
-        inputs.push(input);
+        inputs.push(option(src, name, flag, takes_value, found));
     }
     inputs
+}
+
+/// An option: `-n VALUE` (its default what the script sets before its loop) or a switch.
+fn option(src: &str, name: String, flag: String, takes_value: bool, found: String) -> Input {
+    let mut input = if takes_value {
+        let via = Via::Argument {
+            flag: Some(flag),
+            position: 0,
+        };
+        let mut option = Input::seen(name, via, found);
+        preset(src, &mut option);
+        option
+    } else {
+        let mut switch = Input::seen(name, Via::Switch { flag }, found);
+        (switch.kind, switch.type_guessed) = ("boolean", false);
+        switch
+    };
+    input.required = false;
+    input
 }
 
 /// `top=10` before the option loop: the option's default (an integer when it is one).
