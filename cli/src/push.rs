@@ -192,13 +192,38 @@ fn print_lock(answer: &serde_json::Value) {
             }
         }
     }
+    let changes = package_changes(answer);
+    if !changes.is_empty() {
+        println!("Against the live version: {}.", changes.join("; "));
+    }
 }
 
-/// The locked packages (`name==version`) in a submission's JSON, read tolerantly: a `lock`
-/// (or `packages`) field, at the top or under `environment`, holding the lock's text
-/// (requirements format with hashes), a list of `{name, version}` objects, or a list of
-/// strings. `None` when the answer has no lock (a server without packages, or none declared
-/// and the field absent).
+/// The packages added, removed or changed against the live version (`package_changes`:
+/// `{name, live, submitted}` objects), as `+ name 1.0`, `- name 1.0`, `name 1.0 → 2.0`.
+fn package_changes(answer: &serde_json::Value) -> Vec<String> {
+    let Some(changes) = answer.get("package_changes").and_then(|c| c.as_array()) else {
+        return Vec::new();
+    };
+    changes
+        .iter()
+        .filter_map(|c| {
+            let name = c.get("name")?.as_str()?;
+            let version = |key: &str| c.get(key).and_then(|v| v.as_str());
+            Some(match (version("live"), version("submitted")) {
+                (None, Some(new)) => format!("+ {name} {new}"),
+                (Some(old), None) => format!("- {name} {old}"),
+                (Some(old), Some(new)) => format!("{name} {old} → {new}"),
+                (None, None) => return None,
+            })
+        })
+        .collect()
+}
+
+/// The locked packages (`name==version`) in a submission's JSON, read tolerantly: the
+/// server's `packages` (`{declared_in, hash, packages: [{name, version}], text}`), or a `lock`
+/// field, at the top or under `environment`, holding the lock's text (requirements format
+/// with hashes), a list of `{name, version}` objects, or a list of strings. `None` when the
+/// answer has no lock (a server without packages, or none declared).
 fn locked_packages(answer: &serde_json::Value) -> Option<Vec<String>> {
     use serde_json::Value;
     fn read(value: &Value) -> Option<Vec<String>> {
@@ -366,5 +391,32 @@ mod tests {
             Some(vec!["numpy==2.1.0".into()])
         );
         assert_eq!(locked_packages(&json!({"lock": ""})), Some(vec![]));
+        // As the server's SubmissionDetail carries it (issue 12).
+        let detail = json!({
+            "packages": {
+                "declared_in": "requirements.txt",
+                "hash": "ab12",
+                "packages": [{"name": "openpyxl", "version": "3.1.5"}, {"name": "et-xmlfile", "version": "2.0.0"}],
+                "text": "et-xmlfile==2.0.0 \\\n    --hash=sha256:cc\nopenpyxl==3.1.5 \\\n    --hash=sha256:dd\n"
+            },
+            "package_changes": [
+                {"name": "openpyxl", "live": "3.1.2", "submitted": "3.1.5"},
+                {"name": "et-xmlfile", "live": null, "submitted": "2.0.0"},
+                {"name": "xlrd", "live": "2.0.1", "submitted": null}
+            ]
+        });
+        assert_eq!(
+            locked_packages(&detail),
+            Some(vec!["openpyxl==3.1.5".into(), "et-xmlfile==2.0.0".into()])
+        );
+        assert_eq!(
+            package_changes(&detail),
+            [
+                "openpyxl 3.1.2 → 3.1.5",
+                "+ et-xmlfile 2.0.0",
+                "- xlrd 2.0.1"
+            ]
+        );
+        assert!(package_changes(&json!({"package_changes": []})).is_empty());
     }
 }

@@ -396,7 +396,8 @@ fn refused(requirement: &str) -> Option<&'static str> {
     let lower = t.to_ascii_lowercase();
     if t.starts_with("-e") || t.starts_with("--editable") {
         Some("an editable install")
-    } else if t.starts_with('-') {
+    } else if t.starts_with('-') || t.contains(" -") {
+        // Also per-line options such as `--hash`: the server locks the hashes itself.
         Some("an installer option")
     } else if ["git+", "hg+", "svn+", "bzr+"]
         .iter()
@@ -419,7 +420,7 @@ fn refused(requirement: &str) -> Option<&'static str> {
 }
 
 /// The lines of a requirements file that declare something (comments and blank lines out;
-/// `\` continuations joined; per-line `--hash` options kept).
+/// `\` continuations joined).
 fn requirement_lines(text: &str) -> Vec<(usize, String)> {
     let mut lines = Vec::new();
     let mut pending: Option<(usize, String)> = None;
@@ -561,12 +562,24 @@ impl Report {
                 }
             }
         }
-        let declared: BTreeSet<String> = report
-            .declared
-            .iter()
-            .filter_map(|r| requirement_name(r))
-            .map(normalized)
-            .collect();
+        if report.declared_in.len() == 2 && report.has_pep723 {
+            report.problems.push(
+                "packages are declared both in requirements.txt and in main.py's \
+                 \"# /// script\" block; the server refuses that: keep one of them."
+                    .into(),
+            );
+        }
+        let mut declared: BTreeSet<String> = BTreeSet::new();
+        for requirement in &report.declared {
+            let Some(name) = requirement_name(requirement).map(normalized) else {
+                continue;
+            };
+            if !declared.insert(name.clone()) {
+                report.problems.push(format!(
+                    "{name} is declared more than once; the server refuses that."
+                ));
+            }
+        }
         for (file, text) in sources {
             for (module, line) in python::imports(text) {
                 let package = package_of(&module);
@@ -709,10 +722,7 @@ mod tests {
                     ./wheels/z.whl\n--index-url https://example.org/simple\n# comment\n\n\
                     openpyxl\n";
         let r = report("import requests, openpyxl\n", Some(text), &[]);
-        assert_eq!(
-            r.declared,
-            ["requests==2.31.0     --hash=sha256:abc", "openpyxl"]
-        );
+        assert_eq!(r.declared, ["openpyxl"]);
         let reasons: Vec<&str> = r
             .problems
             .iter()
@@ -728,6 +738,7 @@ mod tests {
         assert_eq!(
             reasons,
             [
+                "an installer option",
                 "an editable install",
                 "a version-control link",
                 "a URL",
@@ -737,8 +748,20 @@ mod tests {
             "{:?}",
             r.problems
         );
-        assert!(r.problems[0].starts_with("requirements.txt line 3:"));
-        assert!(r.undeclared.is_empty());
+        assert!(r.problems[0].starts_with("requirements.txt line 1:"));
+        assert!(r.problems[1].starts_with("requirements.txt line 3:"));
+        // Refused, so not declared.
+        let missing: Vec<&str> = r.undeclared.iter().map(|m| m.module.as_str()).collect();
+        assert_eq!(missing, ["requests"]);
+
+        let twice = report(
+            "# /// script\n# dependencies = [\"pandas\"]\n# ///\nimport pandas\n",
+            Some("Pandas\npandas>=2\n"),
+            &[],
+        );
+        assert_eq!(twice.problems.len(), 3, "{:?}", twice.problems);
+        assert!(twice.problems[0].contains("both in requirements.txt and in main.py's"));
+        assert!(twice.problems[1].contains("pandas is declared more than once"));
     }
 
     #[test]
