@@ -117,8 +117,8 @@ fn init(folder: &Path, force: bool, write_requirements: bool) -> Outcome<()> {
         let lines: Vec<String> = missing.iter().map(|m| m.requirement.clone()).collect();
         let which: Vec<String> = missing.iter().map(|m| m.shown()).collect();
         println!(
-            "Warning: {} imports {} that Python's standard library does not have and nothing declares.",
-            draft.entry_or_modules(),
+            "Warning: imports that Python's standard library does not have and nothing \
+             declares: {}.",
             which.join(", ")
         );
         if write_requirements && !draft.packages.has_pep723 {
@@ -396,13 +396,12 @@ impl Draft {
             notes.extend(python::notes(&script));
         }
 
-        // Packages: the entry point and the folder's own modules it may import.
-        let mut sources = vec![(entry.to_string(), script.clone())];
+        // Packages: main.py and the folder's own modules (which main.sh may run, too).
+        let mut sources = Vec::new();
         if python {
-            for (file, text) in python_modules(folder)? {
-                sources.push((file, text));
-            }
+            sources.push((entry.to_string(), script.clone()));
         }
+        sources.extend(python_modules(folder)?);
         let local = local_modules(folder)?;
         let packages = packages::Report::of(
             python.then_some(script.as_str()),
@@ -453,15 +452,6 @@ impl Draft {
             warnings: results.warnings,
             notes,
         })
-    }
-
-    /// What the import warning names as the importer.
-    fn entry_or_modules(&self) -> &'static str {
-        if self.entry == "main.py" {
-            "the script"
-        } else {
-            "main.sh"
-        }
     }
 
     fn to_toml(&self) -> String {

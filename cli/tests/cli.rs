@@ -1028,7 +1028,7 @@ fn manifest_init_takes_real_scripts_as_they_are() {
         Some(serde_json::json!("output/converted.xlsx"))
     );
     assert!(
-        stdout.contains("the script imports pandas (main.py line 10), openpyxl (main.py line 11)"),
+        stdout.contains("nothing declares: pandas (main.py line 10), openpyxl (main.py line 11)."),
         "{stdout}"
     );
     // --write-requirements declares them; then nothing is missing.

@@ -268,3 +268,21 @@ fn slugs_follow_the_product() {
     assert!(valid_slug(&slugify("my_skill")));
     assert!(!valid_slug(&slugify("é")));
 }
+
+#[test]
+fn a_shell_entry_point_s_python_helpers_count_for_packages() {
+    let dir = std::env::temp_dir().join(format!("execgov-cli-sh-py-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.sh"), "#!/bin/sh\npython3 report.py \"$1\"\n").unwrap();
+    std::fs::write(dir.join("report.py"), "import sys\nimport requests\n").unwrap();
+    std::fs::write(dir.join("README.md"), "# Report\n\nReports.\n").unwrap();
+    let d = Draft::of(&dir).unwrap();
+    let missing: Vec<(&str, &str, usize)> = d
+        .packages
+        .undeclared
+        .iter()
+        .map(|m| (m.module.as_str(), m.file.as_str(), m.line))
+        .collect();
+    assert_eq!(missing, [("requests", "report.py", 2)]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
