@@ -83,7 +83,7 @@ fn init(folder: &Path, force: bool, write_requirements: bool) -> Outcome<()> {
             "the draft is not valid TOML (a bug in execgov-cli): {e}"
         )));
     }
-    std::fs::write(&target, text).map_err(|e| io_failure(code::FAILED, target.display(), e))?;
+    std::fs::write(&target, &text).map_err(|e| io_failure(code::FAILED, target.display(), e))?;
     let names: Vec<&str> = draft.inputs.iter().map(|i| i.name.as_str()).collect();
     println!(
         "Wrote {} (entry {}; {}).",
@@ -108,47 +108,14 @@ fn init(folder: &Path, force: bool, write_requirements: bool) -> Outcome<()> {
             draft.stdin.join(", ")
         );
     }
-    println!("Packages: {}", draft.packages.summary());
-    for line in &draft.packages.problems {
-        println!("Warning: {line}");
-    }
-    let missing = &draft.packages.undeclared;
-    if !missing.is_empty() {
-        let lines: Vec<String> = missing.iter().map(|m| m.requirement.clone()).collect();
-        let which: Vec<String> = missing.iter().map(|m| m.shown()).collect();
-        println!(
-            "Warning: imports that Python's standard library does not have and nothing \
-             declares: {}.",
-            which.join(", ")
-        );
-        if write_requirements && !draft.packages.has_pep723 {
-            packages::append_requirements(&folder.join(packages::REQUIREMENTS), &lines)?;
-            println!(
-                "Added to {}: {}",
-                folder.join(packages::REQUIREMENTS).display(),
-                lines.join(", ")
-            );
-        } else if draft.packages.has_pep723 {
-            println!("Add them to the dependencies of main.py's `# /// script` block:");
-            for line in &lines {
-                println!("  {}", quote(line));
-            }
-        } else {
-            println!(
-                "Add these lines to requirements.txt (or run again with --write-requirements):"
-            );
-            for line in &lines {
-                println!("  {line}");
-            }
-        }
-    }
+    report_packages(folder, &draft.packages, write_requirements)?;
     for warning in &draft.warnings {
         println!("Warning: {warning}");
     }
     for note in &draft.notes {
         println!("Note: {note}");
     }
-    let todo = placeholders::find(&std::fs::read_to_string(&target).unwrap_or_default());
+    let todo = placeholders::find(&text);
     if todo.is_empty() {
         println!("Read it and correct what is guessed, then:");
     } else {
@@ -163,6 +130,50 @@ fn init(folder: &Path, force: bool, write_requirements: bool) -> Outcome<()> {
         folder.display(),
         draft.risk
     );
+    Ok(())
+}
+
+/// What `init` says about packages: what is declared, what the server will refuse, and the
+/// imports nothing declares (appended to requirements.txt with `--write-requirements`).
+fn report_packages(
+    folder: &Path,
+    report: &packages::Report,
+    write_requirements: bool,
+) -> Outcome<()> {
+    println!("Packages: {}", report.summary());
+    for line in &report.problems {
+        println!("Warning: {line}");
+    }
+    let missing = &report.undeclared;
+    if !missing.is_empty() {
+        let lines: Vec<String> = missing.iter().map(|m| m.requirement.clone()).collect();
+        let which: Vec<String> = missing.iter().map(|m| m.shown()).collect();
+        println!(
+            "Warning: imports that Python's standard library does not have and nothing \
+             declares: {}.",
+            which.join(", ")
+        );
+        if write_requirements && !report.has_pep723 {
+            packages::append_requirements(&folder.join(packages::REQUIREMENTS), &lines)?;
+            println!(
+                "Added to {}: {}",
+                folder.join(packages::REQUIREMENTS).display(),
+                lines.join(", ")
+            );
+        } else if report.has_pep723 {
+            println!("Add them to the dependencies of main.py's `# /// script` block:");
+            for line in &lines {
+                println!("  {}", quote(line));
+            }
+        } else {
+            println!(
+                "Add these lines to requirements.txt (or run again with --write-requirements):"
+            );
+            for line in &lines {
+                println!("  {line}");
+            }
+        }
+    }
     Ok(())
 }
 
