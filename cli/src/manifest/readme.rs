@@ -78,6 +78,12 @@ pub(super) fn as_title(text: &str) -> Option<String> {
         }
         head.to_string()
     };
+    // "Currency-Exchange-Rate-Scraper", "log_analyzer": words.
+    let candidate = if !candidate.contains(' ') && candidate.contains(['-', '_']) {
+        candidate.replace(['-', '_'], " ").trim().to_string()
+    } else {
+        candidate
+    };
     let lower = candidate.to_ascii_lowercase();
     let first_words = |n: usize| {
         lower

@@ -254,6 +254,10 @@ fn readme_gives_name_description_and_output() {
     ] {
         assert_eq!(readme::readme_title(heading), None, "{heading}");
     }
+    assert_eq!(
+        readme::readme_title("# Currency-Exchange-Rate-Scraper\n").as_deref(),
+        Some("Currency Exchange Rate Scraper")
+    );
     // Only the first H1 counts, and never one inside a code block.
     assert_eq!(
         readme::readme_title("```\n# pip install x\n```\n# Rates\n").as_deref(),
