@@ -2,19 +2,22 @@
 //! comes as it is.
 //!
 //! It reads the entry point (`main.py` or `main.sh`) as text and never runs it:
-//! - inputs and how they reach the script: argparse `add_argument(...)` calls, `sys.argv[N]`,
-//!   `getopts`, `$1`…`$9` and `"$@"` become `args` (each input's value one argument, a boolean a
-//!   flag present or absent); `input("prompt")` calls and shell `read` become `stdin` (one line
-//!   each); reads of the `$EXECGOV_INPUTS` object need neither;
-//! - packages: imports outside Python's standard library that neither `requirements.txt` nor the
-//!   script's PEP 723 block declares;
-//! - where results go: writes outside the working folder, and files written into it that only
-//!   an `artifacts` glob brings back;
+//! - inputs and how they reach the script (`python`, `shell`): argparse and optparse
+//!   declarations, click decorators, `sys.argv[N]`, `getopts`, `case "$1"` option loops, `$1`…`$9`
+//!   and `"$@"` become `args` (each input's value one argument, a boolean a flag present or
+//!   absent); `input()`/`getpass()` prompts and shell `read` become `stdin` (one line each);
+//!   reads of the `$EXECGOV_INPUTS` object need neither;
+//! - their types (`guess`): from the script's own declaration, else from what it does with the
+//!   value (lists it as a folder, reads or writes it as a file), else from its name and help;
+//! - packages (`packages`): imports outside Python's standard library that neither
+//!   `requirements.txt` nor the script's PEP 723 block declares;
+//! - paths (`writes`): writes outside the working folder, fixed paths it reads, and files
+//!   written into the working folder that only an `artifacts` glob brings back;
 //! - the name from the script (docstring, argparse description), a README title that reads like
-//!   one, or the folder; the description and "Output(s)" from README.md.
+//!   one, or the folder; the description and "Output(s)" from README.md (`readme`).
 //!
-//! Everything it guesses is marked in a comment; what it cannot know is a `TODO` placeholder,
-//! which `push` refuses to send. The draft always parses.
+//! Everything it guesses is marked in a comment; what it cannot know is a `TODO` placeholder
+//! (`placeholders`), which `push` refuses to send. The draft always parses.
 
 mod guess;
 mod packages;
