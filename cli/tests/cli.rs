@@ -808,6 +808,64 @@ fn push_submits_a_folder_for_review() {
     assert!(out.stderr.contains("skill.toml"), "{}", out.stderr);
 }
 
+#[test]
+fn push_shows_the_packages_the_server_locked() {
+    // Wheels offline, as the server's own tests get them (scripts/test fills the folder).
+    let wheelhouse = std::env::var_os("EXECGOV_TEST_WHEELHOUSE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/wheelhouse"));
+    let wheelhouse = wheelhouse.to_str().unwrap().to_string();
+    let server = Server::start_with(&[("EXECGOV_PYTHON_WHEELHOUSE", wheelhouse.as_str())]);
+    let admin = server.login(ACME, "acme-admin");
+    let folder = server.dir.join("xl-version");
+    write(
+        &folder.join("main.py"),
+        "import openpyxl\nprint(openpyxl.__version__)\n",
+    );
+    write(&folder.join("requirements.txt"), "openpyxl==3.1.5\n");
+    write(
+        &folder.join("README.md"),
+        "# XL version\n\nPrints the version of openpyxl.\n",
+    );
+    let stdout = execgov(&admin, &["manifest", "init", folder.to_str().unwrap()]).stdout;
+    assert!(
+        stdout.contains("Packages: requirements.txt declares openpyxl==3.1.5."),
+        "{stdout}"
+    );
+    let draft = std::fs::read_to_string(folder.join("skill.toml"))
+        .unwrap()
+        .replace("TODO: say what comes out", "The version");
+    std::fs::write(folder.join("skill.toml"), draft).unwrap();
+    let out = execgov(
+        &admin,
+        &[
+            "push",
+            folder.to_str().unwrap(),
+            "--scenario",
+            "x",
+            "--risk",
+            "low",
+        ],
+    );
+    out.assert_code(0);
+    let id = out.stdout.split_whitespace().nth(1).unwrap().to_string();
+    let detail = execgov(&admin, &["submission", &id, "--json"]).json();
+    // A server that resolves packages (issue 12) answers with `packages`; before it, push
+    // says nothing about packages.
+    if detail.get("packages").is_some() {
+        for printed in [&out.stdout, &execgov(&admin, &["submission", &id]).stdout] {
+            assert!(
+                printed.contains("Packages the server locked (2)"),
+                "{printed}"
+            );
+            assert!(printed.contains("  openpyxl==3.1.5\n"), "{printed}");
+            assert!(printed.contains("  et-xmlfile=="), "{printed}");
+        }
+    } else {
+        assert!(!out.stdout.contains("Packages"), "{}", out.stdout);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Without a server
 
