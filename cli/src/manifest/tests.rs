@@ -290,3 +290,22 @@ fn a_shell_entry_point_s_python_helpers_count_for_packages() {
     assert_eq!(missing, [("requests", "report.py", 2)]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn scripts_saved_on_windows_read_the_same() {
+    let dir = std::env::temp_dir().join(format!("execgov-cli-crlf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let unix = std::fs::read_to_string(fixture("log-analyser").join("main.sh")).unwrap();
+    std::fs::write(dir.join("main.sh"), unix.replace('\n', "\r\n")).unwrap();
+    std::fs::write(
+        dir.join("README.md"),
+        "# Log Analyzer\r\n\r\nSummarises a log.\r\n",
+    )
+    .unwrap();
+    let windows = Draft::of(&dir).unwrap();
+    let unix = draft("log-analyser");
+    assert_eq!(windows.args, unix.args);
+    assert_eq!(windows.name, unix.name);
+    assert_eq!(windows.warnings, unix.warnings);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
