@@ -334,9 +334,39 @@ pub(super) fn inputs(src: &str) -> Vec<Input> {
                 _ => input.name.clone(),
             };
             input.used_as = usage(src, &variable);
+            // `float(valor)` later on: a number.
+            if let Some(kind) = converted(src, &variable) {
+                if input.kind == "string" && input.choices.is_empty() {
+                    (input.kind, input.type_guessed) = (kind, false);
+                }
+            }
         }
     }
     inputs
+}
+
+/// Whether an expression is the variable `name` itself or an attribute `x.name` (`args.top`).
+fn is_named(expr: &str, name: &str) -> bool {
+    let e = expr.trim();
+    e == name
+        || e.strip_suffix(name)
+            .and_then(|r| r.strip_suffix('.'))
+            .is_some_and(is_identifier)
+}
+
+/// The type the script converts the variable (or `args.NAME`) `name` to: `int(name)` an
+/// integer, `float(name)` a number.
+fn converted(src: &str, name: &str) -> Option<&'static str> {
+    [("int", "integer"), ("float", "number")]
+        .iter()
+        .find(|(call, _)| {
+            calls(src, call).any(|at| {
+                args_of(src, at, call)
+                    .and_then(|args| split_args(args).first().copied())
+                    .is_some_and(|arg| is_named(arg, name))
+            })
+        })
+        .map(|(_, kind)| *kind)
 }
 
 /// What a draft cannot express, for the person reading it: prompts in a loop, subcommands.

@@ -28,13 +28,6 @@ const FILE_READERS: &[&str] = &[
 /// "w")`, `to_excel(…)`), lists it as a folder (`os.listdir`, `.iterdir()`), or reads it as a
 /// file (`open(…)`, `read_csv(…)`).
 pub(super) fn usage(src: &str, name: &str) -> Option<Usage> {
-    let is_name = |text: &str, name: &str| {
-        let a = text.trim();
-        a == name
-            || a.strip_suffix(name)
-                .and_then(|r| r.strip_suffix('.'))
-                .is_some_and(is_identifier)
-    };
     // `excelfile = args.output`, `src = Path(args.input)`: the value under another name.
     let mut names = vec![name.to_string()];
     for line in src.lines() {
@@ -56,11 +49,11 @@ pub(super) fn usage(src: &str, name: &str) -> Option<Usage> {
         .iter()
         .find_map(|w| value.strip_prefix(w).and_then(|v| v.strip_suffix(')')))
         .unwrap_or(value);
-        if is_name(unwrapped, name) {
+        if is_named(unwrapped, name) {
             names.push(lhs.to_string());
         }
     }
-    let names_it = |arg: &str| names.iter().any(|n| is_name(arg, n));
+    let names_it = |arg: &str| names.iter().any(|n| is_named(arg, n));
     let first_arg = |at: usize, call: &str| {
         args_of(src, at, call).and_then(|args| split_args(args).first().map(|a| a.to_string()))
     };

@@ -449,3 +449,15 @@ fn fixed_paths_it_reads() {
         ]
     );
 }
+
+#[test]
+fn a_value_converted_later_is_a_number() {
+    let src = "valor = input('Valor: ')\ntotal = float(valor) * 1.2\n\
+               days = sys.argv[1]\nfor d in range(int(days)):\n    pass\nname = input('Name: ')\n";
+    let found = super::inputs(src);
+    let kinds: Vec<(&str, &str)> = found.iter().map(|i| (i.name.as_str(), i.kind)).collect();
+    assert_eq!(
+        kinds,
+        [("days", "integer"), ("valor", "number"), ("name", "string")]
+    );
+}
