@@ -776,34 +776,14 @@ fn push_submits_a_folder_for_review() {
 
     // A member may not push.
     let member = server.login(ACME, "acme-user");
-    let out = execgov(
-        &member,
-        &[
-            "push",
-            folder.to_str().unwrap(),
-            "--scenario",
-            "x",
-            "--risk",
-            "low",
-        ],
-    );
+    let out = push_low_risk(&member, &folder);
     out.assert_code(6);
 
     // The server's refusal names the file.
     let broken = server.dir.join("broken");
     write(&broken.join("main.py"), "print('hi')\n");
     write(&broken.join("README.md"), "# Broken\n\nNo manifest.\n");
-    let out = execgov(
-        &admin,
-        &[
-            "push",
-            broken.to_str().unwrap(),
-            "--scenario",
-            "x",
-            "--risk",
-            "low",
-        ],
-    );
+    let out = push_low_risk(&admin, &broken);
     out.assert_code(2);
     assert!(out.stderr.contains("skill.toml"), "{}", out.stderr);
 }
@@ -836,17 +816,7 @@ fn push_shows_the_packages_the_server_locked() {
         .unwrap()
         .replace("TODO: say what comes out", "The version");
     std::fs::write(folder.join("skill.toml"), draft).unwrap();
-    let out = execgov(
-        &admin,
-        &[
-            "push",
-            folder.to_str().unwrap(),
-            "--scenario",
-            "x",
-            "--risk",
-            "low",
-        ],
-    );
+    let out = push_low_risk(&admin, &folder);
     out.assert_code(0);
     let id = out.stdout.split_whitespace().nth(1).unwrap().to_string();
     let detail = execgov(&admin, &["submission", &id, "--json"]).json();
@@ -1042,6 +1012,15 @@ fn manifest_init_drafts_a_manifest_the_product_parses() {
     assert!(out.stderr.contains("main.py or main.sh"), "{}", out.stderr);
 }
 
+/// `execgov-cli push FOLDER --scenario x --risk low`.
+fn push_low_risk(config: &Path, folder: &Path) -> Out {
+    let folder = folder.to_str().unwrap();
+    execgov(
+        config,
+        &["push", folder, "--scenario", "x", "--risk", "low"],
+    )
+}
+
 /// Copies a sample script folder (`cli/tests/fixtures/scripts/NAME`) into `dir`.
 fn sample(dir: &Path, name: &str) -> std::path::PathBuf {
     let from = workspace().join("cli/tests/fixtures/scripts").join(name);
@@ -1163,15 +1142,8 @@ fn push_refuses_todo_placeholders_before_sending_anything() {
     let config = dir.join("config");
     let folder = sample(&dir, "folder-organiser");
     execgov(&config, &["manifest", "init", folder.to_str().unwrap()]).assert_code(0);
-    let push = || {
-        let folder = folder.to_str().unwrap();
-        execgov(
-            &config,
-            &["push", folder, "--scenario", "x", "--risk", "low"],
-        )
-    };
     // No login and no server: the refusal comes first.
-    let out = push();
+    let out = push_low_risk(&config, &folder);
     out.assert_code(2);
     let text = std::fs::read_to_string(folder.join("skill.toml")).unwrap();
     let line_of = |key: &str| {
@@ -1194,7 +1166,7 @@ fn push_refuses_todo_placeholders_before_sending_anything() {
         .replace("TODO: say what this skill does", "Sorts a folder")
         .replace("TODO: say what comes out", "Nothing");
     std::fs::write(folder.join("skill.toml"), filled).unwrap();
-    push().assert_code(3);
+    push_low_risk(&config, &folder).assert_code(3);
 }
 
 #[test]
