@@ -1,13 +1,31 @@
-//! `manifest init FOLDER`: a `skill.toml` draft from what the folder shows.
+//! `manifest init FOLDER`: a `skill.toml` draft from what the folder shows, so that a script
+//! comes as it is.
 //!
-//! What it looks at, and nothing more: the entry point (`main.py` or `main.sh`); `README.md`'s
-//! title (the name), first paragraph (the description) and an "Output(s)" section; and inputs
-//! it can see in the script: in Python, `argparse` `add_argument(...)` calls and reads of the
-//! `EXECGOV_INPUTS` object (`inputs["key"]`, `inputs.get("key", default)`); in shell, `$1`…`$9`,
-//! `getopts` options and `jq '.key'` reads. Inputs with a default are optional, the others
-//! required; types come from `type=`, `action=`, `choices=` or the default's literal, file
-//! inputs from their name. Everything it guesses is marked in a comment; the draft is meant to
-//! be read and corrected, and always parses.
+//! It reads the entry point (`main.py` or `main.sh`) as text and never runs it:
+//! - inputs and how they reach the script (`python`, `shell`): argparse and optparse
+//!   declarations, click decorators, `sys.argv[N]`, `getopts`, `case "$1"` option loops, `$1`…`$9`
+//!   and `"$@"` become `args` (each input's value one argument, a boolean a flag present or
+//!   absent); `input()`/`getpass()` prompts and shell `read` become `stdin` (one line each);
+//!   reads of the `$EXECGOV_INPUTS` object need neither;
+//! - their types (`guess`): from the script's own declaration, else from what it does with the
+//!   value (lists it as a folder, reads or writes it as a file), else from its name and help;
+//! - packages (`packages`): imports outside Python's standard library that neither
+//!   `requirements.txt` nor the script's PEP 723 block declares;
+//! - paths (`writes`): writes outside the working folder, fixed paths it reads, and files
+//!   written into the working folder that only an `artifacts` glob brings back;
+//! - the name from the script (docstring, argparse description), a README title that reads like
+//!   one, or the folder; the description and "Output(s)" from README.md (`readme`).
+//!
+//! Everything it guesses is marked in a comment; what it cannot know is a `TODO` placeholder
+//! (`placeholders`), which `push` refuses to send. The draft always parses.
+
+mod guess;
+mod packages;
+pub mod placeholders;
+mod python;
+mod readme;
+mod shell;
+mod writes;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -18,8 +36,10 @@ use crate::error::{code, io_failure, Failure, Outcome, EXIT_CODES};
 
 #[derive(Subcommand)]
 pub enum ManifestCommand {
-    /// Write a skill.toml draft for FOLDER by looking at its entry point (main.py or main.sh)
-    /// and README.md: name, description, output and the inputs the script visibly reads
+    /// Write a skill.toml draft for FOLDER from its entry point (main.py or main.sh),
+    /// README.md and requirements.txt: name, description, inputs, how they reach the script
+    /// (args, stdin), artifacts; warns about undeclared packages and results that would not
+    /// come back
     #[command(after_help = EXIT_CODES)]
     Init {
         /// The skill folder
@@ -27,16 +47,24 @@ pub enum ManifestCommand {
         /// Overwrite an existing skill.toml
         #[arg(long)]
         force: bool,
+        /// Add the undeclared packages it finds to requirements.txt (created if missing)
+        /// instead of only printing the lines
+        #[arg(long)]
+        write_requirements: bool,
     },
 }
 
 pub fn run(command: ManifestCommand) -> Outcome<()> {
     match command {
-        ManifestCommand::Init { folder, force } => init(&folder, force),
+        ManifestCommand::Init {
+            folder,
+            force,
+            write_requirements,
+        } => init(&folder, force, write_requirements),
     }
 }
 
-fn init(folder: &Path, force: bool) -> Outcome<()> {
+fn init(folder: &Path, force: bool, write_requirements: bool) -> Outcome<()> {
     if !folder.is_dir() {
         return Err(Failure::invalid(format!(
             "{} is not a folder",
@@ -58,7 +86,7 @@ fn init(folder: &Path, force: bool) -> Outcome<()> {
             "the draft is not valid TOML (a bug in execgov-cli): {e}"
         )));
     }
-    std::fs::write(&target, text).map_err(|e| io_failure(code::FAILED, target.display(), e))?;
+    std::fs::write(&target, &text).map_err(|e| io_failure(code::FAILED, target.display(), e))?;
     let names: Vec<&str> = draft.inputs.iter().map(|i| i.name.as_str()).collect();
     println!(
         "Wrote {} (entry {}; {}).",
@@ -70,15 +98,103 @@ fn init(folder: &Path, force: bool) -> Outcome<()> {
             format!("inputs: {}", names.join(", "))
         }
     );
+    if !draft.args.is_empty() {
+        println!(
+            "The script is started as: {} {}",
+            draft.entry,
+            shown_args(&draft.args)
+        );
+    }
+    if !draft.stdin.is_empty() {
+        println!(
+            "Its keyboard prompts are answered with: {}",
+            draft.stdin.join(", ")
+        );
+    }
+    report_packages(folder, &draft.packages, write_requirements)?;
+    for warning in &draft.warnings {
+        println!("Warning: {warning}");
+    }
     for note in &draft.notes {
         println!("Note: {note}");
     }
+    let todo = placeholders::find(&text);
+    if todo.is_empty() {
+        println!("Read it and correct what is guessed, then:");
+    } else {
+        let keys: Vec<String> = todo.iter().map(|p| p.key.clone()).collect();
+        println!(
+            "Read it and replace the TODO placeholders ({}; push refuses them), then:",
+            keys.join(", ")
+        );
+    }
     println!(
-        "Read it and fix what is marked TODO, then: execgov-cli push {} --scenario \"…\" --risk {}",
+        "  execgov-cli push {} --scenario \"…\" --risk {}",
         folder.display(),
         draft.risk
     );
     Ok(())
+}
+
+/// What `init` says about packages: what is declared, what the server will refuse, and the
+/// imports nothing declares (appended to requirements.txt with `--write-requirements`).
+fn report_packages(
+    folder: &Path,
+    report: &packages::Report,
+    write_requirements: bool,
+) -> Outcome<()> {
+    println!("Packages: {}", report.summary());
+    for line in &report.problems {
+        println!("Warning: {line}");
+    }
+    let missing = &report.undeclared;
+    if !missing.is_empty() {
+        let lines: Vec<String> = missing.iter().map(|m| m.requirement.clone()).collect();
+        let which: Vec<String> = missing.iter().map(|m| m.shown()).collect();
+        println!(
+            "Warning: imports that Python's standard library does not have and nothing \
+             declares: {}.",
+            which.join(", ")
+        );
+        if write_requirements && !report.has_pep723 {
+            packages::append_requirements(&folder.join(packages::REQUIREMENTS), &lines)?;
+            println!(
+                "Added to {}: {}",
+                folder.join(packages::REQUIREMENTS).display(),
+                lines.join(", ")
+            );
+        } else if report.has_pep723 {
+            println!("Add them to the dependencies of main.py's `# /// script` block:");
+            for line in &lines {
+                println!("  {}", quote(line));
+            }
+        } else {
+            println!(
+                "Add these lines to requirements.txt (or run again with --write-requirements):"
+            );
+            for line in &lines {
+                println!("  {line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An argument list as a person would type it, quoted where needed.
+fn shown_args(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./{}?=:".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A literal value found in the script.
@@ -90,6 +206,32 @@ enum Literal {
     Str(String),
 }
 
+impl Literal {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Literal::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// How an input reaches the script.
+#[derive(Clone, Debug, PartialEq)]
+enum Via {
+    /// Only through `$EXECGOV_INPUTS` (the script was written for ExecGov).
+    Inputs,
+    /// A command-line argument: after its option (`--top`), or positional at `position`
+    /// (1 for `sys.argv[1]`, or the order of declaration).
+    Argument {
+        flag: Option<String>,
+        position: usize,
+    },
+    /// A boolean option, present when true.
+    Switch { flag: String },
+    /// One line of standard input, in the order the script asks.
+    Stdin,
+}
+
 #[derive(Clone, Debug)]
 struct Input {
     name: String,
@@ -97,10 +239,53 @@ struct Input {
     required: bool,
     default: Option<Literal>,
     choices: Vec<String>,
+    /// The script's help text or prompt.
     description: Option<String>,
     /// Where it was seen, for the comment.
     found: String,
     type_guessed: bool,
+    via: Via,
+    /// What the script visibly does with the value (`os.listdir(path)`: reads a folder).
+    used_as: Option<guess::Usage>,
+}
+
+impl Input {
+    /// An input the script reads in `via`, of a type it does not declare (yet).
+    fn seen(name: String, via: Via, found: String) -> Input {
+        Input {
+            name,
+            kind: "string",
+            required: true,
+            default: None,
+            choices: Vec::new(),
+            description: None,
+            found,
+            type_guessed: true,
+            via,
+            used_as: None,
+        }
+    }
+
+    /// An input answering the keyboard prompt `prompt` (one line of `stdin`): described by
+    /// the prompt, with `y`/`n` (or `yes`/`no`) choices when the prompt offers them.
+    fn prompted(name: String, found: String, prompt: &str) -> Input {
+        let mut input = Input::seen(name, Via::Stdin, found);
+        let lower = prompt.to_ascii_lowercase();
+        let choices = if lower.contains("yes/no") {
+            ["yes", "no"]
+        } else if lower.contains("y/n") {
+            ["y", "n"]
+        } else {
+            ["", ""]
+        };
+        if !choices[0].is_empty() {
+            (input.kind, input.type_guessed) = ("enum", false);
+            input.choices = choices.map(String::from).to_vec();
+        }
+        let described = prompt.trim_end_matches([':', '>', '-', '=', ' ']).trim();
+        input.description = (!described.is_empty()).then(|| described.to_string());
+        input
+    }
 }
 
 struct Draft {
@@ -112,6 +297,12 @@ struct Draft {
     output: Option<String>,
     risk: &'static str,
     inputs: Vec<Input>,
+    /// `args` and `stdin` templates (contract: `{name}`, `{flag?--text}`).
+    args: Vec<String>,
+    stdin: Vec<String>,
+    artifacts: Vec<String>,
+    packages: packages::Report,
+    warnings: Vec<String>,
     notes: Vec<String>,
 }
 
@@ -144,6 +335,7 @@ impl Draft {
         };
         let script = read(entry)?.unwrap_or_default();
         let readme = read("README.md")?;
+        let requirements = read(packages::REQUIREMENTS)?;
         let mut notes = Vec::new();
         if readme.is_none() {
             notes.push("README.md is missing; the server refuses a skill without one.".into());
@@ -154,10 +346,15 @@ impl Draft {
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_default();
+        let python = entry == "main.py";
 
-        let name = readme_title(&readme)
-            .map(|t| t.chars().take(80).collect::<String>().trim().to_string())
-            .filter(|t| t.chars().count() >= 2)
+        let script_title = if python {
+            python::title(&script)
+        } else {
+            shell::title(&script)
+        };
+        let name = script_title
+            .or_else(|| readme::readme_title(&readme))
             .unwrap_or_else(|| words_of(&folder_name));
         let name = if name.chars().count() >= 2 {
             name
@@ -170,54 +367,89 @@ impl Draft {
             .map(|s| (s, false))
             .unwrap_or_else(|| ("my-skill".to_string(), true));
 
-        let description = first_paragraph(&readme).map(|d| d.chars().take(4000).collect());
-        let output = readme_output(&readme)
-            .map(|o| o.chars().take(1000).collect())
-            .or_else(|| output_from_script(&script));
-
-        let mut inputs = Vec::new();
-        if entry == "main.py" {
-            let argparse = argparse_inputs(&script);
-            if !argparse.is_empty() {
-                notes.push(
-                    "main.py reads command-line arguments (argparse), but ExecGov starts a \
-                     script without arguments: read the inputs from the JSON object in the file \
-                     $EXECGOV_INPUTS instead."
-                        .into(),
-                );
-            }
-            inputs.extend(argparse);
-            inputs.extend(python_json_inputs(&script));
+        // Under a heading like "Installation" the first paragraph is about something else.
+        let readme_paragraph = if readme::has_generic_title(&readme) {
+            None
         } else {
-            let args = shell_arg_inputs(&script);
-            if !args.is_empty() {
-                notes.push(
-                    "main.sh reads command-line arguments ($1…, getopts), but ExecGov starts a \
-                     script without arguments: read the inputs from the JSON object in the file \
-                     $EXECGOV_INPUTS instead (e.g. with jq)."
-                        .into(),
-                );
-            }
-            inputs.extend(args);
-            inputs.extend(jq_inputs(&script));
+            readme::first_paragraph(&readme)
+        };
+        let description = readme_paragraph
+            .or_else(|| python.then(|| python::about(&script)).flatten())
+            .map(|d| d.chars().take(4000).collect());
+
+        let found = if python {
+            python::inputs(&script)
+        } else {
+            shell::inputs(&script)
+        };
+        let mut inputs = Vec::new();
+        for mut input in found {
+            guess::settle(&mut input);
+            inputs.push(input);
         }
-        let mut seen = BTreeSet::new();
-        let mut kept = Vec::new();
-        for input in inputs {
-            if kept.len() == 50 {
-                notes.push("More than 50 inputs found; only the first 50 are listed.".into());
-                break;
-            }
-            if seen.insert(input.name.clone()) {
-                kept.push(tidy(input));
-            }
+        let (inputs, dropped) = distinct(inputs);
+        if dropped > 0 {
+            notes.push(format!(
+                "More than {MAX_INPUTS} inputs found; only the first {MAX_INPUTS} are listed."
+            ));
         }
-        if kept.is_empty() {
+        let inputs: Vec<Input> = inputs.into_iter().map(tidy).collect();
+        let args = args_template(&inputs);
+        let stdin: Vec<String> = inputs
+            .iter()
+            .filter(|i| i.via == Via::Stdin)
+            .map(|i| format!("{{{}}}", i.name))
+            .collect();
+        if inputs.is_empty() {
             notes.push(
                 "No inputs found; add one [[inputs]] block per input (README, \"Writing a skill\")."
                     .into(),
             );
         }
+        if python {
+            notes.extend(python::notes(&script));
+        }
+
+        // Packages: main.py and the folder's own modules (which main.sh may run, too).
+        let mut sources = Vec::new();
+        if python {
+            sources.push((entry.to_string(), script.clone()));
+        }
+        sources.extend(python_modules(folder)?);
+        let local = local_modules(folder)?;
+        let packages = packages::Report::of(
+            python.then_some(script.as_str()),
+            requirements.as_deref(),
+            &sources,
+            &local,
+        );
+
+        // Where results go.
+        let written = if python {
+            python::writes(&script)
+        } else {
+            shell::writes(&script)
+        };
+        let mut results = writes::review(entry, &written);
+        let read = if python {
+            python::reads(&script)
+        } else {
+            shell::reads(&script)
+        };
+        // A file the script wrote itself is there to read.
+        let read: Vec<writes::Access> = read
+            .into_iter()
+            .filter(|r| !written.iter().any(|w| w.path == r.path))
+            .collect();
+        results.warnings.extend(writes::fixed_reads(entry, &read));
+        let output = readme::readme_output(&readme)
+            .map(|o| o.chars().take(1000).collect())
+            .or_else(|| output_from_script(&script))
+            .or_else(|| {
+                (!results.artifacts.is_empty())
+                    .then(|| format!("Files to download: {}.", results.artifacts.join(", ")))
+            });
+
         Ok(Draft {
             entry,
             name,
@@ -226,7 +458,12 @@ impl Draft {
             description,
             output,
             risk: "medium",
-            inputs: kept,
+            inputs,
+            args,
+            stdin,
+            artifacts: results.artifacts,
+            packages,
+            warnings: results.warnings,
             notes,
         })
     }
@@ -234,15 +471,15 @@ impl Draft {
     fn to_toml(&self) -> String {
         let mut out = String::new();
         out.push_str(
-            "# Draft written by `execgov-cli manifest init`: check every value, and those marked\n\
-             # TODO above all. The format: README.md of ExecGov, \"Writing a skill\".\n\
+            "# Draft written by `execgov-cli manifest init`: check every value. `push` refuses\n\
+             # it while a value still says TODO. The format: README.md of ExecGov, \"Writing a skill\".\n\
              # Inputs the script reads without a default are marked required.\n",
         );
         out.push_str(&format!("# Entry point: {}\n", self.entry));
         out.push_str(&format!("name = {}\n", quote(&self.name)));
         out.push_str(&format!("slug = {}", quote(&self.slug)));
         out.push_str(if self.slug_guessed {
-            "   # TODO: a-z, 0-9 and '-'\n"
+            "   # check: a-z, 0-9 and '-'\n"
         } else {
             "\n"
         });
@@ -263,28 +500,50 @@ impl Draft {
             )),
         }
         out.push_str(&format!(
-            "risk = {}   # TODO: low | medium | high (high always waits for a confirmation)\n",
+            "risk = {}   # check: low | medium | high (high always waits for a confirmation)\n",
             quote(self.risk)
         ));
         out.push_str("# requires_confirmation = false   # default: true for high risk only\n");
         out.push_str("ai_callable = false\n");
         out.push_str("manual_allowed = true\n");
         out.push_str("timeout_seconds = 60\n");
+        if !self.args.is_empty() {
+            out.push_str(
+                "# The command line after the entry point: each {input} is one argument, never\n\
+                 # split by a shell; {flag?--text} is --text when the box is ticked.\n",
+            );
+            out.push_str(&format!("args = {}\n", toml_list(&self.args)));
+        }
+        if !self.stdin.is_empty() {
+            out.push_str(
+                "# The answers to the script's keyboard prompts, one line each, in order.\n",
+            );
+            out.push_str(&format!("stdin = {}\n", toml_list(&self.stdin)));
+        }
+        if !self.artifacts.is_empty() {
+            out.push_str(
+                "# Files the script writes into its working folder that come back with output/.\n",
+            );
+            out.push_str(&format!("artifacts = {}\n", toml_list(&self.artifacts)));
+        }
+        let types: Vec<&str> = model::skill::InputType::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
         for input in &self.inputs {
             out.push_str("\n[[inputs]]\n");
             out.push_str(&format!("# found: {}\n", input.found));
             out.push_str(&format!("name = {}\n", quote(&input.name)));
             out.push_str(&format!("label = {}\n", quote(&label_of(&input.name))));
             out.push_str(&format!("type = {}", quote(input.kind)));
-            out.push_str(if input.type_guessed {
-                "   # guessed: string | integer | number | boolean | enum | date | file\n"
+            if input.type_guessed {
+                out.push_str(&format!("   # guessed: {}\n", types.join(" | ")));
             } else {
-                "\n"
-            });
+                out.push('\n');
+            }
             out.push_str(&format!("required = {}\n", input.required));
             if !input.choices.is_empty() {
-                let choices: Vec<String> = input.choices.iter().map(|c| quote(c)).collect();
-                out.push_str(&format!("choices = [{}]\n", choices.join(", ")));
+                out.push_str(&format!("choices = {}\n", toml_list(&input.choices)));
             }
             if let Some(d) = &input.default {
                 out.push_str(&format!("default = {}\n", literal_toml(d)));
@@ -295,6 +554,119 @@ impl Draft {
         }
         out
     }
+}
+
+const MAX_INPUTS: usize = 50;
+
+/// One input per name. A name read again through `$EXECGOV_INPUTS` is the same input; a name
+/// the script takes twice in other ways (an option and a prompt) gets a number so that each
+/// reaches the script. Returns the inputs kept and how many were left out over the limit.
+fn distinct(found: Vec<Input>) -> (Vec<Input>, usize) {
+    let mut kept: Vec<Input> = Vec::new();
+    let mut dropped = 0;
+    for mut input in found {
+        if let Some(existing) = kept.iter().position(|k| k.name == input.name) {
+            if input.via == Via::Inputs || kept[existing].via == Via::Inputs {
+                continue;
+            }
+            let base = input.name.clone();
+            let Some(free) = (2..100)
+                .map(|n| format!("{}_{n}", base.chars().take(36).collect::<String>()))
+                .find(|n| kept.iter().all(|k| k.name != *n))
+            else {
+                continue;
+            };
+            input.name = free;
+        }
+        if kept.len() == MAX_INPUTS {
+            dropped += 1;
+            continue;
+        }
+        kept.push(input);
+    }
+    (kept, dropped)
+}
+
+/// The `args` template: options and switches first, in the order the script declares them
+/// (getopts stops at the first positional argument), then positional arguments in their order.
+fn args_template(inputs: &[Input]) -> Vec<String> {
+    let escape = |s: &str| s.replace('{', "{{").replace('}', "}}");
+    let mut args = Vec::new();
+    for input in inputs {
+        match &input.via {
+            Via::Argument {
+                flag: Some(flag), ..
+            } => {
+                args.push(escape(flag));
+                args.push(format!("{{{}}}", input.name));
+            }
+            Via::Switch { flag } => args.push(format!("{{{}?{}}}", input.name, escape(flag))),
+            _ => {}
+        }
+    }
+    let mut positional: Vec<(usize, &Input)> = inputs
+        .iter()
+        .filter_map(|i| match i.via {
+            Via::Argument {
+                flag: None,
+                position,
+            } => Some((position, i)),
+            _ => None,
+        })
+        .collect();
+    positional.sort_by_key(|(p, _)| *p);
+    args.extend(positional.iter().map(|(_, i)| format!("{{{}}}", i.name)));
+    args
+}
+
+fn toml_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| quote(s)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// The other `.py` files beside the entry point (modules it may import), with their text.
+fn python_modules(folder: &Path) -> Outcome<Vec<(String, String)>> {
+    let mut modules = Vec::new();
+    for name in local_modules(folder)? {
+        let path = folder.join(format!("{name}.py"));
+        if name != "main" && path.is_file() {
+            let bytes =
+                std::fs::read(&path).map_err(|e| io_failure(code::INVALID, path.display(), e))?;
+            modules.push((
+                format!("{name}.py"),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ));
+        }
+    }
+    Ok(modules)
+}
+
+/// Names the folder itself provides to `import`: `x.py` files and packages (folders).
+fn local_modules(folder: &Path) -> Outcome<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    let entries =
+        std::fs::read_dir(folder).map_err(|e| io_failure(code::INVALID, folder.display(), e))?;
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if file_name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            names.insert(file_name);
+        } else if let Some(stem) = file_name.strip_suffix(".py") {
+            names.insert(stem.to_string());
+        }
+    }
+    Ok(names)
+}
+
+/// Byte offsets of `needle` in `src` outside `#` comment lines.
+fn code_matches<'a>(src: &'a str, needle: &'a str) -> impl Iterator<Item = usize> + 'a {
+    src.match_indices(needle).map(|(i, _)| i).filter(move |&i| {
+        let line_start = src[..i].rfind('\n').map_or(0, |n| n + 1);
+        !src[line_start..i].trim_start().starts_with('#')
+    })
 }
 
 fn quote(s: &str) -> String {
@@ -326,14 +698,17 @@ fn tidy(mut input: Input) -> Input {
         }
     }
     input.default = match (input.kind, input.default.take()) {
-        (_, None) | ("file", _) => None,
+        (_, None) | ("file", _) | ("folder", _) => None,
         ("boolean", Some(Literal::Bool(b))) => Some(Literal::Bool(b)),
         ("integer", Some(Literal::Int(n))) => Some(Literal::Int(n)),
         ("number", Some(Literal::Int(n))) => Some(Literal::Float(n as f64)),
         ("number", Some(Literal::Float(f))) if f.is_finite() => Some(Literal::Float(f)),
         ("enum", Some(Literal::Str(s))) if input.choices.contains(&s) => Some(Literal::Str(s)),
-        ("string", Some(Literal::Str(s))) if s.trim() == s => Some(Literal::Str(s)),
+        ("string", Some(Literal::Str(s))) if s.trim() == s && !s.is_empty() => {
+            Some(Literal::Str(s))
+        }
         ("string", Some(Literal::Int(n))) => Some(Literal::Str(n.to_string())),
+        ("string", Some(Literal::Float(f))) => Some(Literal::Str(f.to_string())),
         _ => None,
     };
     // A boolean is optional by nature: absent is false.
@@ -349,159 +724,15 @@ fn tidy(mut input: Input) -> Input {
             d.chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect::<String>()
-                .trim()
-                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(1000)
+                .collect::<String>()
         })
         .filter(|d| !d.is_empty());
     input
-}
-
-// ---------------------------------------------------------------------------------------------
-// README.md
-
-fn readme_title(readme: &str) -> Option<String> {
-    readme
-        .lines()
-        .map(str::trim)
-        .find_map(|l| l.strip_prefix("# "))
-        .map(|t| strip_markdown(t.trim()))
-        .filter(|t| !t.is_empty())
-}
-
-/// The blocks of a Markdown text: runs of non-blank lines (fenced code kept as one block).
-fn blocks(text: &str) -> Vec<Vec<&str>> {
-    let mut blocks = Vec::new();
-    let mut current: Vec<&str> = Vec::new();
-    let mut fenced = false;
-    for line in text.lines() {
-        let t = line.trim();
-        if t.starts_with("```") || t.starts_with("~~~") {
-            fenced = !fenced;
-        }
-        if t.is_empty() && !fenced {
-            if !current.is_empty() {
-                blocks.push(std::mem::take(&mut current));
-            }
-        } else {
-            current.push(t);
-        }
-    }
-    if !current.is_empty() {
-        blocks.push(current);
-    }
-    blocks
-}
-
-fn is_paragraph(block: &[&str]) -> bool {
-    let first = block[0];
-    !(first.starts_with('#')
-        || first.starts_with('|')
-        || first.starts_with("```")
-        || first.starts_with("~~~")
-        || first.starts_with('<')
-        || first.starts_with("![")
-        || first.starts_with("[![")
-        || first.starts_with('>')
-        || is_list_item(first))
-}
-
-fn is_list_item(line: &str) -> bool {
-    line.starts_with("- ")
-        || line.starts_with("* ")
-        || line.starts_with("+ ")
-        || line
-            .split_once(". ")
-            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// The first paragraph after the title.
-fn first_paragraph(readme: &str) -> Option<String> {
-    blocks(readme)
-        .into_iter()
-        .map(|b| {
-            // A title directly followed by text on the next line.
-            if b[0].starts_with('#') && b.len() > 1 {
-                b[1..].to_vec()
-            } else {
-                b
-            }
-        })
-        .find(|b| is_paragraph(b))
-        .map(|b| strip_markdown(&b.join(" ")))
-        .filter(|p| !p.is_empty())
-}
-
-/// The first paragraph or list of a section titled "Output" or "Outputs".
-fn readme_output(readme: &str) -> Option<String> {
-    let mut in_section = false;
-    for block in blocks(readme) {
-        let mut lines: &[&str] = &block;
-        if let Some(heading) = lines[0].strip_prefix('#') {
-            let title = heading.trim_start_matches('#').trim().to_ascii_lowercase();
-            in_section = title == "output" || title == "outputs";
-            lines = &lines[1..];
-        }
-        if !in_section || lines.is_empty() {
-            continue;
-        }
-        if is_list_item(lines[0]) {
-            // Items, with their continuation lines.
-            let mut items: Vec<String> = Vec::new();
-            for line in lines {
-                match line.split_once(' ') {
-                    Some((_, rest)) if is_list_item(line) => items.push(rest.to_string()),
-                    _ => {
-                        if let Some(last) = items.last_mut() {
-                            last.push(' ');
-                            last.push_str(line);
-                        }
-                    }
-                }
-            }
-            let items: Vec<String> = items
-                .iter()
-                .map(|i| strip_markdown(i).trim_end_matches(['.', ';']).to_string())
-                .collect();
-            return Some(format!("{}.", items.join("; ")));
-        }
-        if is_paragraph(lines) {
-            return Some(strip_markdown(&lines.join(" ")));
-        }
-    }
-    None
-}
-
-/// Plain text of inline Markdown: no emphasis or code marks, links as their text.
-fn strip_markdown(text: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '*' | '`' => {}
-            '_' if (i + 1 < chars.len() && chars[i + 1] == '_')
-                || (i > 0 && chars[i - 1] == '_') => {}
-            '!' if chars.get(i + 1) == Some(&'[') => {}
-            '[' => {
-                // [text](url) → text
-                if let Some(close) = chars[i..].iter().position(|&c| c == ']') {
-                    let close = i + close;
-                    if chars.get(close + 1) == Some(&'(') {
-                        if let Some(end) = chars[close..].iter().position(|&c| c == ')') {
-                            out.extend(&chars[i + 1..close]);
-                            i = close + end + 1;
-                            continue;
-                        }
-                    }
-                }
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-        i += 1;
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn output_from_script(script: &str) -> Option<String> {
@@ -541,25 +772,6 @@ fn input_name(raw: &str) -> Option<String> {
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_');
     ok.then_some(name)
-}
-
-/// Inputs whose name says "file" are guessed to be uploads.
-fn looks_like_file(name: &str) -> bool {
-    const NAMES: [&str; 9] = [
-        "file",
-        "data",
-        "document",
-        "doc",
-        "csv",
-        "upload",
-        "attachment",
-        "input_file",
-        "spreadsheet",
-    ];
-    NAMES.contains(&name)
-        || ["_file", "_csv", "_document", "_upload", "_path"]
-            .iter()
-            .any(|s| name.ends_with(s))
 }
 
 fn label_of(name: &str) -> String {
@@ -608,665 +820,5 @@ fn valid_slug(slug: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
-// ---------------------------------------------------------------------------------------------
-// Python
-
-/// A Python string literal at the start of `s` (after spaces): its value and the bytes used.
-/// f-strings and concatenations are not literals here.
-fn python_string(s: &str) -> Option<(String, usize)> {
-    let start = s.len() - s.trim_start().len();
-    let rest = &s[start..];
-    let prefix = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
-    let prefix_text = rest[..prefix].to_ascii_lowercase();
-    if !matches!(prefix_text.as_str(), "" | "r" | "u") {
-        return None;
-    }
-    let raw = prefix_text == "r";
-    let body = &rest[prefix..];
-    let quote = body.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let triple: String = std::iter::repeat_n(quote, 3).collect();
-    let (delimiter, mut i) = if body.starts_with(&triple) {
-        (triple.as_str(), 3)
-    } else {
-        (&body[..1], 1)
-    };
-    let mut value = String::new();
-    while i < body.len() {
-        if body[i..].starts_with(delimiter) {
-            return Some((value, start + prefix + i + delimiter.len()));
-        }
-        let c = body[i..].chars().next()?;
-        if c == '\\' && !raw && i + 1 < body.len() {
-            let next = body[i + 1..].chars().next()?;
-            value.push(match next {
-                'n' => '\n',
-                't' => '\t',
-                other => other,
-            });
-            i += 1 + next.len_utf8();
-            continue;
-        }
-        if c == '\n' && delimiter.len() == 1 {
-            return None;
-        }
-        value.push(c);
-        i += c.len_utf8();
-    }
-    None
-}
-
-fn python_literal(s: &str) -> Option<Literal> {
-    let t = s.trim();
-    if let Some((value, used)) = python_string(t) {
-        return (used == t.len()).then_some(Literal::Str(value));
-    }
-    match t {
-        "True" => return Some(Literal::Bool(true)),
-        "False" => return Some(Literal::Bool(false)),
-        _ => {}
-    }
-    let plain: String = t.chars().filter(|c| *c != '_').collect();
-    if let Ok(n) = plain.parse::<i64>() {
-        return Some(Literal::Int(n));
-    }
-    if plain.contains(['.', 'e', 'E']) {
-        if let Ok(f) = plain.parse::<f64>() {
-            return f.is_finite().then_some(Literal::Float(f));
-        }
-    }
-    None
-}
-
-/// The text between the parenthesis at `open` and its match, skipping strings.
-fn call_args(src: &str, open: usize) -> Option<&str> {
-    let mut depth = 0usize;
-    let mut i = open;
-    while i < src.len() {
-        let c = src[i..].chars().next()?;
-        match c {
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(&src[open + 1..i]);
-                }
-            }
-            '"' | '\'' => {
-                let (_, used) = python_string(&src[i..])?;
-                i += used;
-                continue;
-            }
-            '#' => {
-                i += src[i..].find('\n').unwrap_or(src.len() - i);
-                continue;
-            }
-            _ => {}
-        }
-        i += c.len_utf8();
-    }
-    None
-}
-
-/// The text without `#` comments (outside strings).
-fn without_comments(text: &str) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    while i < text.len() {
-        let Some(c) = text[i..].chars().next() else {
-            break;
-        };
-        match c {
-            '"' | '\'' => {
-                if let Some((_, used)) = python_string(&text[i..]) {
-                    out.push_str(&text[i..i + used]);
-                    i += used;
-                    continue;
-                }
-            }
-            '#' => {
-                i += text[i..].find('\n').unwrap_or(text.len() - i);
-                continue;
-            }
-            _ => {}
-        }
-        out.push(c);
-        i += c.len_utf8();
-    }
-    out
-}
-
-/// Top-level comma-separated parts of an argument list.
-fn split_args(args: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
-    let mut i = 0;
-    while i < args.len() {
-        let Some(c) = args[i..].chars().next() else {
-            break;
-        };
-        match c {
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
-            '"' | '\'' => {
-                if let Some((_, used)) = python_string(&args[i..]) {
-                    i += used;
-                    continue;
-                }
-            }
-            ',' if depth == 0 => {
-                parts.push(args[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += c.len_utf8();
-    }
-    if !args[start..].trim().is_empty() {
-        parts.push(args[start..].trim());
-    }
-    parts
-}
-
-/// `key=value` of a keyword argument.
-fn keyword(part: &str) -> Option<(&str, &str)> {
-    let (key, value) = part.split_once('=')?;
-    let key = key.trim();
-    let ident = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !value.starts_with('=');
-    ident.then_some((key, value.trim()))
-}
-
-/// Byte offsets of `needle` in `src` outside `#` comment lines.
-fn code_matches<'a>(src: &'a str, needle: &'a str) -> impl Iterator<Item = usize> + 'a {
-    src.match_indices(needle).map(|(i, _)| i).filter(move |&i| {
-        let line_start = src[..i].rfind('\n').map_or(0, |n| n + 1);
-        !src[line_start..i].trim_start().starts_with('#')
-    })
-}
-
-fn argparse_inputs(src: &str) -> Vec<Input> {
-    let mut inputs = Vec::new();
-    for at in code_matches(src, "add_argument(") {
-        let open = at + "add_argument".len();
-        let Some(args) = call_args(src, open) else {
-            continue;
-        };
-        let args = without_comments(args);
-        let parts = split_args(&args);
-        let mut flags = Vec::new();
-        let mut kwargs = Vec::new();
-        for part in &parts {
-            if let Some((key, value)) = keyword(part) {
-                kwargs.push((key, value));
-            } else if let Some(Literal::Str(s)) = python_literal(part) {
-                flags.push(s);
-            }
-        }
-        let kw = |name: &str| kwargs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-        let kw_str = |name: &str| match kw(name).and_then(python_literal) {
-            Some(Literal::Str(s)) => Some(s),
-            _ => None,
-        };
-        let Some(first) = flags.first() else {
-            continue;
-        };
-        let flag = flags
-            .iter()
-            .find(|f| f.starts_with("--"))
-            .unwrap_or(first)
-            .clone();
-        let option = flag.starts_with('-');
-        let Some(name) = kw_str("dest")
-            .as_deref()
-            .or(Some(flag.as_str()))
-            .and_then(input_name)
-        else {
-            continue;
-        };
-        let action = kw_str("action").unwrap_or_default();
-        if matches!(action.as_str(), "help" | "version") || name == "help" {
-            continue;
-        }
-        let choices: Vec<String> = kw("choices")
-            .filter(|c| c.starts_with('[') || c.starts_with('('))
-            .map(|c| {
-                split_args(&c[1..c.len().saturating_sub(1)])
-                    .into_iter()
-                    .map(python_literal)
-                    .collect::<Option<Vec<Literal>>>()
-            })
-            .and_then(|items| {
-                items?
-                    .into_iter()
-                    .map(|l| match l {
-                        Literal::Str(s) => Some(s),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let type_name = kw("type").unwrap_or("");
-        let mut type_guessed = false;
-        let kind = if action == "store_true" || action == "store_false" {
-            "boolean"
-        } else if !choices.is_empty() {
-            "enum"
-        } else if type_name == "int" {
-            "integer"
-        } else if type_name == "float" {
-            "number"
-        } else if type_name.contains("FileType") || type_name == "open" {
-            "file"
-        } else if looks_like_file(&name) {
-            type_guessed = true;
-            "file"
-        } else {
-            type_guessed = type_name.is_empty();
-            "string"
-        };
-        let nargs = kw_str("nargs").unwrap_or_default();
-        let required = if option {
-            kw("required") == Some("True")
-        } else {
-            !matches!(nargs.as_str(), "?" | "*")
-        };
-        let default = match action.as_str() {
-            "store_true" | "store_false" => None,
-            _ => kw("default").and_then(python_literal),
-        };
-        inputs.push(Input {
-            name,
-            kind,
-            required,
-            default,
-            choices,
-            description: kw_str("help"),
-            found: format!("argparse add_argument({flag:?}) in main.py"),
-            type_guessed,
-        });
-    }
-    inputs
-}
-
-/// Reads of the inputs object: `x["key"]`, `x.get("key")`, `x.get("key", default)`, where `x`
-/// was assigned from `json.load(…)` or has "input" in its name.
-fn python_json_inputs(src: &str) -> Vec<Input> {
-    if !src.contains("EXECGOV_INPUTS") && !src.contains("inputs.json") {
-        return Vec::new();
-    }
-    let mut objects = BTreeSet::new();
-    for line in src.lines() {
-        let t = line.trim();
-        if let Some((lhs, rhs)) = t.split_once('=') {
-            let lhs = lhs.trim();
-            if rhs.trim_start().starts_with("json.load")
-                && !lhs.is_empty()
-                && lhs.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                objects.insert(lhs.to_string());
-            }
-        }
-    }
-    for word in src.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-        let lower = word.to_ascii_lowercase();
-        if lower.contains("input") && lower != "execgov_inputs" && !word.is_empty() {
-            objects.insert(word.to_string());
-        }
-    }
-    let mut found: Vec<(usize, Input)> = Vec::new();
-    for object in &objects {
-        for pattern in [format!("{object}["), format!("{object}.get(")] {
-            for at in code_matches(src, &pattern) {
-                let boundary = src[..at]
-                    .chars()
-                    .next_back()
-                    .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
-                if !boundary {
-                    continue;
-                }
-                let open = at + pattern.len() - 1;
-                let Some(args) = call_args(src, open) else {
-                    continue;
-                };
-                let parts = split_args(args);
-                let Some(Literal::Str(key)) = parts.first().and_then(|p| python_literal(p)) else {
-                    continue;
-                };
-                let Some(name) = input_name(&key).filter(|n| *n == key) else {
-                    continue;
-                };
-                let has_default = parts.len() > 1;
-                let default = parts.get(1).and_then(|p| python_literal(p));
-                // `inputs.get("flag") is True`: a boolean.
-                let after = src[open + args.len() + 2..].trim_start();
-                let compared_to_bool = ["is True", "is False", "== True", "== False"]
-                    .iter()
-                    .any(|p| after.starts_with(p));
-                let (kind, type_guessed) = match &default {
-                    Some(Literal::Int(_)) => ("integer", false),
-                    Some(Literal::Float(_)) => ("number", false),
-                    Some(Literal::Bool(_)) => ("boolean", false),
-                    _ if compared_to_bool => ("boolean", false),
-                    _ if looks_like_file(&name) => ("file", true),
-                    _ => ("string", true),
-                };
-                let shown = if pattern.ends_with('[') {
-                    format!("{object}[{key:?}] in main.py")
-                } else {
-                    format!("{object}.get({}) in main.py", parts.join(", "))
-                };
-                found.push((
-                    at,
-                    Input {
-                        name,
-                        kind,
-                        required: !has_default,
-                        default,
-                        choices: Vec::new(),
-                        description: None,
-                        found: shown,
-                        type_guessed,
-                    },
-                ));
-            }
-        }
-    }
-    // In the order the script reads them; a read with a default wins over a bare one.
-    found.sort_by_key(|(at, _)| *at);
-    let mut inputs: Vec<Input> = Vec::new();
-    for (_, input) in found {
-        match inputs.iter_mut().find(|i| i.name == input.name) {
-            Some(existing) if existing.default.is_none() && input.default.is_some() => {
-                *existing = input;
-            }
-            Some(_) => {}
-            None => inputs.push(input),
-        }
-    }
-    inputs
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shell
-
-/// `$1`…`$9` (named after the variable they are assigned to) and `getopts` options.
-fn shell_arg_inputs(src: &str) -> Vec<Input> {
-    let mut inputs = Vec::new();
-    for n in 1..=9u8 {
-        let plain = format!("${n}");
-        let braced = format!("${{{n}");
-        let used = src.match_indices(&plain).any(|(i, _)| {
-            !src[i + plain.len()..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_digit())
-        }) || src.contains(&braced);
-        if !used {
-            continue;
-        }
-        let mut name = None;
-        let mut default = None;
-        for line in src.lines() {
-            let t = line.trim();
-            let t = ["local ", "readonly ", "declare ", "export "]
-                .iter()
-                .find_map(|p| t.strip_prefix(p))
-                .unwrap_or(t);
-            let Some((lhs, rhs)) = t.split_once('=') else {
-                continue;
-            };
-            let rhs = rhs.trim().trim_matches(['"', '\'']);
-            let lhs_ok =
-                !lhs.is_empty() && lhs.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !lhs_ok {
-                continue;
-            }
-            if rhs == plain || rhs == format!("${{{n}}}") {
-                name = input_name(lhs);
-                break;
-            }
-            if let Some(d) = rhs.strip_prefix(&format!("${{{n}:-")) {
-                name = input_name(lhs);
-                default = d.strip_suffix('}').map(|d| Literal::Str(d.to_string()));
-                break;
-            }
-        }
-        let name = name.unwrap_or_else(|| format!("arg{n}"));
-        let file = looks_like_file(&name);
-        inputs.push(Input {
-            kind: if file { "file" } else { "string" },
-            required: default.is_none(),
-            default,
-            choices: Vec::new(),
-            description: None,
-            found: format!("${n} in main.sh"),
-            type_guessed: true,
-            name,
-        });
-    }
-    for at in code_matches(src, "getopts ") {
-        let rest = &src[at + "getopts ".len()..];
-        let line = rest.lines().next().unwrap_or("");
-        let spec = line
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_matches(['"', '\'']);
-        let letters: Vec<char> = spec.chars().collect();
-        for (i, &c) in letters.iter().enumerate() {
-            if !c.is_ascii_alphabetic() {
-                continue;
-            }
-            let takes_value = letters.get(i + 1) == Some(&':');
-            let name = option_variable(src, c)
-                .or_else(|| input_name(&c.to_string()))
-                .unwrap_or_else(|| format!("opt_{}", c.to_ascii_lowercase()));
-            let file = takes_value && looks_like_file(&name);
-            inputs.push(Input {
-                kind: match (takes_value, file) {
-                    (false, _) => "boolean",
-                    (true, true) => "file",
-                    (true, false) => "string",
-                },
-                required: false,
-                default: None,
-                choices: Vec::new(),
-                description: None,
-                found: format!("getopts option -{c} in main.sh"),
-                type_guessed: takes_value,
-                name,
-            });
-        }
-    }
-    inputs
-}
-
-/// The variable a `getopts` case branch `c) var=…` sets.
-fn option_variable(src: &str, letter: char) -> Option<String> {
-    let lines: Vec<&str> = src.lines().map(str::trim).collect();
-    for (i, line) in lines.iter().enumerate() {
-        let Some(rest) = line.strip_prefix(&format!("{letter})")) else {
-            continue;
-        };
-        for candidate in [rest.trim(), lines.get(i + 1).copied().unwrap_or("")] {
-            if let Some((lhs, _)) = candidate.split_once('=') {
-                let lhs = lhs.trim();
-                if !lhs.is_empty() && lhs.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    return input_name(lhs);
-                }
-            }
-        }
-    }
-    None
-}
-
-/// `jq '.key' "$EXECGOV_INPUTS"` reads.
-fn jq_inputs(src: &str) -> Vec<Input> {
-    if !src.contains("EXECGOV_INPUTS") && !src.contains("inputs.json") {
-        return Vec::new();
-    }
-    let mut inputs = Vec::new();
-    for line in src.lines() {
-        if line.trim_start().starts_with('#') {
-            continue;
-        }
-        let Some(at) = line.find("jq ") else {
-            continue;
-        };
-        let rest = &line[at + 3..];
-        let chars: Vec<char> = rest.chars().collect();
-        for i in 0..chars.len() {
-            let before_ok = i > 0 && matches!(chars[i - 1], '\'' | '"' | ' ' | '|' | '(');
-            if chars[i] != '.' || !before_ok {
-                continue;
-            }
-            let key: String = chars[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
-                .collect();
-            let Some(name) = input_name(&key).filter(|n| *n == key) else {
-                continue;
-            };
-            let file = looks_like_file(&name);
-            inputs.push(Input {
-                kind: if file { "file" } else { "string" },
-                required: true,
-                default: None,
-                choices: Vec::new(),
-                description: None,
-                found: format!("jq '.{key}' in main.sh"),
-                type_guessed: true,
-                name,
-            });
-        }
-    }
-    inputs
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(inputs: &[Input]) -> Vec<&str> {
-        inputs.iter().map(|i| i.name.as_str()).collect()
-    }
-
-    #[test]
-    fn python_literals() {
-        assert_eq!(python_literal("'a'"), Some(Literal::Str("a".into())));
-        assert_eq!(
-            python_literal("\"x\\ty\""),
-            Some(Literal::Str("x\ty".into()))
-        );
-        assert_eq!(python_literal("3"), Some(Literal::Int(3)));
-        assert_eq!(python_literal("0.5"), Some(Literal::Float(0.5)));
-        assert_eq!(python_literal("True"), Some(Literal::Bool(true)));
-        assert_eq!(python_literal("f'{x}'"), None);
-        assert_eq!(python_literal("'a' + b"), None);
-        assert_eq!(python_literal("None"), None);
-    }
-
-    #[test]
-    fn argparse_calls_become_inputs() {
-        let src = r#"
-import argparse
-p = argparse.ArgumentParser()
-p.add_argument("data", help="The CSV file")
-p.add_argument("--top-values", type=int, default=3, help="How many")
-p.add_argument("--mode", choices=["fast", "slow"], default="fast")
-p.add_argument("--dry-run", action="store_true")
-p.add_argument("-r", "--ratio", type=float)
-# p.add_argument("--commented")
-p.add_argument("--version", action="version", version="1")
-"#;
-        let inputs = argparse_inputs(src);
-        assert_eq!(
-            names(&inputs),
-            ["data", "top_values", "mode", "dry_run", "ratio"]
-        );
-        assert_eq!(inputs[0].kind, "file");
-        assert!(inputs[0].required);
-        assert_eq!(inputs[1].kind, "integer");
-        assert_eq!(inputs[1].default, Some(Literal::Int(3)));
-        assert_eq!(inputs[2].kind, "enum");
-        assert_eq!(inputs[2].choices, ["fast", "slow"]);
-        assert_eq!(inputs[3].kind, "boolean");
-        assert_eq!(inputs[4].kind, "number");
-        assert!(!inputs[4].required);
-    }
-
-    #[test]
-    fn json_inputs_are_found_in_read_order() {
-        let src = r#"
-import json, os
-with open(os.environ["EXECGOV_INPUTS"]) as f:
-    params = json.load(f)
-title = params["title"]
-limit = params.get("limit", 10)
-ratio = params.get('ratio', 0.5)
-document = params.get("document")
-verbose = params.get("verbose", False)
-strict = params.get("strict") is True
-other = something["not_an_input"]
-"#;
-        let inputs = python_json_inputs(src);
-        assert_eq!(
-            names(&inputs),
-            ["title", "limit", "ratio", "document", "verbose", "strict"]
-        );
-        let kinds: Vec<&str> = inputs.iter().map(|i| i.kind).collect();
-        assert_eq!(
-            kinds,
-            ["string", "integer", "number", "file", "boolean", "boolean"]
-        );
-        assert!(inputs[0].required && !inputs[1].required);
-    }
-
-    #[test]
-    fn shell_arguments_and_options() {
-        let src = r#"
-input_file="$1"
-limit="${2:-5}"
-while getopts "vo:" opt; do
-  case $opt in
-    v) verbose=1 ;;
-    o) out_name="$OPTARG" ;;
-  esac
-done
-name=$(jq -r '.greeting' "$EXECGOV_INPUTS")
-"#;
-        let mut inputs = shell_arg_inputs(src);
-        inputs.extend(jq_inputs(src));
-        assert_eq!(
-            names(&inputs),
-            ["input_file", "limit", "verbose", "out_name", "greeting"]
-        );
-        assert_eq!(inputs[0].kind, "file");
-        assert_eq!(inputs[1].default, Some(Literal::Str("5".into())));
-        assert_eq!(inputs[2].kind, "boolean");
-        assert_eq!(inputs[3].kind, "string");
-    }
-
-    #[test]
-    fn readme_gives_name_description_and_output() {
-        let readme = "# CSV **summariser**\n\n[![badge](x)](y)\n\nReads a [CSV](https://x) file\nand summarises it.\n\n## Outputs\n\n- **Result**: a table.\n- `report.md`: a report.\n";
-        assert_eq!(readme_title(readme).unwrap(), "CSV summariser");
-        assert_eq!(
-            first_paragraph(readme).unwrap(),
-            "Reads a CSV file and summarises it."
-        );
-        assert_eq!(
-            readme_output(readme).unwrap(),
-            "Result: a table; report.md: a report."
-        );
-    }
-
-    #[test]
-    fn slugs_follow_the_product() {
-        assert_eq!(slugify("CSV summariser (v2)"), "csv-summariser-v2");
-        assert!(valid_slug(&slugify("my_skill")));
-        assert!(!valid_slug(&slugify("é")));
-    }
-}
+mod tests;

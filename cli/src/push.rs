@@ -1,5 +1,6 @@
 //! `push`: a skill folder, zipped in memory, submitted for review (`POST /api/v1/submissions`);
-//! `submission ID`: where it is on its timeline.
+//! `submission ID`: where it is on its timeline. Both show the packages the server locked for
+//! it when the submission carries a lock.
 
 use std::io::{Cursor, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -13,6 +14,7 @@ use zip::{CompressionMethod, ZipWriter};
 
 use crate::account::connect;
 use crate::error::{code, io_failure, Failure, Outcome};
+use crate::manifest::placeholders;
 use crate::output::{print_json, size};
 use crate::Global;
 
@@ -47,6 +49,7 @@ pub struct PushArgs {
 }
 
 pub async fn push(global: &Global, args: PushArgs) -> Outcome<()> {
+    refuse_placeholders(&args.folder)?;
     let (archive, files, unpacked) = zip_folder(&args.folder)?;
     let api = connect(global)?;
     let folder_name = args
@@ -69,12 +72,13 @@ pub async fn push(global: &Global, args: PushArgs) -> Outcome<()> {
         .text("ai_callable", flag(args.ai_callable))
         .text("requires_confirmation", flag(args.requires_confirmation));
     let what = format!("push {}", args.folder.display());
-    let detail: SubmissionDetail = api
+    let answer: serde_json::Value = api
         .json(api.post("/api/v1/submissions").multipart(form), &what)
         .await?;
     if args.json {
-        return print_json(&detail);
+        return print_json(&answer);
     }
+    let detail = submission_detail(&answer, &what)?;
     let s = &detail.summary;
     println!(
         "Submission {} of {} ({}): {}.",
@@ -89,6 +93,7 @@ pub async fn push(global: &Global, args: PushArgs) -> Outcome<()> {
         size(archive_size as i64),
         api.shown_host()
     );
+    print_lock(&answer);
     if s.status == SubmissionStatus::Submitted {
         println!(
             "A super-admin reviews it next; follow it with: execgov-cli submission {}",
@@ -100,15 +105,14 @@ pub async fn push(global: &Global, args: PushArgs) -> Outcome<()> {
 
 pub async fn submission(global: &Global, id: i64, json: bool) -> Outcome<()> {
     let api = connect(global)?;
-    let detail: SubmissionDetail = api
-        .json(
-            api.get(&format!("/api/v1/submissions/{id}")),
-            &format!("submission {id}"),
-        )
+    let what = format!("submission {id}");
+    let answer: serde_json::Value = api
+        .json(api.get(&format!("/api/v1/submissions/{id}")), &what)
         .await?;
     if json {
-        return print_json(&detail);
+        return print_json(&answer);
     }
+    let detail = submission_detail(&answer, &what)?;
     let s = &detail.summary;
     let mut status = s.status.as_str().to_string();
     if let Some(step) = &s.failed_step {
@@ -124,6 +128,7 @@ pub async fn submission(global: &Global, id: i64, json: bool) -> Outcome<()> {
     if let Some(v) = detail.version {
         println!("Skill version: {v}");
     }
+    print_lock(&answer);
     for event in &detail.timeline {
         let note = if event.note.is_empty() {
             String::new()
@@ -138,6 +143,127 @@ pub async fn submission(global: &Global, id: i64, json: bool) -> Outcome<()> {
         );
     }
     Ok(())
+}
+
+/// Refuses a folder whose skill.toml still holds `manifest init`'s TODO placeholders, before
+/// anything is sent (a missing skill.toml is the server's to refuse, with its own message).
+fn refuse_placeholders(folder: &Path) -> Outcome<()> {
+    let path = folder.join("skill.toml");
+    let text = match std::fs::read(&path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_failure(code::INVALID, path.display(), e)),
+    };
+    let found = placeholders::find(&text);
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::invalid(placeholders::refusal(
+            &path.display().to_string(),
+            &found,
+        )))
+    }
+}
+
+/// The submission in the server's answer. Read from JSON kept whole, so that fields this
+/// execgov-cli does not model (the lock) stay available.
+fn submission_detail(answer: &serde_json::Value, what: &str) -> Outcome<SubmissionDetail> {
+    serde_json::from_value(answer.clone()).map_err(|e| {
+        Failure::failed(format!(
+            "{what}: the server's answer is not what this execgov-cli understands ({e})"
+        ))
+    })
+}
+
+/// Prints the packages the server locked, when the answer carries a lock.
+fn print_lock(answer: &serde_json::Value) {
+    match locked_packages(answer) {
+        None => {}
+        Some(packages) if packages.is_empty() => {
+            println!("Packages: none (standard library only).")
+        }
+        Some(packages) => {
+            println!(
+                "Packages the server locked ({}), for the reviewer to approve with the code:",
+                packages.len()
+            );
+            for p in packages {
+                println!("  {p}");
+            }
+        }
+    }
+    let changes = package_changes(answer);
+    if !changes.is_empty() {
+        println!("Against the live version: {}.", changes.join("; "));
+    }
+}
+
+/// The packages added, removed or changed against the live version (`package_changes`:
+/// `{name, live, submitted}` objects), as `+ name 1.0`, `- name 1.0`, `name 1.0 → 2.0`.
+fn package_changes(answer: &serde_json::Value) -> Vec<String> {
+    let Some(changes) = answer.get("package_changes").and_then(|c| c.as_array()) else {
+        return Vec::new();
+    };
+    changes
+        .iter()
+        .filter_map(|c| {
+            let name = c.get("name")?.as_str()?;
+            let version = |key: &str| c.get(key).and_then(|v| v.as_str());
+            Some(match (version("live"), version("submitted")) {
+                (None, Some(new)) => format!("+ {name} {new}"),
+                (Some(old), None) => format!("- {name} {old}"),
+                (Some(old), Some(new)) => format!("{name} {old} → {new}"),
+                (None, None) => return None,
+            })
+        })
+        .collect()
+}
+
+/// The locked packages (`name==version`) in a submission's JSON, read tolerantly: the
+/// server's `packages` (`{declared_in, hash, packages: [{name, version}], text}`), or a `lock`
+/// field, at the top or under `environment`, holding the lock's text (requirements format
+/// with hashes), a list of `{name, version}` objects, or a list of strings. `None` when the
+/// answer has no lock (a server without packages, or none declared).
+fn locked_packages(answer: &serde_json::Value) -> Option<Vec<String>> {
+    use serde_json::Value;
+    fn read(value: &Value) -> Option<Vec<String>> {
+        match value {
+            Value::Null => None,
+            Value::String(text) => Some(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('-'))
+                    .filter_map(|l| l.split_whitespace().next())
+                    .map(|l| l.trim_end_matches('\\').to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect(),
+            ),
+            Value::Array(items) => Some(
+                items
+                    .iter()
+                    .filter_map(|item| match item {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Object(o) => {
+                            let name = o.get("name").or_else(|| o.get("package"))?.as_str()?;
+                            Some(match o.get("version").and_then(Value::as_str) {
+                                Some(v) => format!("{name}=={v}"),
+                                None => name.to_string(),
+                            })
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Value::Object(o) => ["packages", "text", "lock"]
+                .iter()
+                .find_map(|k| o.get(*k).and_then(read)),
+            _ => None,
+        }
+    }
+    ["lock", "packages"]
+        .iter()
+        .find_map(|k| answer.get(*k).and_then(read))
+        .or_else(|| answer.get("environment").and_then(read))
 }
 
 /// The folder as a zip archive in memory: (bytes, files, unpacked size). Paths inside are
@@ -238,4 +364,59 @@ fn collect(root: &Path, relative: &Path, out: &mut Vec<(PathBuf, u32, u64)>) -> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn locks_are_read_in_any_of_their_likely_shapes() {
+        assert_eq!(locked_packages(&json!({"summary": {}})), None);
+        assert_eq!(locked_packages(&json!({"lock": null})), None);
+        let text = "# resolved by uv\nopenpyxl==3.1.2 \\\n    --hash=sha256:aa\net-xmlfile==1.1.0 \\\n    --hash=sha256:bb\n";
+        assert_eq!(
+            locked_packages(&json!({ "lock": text })),
+            Some(vec!["openpyxl==3.1.2".into(), "et-xmlfile==1.1.0".into()])
+        );
+        assert_eq!(
+            locked_packages(
+                &json!({"lock": {"packages": [{"name": "pandas", "version": "2.2.3"}]}})
+            ),
+            Some(vec!["pandas==2.2.3".into()])
+        );
+        assert_eq!(
+            locked_packages(&json!({"environment": {"packages": ["numpy==2.1.0"]}})),
+            Some(vec!["numpy==2.1.0".into()])
+        );
+        assert_eq!(locked_packages(&json!({"lock": ""})), Some(vec![]));
+        // As the server's SubmissionDetail carries it (issue 12).
+        let detail = json!({
+            "packages": {
+                "declared_in": "requirements.txt",
+                "hash": "ab12",
+                "packages": [{"name": "openpyxl", "version": "3.1.5"}, {"name": "et-xmlfile", "version": "2.0.0"}],
+                "text": "et-xmlfile==2.0.0 \\\n    --hash=sha256:cc\nopenpyxl==3.1.5 \\\n    --hash=sha256:dd\n"
+            },
+            "package_changes": [
+                {"name": "openpyxl", "live": "3.1.2", "submitted": "3.1.5"},
+                {"name": "et-xmlfile", "live": null, "submitted": "2.0.0"},
+                {"name": "xlrd", "live": "2.0.1", "submitted": null}
+            ]
+        });
+        assert_eq!(
+            locked_packages(&detail),
+            Some(vec!["openpyxl==3.1.5".into(), "et-xmlfile==2.0.0".into()])
+        );
+        assert_eq!(
+            package_changes(&detail),
+            [
+                "openpyxl 3.1.2 → 3.1.5",
+                "+ et-xmlfile 2.0.0",
+                "- xlrd 2.0.1"
+            ]
+        );
+        assert!(package_changes(&json!({"package_changes": []})).is_empty());
+    }
 }

@@ -24,6 +24,49 @@ fn wire<T: serde::Serialize>(status: T) -> serde_json::Value {
     serde_json::to_value(status).unwrap()
 }
 
+/// A `manifest init` draft through the product's own parser (`parse_manifest`).
+///
+/// Drafts carry `args`, `stdin` and `artifacts` (issue 12). Where `domain::skills::manifest`
+/// does not know those keys yet (before the branch that adds them is merged) it refuses them
+/// as unknown fields: then they are checked here as lists of strings and the rest of the draft
+/// is parsed without them. Once the parser knows them, the whole draft goes through it and
+/// this fallback is never taken.
+fn parse_draft(text: &str) -> domain::skills::manifest::Manifest {
+    const NEW_KEYS: [&str; 3] = ["args", "stdin", "artifacts"];
+    let error = match domain::skills::manifest::parse_manifest(text) {
+        Ok(manifest) => return manifest,
+        Err(e) => e,
+    };
+    let unknown_new_key = NEW_KEYS
+        .iter()
+        .any(|k| error.message.contains(&format!("unknown field `{k}`")));
+    assert!(unknown_new_key, "the draft does not parse: {error}\n{text}");
+    let mut value: toml::Table = toml::from_str(text).unwrap();
+    for key in NEW_KEYS {
+        if let Some(list) = value.remove(key) {
+            let list = list
+                .as_array()
+                .unwrap_or_else(|| panic!("{key} is a list\n{text}"));
+            assert!(
+                list.iter().all(toml::Value::is_str),
+                "{key}: strings\n{text}"
+            );
+        }
+    }
+    domain::skills::manifest::parse_manifest(&toml::to_string(&value).unwrap())
+        .unwrap_or_else(|e| panic!("the draft does not parse: {e}\n{text}"))
+}
+
+/// A list of strings in a draft (`args`, `stdin`, `artifacts`), empty when absent.
+fn draft_list(text: &str, key: &str) -> Vec<String> {
+    let value: toml::Table = toml::from_str(text).unwrap();
+    value
+        .get(key)
+        .and_then(toml::Value::as_array)
+        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
 fn demo_skill(tenant: &str, slug: &str) -> std::path::PathBuf {
     workspace()
         .join("domain/demo-skills")
@@ -664,19 +707,33 @@ fn push_submits_a_folder_for_review() {
     );
     write(&folder.join(".git/HEAD"), "ref: refs/heads/main\n");
     execgov(&admin, &["manifest", "init", folder.to_str().unwrap()]).assert_code(0);
+    // The draft cannot know what the greeter puts out: push refuses its placeholder.
+    let push = [
+        "push",
+        folder.to_str().unwrap(),
+        "--scenario",
+        "Greets the team in the morning.",
+        "--risk",
+        "low",
+        "--ai-callable",
+    ];
+    let out = execgov(&admin, &push);
+    out.assert_code(2);
+    assert!(out.stderr.contains("TODO placeholders"), "{}", out.stderr);
+    let draft = std::fs::read_to_string(folder.join("skill.toml")).unwrap();
+    let filled: String = draft
+        .lines()
+        .map(|l| {
+            if l.starts_with("output = ") {
+                "output = \"A greeting in the log.\"\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(folder.join("skill.toml"), filled).unwrap();
 
-    let out = execgov(
-        &admin,
-        &[
-            "push",
-            folder.to_str().unwrap(),
-            "--scenario",
-            "Greets the team in the morning.",
-            "--risk",
-            "low",
-            "--ai-callable",
-        ],
-    );
+    let out = execgov(&admin, &push);
     out.assert_code(0);
     let first = out.stdout.lines().next().unwrap_or_default();
     assert!(first.starts_with("Submission "), "{}", out.stdout);
@@ -719,36 +776,64 @@ fn push_submits_a_folder_for_review() {
 
     // A member may not push.
     let member = server.login(ACME, "acme-user");
-    let out = execgov(
-        &member,
-        &[
-            "push",
-            folder.to_str().unwrap(),
-            "--scenario",
-            "x",
-            "--risk",
-            "low",
-        ],
-    );
+    let out = push_low_risk(&member, &folder);
     out.assert_code(6);
 
     // The server's refusal names the file.
     let broken = server.dir.join("broken");
     write(&broken.join("main.py"), "print('hi')\n");
     write(&broken.join("README.md"), "# Broken\n\nNo manifest.\n");
-    let out = execgov(
-        &admin,
-        &[
-            "push",
-            broken.to_str().unwrap(),
-            "--scenario",
-            "x",
-            "--risk",
-            "low",
-        ],
-    );
+    let out = push_low_risk(&admin, &broken);
     out.assert_code(2);
     assert!(out.stderr.contains("skill.toml"), "{}", out.stderr);
+}
+
+#[test]
+fn push_shows_the_packages_the_server_locked() {
+    // Wheels offline, as the server's own tests get them (scripts/test fills the folder).
+    let wheelhouse = std::env::var_os("EXECGOV_TEST_WHEELHOUSE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/wheelhouse"));
+    let wheelhouse = wheelhouse.to_str().unwrap().to_string();
+    let server = Server::start_with(&[("EXECGOV_PYTHON_WHEELHOUSE", wheelhouse.as_str())]);
+    let admin = server.login(ACME, "acme-admin");
+    let folder = server.dir.join("xl-version");
+    write(
+        &folder.join("main.py"),
+        "import openpyxl\nprint(openpyxl.__version__)\n",
+    );
+    write(&folder.join("requirements.txt"), "openpyxl==3.1.5\n");
+    write(
+        &folder.join("README.md"),
+        "# XL version\n\nPrints the version of openpyxl.\n",
+    );
+    let stdout = execgov(&admin, &["manifest", "init", folder.to_str().unwrap()]).stdout;
+    assert!(
+        stdout.contains("Packages: requirements.txt declares openpyxl==3.1.5."),
+        "{stdout}"
+    );
+    let draft = std::fs::read_to_string(folder.join("skill.toml"))
+        .unwrap()
+        .replace("TODO: say what comes out", "The version");
+    std::fs::write(folder.join("skill.toml"), draft).unwrap();
+    let out = push_low_risk(&admin, &folder);
+    out.assert_code(0);
+    let id = out.stdout.split_whitespace().nth(1).unwrap().to_string();
+    let detail = execgov(&admin, &["submission", &id, "--json"]).json();
+    // A server that resolves packages (issue 12) answers with `packages`; before it, push
+    // says nothing about packages.
+    if detail.get("packages").is_some() {
+        for printed in [&out.stdout, &execgov(&admin, &["submission", &id]).stdout] {
+            assert!(
+                printed.contains("Packages the server locked (2)"),
+                "{printed}"
+            );
+            assert!(printed.contains("  openpyxl==3.1.5\n"), "{printed}");
+            assert!(printed.contains("  et-xmlfile=="), "{printed}");
+        }
+    } else {
+        assert!(!out.stdout.contains("Packages"), "{}", out.stdout);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -778,9 +863,12 @@ fn manifest_init_drafts_a_manifest_the_product_parses() {
         let out = execgov(&cli_config, &["manifest", "init", folder.to_str().unwrap()]);
         out.assert_code(0);
         let text = std::fs::read_to_string(folder.join("skill.toml")).unwrap();
-        let manifest = domain::skills::manifest::parse_manifest(&text)
-            .unwrap_or_else(|e| panic!("{slug}: the draft does not parse: {e}\n{text}"));
+        let manifest = parse_draft(&text);
         assert_eq!(manifest.slug, slug);
+        assert!(
+            draft_list(&text, "args").is_empty(),
+            "{slug} reads $EXECGOV_INPUTS"
+        );
         if slug == "csv-summary" {
             assert_eq!(manifest.name, "CSV summariser");
             assert!(
@@ -830,7 +918,7 @@ fn manifest_init_drafts_a_manifest_the_product_parses() {
         "mine"
     );
 
-    // argparse and shell arguments are found, with a note that ExecGov passes none.
+    // argparse and shell arguments are found, and passed as they are.
     let py = dir.join("py-args");
     write(
         &py.join("main.py"),
@@ -849,11 +937,33 @@ fn manifest_init_drafts_a_manifest_the_product_parses() {
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("argparse"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "The script is started as: main.py --limit {limit} --mode {mode} \
+             {verbose?--verbose} {report_file}"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("EXECGOV_INPUTS"),
+        "no rewriting: {}",
+        out.stdout
+    );
     let text = std::fs::read_to_string(py.join("skill.toml")).unwrap();
-    let manifest =
-        domain::skills::manifest::parse_manifest(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let manifest = parse_draft(&text);
     assert_eq!(manifest.name, "Py args");
+    assert_eq!(
+        draft_list(&text, "args"),
+        [
+            "--limit",
+            "{limit}",
+            "--mode",
+            "{mode}",
+            "{verbose?--verbose}",
+            "{report_file}"
+        ]
+    );
     let kinds: Vec<(&str, &str)> = manifest
         .inputs
         .fields
@@ -881,8 +991,11 @@ fn manifest_init_drafts_a_manifest_the_product_parses() {
     write(&sh.join("README.md"), "# Shell args\n\nCounts things.\n");
     execgov(&cli_config, &["manifest", "init", sh.to_str().unwrap()]).assert_code(0);
     let text = std::fs::read_to_string(sh.join("skill.toml")).unwrap();
-    let manifest =
-        domain::skills::manifest::parse_manifest(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let manifest = parse_draft(&text);
+    assert_eq!(
+        draft_list(&text, "args"),
+        ["{quiet?-q}", "-n", "{count}", "{target}"]
+    );
     let names: Vec<&str> = manifest
         .inputs
         .fields
@@ -897,6 +1010,163 @@ fn manifest_init_drafts_a_manifest_the_product_parses() {
     let out = execgov(&cli_config, &["manifest", "init", empty.to_str().unwrap()]);
     out.assert_code(2);
     assert!(out.stderr.contains("main.py or main.sh"), "{}", out.stderr);
+}
+
+/// `execgov-cli push FOLDER --scenario x --risk low`.
+fn push_low_risk(config: &Path, folder: &Path) -> Out {
+    let folder = folder.to_str().unwrap();
+    execgov(
+        config,
+        &["push", folder, "--scenario", "x", "--risk", "low"],
+    )
+}
+
+/// Copies a sample script folder (`cli/tests/fixtures/scripts/NAME`) into `dir`.
+fn sample(dir: &Path, name: &str) -> std::path::PathBuf {
+    let from = workspace().join("cli/tests/fixtures/scripts").join(name);
+    let to = dir.join(name);
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    to
+}
+
+#[test]
+fn manifest_init_takes_real_scripts_as_they_are() {
+    let dir = scratch("samples");
+    let config = dir.join("config");
+    let init = |folder: &Path, extra: &[&str]| {
+        let mut args = vec!["manifest", "init", "--force"];
+        args.extend_from_slice(extra);
+        args.push(folder.to_str().unwrap());
+        let out = execgov(&config, &args);
+        out.assert_code(0);
+        let text = std::fs::read_to_string(folder.join("skill.toml")).unwrap();
+        (out.stdout.clone(), text)
+    };
+
+    // An argparse converter under a README titled "Explanation of Modifications".
+    let csv = sample(&dir, "csv-to-excel");
+    let (stdout, text) = init(&csv, &[]);
+    let manifest = parse_draft(&text);
+    assert_eq!(manifest.name, "csv2excel");
+    let args = draft_list(&text, "args");
+    assert_eq!(args.first().map(String::as_str), Some("--output"));
+    assert_eq!(args.last().map(String::as_str), Some("{input_csv}"));
+    assert!(
+        args.contains(&"{no_index?--no-index}".to_string()),
+        "{args:?}"
+    );
+    let output = &manifest.inputs.fields[1];
+    assert_eq!(
+        output.default,
+        Some(serde_json::json!("output/converted.xlsx"))
+    );
+    assert!(
+        stdout.contains("nothing declares: pandas (main.py line 10), openpyxl (main.py line 11)."),
+        "{stdout}"
+    );
+    // --write-requirements declares them; then nothing is missing.
+    let (stdout, _) = init(&csv, &["--write-requirements"]);
+    assert!(stdout.contains("Added to"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(csv.join("requirements.txt")).unwrap(),
+        "pandas\nopenpyxl\n"
+    );
+    let (stdout, _) = init(&csv, &[]);
+    assert!(
+        stdout.contains("Packages: requirements.txt declares pandas, openpyxl."),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Warning"), "{stdout}");
+
+    // getopts, and a report written to the home folder.
+    let log = sample(&dir, "log-analyser");
+    let (stdout, text) = init(&log, &[]);
+    parse_draft(&text);
+    assert_eq!(
+        draft_list(&text, "args"),
+        ["-f", "{logfile}", "-n", "{top}", "{errors_only?-e}"]
+    );
+    assert!(
+        stdout.contains("writes ~/log_report.txt, in the home folder"),
+        "{stdout}"
+    );
+
+    // Keyboard prompts.
+    let organiser = sample(&dir, "folder-organiser");
+    let (_, text) = init(&organiser, &[]);
+    let manifest = parse_draft(&text);
+    assert_eq!(manifest.name, "Folder organiser");
+    assert_eq!(draft_list(&text, "stdin"), ["{folder}", "{answer}"]);
+
+    // sys.argv, and a result file only an artifacts glob brings back.
+    let dups = sample(&dir, "duplicate-finder");
+    let (_, text) = init(&dups, &[]);
+    parse_draft(&text);
+    assert_eq!(draft_list(&text, "args"), ["{directory}", "{min_size}"]);
+    assert_eq!(draft_list(&text, "artifacts"), ["*.csv"]);
+
+    // PEP 723, and absolute paths.
+    let rates = sample(&dir, "exchange-rates");
+    let (stdout, text) = init(&rates, &[]);
+    parse_draft(&text);
+    assert!(
+        stdout.contains("main.py's PEP 723 block declares requests>=2.31, beautifulsoup4"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("dependencies of main.py's `# /// script` block"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("writes /home/anna/Desktop/rates.xlsx, outside the working folder"),
+        "{stdout}"
+    );
+
+    for name in ["receipt-maker", "sales-report"] {
+        let folder = sample(&dir, name);
+        let (stdout, text) = init(&folder, &[]);
+        parse_draft(&text);
+        assert!(stdout.contains("requirements.txt declares"), "{stdout}");
+        assert!(!stdout.contains("Warning"), "{name}: {stdout}");
+        assert!(!draft_list(&text, "artifacts").is_empty(), "{name}: {text}");
+    }
+}
+
+#[test]
+fn push_refuses_todo_placeholders_before_sending_anything() {
+    let dir = scratch("todo");
+    let config = dir.join("config");
+    let folder = sample(&dir, "folder-organiser");
+    execgov(&config, &["manifest", "init", folder.to_str().unwrap()]).assert_code(0);
+    // No login and no server: the refusal comes first.
+    let out = push_low_risk(&config, &folder);
+    out.assert_code(2);
+    let text = std::fs::read_to_string(folder.join("skill.toml")).unwrap();
+    let line_of = |key: &str| {
+        text.lines()
+            .position(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap()
+            + 1
+    };
+    assert!(
+        out.stderr.contains(&format!(
+            "still holds TODO placeholders: line {} (description), line {} (output)",
+            line_of("description"),
+            line_of("output")
+        )),
+        "{}",
+        out.stderr
+    );
+    // Filled in, it gets past the check (to the missing login).
+    let filled = text
+        .replace("TODO: say what this skill does", "Sorts a folder")
+        .replace("TODO: say what comes out", "Nothing");
+    std::fs::write(folder.join("skill.toml"), filled).unwrap();
+    push_low_risk(&config, &folder).assert_code(3);
 }
 
 #[test]
