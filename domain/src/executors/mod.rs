@@ -33,7 +33,7 @@
 //!   is set on top of that uid's current task count.
 
 pub(crate) mod output;
-mod sandbox;
+pub(crate) mod sandbox;
 mod seccomp;
 mod spawn;
 mod warm;
@@ -217,6 +217,8 @@ pub struct RunRequest<'a> {
     pub env: Vec<(String, String)>,
     /// The limits for this run.
     pub limits: Limits,
+    /// The host folder of the skill version's built Python environment (read-only), or `None`.
+    pub environment: Option<PathBuf>,
 }
 
 /// Which output stream a log line came from.
@@ -888,7 +890,7 @@ impl Executors {
     }
 }
 
-fn is_executable(p: &Path) -> bool {
+pub(crate) fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
