@@ -48,15 +48,17 @@ fn test_wheelhouse() -> PathBuf {
     dir
 }
 
-/// The uv `scripts/test` installed (`EXECGOV_UV`, else under target/tools), or none.
+/// The uv `scripts/test` installed (`EXECGOV_UV`, else under target/tools), or none: then the
+/// pip fallback is tested (also with `EXECGOV_UV` set empty).
 fn test_uv() -> Option<PathBuf> {
-    std::env::var_os("EXECGOV_UV")
-        .map(PathBuf::from)
-        .or_else(|| {
+    match std::env::var_os("EXECGOV_UV") {
+        Some(uv) => (!uv.is_empty()).then(|| PathBuf::from(uv)),
+        None => {
             let uv =
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tools/uv-0.13.9/bin/uv");
             uv.exists().then_some(uv)
-        })
+        }
+    }
 }
 
 /// A seeded test database whose packages come from its own copy of the wheelhouse (returned),
@@ -576,10 +578,11 @@ async fn a_build_that_fails_leaves_the_live_version_live_and_nothing_half_built(
         }]
     );
 
-    // Between review and build the index serves other bytes under the reviewed name.
-    let mut wheel = std::fs::read(wheelhouse.join(SIX)).unwrap();
-    wheel.extend_from_slice(b"tampered");
-    std::fs::write(wheelhouse.join(SIX), wheel).unwrap();
+    // Between review and build the index serves another file as six 1.16.0: a well-formed
+    // wheel whose code differs from what was reviewed.
+    let tampered = tampered_wheel(&wheelhouse.join(SIX));
+    std::fs::remove_file(wheelhouse.join(SIX)).unwrap();
+    std::fs::write(wheelhouse.join("six-1.16.0-py3-none-any.whl"), tampered).unwrap();
 
     assert_eq!(approve(ctx, v2.summary.id).await, SubmissionStatus::Failed);
     let d = platform_detail(ctx, v2.summary.id).await;
@@ -607,6 +610,25 @@ async fn a_build_that_fails_leaves_the_live_version_live_and_nothing_half_built(
         .json();
     assert_eq!(tenant_view["summary"]["status"], "failed");
     assert_eq!(tenant_view["summary"]["failed_step"], "environment");
+}
+
+/// `wheel` with a line added to each of its Python files.
+fn tampered_wheel(wheel: &Path) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let name = entry.name().unwrap().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        if name.ends_with(".py") {
+            bytes.extend_from_slice(b"\nprint('not what was reviewed')\n");
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&bytes).unwrap();
+    }
+    out.finish().unwrap().into_inner()
 }
 
 /// The file's SHA-256, hex.

@@ -146,12 +146,29 @@ pub async fn resolve(ctx: &Ctx, declared: &Declared) -> Result<Lock, String> {
         }
     }
     let job = Job::new(ctx, "resolve").await?;
+    let resolved = resolve_in(ctx, &job, declared, &version).await;
+    job.remove().await;
+    let text = resolved?;
+    if lock::packages(&text).is_empty() {
+        return Err("the resolver returned no packages".into());
+    }
+    Ok(Lock::new(text))
+}
+
+/// The lock's text, resolved in `job`'s folder.
+async fn resolve_in(
+    ctx: &Ctx,
+    job: &Job,
+    declared: &Declared,
+    version: &str,
+) -> Result<String, String> {
+    let cfg = &ctx.packages;
     let write = async {
         tokio::fs::write(job.dir.join("requirements.in"), declared.requirements_in()).await?;
         job.open_to_installer()
     };
     write.await.map_err(internal)?;
-    let text = match &cfg.uv {
+    Ok(match &cfg.uv {
         Some(_) => {
             let mut args: Vec<String> = [
                 "pip",
@@ -173,7 +190,7 @@ pub async fn resolve(ctx: &Ctx, declared: &Declared) -> Result<Lock, String> {
             args.extend(index_args(&cfg.index, true));
             let out = sandbox::run(ctx, &job.dir, None, Tool::Uv, &args)
                 .await
-                .map_err(|e| unresolved(&version, e))?;
+                .map_err(|e| unresolved(version, e))?;
             String::from_utf8_lossy(&out).into_owned()
         }
         None => {
@@ -204,18 +221,13 @@ pub async fn resolve(ctx: &Ctx, declared: &Declared) -> Result<Lock, String> {
             prepare.await.map_err(internal)?;
             sandbox::run(ctx, &job.dir, Some(&out), Tool::Python, &args)
                 .await
-                .map_err(|e| unresolved(&version, e))?;
+                .map_err(|e| unresolved(version, e))?;
             let report = tokio::fs::read(out.join("report.json"))
                 .await
                 .map_err(internal)?;
             lock_from_pip_report(&report)?
         }
-    };
-    job.remove().await;
-    if lock::packages(&text).is_empty() {
-        return Err("the resolver returned no packages".into());
-    }
-    Ok(Lock::new(text))
+    })
 }
 
 /// A resolver's refusal, for the submitter.
