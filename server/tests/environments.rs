@@ -405,7 +405,7 @@ async fn one_environment_per_lock_is_shared_read_only_and_kept_while_used() {
     let env = environments::environment_dir(ctx, &hash);
     assert_eq!(
         environment_entries(ctx),
-        [hash.clone()],
+        std::slice::from_ref(&hash),
         "one folder, no leftovers"
     );
     let built_at = std::fs::metadata(&env).unwrap().ino();
@@ -424,7 +424,7 @@ async fn one_environment_per_lock_is_shared_read_only_and_kept_while_used() {
         approve(ctx, globex.summary.id).await,
         SubmissionStatus::Live
     );
-    assert_eq!(environment_entries(ctx), [hash.clone()]);
+    assert_eq!(environment_entries(ctx), std::slice::from_ref(&hash));
     assert_eq!(std::fs::metadata(&env).unwrap().ino(), built_at);
     assert_eq!(
         live_lock(ctx, ACME, "acme-six").await.1.as_deref(),
