@@ -636,3 +636,55 @@ fn sha256_of(path: &Path) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_gone_since_approval_is_built_again_before_the_run() {
+    use domain::executions::{self, QueuePolicy};
+    use domain::executors::{Executors, SandboxConfig};
+
+    let (db, _) = packages_db(&[]).await;
+    let ctx = &db.ctx;
+    let server = start_server(ctx.clone()).await;
+    let (_, token) = session_token(&server, ACME, "acme-admin").await;
+    let declared = [("requirements.txt", "six==1.16.0\n")];
+    let d = accepted(
+        &submit(
+            &server,
+            ACME,
+            &token,
+            &skill("rebuilt", "v1", "", &declared),
+        )
+        .await,
+    );
+    assert_eq!(approve(ctx, d.summary.id).await, SubmissionStatus::Live);
+    let env = environments::environment_dir(ctx, &d.packages.unwrap().hash);
+    // Lost (a collection raced a roll-back, a restored backup without it, …).
+    std::fs::remove_dir_all(&env).unwrap();
+
+    let reply = server
+        .api(
+            reqwest::Method::POST,
+            ACME,
+            "/api/v1/executions",
+            Some(&token),
+            ApiBody::Json(serde_json::json!({ "skill": "rebuilt", "inputs": {} })),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let policy = QueuePolicy::default();
+    let claimed = executions::claim_next(ctx, "environments-test", &policy)
+        .await
+        .unwrap()
+        .expect("the execution is queued");
+    assert!(claimed.lock_text.is_some());
+    let executors = Executors::new(SandboxConfig {
+        first_uid: 67100,
+        uid_slots: 8,
+        ..SandboxConfig::default()
+    });
+    let status = executions::run_claimed(ctx, &executors, claimed, "environments-test", &policy)
+        .await
+        .unwrap();
+    assert_eq!(status, model::ExecutionStatus::Succeeded);
+    assert!(env.join("pyvenv.cfg").exists(), "built again for the run");
+}
