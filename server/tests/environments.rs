@@ -688,3 +688,94 @@ async fn an_environment_gone_since_approval_is_built_again_before_the_run() {
     assert_eq!(status, model::ExecutionStatus::Succeeded);
     assert!(env.join("pyvenv.cfg").exists(), "built again for the run");
 }
+
+/// Runs demo skill `slug`'s `main.py` with the interpreter of `env` (outside the sandbox: this
+/// checks the environment and the script, not the run's mounts) in `work`; its result.
+fn run_demo_with(env: &Path, slug: &str, work: &Path, inputs: Value) -> Value {
+    let folder = domain::skills::manifest::demo_skill_folders("acme")
+        .into_iter()
+        .find(|f| f.manifest.slug == slug)
+        .unwrap();
+    let main = work.join("main.py");
+    std::fs::write(
+        &main,
+        &folder.files.iter().find(|(p, _)| p == "main.py").unwrap().1,
+    )
+    .unwrap();
+    std::fs::write(work.join("inputs.json"), inputs.to_string()).unwrap();
+    let out = std::process::Command::new(env.join("bin/python"))
+        .arg("-I")
+        .arg(&main)
+        .current_dir(work)
+        .env_clear()
+        .env("EXECGOV_INPUTS", "inputs.json")
+        .env("EXECGOV_OUTPUT", "output")
+        .env("EXECGOV_RESULT", "result.json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{slug}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(work.join("result.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_skills_work_with_environments_built_from_their_locks() {
+    let (db, _) = packages_db(&[]).await;
+    let ctx = &db.ctx;
+    let demos = domain::skills::manifest::demo_skill_folders("acme");
+    let lock_of = |slug: &str| {
+        environments::demo_lock(demos.iter().find(|f| f.manifest.slug == slug).unwrap())
+            .expect("a demo with packages")
+    };
+    let work = ctx.data_dir.join("demo-work");
+    std::fs::create_dir_all(work.join("files")).unwrap();
+    std::fs::create_dir_all(work.join("output")).unwrap();
+
+    let excel = environments::ensure_built(ctx, &lock_of("excel-summary"))
+        .await
+        .unwrap();
+    let made = std::process::Command::new(excel.join("bin/python"))
+        .args([
+            "-I",
+            "-c",
+            "from openpyxl import Workbook\n\
+             wb = Workbook(); ws = wb.active; ws.title = 'Sales'\n\
+             for row in [['region', 'amount'], ['north', 10], ['south', 2.5], ['north', 4]]:\n    \
+                 ws.append(row)\n\
+             wb.save('files/book.xlsx')\n",
+        ])
+        .current_dir(&work)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let summary = run_demo_with(
+        &excel,
+        "excel-summary",
+        &work,
+        serde_json::json!({ "workbook": "files/book.xlsx", "header_row": 1 }),
+    );
+    assert_eq!(summary[1]["column"], "amount");
+    assert_eq!(summary[1]["total"], 16.5);
+    assert!(work.join("output/summary.xlsx").exists());
+
+    let pandas = environments::ensure_built(ctx, &lock_of("sales-pivot"))
+        .await
+        .unwrap();
+    std::fs::write(
+        work.join("files/sales.csv"),
+        "region,amount\nnorth,10\nsouth,2.5\nnorth,4\n",
+    )
+    .unwrap();
+    let pivot = run_demo_with(
+        &pandas,
+        "sales-pivot",
+        &work,
+        serde_json::json!({ "data": "files/sales.csv", "group_by": "region", "value": "amount" }),
+    );
+    assert_eq!(pivot[0]["group"], "north");
+    assert_eq!(pivot[0]["sum"], 14.0);
+    assert!(work.join("output/pivot.csv").exists());
+}
