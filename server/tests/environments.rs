@@ -110,16 +110,6 @@ fn skill(slug: &str, tag: &str, main_header: &str, extra: &[(&str, &str)]) -> Fi
     files
 }
 
-fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, bytes) in files {
-        zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
-            .unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
-}
-
 /// A source-only distribution (`.tar.gz`, no wheel) of package `name` 1.0.
 fn sdist(name: &str) -> Vec<u8> {
     let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
@@ -144,7 +134,7 @@ fn sdist(name: &str) -> Vec<u8> {
 }
 
 /// POST /api/v1/submissions as the tenant's admin (bearer token).
-async fn submit(server: &TestServer, host: &str, token: &str, files: &Files) -> ApiReply {
+async fn post_submission(server: &TestServer, host: &str, token: &str, files: &Files) -> ApiReply {
     let (content_type, body) = multipart_body(
         &[
             ("scenario", "Finance uses it to check packaged skills."),
@@ -164,10 +154,26 @@ async fn submit(server: &TestServer, host: &str, token: &str, files: &Files) -> 
         .await
 }
 
-#[track_caller]
-fn accepted(reply: &ApiReply) -> SubmissionDetail {
+/// Submits `files` on `host`; the accepted submission.
+async fn submit(server: &TestServer, host: &str, token: &str, files: &Files) -> SubmissionDetail {
+    let reply = post_submission(server, host, token, files).await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     serde_json::from_slice(&reply.body).unwrap()
+}
+
+/// Submits `files` on `host` and approves them; the submission, live.
+async fn submit_live(
+    server: &TestServer,
+    host: &str,
+    token: &str,
+    files: &Files,
+) -> SubmissionDetail {
+    let d = submit(server, host, token, files).await;
+    assert_eq!(
+        approve(&server.ctx, d.summary.id).await,
+        SubmissionStatus::Live
+    );
+    platform_detail(&server.ctx, d.summary.id).await
 }
 
 async fn approve(ctx: &Ctx, id: i64) -> SubmissionStatus {
@@ -180,6 +186,22 @@ async fn approve(ctx: &Ctx, id: i64) -> SubmissionStatus {
     hot_updates::approve(ctx, &actor("superadmin"), id, flags, "")
         .await
         .unwrap()
+}
+
+/// GET /api/v1/submissions/{id} on Acme, as JSON.
+async fn rest_detail(server: &TestServer, token: &str, id: i64) -> Value {
+    let path = format!("/api/v1/submissions/{id}");
+    let reply = server
+        .api(
+            reqwest::Method::GET,
+            ACME,
+            &path,
+            Some(token),
+            ApiBody::Empty,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()
 }
 
 async fn platform_detail(ctx: &Ctx, id: i64) -> SubmissionDetail {
@@ -244,7 +266,7 @@ async fn declared_packages_are_locked_at_submission_or_refused_with_the_line() {
         "",
         &[("requirements.txt", "# one package\nsix==1.16.0  # pinned\n")],
     );
-    let d = accepted(&submit(&server, ACME, &token, &txt).await);
+    let d = submit(&server, ACME, &token, &txt).await;
     let lock = d.packages.expect("a lock");
     assert_eq!(lock.declared_in, "requirements.txt");
     let pins: Vec<(&str, &str)> = lock
@@ -267,17 +289,8 @@ async fn declared_packages_are_locked_at_submission_or_refused_with_the_line() {
         "# /// script\n# requires-python = \">=3.8\"\n# dependencies = [\n#   \"six>=1.10\",\n# ]\n# ///\n",
         &[],
     );
-    let d = accepted(&submit(&server, ACME, &token, &inline).await);
-    let detail = server
-        .api(
-            reqwest::Method::GET,
-            ACME,
-            &format!("/api/v1/submissions/{}", d.summary.id),
-            Some(&token),
-            ApiBody::Empty,
-        )
-        .await
-        .json();
+    let d = submit(&server, ACME, &token, &inline).await;
+    let detail = rest_detail(&server, &token, d.summary.id).await;
     assert_eq!(detail["packages"]["declared_in"], "main.py (# /// script)");
     assert_eq!(
         detail["packages"]["packages"],
@@ -353,7 +366,7 @@ async fn declared_packages_are_locked_at_submission_or_refused_with_the_line() {
         ),
     ];
     for (files, needles) in refusals {
-        let reply = submit(&server, ACME, &token, &files).await;
+        let reply = post_submission(&server, ACME, &token, &files).await;
         assert_eq!(reply.status, 422, "{}", reply.text());
         let problem = reply.json();
         let detail = problem["detail"].as_str().unwrap_or_default();
@@ -378,17 +391,8 @@ async fn one_environment_per_lock_is_shared_read_only_and_kept_while_used() {
     let (_, globex_token) = session_token(&server, GLOBEX, "globex-admin").await;
     let declared = [("requirements.txt", "six==1.16.0\n")];
 
-    let acme = accepted(
-        &submit(
-            &server,
-            ACME,
-            &acme_token,
-            &skill("acme-six", "v1", "", &declared),
-        )
-        .await,
-    );
-    assert_eq!(approve(ctx, acme.summary.id).await, SubmissionStatus::Live);
-    let d = platform_detail(ctx, acme.summary.id).await;
+    let acme_v1 = skill("acme-six", "v1", "", &declared);
+    let d = submit_live(&server, ACME, &acme_token, &acme_v1).await;
     let statuses: Vec<&str> = d.timeline.iter().map(|e| e.status.as_str()).collect();
     assert_eq!(
         statuses,
@@ -411,19 +415,8 @@ async fn one_environment_per_lock_is_shared_read_only_and_kept_while_used() {
     let built_at = std::fs::metadata(&env).unwrap().ino();
 
     // Globex's own skill with the same packages: the same lock, no second build.
-    let globex = accepted(
-        &submit(
-            &server,
-            GLOBEX,
-            &globex_token,
-            &skill("globex-six", "v1", "", &declared),
-        )
-        .await,
-    );
-    assert_eq!(
-        approve(ctx, globex.summary.id).await,
-        SubmissionStatus::Live
-    );
+    let globex_v1 = skill("globex-six", "v1", "", &declared);
+    submit_live(&server, GLOBEX, &globex_token, &globex_v1).await;
     assert_eq!(environment_entries(ctx), std::slice::from_ref(&hash));
     assert_eq!(std::fs::metadata(&env).unwrap().ino(), built_at);
     assert_eq!(
@@ -507,15 +500,13 @@ async fn one_environment_per_lock_is_shared_read_only_and_kept_while_used() {
     assert!(!unused.exists());
 
     // Acme moves to a version without packages; Globex still runs with the environment.
-    let v2 = accepted(
-        &submit(
-            &server,
-            ACME,
-            &acme_token,
-            &skill("acme-six", "v2", "", &[]),
-        )
-        .await,
-    );
+    let v2 = submit(
+        &server,
+        ACME,
+        &acme_token,
+        &skill("acme-six", "v2", "", &[]),
+    )
+    .await;
     assert!(v2.packages.is_none());
     assert_eq!(
         v2.package_changes,
@@ -531,16 +522,8 @@ async fn one_environment_per_lock_is_shared_read_only_and_kept_while_used() {
     assert!(env.join("pyvenv.cfg").exists());
 
     // Once nothing runs with it, it is collected.
-    let v2 = accepted(
-        &submit(
-            &server,
-            GLOBEX,
-            &globex_token,
-            &skill("globex-six", "v2", "", &[]),
-        )
-        .await,
-    );
-    assert_eq!(approve(ctx, v2.summary.id).await, SubmissionStatus::Live);
+    let globex_v2 = skill("globex-six", "v2", "", &[]);
+    submit_live(&server, GLOBEX, &globex_token, &globex_v2).await;
     assert_eq!(environments::collect_unused(ctx).await.unwrap(), 1);
     assert_eq!(environment_entries(ctx), Vec::<String>::new());
 }
@@ -552,22 +535,19 @@ async fn a_build_that_fails_leaves_the_live_version_live_and_nothing_half_built(
     let server = start_server(ctx.clone()).await;
     let (_, token) = session_token(&server, ACME, "acme-admin").await;
 
-    let v1 = accepted(&submit(&server, ACME, &token, &skill("tampered", "v1", "", &[])).await);
-    assert_eq!(approve(ctx, v1.summary.id).await, SubmissionStatus::Live);
-    let v2 = accepted(
-        &submit(
-            &server,
-            ACME,
-            &token,
-            &skill(
-                "tampered",
-                "v2",
-                "",
-                &[("requirements.txt", "six==1.16.0\n")],
-            ),
-        )
-        .await,
-    );
+    submit_live(&server, ACME, &token, &skill("tampered", "v1", "", &[])).await;
+    let v2 = submit(
+        &server,
+        ACME,
+        &token,
+        &skill(
+            "tampered",
+            "v2",
+            "",
+            &[("requirements.txt", "six==1.16.0\n")],
+        ),
+    )
+    .await;
     let lock = v2.packages.clone().expect("a lock");
     assert_eq!(
         v2.package_changes,
@@ -598,16 +578,7 @@ async fn a_build_that_fails_leaves_the_live_version_live_and_nothing_half_built(
     );
 
     // The tenant sees why on its submission.
-    let tenant_view: Value = server
-        .api(
-            reqwest::Method::GET,
-            ACME,
-            &format!("/api/v1/submissions/{}", v2.summary.id),
-            Some(&token),
-            ApiBody::Empty,
-        )
-        .await
-        .json();
+    let tenant_view = rest_detail(&server, &token, v2.summary.id).await;
     assert_eq!(tenant_view["summary"]["status"], "failed");
     assert_eq!(tenant_view["summary"]["failed_step"], "environment");
 }
@@ -647,16 +618,13 @@ async fn an_environment_gone_since_approval_is_built_again_before_the_run() {
     let server = start_server(ctx.clone()).await;
     let (_, token) = session_token(&server, ACME, "acme-admin").await;
     let declared = [("requirements.txt", "six==1.16.0\n")];
-    let d = accepted(
-        &submit(
-            &server,
-            ACME,
-            &token,
-            &skill("rebuilt", "v1", "", &declared),
-        )
-        .await,
-    );
-    assert_eq!(approve(ctx, d.summary.id).await, SubmissionStatus::Live);
+    let d = submit_live(
+        &server,
+        ACME,
+        &token,
+        &skill("rebuilt", "v1", "", &declared),
+    )
+    .await;
     let env = environments::environment_dir(ctx, &d.packages.unwrap().hash);
     // Lost (a collection raced a roll-back, a restored backup without it, …).
     std::fs::remove_dir_all(&env).unwrap();
