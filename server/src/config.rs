@@ -12,6 +12,9 @@ use domain::storage::StorageDefaults;
 
 use crate::client::TrustedProxies;
 
+/// Where `scripts/lib.sh` (`ensure_uv`) installs uv, relative to the checkout.
+const INSTALLED_UV: &str = "target/tools/uv-0.13.9/bin/uv";
+
 /// How long the assistant waits for an OpenAI-compatible provider's answer.
 const BRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -158,7 +161,8 @@ fn packages_config(
             std::fs::canonicalize(&path)
                 .with_context(|| format!("EXECGOV_UV={path:?}: no such file"))?,
         ),
-        None => defaults.uv,
+        // Where scripts/lib.sh installs the pinned uv (like the site root, from the checkout).
+        None => std::fs::canonicalize(INSTALLED_UV).ok().or(defaults.uv),
     };
     Ok(PackagesConfig {
         uv,
@@ -258,5 +262,49 @@ mod tests {
         ] {
             assert!(storage_defaults(&env(&[bad])).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn packages_come_from_one_index_and_a_named_uv_must_exist() {
+        let sandbox = SandboxConfig {
+            first_uid: 70000,
+            ..SandboxConfig::default()
+        };
+        let url = "https://pypi.example/simple";
+        let set = packages_config(&env(&[("EXECGOV_PYTHON_INDEX_URL", url)]), &sandbox).unwrap();
+        assert_eq!(set.index, PackageIndex::Url(url.into()));
+        assert_eq!(set.python, sandbox.python);
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(
+                set.build_uid,
+                Some(70064),
+                "the uid after the sandbox's pool"
+            );
+        }
+        let dir = std::env::temp_dir();
+        let set = packages_config(
+            &env(&[("EXECGOV_PYTHON_WHEELHOUSE", dir.to_str().unwrap())]),
+            &sandbox,
+        )
+        .unwrap();
+        assert_eq!(
+            set.index,
+            PackageIndex::Wheelhouse(dir.canonicalize().unwrap())
+        );
+        for bad in [
+            &[
+                ("EXECGOV_PYTHON_INDEX_URL", url),
+                ("EXECGOV_PYTHON_WHEELHOUSE", "/tmp"),
+            ][..],
+            &[("EXECGOV_PYTHON_WHEELHOUSE", "/no/such/wheelhouse")],
+            &[("EXECGOV_UV", "/no/such/uv")],
+        ] {
+            assert!(packages_config(&env(bad), &sandbox).is_err(), "{bad:?}");
+        }
+        let off = SandboxConfig {
+            enabled: false,
+            ..SandboxConfig::default()
+        };
+        assert_eq!(packages_config(&env(&[]), &off).unwrap().bwrap, None);
     }
 }
