@@ -1514,18 +1514,9 @@ async fn prepare_run(
         &claimed.skill_slug,
         claimed.timeout_seconds,
     );
-    if let Some(text) = &claimed.lock_text {
-        let lock = crate::environments::Lock::new(text.clone());
-        let dir = crate::environments::environment_dir(ctx, &lock.hash);
-        // Built at approval; missing only when collected since (a roll-back to an old
-        // version): built again in the run's own turn, never while merely reserved.
-        if cancel.is_none() && !dir.join("pyvenv.cfg").exists() {
-            anyhow::bail!("the Python environment {} is not built", lock.hash);
-        }
-        let dir = crate::environments::ensure_built(ctx, &lock)
-            .await
-            .map_err(|e| anyhow::anyhow!("the Python environment could not be built: {e}"))?;
-        request.environment = Some(dir);
+    if let Some(lock) = &claimed.lock_text {
+        let may_build = cancel.is_some();
+        request.environment = Some(crate::environments::for_run(ctx, lock, may_build).await?);
     }
     match cancel {
         Some(cancel) => executors.prepare(request, cancel).await,

@@ -332,6 +332,20 @@ pub async fn ensure_built(ctx: &Ctx, lock: &Lock) -> Result<PathBuf, String> {
     Ok(target)
 }
 
+/// The environment of a run's skill version (its lock's text). Built at approval, it is missing
+/// only when collected since (a roll-back to an old version): then built again if `may_build`
+/// (the run's own turn), never for a run merely reserved ahead.
+pub async fn for_run(ctx: &Ctx, lock_text: &str, may_build: bool) -> anyhow::Result<PathBuf> {
+    let lock = Lock::new(lock_text.to_string());
+    let dir = environment_dir(ctx, &lock.hash);
+    if !may_build && !dir.join("pyvenv.cfg").exists() {
+        anyhow::bail!("the Python environment {} is not built yet", lock.hash);
+    }
+    ensure_built(ctx, &lock)
+        .await
+        .map_err(|e| anyhow::anyhow!("the Python environment could not be built: {e}"))
+}
+
 async fn build_in(ctx: &Ctx, job: &Job, lock: &Lock) -> Result<(), String> {
     let cfg = &ctx.packages;
     let env = job.dir.join("env");
