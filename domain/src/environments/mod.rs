@@ -514,6 +514,18 @@ impl Job {
             // readable by all (public packages only).
             std::fs::create_dir_all(&root)?;
             std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755))?;
+            // A cache another uid filled (the sandbox's uids were moved) is set aside whole:
+            // the new installer uid could not write into it. The cleanup removes it.
+            let installer = owner.unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+            if std::fs::metadata(&cache).is_ok_and(|m| m.uid() != installer) {
+                std::fs::rename(
+                    &cache,
+                    root.join(format!(
+                        ".trash-cache-{:016x}",
+                        rand::thread_rng().gen::<u64>()
+                    )),
+                )?;
+            }
             std::fs::create_dir_all(&cache)?;
             std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700))?;
             if let Some(uid) = owner {
