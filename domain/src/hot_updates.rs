@@ -155,6 +155,14 @@ async fn checked_submit(
     let locked = environments::lock_for_folder(ctx, &folder.files)
         .await
         .map_err(|e| AppError::Invalid(format!("{archive_name}: {e}")))?;
+    if let (Some(label), Some((declared, _))) = (&m.agent_label, &locked) {
+        // Environments are built on the platform; a local agent's machine has none.
+        return Err(AppError::Invalid(format!(
+            "{archive_name}: {} declares Python packages, but skills that run on local agents \
+             (agent_label = \"{label}\") cannot have packages yet",
+            declared.source
+        )));
+    }
 
     let mut tx = ctx.pool.begin().await?;
     // The quota is checked (and its lock held) in this transaction, in the tenant's schema.

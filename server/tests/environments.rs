@@ -323,7 +323,15 @@ async fn declared_packages_are_locked_at_submission_or_refused_with_the_line() {
 
     // Refusals: nothing is stored, and the reason names the file, the line and why.
     let before = count(ctx, "SELECT count(*) FROM public.skill_submissions").await;
-    let refusals: [(Files, &[&str]); 5] = [
+    let mut on_agents = skill("on-agents", "v1", "", &[("requirements.txt", "six\n")]);
+    on_agents[2]
+        .1
+        .extend_from_slice(b"agent_label = \"intranet\"\n");
+    let refusals: [(Files, &[&str]); 6] = [
+        (
+            on_agents,
+            &["requirements.txt declares Python packages", "local agents"],
+        ),
         (
             skill(
                 "vcs",
