@@ -110,6 +110,24 @@ ensure_python_venv() {
         || die "installed python3-venv but 'python3 -m venv' still lacks ensurepip"
 }
 
+# uv, the Python package resolver and installer the server uses for skills' packages: pinned,
+# from PyPI (its wheel carries the binary), into a venv of its own under target/tools. Exports
+# EXECGOV_UV (unless already set) so that the server and the tests find it.
+UV_VERSION=0.13.9
+UV_VENV=target/tools/uv-$UV_VERSION
+ensure_uv() {
+    if "$UV_VENV/bin/uv" --version 2>/dev/null | grep -q "^uv $UV_VERSION\b"; then
+        step "uv $UV_VERSION present ($UV_VENV)"
+    else
+        ensure_python_venv
+        step "pip install uv==$UV_VERSION into $UV_VENV"
+        rm -rf "$UV_VENV"
+        python3 -m venv "$UV_VENV"
+        "$UV_VENV/bin/pip" install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+    fi
+    export EXECGOV_UV="${EXECGOV_UV:-$PWD/$UV_VENV/bin/uv}"
+}
+
 ensure_chromium() {
     if [ -x /usr/bin/chromium ]; then
         step "chromium present"

@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use model::hot_update::{
-    FileDiff, LineChange, SkillFlags, SkillVersionInfo, SkillVersions, SubmissionDetail,
-    SubmissionStatus, SubmissionSummary,
+    FileDiff, LineChange, PackageChange, PackageLock, SkillFlags, SkillVersionInfo, SkillVersions,
+    SubmissionDetail, SubmissionStatus, SubmissionSummary,
 };
 use model::skill::RiskLevel;
 use model::{Surface, UserError};
@@ -421,6 +421,7 @@ fn SubmissionView(review: bool) -> impl IntoView {
                                 <details><summary>"Verification"</summary><pre data-testid="verification">{v}</pre></details>
                             })}
                         </section>
+                        {packages_view(d.packages.clone(), &d.package_changes, d.live_version)}
                         {(review && pending).then(|| decision_forms(d.summary.id, d.proposed, approve, reject))}
                         {diff_view(&d.diff, d.live_version)}
                         <section class="card">
@@ -467,6 +468,56 @@ fn numbered(text: &str) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// The Python packages it will run with (approved together with the code), and for an update
+/// what changes against the live version's.
+fn packages_view(
+    lock: Option<PackageLock>,
+    changes: &[PackageChange],
+    live: Option<i32>,
+) -> impl IntoView {
+    let changes = live.map(|live| {
+        view! {
+            <h3>{format!("Changes against the live version {live}")}</h3>
+            {changes.is_empty().then(|| view! { <p class="hint">"No package changes."</p> })}
+            <ul data-testid="package-changes">
+                {changes.iter().map(|c| {
+                    let (kind, text) = match (&c.live, &c.submitted) {
+                        (None, Some(new)) => ("added", format!("{} {new} added", c.name)),
+                        (Some(old), None) => ("removed", format!("{} {old} removed", c.name)),
+                        (Some(old), Some(new)) => ("changed", format!("{} {old} → {new}", c.name)),
+                        (None, None) => ("same", c.name.clone()),
+                    };
+                    view! { <li class=kind data-package=c.name.clone()>{text}</li> }
+                }).collect_view()}
+            </ul>
+        }
+    });
+    view! {
+        <section class="card" data-testid="packages">
+            <h2>"Python packages"</h2>
+            {match lock {
+                None => view! { <p class="hint">"None declared: the standard library only."</p> }.into_any(),
+                Some(lock) => view! {
+                    <p class="hint">
+                        {format!("Declared in {}; resolved to exact versions and hashes, installed from wheels only. Lock ", lock.declared_in)}
+                        <span class="hash">{lock.hash.clone()}</span>
+                    </p>
+                    <table class="grid" data-testid="locked-packages">
+                        <thead><tr><th>"Package"</th><th>"Version"</th></tr></thead>
+                        <tbody>
+                            {lock.packages.iter().map(|p| view! {
+                                <tr data-package=p.name.clone()><td>{p.name.clone()}</td><td>{p.version.clone()}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    <details><summary>"The lock"</summary>{numbered(&lock.text)}</details>
+                }.into_any(),
+            }}
+            {changes}
+        </section>
     }
 }
 

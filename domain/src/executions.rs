@@ -813,6 +813,8 @@ pub struct Claimed {
     pub timeout_seconds: i32,
     pub skill_slug: String,
     pub inputs_digest: String,
+    /// The skill version's package lock, if it declares packages.
+    pub lock_text: Option<String>,
 }
 
 impl Claimed {
@@ -830,6 +832,7 @@ impl Claimed {
             attempt,
             kind: start.kind,
             content_hash: start.content_hash,
+            lock_text: start.lock_text,
             inputs: start.inputs,
             timeout_seconds: start.timeout_seconds,
             skill_slug: start.slug,
@@ -888,6 +891,7 @@ struct StartRow {
     inputs_digest: String,
     timeout_seconds: i32,
     slug: String,
+    lock_text: Option<String>,
 }
 
 /// Claims the next queued execution, if any: the tenant with the fewest running executions
@@ -1112,7 +1116,8 @@ async fn record_start(
              FROM skill_versions v, asset_versions av, assets a, skills s \
              WHERE e.id = $1 AND v.id = e.skill_version_id AND av.id = v.asset_version_id \
                AND a.id = av.asset_id AND s.id = e.skill_id AND (NOT $8 OR e.status = 'queued') \
-             RETURNING a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug), \
+             RETURNING a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug, \
+                 v.lock_text), \
          audited AS ( \
              INSERT INTO audit_log (actor, action, target, detail, result, ip, user_agent) \
              SELECT $3, 'execution.start', $4, jsonb_build_object('skill', s.slug, 'attempt', $2, \
@@ -1145,8 +1150,8 @@ async fn record_start(
 /// What running execution `id` needs, read in its tenant's schema.
 async fn read_start(tx: &mut PgConnection, id: i64) -> AppResult<StartRow> {
     Ok(sqlx::query_as(
-        "SELECT a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug \
-         FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
+        "SELECT a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug, \
+         v.lock_text FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
          JOIN asset_versions av ON av.id = v.asset_version_id JOIN assets a ON a.id = av.asset_id \
          JOIN skills s ON s.id = e.skill_id WHERE e.id = $1",
     )
@@ -1485,6 +1490,7 @@ pub fn run_request<'a>(
             cpu_seconds: seconds,
             ..Limits::default()
         },
+        environment: None,
     }
 }
 
@@ -1500,7 +1506,7 @@ async fn prepare_run(
 ) -> anyhow::Result<Option<Prepared>> {
     let work = attempt_work_dir(ctx, claimed);
     let script_dir = skills::asset_dir(ctx, claimed.tenant_id, &claimed.content_hash);
-    let request = run_request(
+    let mut request = run_request(
         kind,
         &script_dir,
         &work,
@@ -1508,6 +1514,10 @@ async fn prepare_run(
         &claimed.skill_slug,
         claimed.timeout_seconds,
     );
+    if let Some(lock) = &claimed.lock_text {
+        let may_build = cancel.is_some();
+        request.environment = Some(crate::environments::for_run(ctx, lock, may_build).await?);
+    }
     match cancel {
         Some(cancel) => executors.prepare(request, cancel).await,
         None => executors.prepare_if_ready(request).await,

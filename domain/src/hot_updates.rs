@@ -5,12 +5,15 @@
 //! next request or run reads the new live version from the database.
 //!
 //! Each step moves the submission along `submitted → approved | rejected → synced → registered →
-//! live` (or `failed` at a step) and is recorded on its timeline and in the audit logs.
+//! live` (or `failed` at a step) and is recorded on its timeline and in the audit logs. A skill
+//! that declares Python packages has them resolved into a lock at submission (shown to the
+//! reviewer) and its environment built after approval, as the step `built` before `synced`
+//! (see `environments`).
 
 use std::path::Path;
 
 use model::hot_update::{
-    DiffLine, FileDiff, LineChange, SkillFlags, SubmissionDetail, SubmissionEvent,
+    DiffLine, FileDiff, LineChange, PackageLock, SkillFlags, SubmissionDetail, SubmissionEvent,
     SubmissionStatus, SubmissionSummary, SubmittedFile,
 };
 use model::skill::RiskLevel;
@@ -21,6 +24,7 @@ use sqlx::PgConnection;
 use crate::accounts::SignedIn;
 use crate::audit::{self, AuditLog, Event};
 use crate::db::{enter_schema, leave_schema, TenantTx};
+use crate::environments::{self, Lock};
 use crate::skills::manifest::{self, FolderError, ScriptFolder};
 use crate::skills::{self, archive, Provenance};
 use crate::storage;
@@ -147,6 +151,18 @@ async fn checked_submit(
             )));
         }
     }
+    // Outside any transaction: resolving may take a while (the index is asked).
+    let locked = environments::lock_for_folder(ctx, &folder.files)
+        .await
+        .map_err(|e| AppError::Invalid(format!("{archive_name}: {e}")))?;
+    if let (Some(label), Some((declared, _))) = (&m.agent_label, &locked) {
+        // Environments are built on the platform; a local agent's machine has none.
+        return Err(AppError::Invalid(format!(
+            "{archive_name}: {} declares Python packages, but skills that run on local agents \
+             (agent_label = \"{label}\") cannot have packages yet",
+            declared.source
+        )));
+    }
 
     let mut tx = ctx.pool.begin().await?;
     // The quota is checked (and its lock held) in this transaction, in the tenant's schema.
@@ -174,9 +190,9 @@ async fn checked_submit(
         id = sqlx::query_scalar(
             "INSERT INTO public.skill_submissions (tenant_id, slug, skill_name, kind, \
              content_hash, archive_name, scenario, proposed_risk, ai_callable, manual_allowed, \
-             requires_confirmation, status, submitted_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'submitted', $12) \
-             ON CONFLICT (id) DO NOTHING RETURNING id",
+             requires_confirmation, status, submitted_by, lock_text, lock_hash, lock_source) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'submitted', $12, $13, $14, \
+             $15) ON CONFLICT (id) DO NOTHING RETURNING id",
         )
         .bind(tenant.id)
         .bind(&m.slug)
@@ -190,6 +206,9 @@ async fn checked_submit(
         .bind(p.manual_allowed)
         .bind(p.requires_confirmation)
         .bind(&actor.name)
+        .bind(locked.as_ref().map(|(_, lock)| &lock.text))
+        .bind(locked.as_ref().map(|(_, lock)| &lock.hash))
+        .bind(locked.as_ref().map(|(declared, _)| declared.source))
         .fetch_optional(&mut *tx)
         .await?;
     }
@@ -230,6 +249,7 @@ async fn checked_submit(
                 "content_hash": folder.content_hash,
                 "archive": archive_name,
                 "proposed_risk": p.risk.as_str(),
+                "lock_hash": locked.as_ref().map(|(_, lock)| &lock.hash),
             }),
             result: "ok",
         },
@@ -312,6 +332,8 @@ struct SubmissionRow {
     version: Option<i32>,
     verification: Option<Value>,
     created_at: chrono::DateTime<chrono::Utc>,
+    lock_text: Option<String>,
+    lock_source: Option<String>,
 }
 
 const SUBMISSION_SELECT: &str =
@@ -319,8 +341,8 @@ const SUBMISSION_SELECT: &str =
      s.content_hash, s.archive_name, s.scenario, s.proposed_risk, s.ai_callable, \
      s.manual_allowed, s.requires_confirmation, s.risk, s.approved_ai_callable, \
      s.approved_manual, s.approved_confirmation, s.status, s.failed_step, s.reason, \
-     s.submitted_by, s.reviewed_by, s.version, s.verification, s.created_at \
-     FROM public.skill_submissions s JOIN public.tenants t ON t.id = s.tenant_id";
+     s.submitted_by, s.reviewed_by, s.version, s.verification, s.created_at, s.lock_text, \
+     s.lock_source FROM public.skill_submissions s JOIN public.tenants t ON t.id = s.tenant_id";
 
 fn parse_risk(risk: &str) -> AppResult<RiskLevel> {
     RiskLevel::parse(risk)
@@ -350,6 +372,11 @@ impl SubmissionRow {
             submitted_at: self.created_at,
             content_hash: self.content_hash.clone(),
         })
+    }
+
+    /// The lock the reviewer approved, if the skill declares packages.
+    fn lock(&self) -> Option<Lock> {
+        self.lock_text.clone().map(Lock::new)
     }
 
     fn proposed(&self) -> AppResult<SkillFlags> {
@@ -437,7 +464,28 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
     let tenant = tenancy::tenant_by_id(ctx, row.tenant_id).await?;
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let live = live_version_of(&mut tx, &row.slug).await?;
+    let live_lock: Option<String> = sqlx::query_scalar(
+        "SELECT v.lock_text FROM skills s JOIN skill_versions v ON v.id = s.current_version_id \
+         WHERE s.slug = $1",
+    )
+    .bind(&row.slug)
+    .fetch_optional(&mut *tx)
+    .await?
+    .flatten();
     tx.commit().await?;
+    let packages = row.lock().map(|lock| PackageLock {
+        declared_in: row.lock_source.clone().unwrap_or_default(),
+        packages: environments::lock::packages(&lock.text),
+        hash: lock.hash,
+        text: lock.text,
+    });
+    let package_changes = match &live {
+        Some(_) => environments::lock::changes(
+            &environments::lock::packages(live_lock.as_deref().unwrap_or_default()),
+            packages.as_ref().map_or(&[][..], |p| &p.packages),
+        ),
+        None => Vec::new(),
+    };
     let diff = match &live {
         Some((_, hash)) => {
             let old = read_stored_folder(skills::asset_dir(ctx, tenant.id, hash)).await?;
@@ -487,6 +535,8 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
         readme_html: skills::render_readme(&readme),
         live_version: live.map(|(v, _)| v),
         diff,
+        packages,
+        package_changes,
     })
 }
 
@@ -778,7 +828,12 @@ pub async fn advance(ctx: &Ctx, id: i64) -> AppResult<SubmissionStatus> {
         let row = load(&mut conn, id, Viewer::Platform).await?;
         drop(conn);
         let (step, outcome) = match row.status()? {
-            SubmissionStatus::Approved => ("sync", sync(ctx, &row, &actor).await),
+            SubmissionStatus::Approved if row.lock_text.is_some() => {
+                ("environment", build_environment(ctx, &row, &actor).await)
+            }
+            SubmissionStatus::Approved | SubmissionStatus::Built => {
+                ("sync", sync(ctx, &row, &actor).await)
+            }
             SubmissionStatus::Synced => ("register", register(ctx, &row, &actor).await),
             SubmissionStatus::Registered => ("verify", verify(ctx, &row, &actor).await),
             done => return Ok(done),
@@ -796,7 +851,7 @@ pub async fn advance(ctx: &Ctx, id: i64) -> AppResult<SubmissionStatus> {
 pub async fn resume(ctx: &Ctx) -> AppResult<()> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM public.skill_submissions \
-         WHERE status IN ('approved', 'synced', 'registered') ORDER BY created_at, id",
+         WHERE status IN ('approved', 'built', 'synced', 'registered') ORDER BY created_at, id",
     )
     .fetch_all(&ctx.pool)
     .await?;
@@ -882,6 +937,27 @@ async fn record_step(
     Ok(())
 }
 
+/// Environment: the approved lock's Python environment, built unless another skill version (of
+/// any tenant) with the same lock has it built already.
+async fn build_environment(ctx: &Ctx, row: &SubmissionRow, actor: &Actor) -> AppResult<()> {
+    let lock = row
+        .lock()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no lock to build")))?;
+    let started = std::time::Instant::now();
+    environments::ensure_built(ctx, &lock)
+        .await
+        .map_err(AppError::Invalid)?;
+    let packages = environments::lock::packages(&lock.text).len();
+    let note = format!(
+        "Python environment {} ready ({packages} packages)",
+        &lock.hash[..12]
+    );
+    let detail = json!({ "submission_id": row.id, "lock_hash": lock.hash,
+                         "packages": packages,
+                         "seconds": started.elapsed().as_secs_f64() });
+    record_step(ctx, row, actor, SubmissionStatus::Built, &note, detail).await
+}
+
 /// Sync: the folder into the tenant's managed workspace, one immutable folder per content hash.
 async fn sync(ctx: &Ctx, row: &SubmissionRow, actor: &Actor) -> AppResult<()> {
     let folder = approved_folder(ctx, row).await?;
@@ -897,6 +973,7 @@ async fn sync(ctx: &Ctx, row: &SubmissionRow, actor: &Actor) -> AppResult<()> {
 async fn register(ctx: &Ctx, row: &SubmissionRow, actor: &Actor) -> AppResult<()> {
     let folder = approved_folder(ctx, row).await?;
     let tenant = tenancy::tenant_by_id(ctx, row.tenant_id).await?;
+    let lock = row.lock();
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let registered = skills::register_in(
         &mut tx,
@@ -907,6 +984,7 @@ async fn register(ctx: &Ctx, row: &SubmissionRow, actor: &Actor) -> AppResult<()
             submission_id: Some(row.id),
             submitted_by: Some(&row.submitted_by),
             approved_by: row.reviewed_by.as_deref(),
+            lock: lock.as_ref(),
         },
     )
     .await?;

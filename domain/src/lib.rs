@@ -7,6 +7,7 @@ pub mod audit;
 pub mod brain;
 pub mod caller;
 pub mod db;
+pub mod environments;
 pub mod error;
 pub mod executions;
 pub mod executors;
@@ -42,6 +43,8 @@ pub struct Ctx {
     pub queue_wake: Arc<Notify>,
     /// Quotas, retention and sign-up limits unless a tenant has its own.
     pub storage: storage::StorageDefaults,
+    /// How skills' Python packages are resolved and their environments built.
+    pub packages: Arc<environments::PackagesConfig>,
 }
 
 impl Ctx {
@@ -53,6 +56,14 @@ impl Ctx {
             queue: QueuePolicy::default(),
             queue_wake: Arc::new(Notify::new()),
             storage: storage::StorageDefaults::default(),
+            packages: Arc::default(),
+        }
+    }
+
+    pub fn with_packages(self, packages: environments::PackagesConfig) -> Ctx {
+        Ctx {
+            packages: Arc::new(packages),
+            ..self
         }
     }
 

@@ -4,6 +4,7 @@ use model::{Surface, TenantRole};
 use rand::distributions::{Alphanumeric, DistString};
 
 use crate::accounts;
+use crate::environments;
 use crate::skills;
 use crate::tenancy::{self, NewTenant};
 use crate::{Actor, AppError, AppResult, Ctx};
@@ -120,7 +121,15 @@ pub async fn seed_demo(ctx: &Ctx, password: Option<&str>) -> AppResult<Vec<Seede
         for folder in skills::manifest::demo_skill_folders(skills_folder) {
             let (slug, hash) = (&folder.manifest.slug, &folder.content_hash);
             if skills::platform_folder_is_new(ctx, &tenant, slug, hash).await? {
-                skills::register(ctx, &tenant, &actor, &folder, &[TenantRole::Member]).await?;
+                // A demo that declares packages runs with its committed lock; its environment
+                // is built before its first run.
+                let lock = environments::demo_lock(&folder);
+                let provenance = skills::Provenance {
+                    lock: lock.as_ref(),
+                    ..Default::default()
+                };
+                let roles = [TenantRole::Member];
+                skills::register_with(ctx, &tenant, &actor, &folder, &roles, provenance).await?;
             }
         }
     }

@@ -586,7 +586,8 @@ impl Default for CleanupSchedule {
     }
 }
 
-/// Runs [`remove_expired`] on `schedule` in the background, for as long as the process runs.
+/// Runs [`remove_expired`] (and the environments' collection) on `schedule` in the background,
+/// for as long as the process runs.
 /// Several server processes may run it at once: each batch skips rows another one holds.
 pub fn start_cleanup(ctx: Ctx, schedule: CleanupSchedule) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -596,6 +597,10 @@ pub fn start_cleanup(ctx: Ctx, schedule: CleanupSchedule) -> tokio::task::JoinHa
                 Ok(0) => tracing::debug!("retention: nothing to remove"),
                 Ok(n) => tracing::info!(executions = n, "retention: removed run files and logs"),
                 Err(err) => tracing::warn!(%err, "retention: cleanup failed; trying again later"),
+            }
+            // Python environments no live, queued or pending skill version uses.
+            if let Err(err) = crate::environments::collect_unused(&ctx).await {
+                tracing::warn!(%err, "collecting unused Python environments failed");
             }
             tokio::time::sleep(schedule.every).await;
         }

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::skill::RiskLevel;
 
-/// Where a submission is: `submitted → approved | rejected → synced → registered → live`, or
-/// `failed` at one of the platform's steps.
+/// Where a submission is: `submitted → approved | rejected → [built →] synced → registered →
+/// live`, or `failed` at one of the platform's steps. `built` (its Python environment is ready)
+/// only for a skill that declares packages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -15,6 +16,7 @@ pub enum SubmissionStatus {
     Submitted,
     Approved,
     Rejected,
+    Built,
     Synced,
     Registered,
     Live,
@@ -22,10 +24,11 @@ pub enum SubmissionStatus {
 }
 
 impl SubmissionStatus {
-    pub const ALL: [SubmissionStatus; 7] = [
+    pub const ALL: [SubmissionStatus; 8] = [
         SubmissionStatus::Submitted,
         SubmissionStatus::Approved,
         SubmissionStatus::Rejected,
+        SubmissionStatus::Built,
         SubmissionStatus::Synced,
         SubmissionStatus::Registered,
         SubmissionStatus::Live,
@@ -38,6 +41,7 @@ impl SubmissionStatus {
             SubmissionStatus::Submitted => "submitted",
             SubmissionStatus::Approved => "approved",
             SubmissionStatus::Rejected => "rejected",
+            SubmissionStatus::Built => "built",
             SubmissionStatus::Synced => "synced",
             SubmissionStatus::Registered => "registered",
             SubmissionStatus::Live => "live",
@@ -72,7 +76,7 @@ pub struct SubmissionSummary {
     pub slug: String,
     pub skill_name: String,
     pub status: SubmissionStatus,
-    /// For `failed`: the step that failed (`sync`, `register`, `verify`).
+    /// For `failed`: the step that failed (`environment`, `sync`, `register`, `verify`).
     pub failed_step: Option<String>,
     /// Why it was rejected or failed.
     pub reason: Option<String>,
@@ -152,6 +156,43 @@ pub struct SubmissionDetail {
     /// Against the live version of the same skill, when there is one.
     pub live_version: Option<i32>,
     pub diff: Vec<FileDiff>,
+    /// The Python packages it will run with (resolved at submission), if it declares any.
+    pub packages: Option<PackageLock>,
+    /// Packages added, removed or changed against the live version (empty without one).
+    pub package_changes: Vec<PackageChange>,
+}
+
+/// A skill's resolved packages: exact versions and hashes for the platform's Python.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PackageLock {
+    /// Where they were declared: `requirements.txt` or `main.py (# /// script)`.
+    pub declared_in: String,
+    /// SHA-256 of `text`: the environment built from it is shared by every skill version with
+    /// the same lock.
+    pub hash: String,
+    pub packages: Vec<LockedPackage>,
+    /// The lock as the installer reads it (`name==version` with `--hash=sha256:…` lines).
+    pub text: String,
+}
+
+/// One pinned package of a lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LockedPackage {
+    /// Normalised name (lower case, `-` separated).
+    pub name: String,
+    pub version: String,
+}
+
+/// A package whose version differs between the live version and a submission: `live` empty
+/// for an added package, `submitted` empty for a removed one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PackageChange {
+    pub name: String,
+    pub live: Option<String>,
+    pub submitted: Option<String>,
 }
 
 /// One version of a skill, as its page lists them.

@@ -6,10 +6,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use domain::brain::openai::OpenAiConfig;
+use domain::environments::{PackageIndex, PackagesConfig};
 use domain::executors::SandboxConfig;
 use domain::storage::StorageDefaults;
 
 use crate::client::TrustedProxies;
+
+/// Where `scripts/lib.sh` (`ensure_uv`) installs uv, relative to the checkout.
+const INSTALLED_UV: &str = "target/tools/uv-0.13.9/bin/uv";
 
 /// How long the assistant waits for an OpenAI-compatible provider's answer.
 const BRAIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -41,6 +45,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Quotas, retention and sign-up limits of tenants whose own a super-admin has not set.
     pub storage: StorageDefaults,
+    /// How skills' Python packages are resolved and installed.
+    pub packages: PackagesConfig,
 }
 
 impl Config {
@@ -50,6 +56,8 @@ impl Config {
         let data_dir =
             PathBuf::from(var("EXECGOV_DATA_DIR").unwrap_or_else(|| "./.execgov".into()));
         let workers = number(var("EXECGOV_WORKERS"), "EXECGOV_WORKERS", 2)?;
+        let sandbox = sandbox_config(&var, &data_dir, workers)?;
+        let packages = packages_config(&var, &sandbox)?;
         Ok(Config {
             database_url: var("DATABASE_URL"),
             addr: addr.parse().with_context(|| {
@@ -89,32 +97,83 @@ impl Config {
                 .parse()
                 .map_err(|e| anyhow::anyhow!("EXECGOV_TRUSTED_PROXIES: {e}"))?,
             storage: storage_defaults(&var)?,
-            sandbox: {
-                let defaults = SandboxConfig::default();
-                SandboxConfig {
-                    enabled: match var("EXECGOV_SANDBOX").as_deref() {
-                        None | Some("on") => true,
-                        Some("off") => false,
-                        Some(other) => bail!("EXECGOV_SANDBOX={other:?}: use on or off"),
-                    },
-                    python: var("EXECGOV_PYTHON")
-                        .map(PathBuf::from)
-                        .unwrap_or(defaults.python),
-                    first_uid: number(
-                        var("EXECGOV_SANDBOX_FIRST_UID"),
-                        "EXECGOV_SANDBOX_FIRST_UID",
-                        defaults.first_uid,
-                    )?,
-                    // Two sandboxes ready per worker, beside the work folders: the one a run
-                    // takes has had a whole run to set up.
-                    warm_dir: Some(data_dir.join("sandboxes")),
-                    warm: 2 * workers,
-                    ..defaults
-                }
-            },
+            sandbox,
+            packages,
             data_dir,
         })
     }
+}
+
+/// `EXECGOV_SANDBOX`, `EXECGOV_PYTHON`, `EXECGOV_SANDBOX_FIRST_UID`.
+fn sandbox_config(
+    var: &dyn Fn(&str) -> Option<String>,
+    data_dir: &std::path::Path,
+    workers: usize,
+) -> anyhow::Result<SandboxConfig> {
+    let defaults = SandboxConfig::default();
+    Ok(SandboxConfig {
+        enabled: match var("EXECGOV_SANDBOX").as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => bail!("EXECGOV_SANDBOX={other:?}: use on or off"),
+        },
+        python: var("EXECGOV_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or(defaults.python),
+        first_uid: number(
+            var("EXECGOV_SANDBOX_FIRST_UID"),
+            "EXECGOV_SANDBOX_FIRST_UID",
+            defaults.first_uid,
+        )?,
+        // Two sandboxes ready per worker, beside the work folders: the one a run takes has had
+        // a whole run to set up.
+        warm_dir: Some(data_dir.join("sandboxes")),
+        warm: 2 * workers,
+        ..defaults
+    })
+}
+
+/// `EXECGOV_UV`, `EXECGOV_PYTHON_INDEX_URL`, `EXECGOV_PYTHON_WHEELHOUSE`. Installers run as the
+/// uid just past the sandbox's pool (root servers).
+fn packages_config(
+    var: &dyn Fn(&str) -> Option<String>,
+    sandbox: &SandboxConfig,
+) -> anyhow::Result<PackagesConfig> {
+    let defaults = PackagesConfig::default();
+    let index = match (
+        var("EXECGOV_PYTHON_INDEX_URL"),
+        var("EXECGOV_PYTHON_WHEELHOUSE"),
+    ) {
+        (Some(_), Some(_)) => bail!(
+            "EXECGOV_PYTHON_INDEX_URL and EXECGOV_PYTHON_WHEELHOUSE are both set: packages come \
+             from one of them"
+        ),
+        (Some(url), None) => PackageIndex::Url(url),
+        (None, Some(dir)) => {
+            let dir = std::fs::canonicalize(&dir)
+                .with_context(|| format!("EXECGOV_PYTHON_WHEELHOUSE={dir:?} is not a folder"))?;
+            PackageIndex::Wheelhouse(dir)
+        }
+        (None, None) => PackageIndex::Default,
+    };
+    let uv = match var("EXECGOV_UV") {
+        Some(path) => Some(
+            std::fs::canonicalize(&path)
+                .with_context(|| format!("EXECGOV_UV={path:?}: no such file"))?,
+        ),
+        // Where scripts/lib.sh installs the pinned uv (like the site root, from the checkout).
+        None => std::fs::canonicalize(INSTALLED_UV).ok().or(defaults.uv),
+    };
+    Ok(PackagesConfig {
+        uv,
+        python: sandbox.python.clone(),
+        index,
+        bwrap: sandbox.enabled.then(|| sandbox.bwrap.clone()),
+        build_uid: defaults
+            .build_uid
+            .and_then(|_| sandbox.first_uid.checked_add(sandbox.uid_slots)),
+        ..defaults
+    })
 }
 
 /// `EXECGOV_TENANT_QUOTA_MIB`, `EXECGOV_USER_QUOTA_MIB`, `EXECGOV_RETENTION_DAYS`,
@@ -203,5 +262,49 @@ mod tests {
         ] {
             assert!(storage_defaults(&env(&[bad])).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn packages_come_from_one_index_and_a_named_uv_must_exist() {
+        let sandbox = SandboxConfig {
+            first_uid: 70000,
+            ..SandboxConfig::default()
+        };
+        let url = "https://pypi.example/simple";
+        let set = packages_config(&env(&[("EXECGOV_PYTHON_INDEX_URL", url)]), &sandbox).unwrap();
+        assert_eq!(set.index, PackageIndex::Url(url.into()));
+        assert_eq!(set.python, sandbox.python);
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(
+                set.build_uid,
+                Some(70064),
+                "the uid after the sandbox's pool"
+            );
+        }
+        let dir = std::env::temp_dir();
+        let set = packages_config(
+            &env(&[("EXECGOV_PYTHON_WHEELHOUSE", dir.to_str().unwrap())]),
+            &sandbox,
+        )
+        .unwrap();
+        assert_eq!(
+            set.index,
+            PackageIndex::Wheelhouse(dir.canonicalize().unwrap())
+        );
+        for bad in [
+            &[
+                ("EXECGOV_PYTHON_INDEX_URL", url),
+                ("EXECGOV_PYTHON_WHEELHOUSE", "/tmp"),
+            ][..],
+            &[("EXECGOV_PYTHON_WHEELHOUSE", "/no/such/wheelhouse")],
+            &[("EXECGOV_UV", "/no/such/uv")],
+        ] {
+            assert!(packages_config(&env(bad), &sandbox).is_err(), "{bad:?}");
+        }
+        let off = SandboxConfig {
+            enabled: false,
+            ..SandboxConfig::default()
+        };
+        assert_eq!(packages_config(&env(&[]), &off).unwrap().bwrap, None);
     }
 }

@@ -141,7 +141,14 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         reserve_for: Duration::from_millis(config.reserve_ms),
         ..QueuePolicy::default()
     });
-    let ctx = ctx.with_storage(config.storage);
+    let ctx = ctx
+        .with_storage(config.storage)
+        .with_packages(config.packages.clone());
+    // Which installer (uv, or the pip fallback) and which index: said once, at start.
+    match &config.packages.uv {
+        Some(_) => tracing::info!("{}", config.packages.describe()),
+        None => tracing::warn!("{}", config.packages.describe()),
+    }
     let seeded = seed::seed_demo(&ctx, config.seed_password.as_deref()).await?;
     let passwords_file = config.data_dir.join("initial-passwords.txt");
     if !seeded.is_empty() && config.seed_password.is_none() {

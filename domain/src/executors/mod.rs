@@ -35,7 +35,7 @@
 
 mod cgroup;
 pub(crate) mod output;
-mod sandbox;
+pub(crate) mod sandbox;
 mod seccomp;
 mod spawn;
 mod warm;
@@ -235,6 +235,8 @@ pub struct RunRequest<'a> {
     pub env: Vec<(String, String)>,
     /// The limits for this run.
     pub limits: Limits,
+    /// The host folder of the skill version's built Python environment (read-only), or `None`.
+    pub environment: Option<PathBuf>,
 }
 
 /// Which output stream a log line came from.
@@ -952,7 +954,7 @@ impl Executors {
     }
 }
 
-fn is_executable(p: &Path) -> bool {
+pub(crate) fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

@@ -953,10 +953,12 @@ default = 3
                 "business-days",
                 "csv-summary",
                 "dedupe-rows",
+                "excel-summary",
                 "invoice-total",
                 "json-to-csv",
                 "log-errors",
                 "purge-old-rows",
+                "sales-pivot",
                 "text-report"
             ]
         );

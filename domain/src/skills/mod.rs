@@ -17,6 +17,7 @@ use sqlx::PgConnection;
 use crate::accounts::SignedIn;
 use crate::audit::{self, AuditLog, Event};
 use crate::db::TenantTx;
+use crate::environments::{self, Lock};
 use crate::tenancy::Tenant;
 use crate::{Actor, AppError, AppResult, Ctx};
 use manifest::ScriptFolder;
@@ -71,6 +72,8 @@ pub struct Provenance<'a> {
     pub submission_id: Option<i64>,
     pub submitted_by: Option<&'a str>,
     pub approved_by: Option<&'a str>,
+    /// The Python package lock approved with it (the skill declares packages).
+    pub lock: Option<&'a Lock>,
 }
 
 /// Registers `folder` as the new live version of its skill (by slug) in `tenant`, in one
@@ -82,11 +85,30 @@ pub async fn register(
     folder: &ScriptFolder,
     grant_roles: &[TenantRole],
 ) -> AppResult<Registered> {
+    register_with(
+        ctx,
+        tenant,
+        actor,
+        folder,
+        grant_roles,
+        Provenance::default(),
+    )
+    .await
+}
+
+/// [`register`] with where the version came from (and its package lock).
+pub async fn register_with(
+    ctx: &Ctx,
+    tenant: &Tenant,
+    actor: &Actor,
+    folder: &ScriptFolder,
+    grant_roles: &[TenantRole],
+    provenance: Provenance<'_>,
+) -> AppResult<Registered> {
     folder.manifest.inputs.check().map_err(AppError::Invalid)?;
     store_folder(ctx, tenant.id, folder).await?;
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let registered =
-        register_in(&mut tx, actor, folder, grant_roles, Provenance::default()).await?;
+    let registered = register_in(&mut tx, actor, folder, grant_roles, provenance).await?;
     tx.commit().await?;
     Ok(registered)
 }
@@ -181,6 +203,9 @@ pub async fn register_in(
     .bind(&m.examples)
     .fetch_one(&mut *tx)
     .await?;
+    if let Some(lock) = provenance.lock {
+        environments::attach_lock(tx, skill_version_id, lock).await?;
+    }
     sqlx::query("UPDATE skills SET current_version_id = $2 WHERE id = $1")
         .bind(skill_id)
         .bind(skill_version_id)
@@ -210,6 +235,7 @@ pub async fn register_in(
                 "agent_label": m.agent_label,
                 "risk": m.risk.as_str(),
                 "submission_id": provenance.submission_id,
+                "lock_hash": provenance.lock.map(|l| &l.hash),
             }),
             result: "ok",
         },

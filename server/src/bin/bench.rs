@@ -497,6 +497,7 @@ async fn sandbox_run(fx: &Fixture, executors: &Executors) -> anyhow::Result<Dura
                 work_dir: &work,
                 env: Vec::new(),
                 limits: Limits::default(),
+                environment: None,
             },
             log,
             cancelled,

@@ -525,6 +525,18 @@ fn encode(s: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // The REST API (`/api/v1`): requests with a bearer token, answers with their headers.
 
+/// A `.zip` of `files` (path, bytes), as a submission's archive.
+pub fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in files {
+        zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
 /// A `multipart/form-data` body: text `fields`, then `files` as (field, file name, bytes).
 /// Returns the `Content-Type` (with its boundary) and the body.
 pub fn multipart_body(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {

@@ -1,0 +1,215 @@
+//! The installer's sandbox: bubblewrap like a run's (`executors::sandbox`), but with the network
+//! (the installer may reach the index) and only these folders:
+//!
+//! | path          | what                                                          |
+//! |---------------|---------------------------------------------------------------|
+//! | `/usr`, …     | the host's system, read-only, as for runs                     |
+//! | `/etc/…`      | name resolution, CA certificates, pip/uv configuration (ro)   |
+//! | `/job`        | the job's folder: `requirements.in` or `lock.txt`, read-only  |
+//! | `/env`        | the environment being built (or pip's report), read-write     |
+//! | `/cache`      | the installers' download cache and `HOME`, read-write         |
+//! | `/wheelhouse` | `EXECGOV_PYTHON_WHEELHOUSE`, read-only, when configured       |
+//! | `/opt/uv`     | the uv binary, read-only, when configured                     |
+//!
+//! It runs as the build uid (root servers) or the server's own, never as root. Nothing a
+//! package ships is run: the installer only unpacks checked wheels.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Stdio;
+
+use super::{PackageIndex, Tool};
+use crate::Ctx;
+
+pub const ENV: &str = "/env";
+pub const CACHE: &str = "/cache";
+pub const WHEELHOUSE: &str = "/wheelhouse";
+/// The installers' cache under `environments/`, kept between builds (owned by the build uid;
+/// environments share no file with it: uv copies).
+pub const CACHE_DIR: &str = ".cache";
+const UV: &str = "/opt/uv";
+
+/// What the installer needs from the host's `/etc`, where present.
+const ETC: [&str; 12] = [
+    "/etc/localtime",
+    "/etc/ld.so.cache",
+    "/etc/alternatives",
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/gai.conf",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/pip.conf",
+    "/etc/xdg/pip",
+    "/etc/uv",
+];
+
+/// The server's environment variables the installer may see: proxies, certificates and the
+/// ordinary pip/uv index settings.
+const PASSED_ENV: [&str; 14] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_CERT",
+];
+
+/// Runs the installer (`tool` with `args`) in its sandbox with `job` at `/job` and `writable`
+/// (if any) at `/env`; its standard output, or why it failed (its own words).
+pub async fn run(
+    ctx: &Ctx,
+    job: &Path,
+    writable: Option<&Path>,
+    tool: Tool,
+    args: &[String],
+) -> Result<Vec<u8>, String> {
+    let cfg = &ctx.packages;
+    let Some(bwrap) = &cfg.bwrap else {
+        return Err(
+            "Python packages are installed only inside the sandbox, which is off \
+             (EXECGOV_SANDBOX=off)"
+                .into(),
+        );
+    };
+    let (uid, gid) = match cfg.build_uid {
+        Some(uid) => (uid, uid),
+        None => (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        ),
+    };
+    if uid == 0 {
+        return Err("refusing to run the installer as root".into());
+    }
+    // Written, not passed through pipes: the job folder is the installer's anyway.
+    let passwd = job.join("passwd");
+    let group = job.join("group");
+    let ids = async {
+        tokio::fs::write(
+            &passwd,
+            format!("root:x:0:0:root:/root:/usr/sbin/nologin\ninstaller:x:{uid}:{gid}::/cache:/usr/sbin/nologin\n"),
+        )
+        .await?;
+        tokio::fs::write(&group, format!("root:x:0:\ninstaller:x:{gid}:\n")).await
+    };
+    ids.await.map_err(super::internal)?;
+
+    let mut a: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
+    push(&[
+        "--unshare-all",
+        "--share-net",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]);
+    crate::executors::sandbox::top_level_args(&mut a);
+    let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
+    push(&[
+        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/etc",
+    ]);
+    for etc in ETC {
+        push(&["--ro-bind-try", etc, etc]);
+    }
+    let mut bind = |how: &str, from: &Path, to: &str| {
+        a.extend([how.into(), from.into(), to.into()]);
+    };
+    bind("--ro-bind", &passwd, "/etc/passwd");
+    bind("--ro-bind", &group, "/etc/group");
+    bind("--ro-bind", job, "/job");
+    bind(
+        "--bind",
+        &super::environments_dir(ctx).join(CACHE_DIR),
+        CACHE,
+    );
+    if let Some(dir) = writable {
+        bind("--bind", dir, ENV);
+    }
+    if let PackageIndex::Wheelhouse(dir) = &cfg.index {
+        bind("--ro-bind", dir, WHEELHOUSE);
+    }
+    let program = match tool {
+        Tool::Uv => {
+            let uv = cfg.uv.as_deref().ok_or("uv is not configured")?;
+            bind("--ro-bind", uv, UV);
+            UV.to_string()
+        }
+        Tool::Python => cfg.python.to_string_lossy().into_owned(),
+    };
+    let mut env = vec![
+        ("HOME".to_string(), CACHE.to_string()),
+        ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+        ("UV_NO_PROGRESS".to_string(), "1".to_string()),
+        ("PIP_NO_INPUT".to_string(), "1".to_string()),
+    ];
+    for name in PASSED_ENV {
+        if let Ok(value) = std::env::var(name) {
+            env.push((name.to_string(), value));
+        }
+    }
+    for (k, v) in env {
+        a.extend(["--setenv".into(), k.into(), v.into()]);
+    }
+    a.extend(["--chdir".into(), "/job".into(), "--".into(), program.into()]);
+    a.extend(args.iter().map(OsString::from));
+
+    let mut cmd = tokio::process::Command::new(bwrap);
+    cmd.args(&a)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if cfg.build_uid.is_some() {
+        // bubblewrap started by root would write files as root: the uid is dropped first (std
+        // also drops the supplementary groups).
+        cmd.uid(uid).gid(gid);
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("the installer's sandbox could not start: {e}"))?;
+    let out = match tokio::time::timeout(cfg.timeout, child.wait_with_output()).await {
+        Ok(out) => out.map_err(super::internal)?,
+        Err(_) => {
+            return Err(format!(
+                "the installer took longer than {} s and was stopped",
+                cfg.timeout.as_secs()
+            ))
+        }
+    };
+    if out.status.success() {
+        return Ok(out.stdout);
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Err(tail(stderr.trim(), 4000))
+}
+
+/// The last `max` bytes of `text` (the end of an installer's message says what failed).
+fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &text[start..])
+}

@@ -1,0 +1,757 @@
+//! Skills' Python packages end to end: declared in `requirements.txt` or main.py's PEP 723 block,
+//! resolved into a lock at submission (refusals named), shown for review with its changes
+//! against the live version, built once per lock after approval into a shared read-only
+//! environment, collected when nothing uses it, and a failed build that leaves the live version
+//! live and nothing half-built.
+//!
+//! Offline: packages come from a wheelhouse (`EXECGOV_TEST_WHEELHOUSE`, filled once by
+//! `scripts/test`), copied per test so a test may tamper with it. uv is the one `scripts/test`
+//! installs (`EXECGOV_UV`); without it the pip fallback does the work. Installers run as uid
+//! 67064 (this binary's range is 67000–67999).
+mod common;
+
+use std::io::{Cursor, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use domain::environments::{self, PackageIndex, PackagesConfig};
+use domain::hot_updates::{self, Viewer};
+use domain::Ctx;
+use model::hot_update::{SkillFlags, SubmissionDetail, SubmissionStatus};
+use model::skill::RiskLevel;
+use serde_json::Value;
+
+const ACME: &str = "acme.localhost";
+const GLOBEX: &str = "globex.localhost";
+const CONSOLE: &str = "admin.localhost";
+/// The uid installers run as in these tests.
+const BUILD_UID: u32 = 67064;
+/// A uid a script could run as, for the write checks.
+const SANDBOX_UID: u32 = 67001;
+const SIX: &str = "six-1.16.0-py2.py3-none-any.whl";
+
+type Files = Vec<(String, Vec<u8>)>;
+
+/// Where the tests' wheels are: `EXECGOV_TEST_WHEELHOUSE`, else `target/wheelhouse`.
+fn test_wheelhouse() -> PathBuf {
+    let dir = std::env::var_os("EXECGOV_TEST_WHEELHOUSE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wheelhouse"));
+    assert!(
+        dir.join(SIX).exists(),
+        "{} has no {SIX}: run scripts/test once (it downloads the test wheels) or set \
+         EXECGOV_TEST_WHEELHOUSE",
+        dir.display()
+    );
+    dir
+}
+
+/// The uv `scripts/test` installed (`EXECGOV_UV`, else under target/tools), or none: then the
+/// pip fallback is tested (also with `EXECGOV_UV` set empty).
+fn test_uv() -> Option<PathBuf> {
+    match std::env::var_os("EXECGOV_UV") {
+        Some(uv) => (!uv.is_empty()).then(|| PathBuf::from(uv)),
+        None => {
+            let uv =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tools/uv-0.13.9/bin/uv");
+            uv.exists().then_some(uv)
+        }
+    }
+}
+
+/// A seeded test database whose packages come from its own copy of the wheelhouse (returned),
+/// with `extra` files added to it.
+async fn packages_db(extra: &[(&str, Vec<u8>)]) -> (TestDb, PathBuf) {
+    let mut db = seeded_db().await;
+    let wheelhouse = db.ctx.data_dir.join("wheelhouse");
+    std::fs::create_dir_all(&wheelhouse).unwrap();
+    for entry in std::fs::read_dir(test_wheelhouse()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy().ends_with(".whl") {
+            std::fs::copy(entry.path(), wheelhouse.join(entry.file_name())).unwrap();
+        }
+    }
+    for (name, bytes) in extra {
+        std::fs::write(wheelhouse.join(name), bytes).unwrap();
+    }
+    let root = nix::unistd::geteuid().is_root();
+    db.ctx = db.ctx.clone().with_packages(PackagesConfig {
+        uv: test_uv(),
+        python: "/usr/bin/python3".into(),
+        index: PackageIndex::Wheelhouse(wheelhouse.clone()),
+        bwrap: Some("/usr/bin/bwrap".into()),
+        build_uid: root.then_some(BUILD_UID),
+        timeout: Duration::from_secs(180),
+        size_cap: environments::MAX_ENVIRONMENT_BYTES,
+    });
+    (db, wheelhouse)
+}
+
+fn file(path: &str, text: &str) -> (String, Vec<u8>) {
+    (path.to_string(), text.as_bytes().to_vec())
+}
+
+/// A Python skill folder `slug` (printing `tag`) with `extra` files (the declarations).
+fn skill(slug: &str, tag: &str, main_header: &str, extra: &[(&str, &str)]) -> Files {
+    let mut files = vec![
+        file("main.py", &format!("{main_header}print('{slug} {tag}')\n")),
+        file("README.md", &format!("# {slug}\n\nA test skill.\n")),
+        file(
+            "skill.toml",
+            &format!(
+                "name = \"Skill {slug}\"\nslug = \"{slug}\"\ndescription = \"A test skill.\"\n\
+                 output = \"A line.\"\nrisk = \"low\"\n"
+            ),
+        ),
+    ];
+    files.extend(extra.iter().map(|(p, t)| file(p, t)));
+    files
+}
+
+/// A source-only distribution (`.tar.gz`, no wheel) of package `name` 1.0.
+fn sdist(name: &str) -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, text) in [
+        (
+            "PKG-INFO",
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"),
+        ),
+        ("setup.py", "raise SystemExit('never run')\n".to_string()),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("{name}-1.0/{path}"), text.as_bytes())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+/// POST /api/v1/submissions as the tenant's admin (bearer token).
+async fn post_submission(server: &TestServer, host: &str, token: &str, files: &Files) -> ApiReply {
+    let (content_type, body) = multipart_body(
+        &[
+            ("scenario", "Finance uses it to check packaged skills."),
+            ("risk", "low"),
+            ("manual_allowed", "true"),
+        ],
+        &[("archive", "skill.zip", &zip_of(files))],
+    );
+    server
+        .api(
+            reqwest::Method::POST,
+            host,
+            "/api/v1/submissions",
+            Some(token),
+            ApiBody::Raw(content_type, body),
+        )
+        .await
+}
+
+/// Submits `files` on `host`; the accepted submission.
+async fn submit(server: &TestServer, host: &str, token: &str, files: &Files) -> SubmissionDetail {
+    let reply = post_submission(server, host, token, files).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    serde_json::from_slice(&reply.body).unwrap()
+}
+
+/// Submits `files` on `host` and approves them; the submission, live.
+async fn submit_live(
+    server: &TestServer,
+    host: &str,
+    token: &str,
+    files: &Files,
+) -> SubmissionDetail {
+    let d = submit(server, host, token, files).await;
+    assert_eq!(
+        approve(&server.ctx, d.summary.id).await,
+        SubmissionStatus::Live
+    );
+    platform_detail(&server.ctx, d.summary.id).await
+}
+
+async fn approve(ctx: &Ctx, id: i64) -> SubmissionStatus {
+    let flags = SkillFlags {
+        risk: RiskLevel::Low,
+        ai_callable: false,
+        manual_allowed: true,
+        requires_confirmation: false,
+    };
+    hot_updates::approve(ctx, &actor("superadmin"), id, flags, "")
+        .await
+        .unwrap()
+}
+
+/// GET /api/v1/submissions/{id} on Acme, as JSON.
+async fn rest_detail(server: &TestServer, token: &str, id: i64) -> Value {
+    let path = format!("/api/v1/submissions/{id}");
+    let reply = server
+        .api(
+            reqwest::Method::GET,
+            ACME,
+            &path,
+            Some(token),
+            ApiBody::Empty,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()
+}
+
+async fn platform_detail(ctx: &Ctx, id: i64) -> SubmissionDetail {
+    hot_updates::detail(ctx, id, Viewer::Platform)
+        .await
+        .unwrap()
+}
+
+/// The lock hash a tenant's live version of `slug` runs with.
+async fn live_lock(ctx: &Ctx, host: &str, slug: &str) -> (i32, Option<String>) {
+    let tenant = tenant_of(ctx, host).await;
+    sqlx::query_as(&format!(
+        "SELECT v.version, v.lock_hash FROM {}.skills s \
+         JOIN {0}.skill_versions v ON v.id = s.current_version_id WHERE s.slug = $1",
+        tenant.schema.as_str()
+    ))
+    .bind(slug)
+    .fetch_one(&ctx.pool)
+    .await
+    .unwrap()
+}
+
+fn environment_entries(ctx: &Ctx) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(environments::environments_dir(ctx))
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != ".cache")
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Runs `python3 -c code` as `uid`; whether it succeeded, and its stderr.
+fn python_as(uid: u32, code: &str) -> (bool, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new("/usr/bin/python3");
+    cmd.args(["-I", "-c", code]);
+    if nix::unistd::geteuid().is_root() {
+        cmd.uid(uid).gid(uid);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_packages_are_locked_at_submission_or_refused_with_the_line() {
+    let (db, _) = packages_db(&[("onlysource-1.0.tar.gz", sdist("onlysource"))]).await;
+    let ctx = &db.ctx;
+    let server = start_server(ctx.clone()).await;
+    let (_, token) = session_token(&server, ACME, "acme-admin").await;
+    let six_hash = sha256_of(&test_wheelhouse().join(SIX));
+
+    // requirements.txt beside main.py.
+    let txt = skill(
+        "with-requirements",
+        "v1",
+        "",
+        &[("requirements.txt", "# one package\nsix==1.16.0  # pinned\n")],
+    );
+    let d = submit(&server, ACME, &token, &txt).await;
+    let lock = d.packages.expect("a lock");
+    assert_eq!(lock.declared_in, "requirements.txt");
+    let pins: Vec<(&str, &str)> = lock
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str()))
+        .collect();
+    assert_eq!(pins, [("six", "1.16.0")]);
+    assert!(
+        lock.text.contains(&format!("--hash=sha256:{six_hash}")),
+        "{}",
+        lock.text
+    );
+    assert_eq!(lock.hash.len(), 64);
+
+    // The PEP 723 block of main.py; the REST API's detail carries the same lock.
+    let inline = skill(
+        "with-inline-metadata",
+        "v1",
+        "# /// script\n# requires-python = \">=3.8\"\n# dependencies = [\n#   \"six>=1.10\",\n# ]\n# ///\n",
+        &[],
+    );
+    let d = submit(&server, ACME, &token, &inline).await;
+    let detail = rest_detail(&server, &token, d.summary.id).await;
+    assert_eq!(detail["packages"]["declared_in"], "main.py (# /// script)");
+    assert_eq!(
+        detail["packages"]["packages"],
+        serde_json::json!([{ "name": "six", "version": "1.16.0" }])
+    );
+    // Same resolution, same lock: one environment will serve both.
+    assert_eq!(
+        detail["packages"]["hash"].as_str(),
+        Some(lock.hash.as_str())
+    );
+
+    // The reviewer's page shows the packages.
+    let console = server.login(CONSOLE, "superadmin", PASSWORD).await;
+    let page = server
+        .get(
+            CONSOLE,
+            &format!("/reviews/{}", d.summary.id),
+            Some(&console),
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("data-testid=\"locked-packages\""),
+        "no package table"
+    );
+    assert!(
+        page.body.contains("data-package=\"six\""),
+        "six is not listed"
+    );
+
+    // Refusals: nothing is stored, and the reason names the file, the line and why.
+    let before = count(ctx, "SELECT count(*) FROM public.skill_submissions").await;
+    let mut on_agents = skill("on-agents", "v1", "", &[("requirements.txt", "six\n")]);
+    on_agents[2]
+        .1
+        .extend_from_slice(b"agent_label = \"intranet\"\n");
+    let refusals: [(Files, &[&str]); 6] = [
+        (
+            on_agents,
+            &["requirements.txt declares Python packages", "local agents"],
+        ),
+        (
+            skill(
+                "vcs",
+                "v1",
+                "",
+                &[("requirements.txt", "six\ngit+https://github.com/x/y.git\n")],
+            ),
+            &["requirements.txt line 2", "VCS links are refused"],
+        ),
+        (
+            skill(
+                "url",
+                "v1",
+                "",
+                &[("requirements.txt", "y @ https://example.com/y-1.0.tar.gz\n")],
+            ),
+            &["requirements.txt line 1", "URLs are refused"],
+        ),
+        (
+            skill("editable", "v1", "", &[("requirements.txt", "-e ./lib\n")]),
+            &["requirements.txt line 1", "editable installs are refused"],
+        ),
+        (
+            skill(
+                "source-only",
+                "v1",
+                "",
+                &[("requirements.txt", "onlysource\n")],
+            ),
+            &["onlysource", "only as source", "could not be resolved"],
+        ),
+        (
+            skill(
+                "both",
+                "v1",
+                "# /// script\n# dependencies = [\"six\"]\n# ///\n",
+                &[("requirements.txt", "six\n")],
+            ),
+            &["declared twice"],
+        ),
+    ];
+    for (files, needles) in refusals {
+        let reply = post_submission(&server, ACME, &token, &files).await;
+        assert_eq!(reply.status, 422, "{}", reply.text());
+        let problem = reply.json();
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        for needle in needles {
+            assert!(detail.contains(needle), "{needle:?} not in {detail}");
+        }
+    }
+    assert_eq!(
+        count(ctx, "SELECT count(*) FROM public.skill_submissions").await,
+        before
+    );
+    // Nothing of the resolutions is left behind (only the installers' cache).
+    assert_eq!(environment_entries(ctx), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_environment_per_lock_is_shared_read_only_and_kept_while_used() {
+    let (db, _) = packages_db(&[]).await;
+    let ctx = &db.ctx;
+    let server = start_server(ctx.clone()).await;
+    let (_, acme_token) = session_token(&server, ACME, "acme-admin").await;
+    let (_, globex_token) = session_token(&server, GLOBEX, "globex-admin").await;
+    let declared = [("requirements.txt", "six==1.16.0\n")];
+
+    let acme_v1 = skill("acme-six", "v1", "", &declared);
+    let d = submit_live(&server, ACME, &acme_token, &acme_v1).await;
+    let statuses: Vec<&str> = d.timeline.iter().map(|e| e.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "submitted",
+            "approved",
+            "built",
+            "synced",
+            "registered",
+            "live"
+        ]
+    );
+    let hash = d.packages.unwrap().hash;
+    let env = environments::environment_dir(ctx, &hash);
+    assert_eq!(
+        environment_entries(ctx),
+        std::slice::from_ref(&hash),
+        "one folder, no leftovers"
+    );
+    let built_at = std::fs::metadata(&env).unwrap().ino();
+
+    // Globex's own skill with the same packages: the same lock, no second build.
+    let globex_v1 = skill("globex-six", "v1", "", &declared);
+    submit_live(&server, GLOBEX, &globex_token, &globex_v1).await;
+    assert_eq!(environment_entries(ctx), std::slice::from_ref(&hash));
+    assert_eq!(std::fs::metadata(&env).unwrap().ino(), built_at);
+    assert_eq!(
+        live_lock(ctx, ACME, "acme-six").await.1.as_deref(),
+        Some(hash.as_str())
+    );
+    assert_eq!(
+        live_lock(ctx, GLOBEX, "globex-six").await.1.as_deref(),
+        Some(hash.as_str())
+    );
+
+    // A virtual environment for the platform's Python, with the package importable.
+    assert!(env.join("pyvenv.cfg").exists());
+    let out = std::process::Command::new(env.join("bin/python"))
+        .args([
+            "-I",
+            "-c",
+            "import six, sys; print(six.__version__, sys.prefix)",
+        ])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.starts_with("1.16.0 ") && printed.trim_end().ends_with(&hash),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Sealed: the server's own, written by nobody else.
+    let site = std::fs::read_dir(env.join("lib"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("site-packages");
+    let me = nix::unistd::geteuid().as_raw();
+    let mut stack = vec![env.clone()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(meta.uid(), me, "{} not the server's", path.display());
+        if !meta.file_type().is_symlink() {
+            assert_eq!(
+                meta.mode() & 0o022,
+                0,
+                "{} writable by others",
+                path.display()
+            );
+        }
+        if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    if nix::unistd::geteuid().is_root() {
+        for code in [
+            format!("open({:?}, 'a')", site.join("six.py")),
+            format!("open({:?}, 'w')", site.join("injected.py")),
+            format!(
+                "import os; os.rename({:?}, {:?})",
+                site.join("six.py"),
+                site.join("x.py")
+            ),
+        ] {
+            let (ok, stderr) = python_as(SANDBOX_UID, &code);
+            assert!(
+                !ok && stderr.contains("PermissionError"),
+                "{code}: {stderr}"
+            );
+        }
+        let (ok, stderr) = python_as(
+            SANDBOX_UID,
+            &format!("import sys; sys.path.insert(0, {site:?}); import six"),
+        );
+        assert!(ok, "readable by a sandbox uid: {stderr}");
+    }
+
+    // Kept while a live version uses it; an environment nothing uses goes.
+    let unused = environments::environment_dir(ctx, &"e".repeat(64));
+    std::fs::create_dir_all(unused.join("lib")).unwrap();
+    assert_eq!(environments::collect_unused(ctx).await.unwrap(), 1);
+    assert!(env.join("pyvenv.cfg").exists());
+    assert!(!unused.exists());
+
+    // Acme moves to a version without packages; Globex still runs with the environment.
+    let v2 = submit(
+        &server,
+        ACME,
+        &acme_token,
+        &skill("acme-six", "v2", "", &[]),
+    )
+    .await;
+    assert!(v2.packages.is_none());
+    assert_eq!(
+        v2.package_changes,
+        [model::hot_update::PackageChange {
+            name: "six".into(),
+            live: Some("1.16.0".into()),
+            submitted: None
+        }]
+    );
+    assert_eq!(approve(ctx, v2.summary.id).await, SubmissionStatus::Live);
+    assert_eq!(live_lock(ctx, ACME, "acme-six").await, (2, None));
+    assert_eq!(environments::collect_unused(ctx).await.unwrap(), 0);
+    assert!(env.join("pyvenv.cfg").exists());
+
+    // Once nothing runs with it, it is collected.
+    let globex_v2 = skill("globex-six", "v2", "", &[]);
+    submit_live(&server, GLOBEX, &globex_token, &globex_v2).await;
+    assert_eq!(environments::collect_unused(ctx).await.unwrap(), 1);
+    assert_eq!(environment_entries(ctx), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_that_fails_leaves_the_live_version_live_and_nothing_half_built() {
+    let (db, wheelhouse) = packages_db(&[]).await;
+    let ctx = &db.ctx;
+    let server = start_server(ctx.clone()).await;
+    let (_, token) = session_token(&server, ACME, "acme-admin").await;
+
+    submit_live(&server, ACME, &token, &skill("tampered", "v1", "", &[])).await;
+    let v2 = submit(
+        &server,
+        ACME,
+        &token,
+        &skill(
+            "tampered",
+            "v2",
+            "",
+            &[("requirements.txt", "six==1.16.0\n")],
+        ),
+    )
+    .await;
+    let lock = v2.packages.clone().expect("a lock");
+    assert_eq!(
+        v2.package_changes,
+        [model::hot_update::PackageChange {
+            name: "six".into(),
+            live: None,
+            submitted: Some("1.16.0".into())
+        }]
+    );
+
+    // Between review and build the index serves another file as six 1.16.0: a well-formed
+    // wheel whose code differs from what was reviewed.
+    let tampered = tampered_wheel(&wheelhouse.join(SIX));
+    std::fs::remove_file(wheelhouse.join(SIX)).unwrap();
+    std::fs::write(wheelhouse.join("six-1.16.0-py3-none-any.whl"), tampered).unwrap();
+
+    assert_eq!(approve(ctx, v2.summary.id).await, SubmissionStatus::Failed);
+    let d = platform_detail(ctx, v2.summary.id).await;
+    assert_eq!(d.summary.failed_step.as_deref(), Some("environment"));
+    let reason = d.summary.reason.unwrap_or_default().to_lowercase();
+    assert!(reason.contains("hash"), "{reason}");
+    assert_eq!(live_lock(ctx, ACME, "tampered").await, (1, None));
+    assert!(!environments::environment_dir(ctx, &lock.hash).exists());
+    assert_eq!(
+        environment_entries(ctx),
+        Vec::<String>::new(),
+        "nothing half-built"
+    );
+
+    // The tenant sees why on its submission.
+    let tenant_view = rest_detail(&server, &token, v2.summary.id).await;
+    assert_eq!(tenant_view["summary"]["status"], "failed");
+    assert_eq!(tenant_view["summary"]["failed_step"], "environment");
+}
+
+/// `wheel` with a line added to each of its Python files.
+fn tampered_wheel(wheel: &Path) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let name = entry.name().unwrap().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        if name.ends_with(".py") {
+            bytes.extend_from_slice(b"\nprint('not what was reviewed')\n");
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&bytes).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// The file's SHA-256, hex.
+fn sha256_of(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_gone_since_approval_is_built_again_before_the_run() {
+    use domain::executions::{self, QueuePolicy};
+    use domain::executors::{Executors, SandboxConfig};
+
+    let (db, _) = packages_db(&[]).await;
+    let ctx = &db.ctx;
+    let server = start_server(ctx.clone()).await;
+    let (_, token) = session_token(&server, ACME, "acme-admin").await;
+    let declared = [("requirements.txt", "six==1.16.0\n")];
+    let d = submit_live(
+        &server,
+        ACME,
+        &token,
+        &skill("rebuilt", "v1", "", &declared),
+    )
+    .await;
+    let env = environments::environment_dir(ctx, &d.packages.unwrap().hash);
+    // Lost (a collection raced a roll-back, a restored backup without it, …).
+    std::fs::remove_dir_all(&env).unwrap();
+
+    let reply = server
+        .api(
+            reqwest::Method::POST,
+            ACME,
+            "/api/v1/executions",
+            Some(&token),
+            ApiBody::Json(serde_json::json!({ "skill": "rebuilt", "inputs": {} })),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let policy = QueuePolicy::default();
+    let claimed = executions::claim_next(ctx, "environments-test", &policy)
+        .await
+        .unwrap()
+        .expect("the execution is queued");
+    assert!(claimed.lock_text.is_some());
+    let executors = Executors::new(SandboxConfig {
+        first_uid: 67100,
+        uid_slots: 8,
+        ..SandboxConfig::default()
+    });
+    let status = executions::run_claimed(ctx, &executors, claimed, "environments-test", &policy)
+        .await
+        .unwrap();
+    assert_eq!(status, model::ExecutionStatus::Succeeded);
+    assert!(env.join("pyvenv.cfg").exists(), "built again for the run");
+}
+
+/// Runs demo skill `slug`'s `main.py` with the interpreter of `env` (outside the sandbox: this
+/// checks the environment and the script, not the run's mounts) in `work`; its result.
+fn run_demo_with(env: &Path, slug: &str, work: &Path, inputs: Value) -> Value {
+    let folder = domain::skills::manifest::demo_skill_folders("acme")
+        .into_iter()
+        .find(|f| f.manifest.slug == slug)
+        .unwrap();
+    let main = work.join("main.py");
+    std::fs::write(
+        &main,
+        &folder.files.iter().find(|(p, _)| p == "main.py").unwrap().1,
+    )
+    .unwrap();
+    std::fs::write(work.join("inputs.json"), inputs.to_string()).unwrap();
+    let out = std::process::Command::new(env.join("bin/python"))
+        .arg("-I")
+        .arg(&main)
+        .current_dir(work)
+        .env_clear()
+        .env("EXECGOV_INPUTS", "inputs.json")
+        .env("EXECGOV_OUTPUT", "output")
+        .env("EXECGOV_RESULT", "result.json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{slug}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(work.join("result.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_skills_work_with_environments_built_from_their_locks() {
+    let (db, _) = packages_db(&[]).await;
+    let ctx = &db.ctx;
+    let demos = domain::skills::manifest::demo_skill_folders("acme");
+    let lock_of = |slug: &str| {
+        environments::demo_lock(demos.iter().find(|f| f.manifest.slug == slug).unwrap())
+            .expect("a demo with packages")
+    };
+    let work = ctx.data_dir.join("demo-work");
+    std::fs::create_dir_all(work.join("files")).unwrap();
+    std::fs::create_dir_all(work.join("output")).unwrap();
+
+    let excel = environments::ensure_built(ctx, &lock_of("excel-summary"))
+        .await
+        .unwrap();
+    let made = std::process::Command::new(excel.join("bin/python"))
+        .args([
+            "-I",
+            "-c",
+            "from openpyxl import Workbook\n\
+             wb = Workbook(); ws = wb.active; ws.title = 'Sales'\n\
+             for row in [['region', 'amount'], ['north', 10], ['south', 2.5], ['north', 4]]:\n    \
+                 ws.append(row)\n\
+             wb.save('files/book.xlsx')\n",
+        ])
+        .current_dir(&work)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let summary = run_demo_with(
+        &excel,
+        "excel-summary",
+        &work,
+        serde_json::json!({ "workbook": "files/book.xlsx", "header_row": 1 }),
+    );
+    assert_eq!(summary[1]["column"], "amount");
+    assert_eq!(summary[1]["total"], 16.5);
+    assert!(work.join("output/summary.xlsx").exists());
+
+    let pandas = environments::ensure_built(ctx, &lock_of("sales-pivot"))
+        .await
+        .unwrap();
+    std::fs::write(
+        work.join("files/sales.csv"),
+        "region,amount\nnorth,10\nsouth,2.5\nnorth,4\n",
+    )
+    .unwrap();
+    let pivot = run_demo_with(
+        &pandas,
+        "sales-pivot",
+        &work,
+        serde_json::json!({ "data": "files/sales.csv", "group_by": "region", "value": "amount" }),
+    );
+    assert_eq!(pivot[0]["group"], "north");
+    assert_eq!(pivot[0]["sum"], 14.0);
+    assert!(work.join("output/pivot.csv").exists());
+}
