@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use domain::environments::requirements as rules;
+
 use super::python;
 use crate::error::{code, io_failure, Outcome};
 
@@ -365,125 +367,6 @@ fn package_of(module: &str) -> &str {
         .map_or(module, |(_, p)| p)
 }
 
-/// A package name as PyPI compares them (PEP 503): lower case, runs of `-_.` as `-`.
-fn normalized(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
-
-/// The name of a PEP 508 requirement (`pandas>=2; python_version>"3.8"` → `pandas`).
-fn requirement_name(requirement: &str) -> Option<&str> {
-    let t = requirement.trim();
-    let end = t
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .unwrap_or(t.len());
-    let name = &t[..end];
-    (!name.is_empty() && name.starts_with(|c: char| c.is_ascii_alphanumeric())).then_some(name)
-}
-
-/// Why the server will refuse a requirement line, if it will: only names from the index.
-fn refused(requirement: &str) -> Option<&'static str> {
-    let t = requirement.trim();
-    let lower = t.to_ascii_lowercase();
-    if t.starts_with("-e") || t.starts_with("--editable") {
-        Some("an editable install")
-    } else if t.starts_with('-') || t.contains(" -") {
-        // Also per-line options such as `--hash`: the server locks the hashes itself.
-        Some("an installer option")
-    } else if ["git+", "hg+", "svn+", "bzr+"]
-        .iter()
-        .any(|v| lower.contains(v))
-    {
-        Some("a version-control link")
-    } else if lower.contains("://") || lower.starts_with("file:") || t.contains(" @ ") {
-        Some("a URL")
-    } else if t.starts_with(['.', '/', '~'])
-        || [".whl", ".tar.gz", ".zip"]
-            .iter()
-            .any(|e| lower.ends_with(e))
-    {
-        Some("a local path")
-    } else if requirement_name(t).is_none() {
-        Some("not a package requirement")
-    } else {
-        None
-    }
-}
-
-/// The lines of a requirements file that declare something (comments and blank lines out;
-/// `\` continuations joined).
-fn requirement_lines(text: &str) -> Vec<(usize, String)> {
-    let mut lines = Vec::new();
-    let mut pending: Option<(usize, String)> = None;
-    for (index, raw) in text.lines().enumerate() {
-        let without_comment = match raw.find(" #") {
-            Some(i) => &raw[..i],
-            None if raw.trim_start().starts_with('#') => "",
-            None => raw,
-        };
-        let (number, mut line) = pending.take().unwrap_or((index + 1, String::new()));
-        line.push_str(without_comment.trim_end_matches('\\'));
-        if without_comment.trim_end().ends_with('\\') {
-            pending = Some((number, line));
-            continue;
-        }
-        if !line.trim().is_empty() {
-            lines.push((number, line.trim().to_string()));
-        }
-    }
-    lines.extend(pending.filter(|(_, l)| !l.trim().is_empty()));
-    lines
-}
-
-/// What a script's PEP 723 block (`# /// script` … `# ///`) declares.
-#[derive(serde::Deserialize)]
-struct ScriptBlock {
-    #[serde(default)]
-    dependencies: Vec<String>,
-    #[serde(rename = "requires-python")]
-    requires_python: Option<String>,
-}
-
-/// The PEP 723 block of a script, if it has one, or why it cannot be read.
-fn pep723(script: &str) -> Option<Result<ScriptBlock, String>> {
-    let mut lines = script.lines();
-    lines.find(|l| l.trim_end() == "# /// script")?;
-    let mut body = String::new();
-    let mut closed = false;
-    for line in lines {
-        if line.trim_end() == "# ///" {
-            closed = true;
-            break;
-        }
-        let content = line
-            .strip_prefix("# ")
-            .or_else(|| (line.trim_end() == "#").then_some(""));
-        match content {
-            Some(c) => {
-                body.push_str(c);
-                body.push('\n');
-            }
-            None => return Some(Err("a line in it does not start with \"# \"".into())),
-        }
-    }
-    if !closed {
-        return Some(Err("it is not closed by a \"# ///\" line".into()));
-    }
-    Some(
-        toml::from_str::<ScriptBlock>(&body)
-            .map_err(|e| format!("it is not valid TOML: {}", e.message())),
-    )
-}
-
 /// An import nothing declares.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Missing {
@@ -496,7 +379,7 @@ pub(super) struct Missing {
 
 impl Missing {
     pub(super) fn shown(&self) -> String {
-        if normalized(&self.module) == normalized(&self.requirement) {
+        if rules::normalize(&self.module) == rules::normalize(&self.requirement) {
             format!("{} ({} line {})", self.module, self.file, self.line)
         } else {
             format!(
@@ -530,36 +413,28 @@ impl Report {
         local: &BTreeSet<String>,
     ) -> Report {
         let mut report = Report::default();
+        // The server's own rules, line by line, so that every refused line is named at once.
         if let Some(text) = requirements {
             report.declared_in.push("requirements.txt");
-            for (line, requirement) in requirement_lines(text) {
-                match refused(&requirement) {
-                    Some(why) => report.problems.push(format!(
-                        "requirements.txt line {line}: {requirement:?} is {why}; the server \
-                         accepts package names from the index only (e.g. \"pandas>=2.1\")."
+            for (line, requirement) in rules::requirements_txt_lines(text) {
+                match rules::parse_requirement(&requirement) {
+                    Ok(_) => report.declared.push(requirement),
+                    Err(why) => report.problems.push(format!(
+                        "requirements.txt line {line}: `{requirement}`: {why}."
                     )),
-                    None => report.declared.push(requirement),
                 }
             }
         }
-        match script.and_then(pep723) {
-            None => {}
-            Some(Err(why)) => report
-                .problems
-                .push(format!("main.py's \"# /// script\" block: {why}.")),
-            Some(Ok(block)) => {
+        match script.map(rules::parse_inline_metadata) {
+            None | Some(Ok(None)) => {}
+            Some(Err(why)) => report.problems.push(format!("{why}.")),
+            Some(Ok(Some(block))) => {
                 report.has_pep723 = true;
                 report.declared_in.push("main.py's PEP 723 block");
                 report.requires_python = block.requires_python;
-                for requirement in block.dependencies {
-                    match refused(&requirement) {
-                        Some(why) => report.problems.push(format!(
-                            "main.py's PEP 723 dependencies: {requirement:?} is {why}; the \
-                             server accepts package names from the index only."
-                        )),
-                        None => report.declared.push(requirement),
-                    }
-                }
+                report
+                    .declared
+                    .extend(block.requirements.into_iter().map(|r| r.text));
             }
         }
         if report.declared_in.len() == 2 && report.has_pep723 {
@@ -571,7 +446,7 @@ impl Report {
         }
         let mut declared: BTreeSet<String> = BTreeSet::new();
         for requirement in &report.declared {
-            let Some(name) = requirement_name(requirement).map(normalized) else {
+            let Ok(rules::Requirement { name, .. }) = rules::parse_requirement(requirement) else {
                 continue;
             };
             if !declared.insert(name.clone()) {
@@ -585,8 +460,8 @@ impl Report {
                 let package = package_of(&module);
                 if in_stdlib(&module)
                     || local.contains(&module)
-                    || declared.contains(&normalized(&module))
-                    || declared.contains(&normalized(package))
+                    || declared.contains(&rules::normalize(&module))
+                    || declared.contains(&rules::normalize(package))
                     || report.undeclared.iter().any(|m| m.module == module)
                 {
                     continue;
@@ -723,33 +598,23 @@ mod tests {
                     openpyxl\n";
         let r = report("import requests, openpyxl\n", Some(text), &[]);
         assert_eq!(r.declared, ["openpyxl"]);
-        let reasons: Vec<&str> = r
-            .problems
-            .iter()
-            .map(|p| {
-                p.split(" is ")
-                    .nth(1)
-                    .unwrap_or(p)
-                    .split(';')
-                    .next()
-                    .unwrap()
-            })
-            .collect();
-        assert_eq!(
-            reasons,
-            [
-                "an installer option",
-                "an editable install",
-                "a version-control link",
-                "a URL",
-                "a local path",
-                "an installer option"
-            ],
-            "{:?}",
-            r.problems
-        );
-        assert!(r.problems[0].starts_with("requirements.txt line 1:"));
-        assert!(r.problems[1].starts_with("requirements.txt line 3:"));
+        // The server's own reasons, each naming its line.
+        let expected = [
+            (1, "has no valid version"),
+            (3, "editable installs are refused"),
+            (4, "VCS links are refused"),
+            (5, "URLs are refused"),
+            (6, "local paths and archives are refused"),
+            (7, "pip options are refused"),
+        ];
+        assert_eq!(r.problems.len(), expected.len(), "{:?}", r.problems);
+        for (problem, (line, why)) in r.problems.iter().zip(expected) {
+            assert!(
+                problem.starts_with(&format!("requirements.txt line {line}:"))
+                    && problem.contains(why),
+                "{problem}"
+            );
+        }
         // Refused, so not declared.
         let missing: Vec<&str> = r.undeclared.iter().map(|m| m.module.as_str()).collect();
         assert_eq!(missing, ["requests"]);

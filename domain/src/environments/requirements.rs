@@ -80,24 +80,39 @@ pub fn declared(files: &[(String, Vec<u8>)]) -> Result<Option<Declared>, String>
 /// continuations as pip reads them. Options (`-e`, `-r`, `--index-url`, `--hash`, …) are refused.
 pub fn parse_requirements_txt(text: &str) -> Result<Vec<Requirement>, String> {
     let mut out = Vec::new();
+    for (number, line) in requirements_txt_lines(text) {
+        push_line(&mut out, &line, REQUIREMENTS_FILE, number)?;
+    }
+    Ok(out)
+}
+
+/// The lines of a `requirements.txt` that declare something, as pip reads them (`\`
+/// continuations joined, comments and blank lines left out), each with its first line number.
+pub fn requirements_txt_lines(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
     let mut pending = String::new();
     let mut first_line = 0;
+    let mut flush = |pending: &mut String, number: usize| {
+        let line = std::mem::take(pending);
+        let line = strip_comment(&line).trim();
+        if !line.is_empty() {
+            out.push((number, line.to_string()));
+        }
+    };
     for (i, raw) in text.lines().enumerate() {
         if pending.is_empty() {
             first_line = i + 1;
         }
         match raw.strip_suffix('\\') {
-            Some(head) => {
-                pending.push_str(head);
-                continue;
+            Some(head) => pending.push_str(head),
+            None => {
+                pending.push_str(raw);
+                flush(&mut pending, first_line);
             }
-            None => pending.push_str(raw),
         }
-        let line = std::mem::take(&mut pending);
-        push_line(&mut out, &line, REQUIREMENTS_FILE, first_line)?;
     }
-    push_line(&mut out, &pending, REQUIREMENTS_FILE, first_line)?;
-    Ok(out)
+    flush(&mut pending, first_line);
+    out
 }
 
 fn push_line(
@@ -106,10 +121,7 @@ fn push_line(
     file: &str,
     number: usize,
 ) -> Result<(), String> {
-    let line = strip_comment(line).trim();
-    if line.is_empty() {
-        return Ok(());
-    }
+    let line = line.trim();
     let requirement =
         parse_requirement(line).map_err(|why| format!("{file} line {number}: `{line}`: {why}"))?;
     if out.iter().any(|r: &Requirement| r.name == requirement.name) {
