@@ -275,3 +275,41 @@ export function zipArchive(entries) {
     end.writeUInt32LE(offset, 16);
     return Buffer.concat([...locals, directory, end]);
 }
+
+/**
+ * A minimal Excel workbook (.xlsx, a Buffer): one sheet named `sheet` holding `rows` (numbers as
+ * numbers, anything else as inline text), as real spreadsheet programs and openpyxl read it.
+ */
+export function xlsxWorkbook(sheet, rows) {
+    const escape = (v) => String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+    const cell = (v, r, c) => {
+        const ref = `${String.fromCharCode(65 + c)}${r + 1}`;
+        return typeof v === 'number'
+            ? `<c r="${ref}"><v>${v}</v></c>`
+            : `<c r="${ref}" t="inlineStr"><is><t>${escape(v)}</t></is></c>`;
+    };
+    const data = rows
+        .map((row, r) => `<row r="${r + 1}">${row.map((v, c) => cell(v, r, c)).join('')}</row>`)
+        .join('');
+    const xml = '<?xml version="1.0" encoding="UTF-8"?>';
+    const ns = 'http://schemas.openxmlformats.org';
+    const rel = (type, target) =>
+        `${xml}<Relationships xmlns="${ns}/package/2006/relationships"><Relationship Id="rId1" ` +
+        `Type="${ns}/officeDocument/2006/relationships/${type}" Target="${target}"/></Relationships>`;
+    const sml = 'application/vnd.openxmlformats-officedocument.spreadsheetml';
+    return zipArchive({
+        '[Content_Types].xml':
+            `${xml}<Types xmlns="${ns}/package/2006/content-types">` +
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>' +
+            '<Default Extension="xml" ContentType="application/xml"/>' +
+            `<Override PartName="/xl/workbook.xml" ContentType="${sml}.sheet.main+xml"/>` +
+            `<Override PartName="/xl/worksheets/sheet1.xml" ContentType="${sml}.worksheet+xml"/></Types>`,
+        '_rels/.rels': rel('officeDocument', 'xl/workbook.xml'),
+        'xl/workbook.xml':
+            `${xml}<workbook xmlns="${ns}/spreadsheetml/2006/main" xmlns:r="${ns}/officeDocument/2006/relationships">` +
+            `<sheets><sheet name="${escape(sheet)}" sheetId="1" r:id="rId1"/></sheets></workbook>`,
+        'xl/_rels/workbook.xml.rels': rel('worksheet', 'worksheets/sheet1.xml'),
+        'xl/worksheets/sheet1.xml':
+            `${xml}<worksheet xmlns="${ns}/spreadsheetml/2006/main"><sheetData>${data}</sheetData></worksheet>`,
+    });
+}

@@ -20,6 +20,7 @@ import {
     suffix,
     url,
     waitHydrated,
+    xlsxWorkbook,
 } from '../support.mjs';
 
 const browser = browserForFile();
@@ -559,5 +560,38 @@ test('history lists the runs and filters them by status, skill and user', { time
     ids = await historyIds(page, '?status=cancelled');
     assert.ok(ids.includes(waiting), `the cancelled run ${waiting} is listed under cancelled`);
     assert.ok(!ids.includes(succeeded));
+    await s.close();
+});
+
+test('acme-user runs the Excel summariser, a skill with packages (openpyxl), from the Skills menu on an uploaded workbook', { timeout: TEST_TIMEOUT * 2 }, async () => {
+    const tag = suffix();
+    const s = await openPage(browser());
+    const { page } = s;
+    await signIn(page, ACME, 'acme-user');
+    await page.getByRole('navigation').getByRole('link', { name: 'Skills', exact: true }).click();
+    const row = page.locator('table[data-testid=skills] tr[data-skill="excel-summary"]');
+    await row.waitFor();
+    await row.locator('a[href$="/skills/excel-summary"]').click();
+    const form = page.locator('form[data-testid=run-form]');
+    await form.waitFor();
+    await waitHydrated(page);
+    await form.locator('input[name=workbook][type=file]').setInputFiles({
+        name: `sales-${tag}.xlsx`,
+        mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+        buffer: xlsxWorkbook(`Sales ${tag}`, [['region', 'units'], ['north', 12], ['south', 7], ['east', 3]]),
+    });
+    await submitRun(page);
+    // The first run of its lock may build the environment (from the wheelhouse): allow for it.
+    const status = await waitStatus(page, FINAL, RUN_TIMEOUT * 2);
+    if (status !== 'succeeded') {
+        const logs = await page.locator('[data-testid=logs]').textContent().catch(() => '?');
+        assert.fail(`the run ended ${status}; logs: ${logs}`);
+    }
+    const { headers, rows } = await readTable(page.locator('table[data-testid=result]'));
+    const column = (name) => rows.map((r) => r[headers.indexOf(name)]);
+    assert.deepEqual(column('column'), ['region', 'units']);
+    assert.deepEqual(column('sheet'), [`Sales ${tag}`, `Sales ${tag}`]);
+    assert.equal(column('total')[1], '22', `openpyxl read the numbers: ${JSON.stringify(rows)}`);
+    await page.locator('a[data-testid=artifact]', { hasText: 'summary.xlsx' }).waitFor();
     await s.close();
 });
