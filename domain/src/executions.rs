@@ -1485,6 +1485,9 @@ pub fn run_request<'a>(
             cpu_seconds: seconds,
             ..Limits::default()
         },
+        args: Vec::new(),
+        stdin: Vec::new(),
+        environment: None,
     }
 }
 

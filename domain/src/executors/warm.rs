@@ -22,7 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
 
 use super::sandbox::{self, Cleanup, Init};
-use super::{spawn, SandboxConfig, MAX_WORK_ENTRIES};
+use super::{spawn, Limits, SandboxConfig, MAX_WORK_ENTRIES};
 
 /// How long bubblewrap may take to report the init's pid.
 const INFO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -392,14 +392,35 @@ fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// What a sandbox is started with before its run is known; a run can only take a sandbox
+/// started with what it needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ahead {
+    /// The size of its `/tmp`.
+    pub tmp_size: u64,
+    /// The environment bound at `/env` (canonical), or `None` for the empty one.
+    pub environment: Option<PathBuf>,
+    /// A warm interpreter for `main.py`, or `None`: the init waits for the run's command.
+    pub interpreter: Option<WarmPython>,
+}
+
+/// A Python interpreter started with its sandbox (see `interpreter.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WarmPython {
+    /// Imported before the run.
+    pub preload: Vec<String>,
+    /// The run's limits, which it sets on itself first.
+    pub limits: Limits,
+}
+
 /// A bubblewrap sandbox whose init waits for its run.
 pub struct Prestarted {
     /// bubblewrap (the group leader).
     pub child: spawn::Child,
     /// Kills, sweeps and removes it all, also when it is dropped unused.
     pub cleanup: Cleanup,
-    /// The size of its `/tmp`, fixed when it started.
-    pub tmp_size: u64,
+    /// What it was started with.
+    pub ahead: Ahead,
     go: Option<pipe::Sender>,
     info: pipe::Receiver,
 }
@@ -414,25 +435,25 @@ impl std::fmt::Debug for Prestarted {
 }
 
 impl Prestarted {
-    /// Starts bubblewrap with `skill` and `work` bound, on the uid of `cleanup`'s slot.
-    /// bubblewrap dies with the thread that starts it (`PR_SET_PDEATHSIG`), so this runs on a
-    /// runtime thread, never on a blocking-pool thread that may end first.
+    /// Starts bubblewrap with `skill` and `work` bound and what `ahead` says, on the uid of
+    /// `cleanup`'s slot. bubblewrap dies with the thread that starts it (`PR_SET_PDEATHSIG`), so
+    /// this runs on a runtime thread, never on a blocking-pool thread that may end first.
     pub fn start(
         cfg: &SandboxConfig,
         init: &Init,
         mut cleanup: Cleanup,
-        (skill, work): (&Path, &Path),
-        tmp_size: u64,
+        binds: (&Path, &Path),
+        ahead: Ahead,
     ) -> anyhow::Result<Prestarted> {
         let uid = cleanup.uid();
-        let pre = sandbox::bwrap_command(cfg, init, skill, work, tmp_size, uid)?;
+        let pre = sandbox::bwrap_command(cfg, init, binds, &ahead, uid)?;
         let child =
             spawn::spawn(pre.spec).with_context(|| format!("starting {}", cfg.bwrap.display()))?;
         cleanup.set_pgid(Some(child.id()));
         Ok(Prestarted {
             child,
             cleanup,
-            tmp_size,
+            ahead,
             go: Some(pipe::Sender::from_owned_fd(pre.go)?),
             info: pipe::Receiver::from_owned_fd(pre.info)?,
         })

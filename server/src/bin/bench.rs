@@ -6,7 +6,19 @@
 //! 1. 40 trivial Python skills end to end on one worker with the sandbox on, against 40 bare
 //!    `python3 -c pass` spawns and 40 sandboxed runs without the queue, with a per-phase
 //!    breakdown of the queue's own cost;
-//! 2. a shell skill sleeping 100 ms on 1, 2, 4 and 8 workers: jobs/s and scaling efficiency.
+//! 2. a shell skill sleeping 100 ms on 1, 2, 4 and 8 workers: jobs/s and scaling efficiency;
+//!
+//! and issue 12's, every ratio like-for-like (the bare baseline starts the same interpreter with
+//! the same flags and script as the sandbox does):
+//!
+//! 0. the trivial skill of benchmark 1 end to end against bare `python3 -I -S -u main.py`;
+//! 1. a pandas skill on an idle system, one run at a time with pauses, against its `main.py`
+//!    started bare with the environment's interpreter (`/env/bin/python -I -u`);
+//! 2. the same skill back to back;
+//! 3. building an environment (needs the platform's builder; printed as not measured without).
+//!
+//! The pandas environment is made once from the test wheelhouse (`EXECGOV_TEST_WHEELHOUSE`,
+//! `target/wheelhouse` or `/work/shared/wheelhouse`) under `target/bench-env`.
 //!
 //! A measurement, not a test: it exits non-zero only when something fails to run, never when
 //! a target is missed. The cluster is stopped at the end.
@@ -32,6 +44,9 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgPool};
 use tokio::sync::{mpsc, watch};
 use tracing_subscriber::EnvFilter;
+
+#[path = "bench/environments.rs"]
+mod environments;
 
 /// The password of every seeded account in the bench database.
 const PASSWORD: &str = "bench-Password-1234";
@@ -146,11 +161,21 @@ async fn bench(cluster: &PrivateCluster, root: &Path) -> anyhow::Result<()> {
 
     // Warm-up: page cache, interpreter, first connections.
     bare_python(&ctx.pool, &config.python, &["-c", "pass"], 3).await?;
+    let trivial_main = fx.trivial_dir.join("main.py");
+    let trivial_main = trivial_main.to_str().context("a UTF-8 path")?;
+    bare_python(
+        &ctx.pool,
+        &config.python,
+        &["-I", "-S", "-u", trivial_main],
+        3,
+    )
+    .await?;
     sandbox_only(&ctx.pool, &fx, &fx.executors, 3).await?;
     sandbox_only(&ctx.pool, &fx, &fx.cold, 3).await?;
 
     benchmark_1(&fx, &ctx).await?;
     benchmark_2(&fx).await?;
+    environments::benchmarks(&fx.data_dir, &root.join("../bench-env")).await?;
     println!("\n  load average {} at the end", load_average());
     ctx.pool.close().await;
     Ok(())
@@ -163,6 +188,9 @@ async fn benchmark_1(fx: &Fixture, ctx: &Ctx) -> anyhow::Result<()> {
     println!("\nBenchmark 1: {n} trivial Python skills (main.py writes result.json), one worker");
     let bare = bare_python(&ctx.pool, python, &["-c", "pass"], n).await?;
     let isolated = bare_python(&ctx.pool, python, &["-I", "-S", "-c", "pass"], n).await?;
+    let trivial_main = fx.trivial_dir.join("main.py");
+    let trivial_main = trivial_main.to_str().context("a UTF-8 path")?;
+    let like = bare_python(&ctx.pool, python, &["-I", "-S", "-u", trivial_main], n).await?;
     let sandbox_cold = sandbox_only(&ctx.pool, fx, &fx.cold, n).await?;
     let sandbox = sandbox_only(&ctx.pool, fx, &fx.executors, n).await?;
     let (queued_cold, _) = queue_one_worker(fx, &fx.cold, n).await?;
@@ -177,6 +205,10 @@ async fn benchmark_1(fx: &Fixture, ctx: &Ctx) -> anyhow::Result<()> {
         (
             "  for reference: bare `python3 -I -S -c pass`",
             Some(isolated),
+        ),
+        (
+            "  like for like: bare `python3 -I -S -u main.py`",
+            Some(like),
         ),
         ("baseline, each sandbox started for its run:", None),
         (
@@ -220,6 +252,13 @@ async fn benchmark_1(fx: &Fixture, ctx: &Ctx) -> anyhow::Result<()> {
     println!(
         "  (the sandbox starts Python as `-I -S -u`, as the script contract says: without the site \
          module, which the baseline imports)"
+    );
+    let r0 = ratio(queued.wall, like.wall);
+    println!(
+        "  like for like (issue 12, benchmark 0): end to end ÷ bare `python3 -I -S -u main.py` = \
+         {r0:.2} (target ≤ 1.0: {}); the sandbox alone {:.2}; the ratio above stays for history",
+        verdict(r0 <= 1.0),
+        ratio(sandbox.wall, like.wall)
     );
 
     println!(
@@ -443,17 +482,21 @@ async fn print_db_costs(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `n` sequential spawns of `python <args>` (`-c pass`), no sandbox.
+/// `n` sequential spawns of `python <args>` (`-c pass`, or a script), no sandbox.
 async fn bare_python(
     pool: &PgPool,
     python: &Path,
     args: &[&str],
     n: usize,
 ) -> anyhow::Result<Measured> {
+    // A folder of its own to start in: a script may write there (`result.json`).
+    let scratch = std::env::temp_dir().join(format!("execgov-bench-bare-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
     let meter = Meter::start(pool).await?;
     for _ in 0..n {
         let status = tokio::process::Command::new(python)
             .args(args)
+            .current_dir(&scratch)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -462,7 +505,9 @@ async fn bare_python(
             .with_context(|| format!("starting {}", python.display()))?;
         ensure!(status.success(), "{} {args:?}: {status}", python.display());
     }
-    meter.stop(pool).await
+    let measured = meter.stop(pool).await;
+    std::fs::remove_dir_all(&scratch).ok();
+    measured
 }
 
 /// `n` sequential sandboxed runs of the trivial skill (see [`sandbox_run`]).
@@ -497,6 +542,9 @@ async fn sandbox_run(fx: &Fixture, executors: &Executors) -> anyhow::Result<Dura
                 work_dir: &work,
                 env: Vec::new(),
                 limits: Limits::default(),
+                args: Vec::new(),
+                stdin: Vec::new(),
+                environment: None,
             },
             log,
             cancelled,
