@@ -363,8 +363,11 @@ struct Ready {
     added: tokio::sync::Notify,
     /// What a warm interpreter imports ahead, per (skill folder, environment): both are
     /// immutable, so it is worked out once.
-    preloads: std::sync::Mutex<HashMap<(PathBuf, Option<PathBuf>), Vec<String>>>,
+    preloads: std::sync::Mutex<HashMap<PreloadKey, Vec<String>>>,
 }
+
+/// A skill folder and its environment.
+type PreloadKey = (PathBuf, Option<PathBuf>);
 
 impl Ready {
     /// Whether sandboxes are started ahead of their runs at all.
@@ -455,7 +458,7 @@ impl Ready {
     fn take(&self, ahead: &Ahead) -> Option<Prestarted> {
         let mut waiting = self.waiting.lock().ok()?;
         loop {
-            let i = waiting.iter().position(|s| s.ahead == *ahead)?;
+            let i = waiting.iter().position(|s| *s.ahead == *ahead)?;
             let mut sandbox = waiting.remove(i);
             if !sandbox.child.has_exited() {
                 return Some(sandbox);
@@ -471,7 +474,7 @@ impl Ready {
         let Ok(mut waiting) = self.waiting.lock() else {
             return false;
         };
-        if waiting.is_empty() || waiting.iter().any(|s| s.ahead == *ahead) {
+        if waiting.is_empty() || waiting.iter().any(|s| *s.ahead == *ahead) {
             return false;
         }
         let oldest = waiting.remove(0);
@@ -515,7 +518,8 @@ pub struct Prepared {
 
 /// What starts a prepared run.
 enum Launch {
-    /// A sandbox whose init waits for this script (`sandbox::go_script`).
+    /// A sandbox whose init (or warm interpreter) waits for this script (`sandbox::go_script`,
+    /// `interpreter::go_message`).
     Sandbox(Prestarted, String),
     /// Sandbox off (development): the interpreter, spawned on the word.
     Direct(spawn::Spec, Cleanup),

@@ -419,8 +419,8 @@ pub struct Prestarted {
     pub child: spawn::Child,
     /// Kills, sweeps and removes it all, also when it is dropped unused.
     pub cleanup: Cleanup,
-    /// What it was started with.
-    pub ahead: Ahead,
+    /// What it was started with (boxed: a run's launch holds it).
+    pub ahead: Box<Ahead>,
     go: Option<pipe::Sender>,
     info: pipe::Receiver,
 }
@@ -453,7 +453,7 @@ impl Prestarted {
         Ok(Prestarted {
             child,
             cleanup,
-            ahead,
+            ahead: Box::new(ahead),
             go: Some(pipe::Sender::from_owned_fd(pre.go)?),
             info: pipe::Receiver::from_owned_fd(pre.info)?,
         })
