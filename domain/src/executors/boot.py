@@ -1,6 +1,6 @@
 # A warm interpreter's start (see interpreter.rs), run as `python … -c BOOT LIMITS MODULE…`
-# inside a sandbox started ahead of its run: the run's limits first, then the skill's heavy
-# modules, then it waits on stdin for the one run it serves (JSON: env, args, stdin) and runs
+# inside a sandbox started ahead of its run: limits first, then the skill's heavy modules, then
+# it waits on stdin for the one run it serves (JSON: the run's limits, env, args, stdin) and runs
 # /skill/main.py in this same process as a cold start would. Never reused: it ends with the run.
 import json
 import os
@@ -56,6 +56,7 @@ def _main():
     _limit(json.loads(sys.argv[1]))
     _preload(sys.argv[2:])
     run = _wait()
+    _limit(run["limits"])
     os.environ.update(run["env"])
     _stdin(run["stdin"].encode("latin-1"))
     sys.argv = ["/skill/main.py", *run["args"]]

@@ -29,6 +29,10 @@ pub const ENV_MOUNT: &str = "/env";
 /// The warm interpreter's start (see the file).
 const BOOT: &str = include_str!("boot.py");
 
+/// The CPU time a warm interpreter may use before its run's go lowers it to the run's own:
+/// the longest timeout a manifest may set.
+pub const AHEAD_CPU_SECONDS: u64 = 3600;
+
 /// The Python that runs `main.py`, and its flags: `environment` is its folder as the
 /// interpreter sees it (`/env` in the sandbox, the host folder without one).
 pub fn python_command(system: &Path, environment: Option<&Path>) -> (PathBuf, Vec<&'static str>) {
@@ -101,31 +105,40 @@ pub fn empty_pyvenv_cfg(system: &Path) -> String {
 /// The arguments that make `python` (with its flags) a warm interpreter: the boot, the run's
 /// `rlimits` (set first, by the interpreter on itself), and the modules to import ahead.
 pub fn warm_args(rlimits: &[spawn::Rlimit], preload: &[String]) -> Vec<OsString> {
-    let limits: Vec<(i64, u64, u64)> = rlimits
-        .iter()
-        .map(|&(res, soft, hard)| (res as i64, soft, hard))
-        .collect();
     let mut a: Vec<OsString> = vec![
         "-c".into(),
         BOOT.into(),
-        serde_json::to_string(&limits)
-            .unwrap_or_else(|_| "[]".into())
-            .into(),
+        limits_json(rlimits).to_string().into(),
     ];
     a.extend(preload.iter().map(OsString::from));
     a
 }
 
-/// What a warm interpreter reads to start its run: the run's own variables, its arguments and
-/// its standard input (bytes as Latin-1 characters, one each).
-pub fn go_message(req: &RunRequest<'_>) -> String {
+/// What a warm interpreter reads to start its run: the run's `rlimits` (it lowers its own to
+/// them), its own variables, its arguments and its standard input (bytes as Latin-1
+/// characters, one each).
+pub fn go_message(req: &RunRequest<'_>, rlimits: &[spawn::Rlimit]) -> String {
     let env: serde_json::Map<String, serde_json::Value> = req
         .env
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
     let stdin: String = req.stdin.iter().map(|&b| char::from(b)).collect();
-    serde_json::json!({ "env": env, "args": req.args, "stdin": stdin }).to_string()
+    serde_json::json!({
+        "limits": limits_json(rlimits),
+        "env": env,
+        "args": req.args,
+        "stdin": stdin,
+    })
+    .to_string()
+}
+
+/// `[[resource, soft, hard], …]`.
+fn limits_json(rlimits: &[spawn::Rlimit]) -> serde_json::Value {
+    rlimits
+        .iter()
+        .map(|&(res, soft, hard)| serde_json::json!([res as i64, soft, hard]))
+        .collect()
 }
 
 /// The modules a warm interpreter imports ahead for the skill in `script_dir`: `preload` in its
@@ -262,7 +275,9 @@ mod tests {
             stdin: vec![0, b'\n', 0xff, b'"'],
             environment: None,
         };
-        let v: serde_json::Value = serde_json::from_str(&go_message(&req)).unwrap();
+        let cpu = (libc::RLIMIT_CPU, 30, 31);
+        let v: serde_json::Value = serde_json::from_str(&go_message(&req, &[cpu])).unwrap();
+        assert_eq!(v["limits"], serde_json::json!([[libc::RLIMIT_CPU, 30, 31]]));
         assert_eq!(v["args"][1], "$(x)\n");
         let bytes: Vec<u8> = v["stdin"]
             .as_str()

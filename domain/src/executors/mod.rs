@@ -687,7 +687,7 @@ impl Executors {
                 };
                 ready.limit(&run_rlimits(uid)).await?;
                 let go = match ready.ahead.interpreter {
-                    Some(_) => interpreter::go_message(req),
+                    Some(_) => interpreter::go_message(req, &run_rlimits(uid)),
                     None => go_script(),
                 };
                 return Ok(Some((Launch::Sandbox(ready, go), dirs.work, baseline)));
@@ -847,13 +847,12 @@ impl Executors {
             );
         }
         // main.py gets a warm interpreter whenever sandboxes are started ahead.
-        let cfg = &self.ready.config;
-        let warm = req.kind == AssetKind::Python && cfg.enabled && cfg.warm_dir.is_some();
+        let warm = req.kind == AssetKind::Python && self.ready.starts_ahead();
         let ahead = Ahead {
             tmp_size: req.limits.tmp_size,
-            interpreter: warm.then(|| WarmPython {
-                preload: self.ready.preload(&script_dir, environment.as_deref()),
-                limits: req.limits.clone(),
+            interpreter: warm.then(|| {
+                let preload = self.ready.preload(&script_dir, environment.as_deref());
+                WarmPython::new(preload, &req.limits)
             }),
             environment,
         };

@@ -409,8 +409,25 @@ pub struct Ahead {
 pub struct WarmPython {
     /// Imported before the run.
     pub preload: Vec<String>,
-    /// The run's limits, which it sets on itself first.
+    /// The limits it sets on itself first: a run's, as far as they are fixed when the
+    /// interpreter starts (see [`WarmPython::new`]).
     pub limits: Limits,
+}
+
+impl WarmPython {
+    /// For runs with `limits` (of any CPU time and wall clock: the go sets the run's own).
+    pub fn new(preload: Vec<String>, limits: &Limits) -> WarmPython {
+        WarmPython {
+            preload,
+            limits: Limits {
+                wall: Duration::ZERO,
+                cpu_seconds: super::interpreter::AHEAD_CPU_SECONDS,
+                output_cap: 0,
+                artifacts_cap: 0,
+                ..limits.clone()
+            },
+        }
+    }
 }
 
 /// A bubblewrap sandbox whose init waits for its run.

@@ -169,7 +169,7 @@ async fn environment(envs: &Path, wheels: &Path) -> anyhow::Result<(PathBuf, Opt
         "--find-links".as_ref(),
         wheels.as_os_str(),
     ];
-    args.extend(PACKAGES.iter().map(|p| p.as_ref()));
+    args.extend(PACKAGES.iter().map(std::ffi::OsStr::new));
     let status = py(args).status().await?;
     ensure!(status.success(), "pip install {PACKAGES:?}: {status}");
     std::fs::rename(&building, &env)?;
