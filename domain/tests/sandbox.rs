@@ -1691,9 +1691,10 @@ async fn args_and_stdin_reach_a_warm_script_exactly() {
     require_root!();
     let uid = 69005;
     let script = format!(
-        "{WARM_PROBE}import json\n\
+        "{WARM_PROBE}import json, os\n\
          data = sys.stdin.buffer.read()\n\
-         json.dump({{'argv': sys.argv, 'stdin': list(data)}}, open('result.json', 'w'))\n"
+         json.dump({{'argv': sys.argv, 'stdin': list(data), 'environ': dict(os.environ)}},\n\
+         \x20         open('result.json', 'w'))\n"
     );
     let fx = Fixture::new("warm-args", AssetKind::Python, &script);
     let args: Vec<String> = [
@@ -1717,13 +1718,26 @@ async fn args_and_stdin_reach_a_warm_script_exactly() {
         (true, args.clone(), stdin.clone()),
         (true, vec![], vec![]),
     ];
+    let env = vec![("EXECGOV_NOTE".to_string(), "it's $(x)\nnext=1".to_string())];
+    let mut environ = None;
     for (warm, args, stdin) in cases {
         let extra = Extra {
             args: args.clone(),
             stdin: stdin.clone(),
             environment: None,
         };
-        let ran = run_on(&ex, uid, &fx, AssetKind::Python, extra).await;
+        let (_keep, cancel) = watch::channel(false);
+        let ran = run_extra(
+            &ex,
+            &fx,
+            AssetKind::Python,
+            limits(),
+            env.clone(),
+            cancel,
+            extra,
+        )
+        .await;
+        after_run(uid, &fx, &ran, limits().wall);
         assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
         assert_eq!(ran.stdout(), format!("warm {}\n", py_bool(warm)), "{ran:?}");
         let result: serde_json::Value =
@@ -1734,6 +1748,10 @@ async fn args_and_stdin_reach_a_warm_script_exactly() {
         if warm {
             assert_eq!(result["stdin"], serde_json::json!(stdin), "{ran:?}");
         }
+        // The same variables, cold or warm.
+        assert_eq!(result["environ"]["EXECGOV_NOTE"], "it's $(x)\nnext=1");
+        let seen = environ.get_or_insert_with(|| result["environ"].clone());
+        assert_eq!(*seen, result["environ"], "{ran:?}");
         assert!(!fx.work.join("pwned").exists());
     }
 }

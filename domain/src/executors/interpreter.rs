@@ -102,43 +102,47 @@ pub fn empty_pyvenv_cfg(system: &Path) -> String {
     )
 }
 
-/// The arguments that make `python` (with its flags) a warm interpreter: the boot, the run's
-/// `rlimits` (set first, by the interpreter on itself), and the modules to import ahead.
+/// The arguments that make `python` (with its flags) a warm interpreter: the boot, the
+/// `rlimits` it sets on itself first, and the modules to import ahead.
 pub fn warm_args(rlimits: &[spawn::Rlimit], preload: &[String]) -> Vec<OsString> {
-    let mut a: Vec<OsString> = vec![
-        "-c".into(),
-        BOOT.into(),
-        limits_json(rlimits).to_string().into(),
-    ];
+    let mut a: Vec<OsString> = vec!["-c".into(), BOOT.into(), limits_field(rlimits).into()];
     a.extend(preload.iter().map(OsString::from));
     a
 }
 
-/// What a warm interpreter reads to start its run: the run's `rlimits` (it lowers its own to
-/// them), its own variables, its arguments and its standard input (bytes as Latin-1
-/// characters, one each).
-pub fn go_message(req: &RunRequest<'_>, rlimits: &[spawn::Rlimit]) -> String {
-    let env: serde_json::Map<String, serde_json::Value> = req
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    let stdin: String = req.stdin.iter().map(|&b| char::from(b)).collect();
-    serde_json::json!({
-        "limits": limits_json(rlimits),
-        "env": env,
-        "args": req.args,
-        "stdin": stdin,
-    })
-    .to_string()
+/// What a warm interpreter reads to start its run (`boot.py` parses it): the run's `rlimits`
+/// (it lowers its own to them), then its own variables, then its arguments, each field ended by
+/// a NUL byte (none holds one: [`check_args`]; variables are checked likewise), then its
+/// standard input, as it is.
+pub fn go_message(req: &RunRequest<'_>, rlimits: &[spawn::Rlimit]) -> Vec<u8> {
+    let mut fields = vec![limits_field(rlimits), req.env.len().to_string()];
+    fields.extend(req.env.iter().map(|(k, v)| format!("{k}={v}")));
+    fields.push(req.args.len().to_string());
+    fields.extend(req.args.iter().cloned());
+    let mut message = Vec::new();
+    for f in fields {
+        message.extend_from_slice(f.as_bytes());
+        message.push(0);
+    }
+    message.extend_from_slice(&req.stdin);
+    message
 }
 
-/// `[[resource, soft, hard], …]`.
-fn limits_json(rlimits: &[spawn::Rlimit]) -> serde_json::Value {
+/// Arguments are passed as C strings: a NUL byte cannot be in one.
+pub fn check_args(args: &[String]) -> anyhow::Result<()> {
+    if args.iter().any(|a| a.contains('\0')) {
+        bail!("a script argument holds a NUL byte");
+    }
+    Ok(())
+}
+
+/// `resource soft hard,…`.
+fn limits_field(rlimits: &[spawn::Rlimit]) -> String {
     rlimits
         .iter()
-        .map(|&(res, soft, hard)| serde_json::json!([res as i64, soft, hard]))
-        .collect()
+        .map(|(res, soft, hard)| format!("{res} {soft} {hard}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The modules a warm interpreter imports ahead for the skill in `script_dir`: `preload` in its
@@ -264,28 +268,23 @@ mod tests {
     }
 
     #[test]
-    fn the_go_message_carries_bytes_exactly() {
+    fn the_go_message_is_nul_separated_fields_then_stdin() {
         let req = RunRequest {
             kind: super::super::AssetKind::Python,
             script_dir: Path::new("/s"),
             work_dir: Path::new("/w"),
-            env: vec![("EXECGOV_SKILL".into(), "x".into())],
+            env: vec![("EXECGOV_SKILL".into(), "a=b".into())],
             limits: Default::default(),
             args: vec!["--a b".into(), "$(x)\n".into()],
-            stdin: vec![0, b'\n', 0xff, b'"'],
+            stdin: vec![0, b'\n', 0xff],
             environment: None,
         };
         let cpu = (libc::RLIMIT_CPU, 30, 31);
-        let v: serde_json::Value = serde_json::from_str(&go_message(&req, &[cpu])).unwrap();
-        assert_eq!(v["limits"], serde_json::json!([[libc::RLIMIT_CPU, 30, 31]]));
-        assert_eq!(v["args"][1], "$(x)\n");
-        let bytes: Vec<u8> = v["stdin"]
-            .as_str()
-            .unwrap()
-            .chars()
-            .map(|c| c as u32 as u8)
-            .collect();
-        assert_eq!(bytes, req.stdin);
-        assert_eq!(v["env"]["EXECGOV_SKILL"], "x");
+        assert_eq!(
+            go_message(&req, &[cpu, cpu]),
+            b"0 30 31,0 30 31\x001\x00EXECGOV_SKILL=a=b\x002\x00--a b\x00$(x)\n\x00\x00\n\xff"
+        );
+        assert!(check_args(&req.args).is_ok());
+        assert!(check_args(&["a\0b".into()]).is_err());
     }
 }

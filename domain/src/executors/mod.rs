@@ -520,7 +520,7 @@ pub struct Prepared {
 enum Launch {
     /// A sandbox whose init (or warm interpreter) waits for this script (`sandbox::go_script`,
     /// `interpreter::go_message`).
-    Sandbox(Prestarted, String),
+    Sandbox(Prestarted, Vec<u8>),
     /// Sandbox off (development): the interpreter, spawned on the word.
     Direct(spawn::Spec, Cleanup),
 }
@@ -662,7 +662,7 @@ impl Executors {
         let go_script = || {
             let inside = ahead.environment.as_ref().map(|_| Path::new(ENV_MOUNT));
             let (program, flags) = interp.command(req.kind, inside);
-            sandbox::go_script(&program, &flags, req.kind, &req.env, &req.args)
+            sandbox::go_script(&program, &flags, req.kind, &req.env, &req.args).into_bytes()
         };
         let (script_dir, work_dir) = (script_dir.to_path_buf(), work_dir.to_path_buf());
 
@@ -818,6 +818,7 @@ impl Executors {
             .get(&req.kind)
             .with_context(|| format!("no executor for asset kind {}", req.kind))?;
         validate_env(&req.env)?;
+        interpreter::check_args(&req.args)?;
         let script_dir = req
             .script_dir
             .canonicalize()

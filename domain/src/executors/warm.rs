@@ -500,12 +500,12 @@ impl Prestarted {
     }
 
     /// Gives the init `script` (see `sandbox::go_script`): the run starts. Once only.
-    pub async fn go(&mut self, script: &str) {
+    pub async fn go(&mut self, script: &[u8]) {
         let Some(mut go) = self.go.take() else {
             return;
         };
         // A sandbox that died meanwhile closed the pipe; its exit status tells the rest.
-        if go.write_all(script.as_bytes()).await.is_ok() {
+        if go.write_all(script).await.is_ok() {
             go.shutdown().await.ok();
         }
     }
