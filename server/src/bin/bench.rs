@@ -494,20 +494,30 @@ async fn bare_python(
     std::fs::create_dir_all(&scratch)?;
     let meter = Meter::start(pool).await?;
     for _ in 0..n {
-        let status = tokio::process::Command::new(python)
-            .args(args)
-            .current_dir(&scratch)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .with_context(|| format!("starting {}", python.display()))?;
-        ensure!(status.success(), "{} {args:?}: {status}", python.display());
+        bare_start(python, args, &scratch).await?;
     }
     let measured = meter.stop(pool).await;
     std::fs::remove_dir_all(&scratch).ok();
     measured
+}
+
+/// `python <args>` started bare in `cwd`, waited for; it must succeed.
+async fn bare_start<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
+    python: &Path,
+    args: &[S],
+    cwd: &Path,
+) -> anyhow::Result<()> {
+    let status = tokio::process::Command::new(python)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .with_context(|| format!("starting {}", python.display()))?;
+    ensure!(status.success(), "{} {args:?}: {status}", python.display());
+    Ok(())
 }
 
 /// `n` sequential sandboxed runs of the trivial skill (see [`sandbox_run`]).
@@ -524,10 +534,28 @@ async fn sandbox_only(
     meter.stop(pool).await
 }
 
-/// One sandboxed run of the trivial skill through `Executors::run`, in a fresh work directory
-/// as the worker makes it; no queue, no database. Returns how long `Executors::run` took.
+/// One sandboxed run of the trivial skill through `Executors::run` (see [`timed_run`]).
 async fn sandbox_run(fx: &Fixture, executors: &Executors) -> anyhow::Result<Duration> {
     let work = fx.data_dir.join("direct");
+    let (took, outcome) = timed_run(executors, &fx.trivial_dir, &work, None).await?;
+    ensure!(
+        outcome.status == RunStatus::Succeeded && outcome.result.is_some(),
+        "a sandboxed run ended {}: {:?}",
+        outcome.status.as_str(),
+        outcome.reason
+    );
+    Ok(took)
+}
+
+/// One run of the Python skill in `script_dir` (with `environment`) through `Executors::run`, in
+/// a fresh work directory `work` as the worker makes it (removed after); no queue, no database.
+/// Returns how long `Executors::run` took, and how the run ended.
+async fn timed_run(
+    executors: &Executors,
+    script_dir: &Path,
+    work: &Path,
+    environment: Option<PathBuf>,
+) -> anyhow::Result<(Duration, domain::executors::RunOutcome)> {
     std::fs::create_dir_all(work.join("output"))?;
     std::fs::create_dir_all(work.join("files"))?;
     std::fs::write(work.join("inputs.json"), "{}")?;
@@ -538,27 +566,21 @@ async fn sandbox_run(fx: &Fixture, executors: &Executors) -> anyhow::Result<Dura
         .run(
             RunRequest {
                 kind: AssetKind::Python,
-                script_dir: &fx.trivial_dir,
-                work_dir: &work,
+                script_dir,
+                work_dir: work,
                 env: Vec::new(),
                 limits: Limits::default(),
                 args: Vec::new(),
                 stdin: Vec::new(),
-                environment: None,
+                environment,
             },
             log,
             cancelled,
         )
         .await?;
     let took = started.elapsed();
-    ensure!(
-        outcome.status == RunStatus::Succeeded && outcome.result.is_some(),
-        "a sandboxed run ended {}: {:?}",
-        outcome.status.as_str(),
-        outcome.reason
-    );
-    std::fs::remove_dir_all(&work)?;
-    Ok(took)
+    std::fs::remove_dir_all(work)?;
+    Ok((took, outcome))
 }
 
 /// Requests `n` runs of `slug` as Acme's member; returns the execution ids.

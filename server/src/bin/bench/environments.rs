@@ -11,11 +11,10 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context};
-use domain::executors::{AssetKind, Executors, Limits, RunRequest, RunStatus, SandboxConfig};
-use tokio::sync::{mpsc, watch};
+use anyhow::ensure;
+use domain::executors::{Executors, RunStatus, SandboxConfig};
 
-use super::{ms, ratio, verdict};
+use super::{bare_start, ms, ratio, timed_run, verdict};
 
 /// Single runs on an idle system, each after a pause.
 const IDLE_SAMPLES: usize = 10;
@@ -179,43 +178,15 @@ async fn environment(envs: &Path, wheels: &Path) -> anyhow::Result<(PathBuf, Opt
 /// One run of the skill with its environment; how long `Executors::run` took.
 async fn run(executors: &Executors, skill: &Path, env: &Path) -> anyhow::Result<Duration> {
     let work = skill.with_file_name("bench-pandas-work");
-    std::fs::create_dir_all(work.join("output"))?;
-    std::fs::create_dir_all(work.join("files"))?;
-    std::fs::write(work.join("inputs.json"), "{}")?;
-    let (log, mut lines) = mpsc::unbounded_channel();
-    let (_cancel, cancelled) = watch::channel(false);
-    let started = Instant::now();
-    let outcome = executors
-        .run(
-            RunRequest {
-                kind: AssetKind::Python,
-                script_dir: skill,
-                work_dir: &work,
-                env: Vec::new(),
-                limits: Limits::default(),
-                args: Vec::new(),
-                stdin: Vec::new(),
-                environment: Some(env.to_path_buf()),
-            },
-            log,
-            cancelled,
-        )
-        .await?;
-    let took = started.elapsed();
-    let mut said = String::new();
-    while let Ok(l) = lines.try_recv() {
-        said.push_str(&l.line);
-        said.push('\n');
-    }
+    let (took, outcome) = timed_run(executors, skill, &work, Some(env.to_path_buf())).await?;
     ensure!(
         outcome.status == RunStatus::Succeeded
             && outcome.result.as_deref() == Some("{\"north\": 8, \"south\": 4}"),
-        "the pandas run ended {}: {:?} {:?}\n{said}",
+        "the pandas run ended {}: {:?} {:?}",
         outcome.status.as_str(),
         outcome.reason,
         outcome.result
     );
-    std::fs::remove_dir_all(&work)?;
     Ok(took)
 }
 
@@ -233,21 +204,14 @@ async fn bare_runs(
     for _ in 0..n {
         tokio::time::sleep(pause).await;
         let started = Instant::now();
-        let status = tokio::process::Command::new(python)
-            .args([
-                "-I".as_ref(),
-                "-u".as_ref(),
-                skill.join("main.py").as_os_str(),
-            ])
-            .current_dir(&scratch)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .context("starting the environment's python")?;
+        let main = skill.join("main.py");
+        bare_start(
+            python,
+            &["-I".as_ref(), "-u".as_ref(), main.as_os_str()],
+            &scratch,
+        )
+        .await?;
         total += started.elapsed();
-        ensure!(status.success(), "bare main.py: {status}");
     }
     std::fs::remove_dir_all(&scratch).ok();
     Ok(total / n.max(1) as u32)
