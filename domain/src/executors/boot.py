@@ -2,8 +2,10 @@
 # inside a sandbox started ahead of its run: limits first, then the skill's heavy modules, then
 # it waits on stdin for the one run it serves (its limits, variables, arguments and stdin) and
 # runs /skill/main.py in this same process as a cold start would: as `__main__`, in a fresh
-# module. Never reused: it ends with the run. Only built-in modules (posix, sys) and resource
-# are imported here, so that a run imports what a cold start would, and no more is paid ahead.
+# module. Never reused: it ends with the run. Only built-in modules (gc, posix, sys) and
+# resource are imported here, so that a run imports what a cold start would, and no more is paid
+# ahead.
+import gc
 import posix
 import resource
 import sys
@@ -88,6 +90,9 @@ def _stdin(data):
 def _main():
     _limit(sys.argv[1])
     _preload(sys.argv[2:])
+    # What was imported ahead lives until the exit anyway: the cyclic collector leaves it out,
+    # during the run and at the exit (with pandas loaded, the exit costs ~25 ms instead of ~170).
+    gc.freeze()
     limits, env, args, stdin = _parse(_wait())
     _limit(limits)
     _setenv(env)
