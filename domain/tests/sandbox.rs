@@ -1826,3 +1826,53 @@ async fn a_warm_runs_failures_are_reported_like_a_cold_runs() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_skills_most_recently_run_keep_their_warm_interpreters() {
+    require_root!();
+    // Two sandboxes ahead, two skills taking turns: after each has run once, each run finds its
+    // own interpreter warm (the sandbox of the other skill is not taken for it, and the one that
+    // waited longest for a skill no longer run makes room).
+    let first_uid = 69010;
+    let base = std::env::temp_dir().join(format!(
+        "execgov-sandboxes-{first_uid}-{}",
+        std::process::id()
+    ));
+    let ex = Executors::new(SandboxConfig {
+        first_uid,
+        uid_slots: 3,
+        warm_dir: Some(base),
+        warm: 2,
+        ..SandboxConfig::default()
+    });
+    let skill = |name: &str, module: &str| {
+        let fx = Fixture::new(
+            name,
+            AssetKind::Python,
+            &format!("{WARM_PROBE}print('{module}' in sys.modules)\n"),
+        );
+        let manifest = format!(
+            "name = \"{name}\"\ndescription = \"d\"\noutput = \"o\"\nrisk = \"low\"\npreload = [\"{module}\"]\n"
+        );
+        fs::write(fx.skill.join("skill.toml"), manifest).unwrap();
+        fx
+    };
+    let (a, b) = (skill("turn-a", "csv"), skill("turn-b", "wave"));
+    for (round, fx) in [&a, &b, &a, &b, &a, &b].into_iter().enumerate() {
+        let (_keep, cancel) = watch::channel(false);
+        let ran = run_with(&ex, fx, AssetKind::Python, limits(), vec![], cancel).await;
+        assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+        let warm = py_bool(round >= 2);
+        assert_eq!(
+            ran.stdout(),
+            format!("warm {warm}\n{warm}\n"),
+            "run {round}: {ran:?}"
+        );
+        // Requests on an idle system: the sandboxes ahead are ready by the next one.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    drop(ex);
+    for uid in first_uid..first_uid + 3 {
+        assert_eq!(live_processes(uid), Vec::<i32>::new());
+    }
+}
