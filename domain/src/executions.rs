@@ -1490,6 +1490,8 @@ pub fn run_request<'a>(
             cpu_seconds: seconds,
             ..Limits::default()
         },
+        args: Vec::new(),
+        stdin: Vec::new(),
         environment: None,
     }
 }

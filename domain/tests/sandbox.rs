@@ -155,6 +155,26 @@ async fn run_with(
     env: Vec<(String, String)>,
     cancel: watch::Receiver<bool>,
 ) -> Ran {
+    run_extra(ex, fx, kind, limits, env, cancel, Extra::default()).await
+}
+
+/// What a run may bring beyond its script, limits and variables.
+#[derive(Clone, Default)]
+struct Extra {
+    args: Vec<String>,
+    stdin: Vec<u8>,
+    environment: Option<PathBuf>,
+}
+
+async fn run_extra(
+    ex: &Executors,
+    fx: &Fixture,
+    kind: AssetKind,
+    limits: Limits,
+    env: Vec<(String, String)>,
+    cancel: watch::Receiver<bool>,
+    extra: Extra,
+) -> Ran {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Instant::now();
     let outcome = ex
@@ -165,7 +185,9 @@ async fn run_with(
                 work_dir: &fx.work,
                 env,
                 limits,
-                environment: None,
+                args: extra.args,
+                stdin: extra.stdin,
+                environment: extra.environment,
             },
             tx,
             cancel,
@@ -227,15 +249,23 @@ fn run_processes(uid: u32) -> Vec<i32> {
         .copied()
         .filter(|&pid| field(pid, "Name:") == "bwrap")
         .collect();
-    // The init is matched by its parent, not its command line: while it execs, it briefly
-    // shows none.
-    let (ahead, others): (Vec<i32>, Vec<i32>) = live.into_iter().partition(|&pid| {
-        bwrap.contains(&pid)
-            || field(pid, "PPid:")
-                .parse()
-                .is_ok_and(|p| bwrap.contains(&p))
-    });
-    assert!(ahead.len() <= 2, "more than one sandbox ahead: {ahead:?}");
+    // The init (and a warm interpreter, its child) is matched by its parent, not its command
+    // line: while it execs, it briefly shows none.
+    let mut sandbox = bwrap.clone();
+    for _ in 0..2 {
+        for &pid in &live {
+            if !sandbox.contains(&pid)
+                && field(pid, "PPid:")
+                    .parse()
+                    .is_ok_and(|p| sandbox.contains(&p))
+            {
+                sandbox.push(pid);
+            }
+        }
+    }
+    let (ahead, others): (Vec<i32>, Vec<i32>) =
+        live.into_iter().partition(|pid| sandbox.contains(pid));
+    assert!(ahead.len() <= 3, "more than one sandbox ahead: {ahead:?}");
     for &pid in &others {
         eprintln!("left: {pid} {:?}", status(pid));
     }
@@ -740,7 +770,7 @@ async fn environment_is_cleared() {
     );
     assert!(out.contains("EXECGOV_INPUTS=/work/inputs.json\n"));
     assert!(out.contains("HOME=/work\n"));
-    assert!(out.contains("PATH=/usr/bin:/bin\n"));
+    assert!(out.contains("PATH=/env/bin:/usr/bin:/bin\n"));
 
     // Names outside EXECGOV_* are refused before anything runs.
     let (tx, _rx) = mpsc::unbounded_channel();
@@ -753,6 +783,8 @@ async fn environment_is_cleared() {
                 work_dir: &fx.work,
                 env: vec![("LD_PRELOAD".into(), "/tmp/x.so".into())],
                 limits: limits(),
+                args: vec![],
+                stdin: vec![],
                 environment: None,
             },
             tx,
@@ -954,6 +986,8 @@ async fn dropping_the_run_cleans_up() {
             work_dir: &fx.work,
             env: vec![],
             limits: limits(),
+            args: vec![],
+            stdin: vec![],
             environment: None,
         },
         tx,
@@ -1464,4 +1498,431 @@ sys.exit(1 if killed else 0)
         "out of memory: the run's memory limit (256 MiB) was reached",
         "{ran:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 12: a skill's Python environment at /env, one interpreter rule for main.py and
+// main.sh, warm interpreters.
+
+/// The folders that may hold the test wheels: `EXECGOV_TEST_WHEELHOUSE`, `target/wheelhouse`
+/// (where `scripts/test` downloads them), the machine's shared one.
+fn wheelhouse() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("EXECGOV_TEST_WHEELHOUSE").map(PathBuf::from),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wheelhouse")),
+        Some(PathBuf::from("/work/shared/wheelhouse")),
+    ];
+    candidates.into_iter().flatten().find(|dir| {
+        fs::read_dir(dir).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with("openpyxl-") && name.ends_with(".whl")
+            })
+        })
+    })
+}
+
+/// A Python environment with openpyxl, laid out as the platform builds them (a virtual
+/// environment of the system Python, root's, readable by all), made once from the test
+/// wheelhouse, offline, and kept; `None` when there is no wheelhouse.
+fn openpyxl_env() -> Option<PathBuf> {
+    static ENV: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let wheels = wheelhouse()?;
+        let dir = std::env::temp_dir().join("execgov-test-env-openpyxl");
+        if dir.join("bin/python").exists() {
+            return Some(dir);
+        }
+        // Built under a temporary name, renamed when complete.
+        let building = dir.with_extension(std::process::id().to_string());
+        let _ = fs::remove_dir_all(&building);
+        let python = |args: &[&std::ffi::OsStr]| {
+            let st = std::process::Command::new("/usr/bin/python3")
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(st.success(), "python3 {args:?}: {st}");
+        };
+        python(&[
+            "-m".as_ref(),
+            "venv".as_ref(),
+            "--without-pip".as_ref(),
+            building.as_os_str(),
+        ]);
+        python(&[
+            "-m".as_ref(),
+            "pip".as_ref(),
+            "--python".as_ref(),
+            building.join("bin/python").as_os_str(),
+            "install".as_ref(),
+            "-q".as_ref(),
+            "--no-index".as_ref(),
+            "--find-links".as_ref(),
+            wheels.as_os_str(),
+            "openpyxl".as_ref(),
+        ]);
+        if fs::rename(&building, &dir).is_err() {
+            // Another test process made it meanwhile.
+            let _ = fs::remove_dir_all(&building);
+        }
+        Some(dir)
+    })
+    .clone()
+}
+
+macro_rules! require_env {
+    () => {
+        match openpyxl_env() {
+            Some(env) => env,
+            None => {
+                eprintln!("skipped: no wheelhouse with openpyxl (set EXECGOV_TEST_WHEELHOUSE)");
+                return;
+            }
+        }
+    };
+}
+
+/// Prints whether the run was served by a warm interpreter (started as the boot, `-c`).
+const WARM_PROBE: &str = "import sys\nprint('warm', '-c' in sys.orig_argv)\n";
+
+fn with_env(env: &Path) -> Extra {
+    Extra {
+        environment: Some(env.to_path_buf()),
+        ..Extra::default()
+    }
+}
+
+/// One run as `uid` on `ex` with `extra`, then the shared checks.
+async fn run_on(ex: &Executors, uid: u32, fx: &Fixture, kind: AssetKind, extra: Extra) -> Ran {
+    let (_keep, cancel) = watch::channel(false);
+    let ran = run_extra(ex, fx, kind, limits(), vec![], cancel, extra).await;
+    after_run(uid, fx, &ran, limits().wall);
+    ran
+}
+
+#[tokio::test]
+async fn a_script_imports_openpyxl_with_its_environment_and_not_without() {
+    require_root!();
+    let env = require_env!();
+    let uid = 69001;
+    let script = format!("{WARM_PROBE}import openpyxl\nprint(sys.prefix, openpyxl.__version__)\n");
+    let fx = Fixture::new("env-import", AssetKind::Python, &script);
+    let ex = executors(uid);
+    // The first run starts its interpreter with the run; the second finds it warm.
+    for warm in [false, true] {
+        let ran = run_on(&ex, uid, &fx, AssetKind::Python, with_env(&env)).await;
+        assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+        assert!(
+            ran.stdout()
+                .starts_with(&format!("warm {}\n/env 3.", py_bool(warm))),
+            "{ran:?}"
+        );
+    }
+    let ran = run_on(&ex, uid, &fx, AssetKind::Python, Extra::default()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert_eq!(ran.outcome.exit_code, Some(1));
+    assert!(
+        ran.stderr()
+            .contains("ModuleNotFoundError: No module named 'openpyxl'"),
+        "{ran:?}"
+    );
+}
+
+fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+#[tokio::test]
+async fn the_environment_is_read_only_to_the_script() {
+    require_root!();
+    let env = require_env!();
+    let uid = 69002;
+    let script = "import os, sysconfig\n\
+        site = sysconfig.get_paths()['purelib']\n\
+        print('site', site)\n\
+        for target in [os.path.join(site, 'evil.py'), '/env/pyvenv.cfg', '/env/new', '/env/bin/python3']:\n\
+        \x20   try:\n\
+        \x20       open(target, 'a').write('x')\n\
+        \x20       print('wrote', target)\n\
+        \x20   except OSError as e:\n\
+        \x20       print('refused', target)\n";
+    let fx = Fixture::new("env-ro", AssetKind::Python, script);
+    let ex = executors(uid);
+    for extra in [with_env(&env), with_env(&env), Extra::default()] {
+        let ran = run_on(&ex, uid, &fx, AssetKind::Python, extra).await;
+        assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+        let out = ran.stdout();
+        assert!(!out.contains("wrote"), "{ran:?}");
+        assert_eq!(out.matches("refused").count(), 4, "{ran:?}");
+    }
+    let site = fs::read_dir(env.join("lib"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("site-packages");
+    assert!(!site.join("evil.py").exists());
+    assert!(!env.join("new").exists());
+}
+
+#[tokio::test]
+async fn a_shell_skills_python3_sees_exactly_the_environment() {
+    require_root!();
+    let env = require_env!();
+    let uid = 69003;
+    // Debian's dist-packages hold PyYAML: a python3 that sees them imports yaml.
+    let host_has_yaml = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import yaml"])
+        .status()
+        .unwrap()
+        .success();
+    let script = "command -v python3\n\
+        python3 -c 'import sys; print(sys.prefix)'\n\
+        python3 -c 'import openpyxl' 2>/dev/null && echo openpyxl || echo no-openpyxl\n\
+        python3 -c 'import yaml' 2>/dev/null && echo yaml || echo no-yaml\n";
+    let fx = Fixture::new("env-shell", AssetKind::Shell, script);
+    let ex = executors(uid);
+    let ran = run_on(&ex, uid, &fx, AssetKind::Shell, with_env(&env)).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    assert_eq!(
+        ran.stdout(),
+        "/env/bin/python3\n/env\nopenpyxl\nno-yaml\n",
+        "{ran:?}"
+    );
+    // Without an environment: an empty one, so the standard library only, as main.py has.
+    let ran = run_on(&ex, uid, &fx, AssetKind::Shell, Extra::default()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    assert_eq!(
+        ran.stdout(),
+        "/env/bin/python3\n/env\nno-openpyxl\nno-yaml\n",
+        "{ran:?} (host python3 has yaml: {host_has_yaml})"
+    );
+}
+
+#[tokio::test]
+async fn a_warm_interpreter_serves_one_run_and_is_never_reused() {
+    require_root!();
+    let env = require_env!();
+    let uid = 69004;
+    let script = "import sys\n\
+        preloaded = 'openpyxl' in sys.modules\n\
+        import openpyxl, os\n\
+        print('warm', '-c' in sys.orig_argv, 'preloaded', preloaded)\n\
+        print('seen', getattr(openpyxl, 'execgov_mark', None), globals().get('counter'))\n\
+        openpyxl.execgov_mark = os.getpid()\n\
+        counter = 1\n";
+    let fx = Fixture::new("warm-once", AssetKind::Python, script);
+    fs::write(
+        fx.skill.join("skill.toml"),
+        "name = \"Warm once\"\ndescription = \"d\"\noutput = \"o\"\nrisk = \"low\"\n\
+         preload = [\"openpyxl\"]\n",
+    )
+    .unwrap();
+    let ex = executors(uid);
+    for round in 0..3 {
+        let ran = run_on(&ex, uid, &fx, AssetKind::Python, with_env(&env)).await;
+        assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+        let warm = py_bool(round > 0);
+        assert_eq!(
+            ran.stdout(),
+            format!("warm {warm} preloaded {warm}\nseen None None\n"),
+            "run {round}: {ran:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn args_and_stdin_reach_a_warm_script_exactly() {
+    require_root!();
+    let uid = 69005;
+    let script = format!(
+        "{WARM_PROBE}import json, os\n\
+         data = sys.stdin.buffer.read()\n\
+         json.dump({{'argv': sys.argv, 'stdin': list(data), 'environ': dict(os.environ)}},\n\
+         \x20         open('result.json', 'w'))\n"
+    );
+    let fx = Fixture::new("warm-args", AssetKind::Python, &script);
+    let args: Vec<String> = [
+        "two words",
+        "it's \"quoted\"",
+        "--leading",
+        "-x",
+        "$(touch /work/pwned)",
+        "`id`",
+        "line one\nline two",
+        "",
+        "ünïcødé ✓",
+        "*",
+    ]
+    .map(String::from)
+    .to_vec();
+    let stdin = b"first line\n$(touch /work/pwned) 'q' \"qq\"\n\x00\x01\xff-end".to_vec();
+    let ex = executors(uid);
+    let cases = [
+        (false, args.clone(), vec![]),
+        (true, args.clone(), stdin.clone()),
+        (true, vec![], vec![]),
+    ];
+    let env = vec![("EXECGOV_NOTE".to_string(), "it's $(x)\nnext=1".to_string())];
+    let mut environ = None;
+    for (warm, args, stdin) in cases {
+        let extra = Extra {
+            args: args.clone(),
+            stdin: stdin.clone(),
+            environment: None,
+        };
+        let (_keep, cancel) = watch::channel(false);
+        let ran = run_extra(
+            &ex,
+            &fx,
+            AssetKind::Python,
+            limits(),
+            env.clone(),
+            cancel,
+            extra,
+        )
+        .await;
+        after_run(uid, &fx, &ran, limits().wall);
+        assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+        assert_eq!(ran.stdout(), format!("warm {}\n", py_bool(warm)), "{ran:?}");
+        let result: serde_json::Value =
+            serde_json::from_str(ran.outcome.result.as_deref().unwrap()).unwrap();
+        let mut argv = vec!["/skill/main.py".to_string()];
+        argv.extend(args);
+        assert_eq!(result["argv"], serde_json::json!(argv), "{ran:?}");
+        if warm {
+            assert_eq!(result["stdin"], serde_json::json!(stdin), "{ran:?}");
+        }
+        // The same variables, cold or warm.
+        assert_eq!(result["environ"]["EXECGOV_NOTE"], "it's $(x)\nnext=1");
+        let seen = environ.get_or_insert_with(|| result["environ"].clone());
+        assert_eq!(*seen, result["environ"], "{ran:?}");
+        assert!(!fx.work.join("pwned").exists());
+    }
+}
+
+#[tokio::test]
+async fn a_warm_runs_failures_are_reported_like_a_cold_runs() {
+    require_root!();
+    let (warm_uid, cold_uid) = (69006, 69007);
+    let warm_ex = executors(warm_uid);
+    let cold_ex = Executors::new(SandboxConfig {
+        first_uid: cold_uid,
+        uid_slots: 1,
+        ..SandboxConfig::default()
+    });
+    let cpu = Limits {
+        cpu_seconds: 1,
+        ..limits()
+    };
+    let cases = [
+        (
+            "exception",
+            "import sys\nprint('before')\nraise ValueError('boom')\n",
+            limits(),
+        ),
+        ("exit code", "import sys\nsys.exit(3)\n", limits()),
+        (
+            "exit message",
+            "import sys\nsys.exit('gave up')\n",
+            limits(),
+        ),
+        ("memory", "x = bytearray(1 << 30)\n", limits()),
+        ("cpu", "x = 0\nwhile True:\n    x += 1\n", cpu),
+        ("syntax", "def (:\n", limits()),
+    ];
+    for (name, body, l) in cases {
+        let probe = if name == "syntax" { "" } else { WARM_PROBE };
+        let fx = Fixture::new("warm-fail", AssetKind::Python, &format!("{probe}{body}"));
+        let (_keep, cancel) = watch::channel(false);
+        let cold = run_with(&cold_ex, &fx, AssetKind::Python, l.clone(), vec![], cancel).await;
+        after_run(cold_uid, &fx, &cold, l.wall);
+        // Twice: the second run is served by the interpreter started after the first.
+        let mut warm = None;
+        for _ in 0..2 {
+            let (_keep, cancel) = watch::channel(false);
+            let ran = run_with(&warm_ex, &fx, AssetKind::Python, l.clone(), vec![], cancel).await;
+            after_run(warm_uid, &fx, &ran, l.wall);
+            warm = Some(ran);
+        }
+        let warm = warm.unwrap();
+        if name != "syntax" {
+            assert!(warm.stdout().starts_with("warm True\n"), "{name}: {warm:?}");
+            assert!(
+                cold.stdout().starts_with("warm False\n"),
+                "{name}: {cold:?}"
+            );
+        }
+        assert_eq!(warm.outcome.status, RunStatus::Failed, "{name}: {warm:?}");
+        let facts = |r: &Ran| {
+            (
+                r.outcome.status,
+                r.outcome.exit_code,
+                r.outcome.signal,
+                r.reason().to_string(),
+            )
+        };
+        assert_eq!(facts(&warm), facts(&cold), "{name}: {warm:?}\n{cold:?}");
+        assert_eq!(warm.stderr(), cold.stderr(), "{name}");
+        assert_eq!(
+            warm.stdout().replace("warm True", "warm False"),
+            cold.stdout(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_skills_most_recently_run_keep_their_warm_interpreters() {
+    require_root!();
+    // Two sandboxes ahead, two skills taking turns: after each has run once, each run finds its
+    // own interpreter warm (the sandbox of the other skill is not taken for it, and the one that
+    // waited longest for a skill no longer run makes room).
+    let first_uid = 69010;
+    let base = std::env::temp_dir().join(format!(
+        "execgov-sandboxes-{first_uid}-{}",
+        std::process::id()
+    ));
+    let ex = Executors::new(SandboxConfig {
+        first_uid,
+        uid_slots: 3,
+        warm_dir: Some(base),
+        warm: 2,
+        ..SandboxConfig::default()
+    });
+    let skill = |name: &str, module: &str| {
+        let fx = Fixture::new(
+            name,
+            AssetKind::Python,
+            &format!("{WARM_PROBE}print('{module}' in sys.modules)\n"),
+        );
+        let manifest = format!(
+            "name = \"{name}\"\ndescription = \"d\"\noutput = \"o\"\nrisk = \"low\"\npreload = [\"{module}\"]\n"
+        );
+        fs::write(fx.skill.join("skill.toml"), manifest).unwrap();
+        fx
+    };
+    let (a, b) = (skill("turn-a", "csv"), skill("turn-b", "wave"));
+    for (round, fx) in [&a, &b, &a, &b, &a, &b].into_iter().enumerate() {
+        let (_keep, cancel) = watch::channel(false);
+        let ran = run_with(&ex, fx, AssetKind::Python, limits(), vec![], cancel).await;
+        assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+        let warm = py_bool(round >= 2);
+        assert_eq!(
+            ran.stdout(),
+            format!("warm {warm}\n{warm}\n"),
+            "run {round}: {ran:?}"
+        );
+        // Requests on an idle system: the sandboxes ahead are ready by the next one.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    drop(ex);
+    for uid in first_uid..first_uid + 3 {
+        assert_eq!(live_processes(uid), Vec::<i32>::new());
+    }
 }

@@ -10,11 +10,16 @@
 //! - `/work` (read-write, the cwd and `HOME`): `inputs.json` (`$EXECGOV_INPUTS`), uploaded
 //!   files under `files/` (`$EXECGOV_FILES`), result files go to `output/` (`$EXECGOV_OUTPUT`,
 //!   they become artifacts), and an optional `result.json` (`$EXECGOV_RESULT`).
+//! - `/env` (read-only): the skill version's Python environment, or an empty one; `/env/bin`
+//!   is first on `PATH` (see `interpreter.rs`).
 //! - `/tmp`: a small private tmpfs. No network, no other host files, an empty environment
 //!   apart from `PATH`, `HOME`, `LANG` and `EXECGOV_*`.
 //!
 //! Python runs as `python3 -I -S -u` (isolated, no site-packages, unbuffered so log lines
-//! arrive live); shell scripts as `bash main.sh`.
+//! arrive live), or with an environment as `/env/bin/python -I -u`; shell scripts as
+//! `bash main.sh`; the run's arguments follow the entry file. When sandboxes are started ahead,
+//! `main.py` finds its interpreter started and its heavy modules imported (a warm interpreter,
+//! one per run: `interpreter.rs`).
 //!
 //! Caveats, measured on Debian 12 with bubblewrap 0.8:
 //! - bubblewrap opens its bind sources after the uid is dropped (a failure reads "sandbox
@@ -34,6 +39,7 @@
 //!   is set on top of that uid's current task count.
 
 mod cgroup;
+pub(crate) mod interpreter;
 pub(crate) mod output;
 pub(crate) mod sandbox;
 mod seccomp;
@@ -51,9 +57,10 @@ use anyhow::{bail, Context};
 use tokio::sync::{mpsc, watch};
 
 use cgroup::{Cgroups, RunCgroup};
+use interpreter::ENV_MOUNT;
 use output::{pump, PumpStats};
 use sandbox::{Cleanup, Init, Slot, UidPool};
-use warm::{Prestarted, SlotDirs, Storage};
+use warm::{Ahead, Prestarted, SlotDirs, Storage, WarmPython};
 
 const MIB: u64 = 1024 * 1024;
 /// `result.json` larger than this is ignored (and the reason says so).
@@ -149,7 +156,7 @@ impl Default for SandboxConfig {
 }
 
 /// Resource limits for one run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Wall-clock timeout; the whole process tree is killed when it passes.
     pub wall: Duration,
@@ -235,6 +242,11 @@ pub struct RunRequest<'a> {
     pub env: Vec<(String, String)>,
     /// The limits for this run.
     pub limits: Limits,
+    /// Arguments after the entry file (`main.py ARGS…` / `main.sh ARGS…`), each passed as one
+    /// argument, never through a shell.
+    pub args: Vec<String>,
+    /// What the script reads on standard input; empty: end of file at once.
+    pub stdin: Vec<u8>,
     /// The host folder of the skill version's built Python environment (read-only), or `None`.
     pub environment: Option<PathBuf>,
 }
@@ -332,6 +344,17 @@ struct Interpreter {
     args: Vec<&'static str>,
 }
 
+impl Interpreter {
+    /// The program and flags that run `kind`'s entry file when the script's environment is at
+    /// `environment` (`main.py` then runs with the environment's Python).
+    fn command(&self, kind: AssetKind, environment: Option<&Path>) -> (PathBuf, Vec<&'static str>) {
+        match (kind, environment) {
+            (AssetKind::Python, Some(_)) => interpreter::python_command(&self.program, environment),
+            _ => (self.program.clone(), self.args.clone()),
+        }
+    }
+}
+
 /// The executor registry, keyed by [`AssetKind`]; one per server, shared by all workers.
 #[derive(Debug)]
 pub struct Executors {
@@ -358,12 +381,23 @@ struct Ready {
     starting: AtomicUsize,
     /// Wakes a run waiting for a uid when a sandbox is made ready (it holds one).
     added: tokio::sync::Notify,
+    /// What a warm interpreter imports ahead, per (skill folder, environment): both are
+    /// immutable, so it is worked out once.
+    preloads: std::sync::Mutex<HashMap<PreloadKey, Vec<String>>>,
 }
 
+/// A skill folder and its environment.
+type PreloadKey = (PathBuf, Option<PathBuf>);
+
 impl Ready {
+    /// Whether sandboxes are started ahead of their runs at all.
+    fn starts_ahead(&self) -> bool {
+        self.config.enabled && self.config.warm_dir.is_some() && self.config.warm > 0
+    }
+
     /// How many more sandboxes may be started ahead.
     fn missing(&self) -> usize {
-        if !self.config.enabled || self.config.warm_dir.is_none() {
+        if !self.starts_ahead() {
             return 0;
         }
         let waiting = self.waiting.lock().map(|r| r.len()).unwrap_or(usize::MAX);
@@ -374,10 +408,10 @@ impl Ready {
     }
 
     /// In the background: for each of `slots` (swept there when paired with `true`), folders of
-    /// its own, then a sandbox with a `/tmp` of `tmp_size`, waiting for a run. Folders on the
+    /// its own, then a sandbox started with `ahead`, waiting for a run. Folders on the
     /// blocking pool; bubblewrap on a runtime thread (see [`Prestarted::start`]). Once the
     /// executors are dropped it stops: nothing of theirs may touch a uid after that.
-    fn start_ahead(self: &Arc<Self>, slots: Vec<(Slot, bool)>, tmp_size: u64) {
+    fn start_ahead(self: &Arc<Self>, slots: Vec<(Slot, bool)>, ahead: Ahead) {
         let Some(base) = self.config.warm_dir.clone() else {
             return;
         };
@@ -408,7 +442,7 @@ impl Ready {
             match ready.upgrade() {
                 Some(ready) => {
                     for (slot, dirs) in made {
-                        ready.start(slot, dirs, tmp_size);
+                        ready.start(slot, dirs, ahead.clone());
                     }
                     ready.starting.fetch_sub(count, Ordering::SeqCst);
                 }
@@ -417,9 +451,9 @@ impl Ready {
         });
     }
 
-    /// Starts a sandbox on `slot` (its uid swept) with `dirs` bound and a `/tmp` of
-    /// `tmp_size`, to wait for a run.
-    fn start(&self, slot: Slot, dirs: SlotDirs, tmp_size: u64) {
+    /// Starts a sandbox on `slot` (its uid swept) with `dirs` bound, started with `ahead`, to
+    /// wait for a run.
+    fn start(&self, slot: Slot, dirs: SlotDirs, ahead: Ahead) {
         let binds = (dirs.skill.clone(), dirs.work.clone());
         let uid = slot.uid();
         let cleanup = Cleanup::new(slot, Some(dirs));
@@ -429,7 +463,7 @@ impl Ready {
                 &self.init,
                 cleanup,
                 (&binds.0, &binds.1),
-                tmp_size,
+                ahead,
                 cgroup,
             )
         });
@@ -465,20 +499,51 @@ impl Ready {
         }
     }
 
-    /// A sandbox that waits ready with a `/tmp` of `tmp_size` and is still alive. Others are
-    /// dropped on the blocking pool, giving their uids back for a sandbox started now.
-    fn take(&self, tmp_size: u64) -> Option<Prestarted> {
+    /// A sandbox that waits ready, started with `ahead`, and is still alive: the longest
+    /// waiting, the likeliest to have finished setting up. Dead ones met on the way are dropped
+    /// (on the blocking pool, giving their uids back).
+    fn take(&self, ahead: &Ahead) -> Option<Prestarted> {
+        let mut waiting = self.waiting.lock().ok()?;
         loop {
-            // The longest waiting first: the likeliest to have finished setting up.
-            let mut sandbox = {
-                let mut waiting = self.waiting.lock().ok()?;
-                (!waiting.is_empty()).then(|| waiting.remove(0))?
-            };
-            if sandbox.tmp_size == tmp_size && !sandbox.child.has_exited() {
+            let i = waiting.iter().position(|s| *s.ahead == *ahead)?;
+            let mut sandbox = waiting.remove(i);
+            if !sandbox.child.has_exited() {
                 return Some(sandbox);
             }
             tokio::task::spawn_blocking(move || drop(sandbox));
         }
+    }
+
+    /// Gives up the sandbox that has waited longest, unless one started with `ahead` waits
+    /// (it is still wanted): its uid goes back to the pool for a sandbox of `ahead`, so the
+    /// sandboxes waiting are those of the skills most recently run. Whether one was given up.
+    fn evict_unlike(&self, ahead: &Ahead) -> bool {
+        let Ok(mut waiting) = self.waiting.lock() else {
+            return false;
+        };
+        if waiting.is_empty() || waiting.iter().any(|s| *s.ahead == *ahead) {
+            return false;
+        }
+        let oldest = waiting.remove(0);
+        tokio::task::spawn_blocking(move || drop(oldest));
+        true
+    }
+
+    /// What a warm interpreter for the skill in `script_dir` imports ahead (cached).
+    fn preload(&self, script_dir: &Path, environment: Option<&Path>) -> Vec<String> {
+        let key = (script_dir.to_path_buf(), environment.map(Path::to_path_buf));
+        if let Some(found) = self.preloads.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return found;
+        }
+        let found = interpreter::preload_for(script_dir, environment);
+        if let Ok(mut map) = self.preloads.lock() {
+            // Bounded: a server that ran this many skill versions starts over.
+            if map.len() >= 4096 {
+                map.clear();
+            }
+            map.insert(key, found.clone());
+        }
+        found
     }
 }
 
@@ -494,12 +559,15 @@ pub struct Prepared {
     /// What the work folder held before the run: the base of the disk cap.
     baseline: u64,
     limits: Limits,
+    /// What the sandbox started ahead for the same skill's next run is started with.
+    ahead: Ahead,
 }
 
 /// What starts a prepared run.
 enum Launch {
-    /// A sandbox whose init waits for this script (`sandbox::go_script`).
-    Sandbox(Prestarted, String),
+    /// A sandbox whose init (or warm interpreter) waits for this script (`sandbox::go_script`,
+    /// `interpreter::go_message`).
+    Sandbox(Prestarted, Vec<u8>),
     /// Sandbox off (development): the interpreter, spawned on the word.
     Direct(spawn::Spec, Cleanup),
 }
@@ -530,15 +598,8 @@ impl Executors {
             );
         }
         let mut interpreters = HashMap::new();
-        // -I: isolated (ignores PYTHON* env and user site); -S: no site module (the stdlib,
-        // csv/json/statistics included, still imports); -u: unbuffered, so log lines arrive live.
-        interpreters.insert(
-            AssetKind::Python,
-            Interpreter {
-                program: config.python.clone(),
-                args: vec!["-I", "-S", "-u"],
-            },
-        );
+        let (program, args) = interpreter::python_command(&config.python, None);
+        interpreters.insert(AssetKind::Python, Interpreter { program, args });
         interpreters.insert(
             AssetKind::Shell,
             Interpreter {
@@ -621,6 +682,7 @@ impl Executors {
                 waiting: std::sync::Mutex::new(Vec::new()),
                 starting: AtomicUsize::new(0),
                 added: tokio::sync::Notify::new(),
+                preloads: Default::default(),
             }),
             interpreters,
             pool,
@@ -641,32 +703,34 @@ impl Executors {
     }
 
     /// Puts the run into its sandbox (sandbox off: gets its interpreter ready), with its limits
-    /// set: a ready one if there is, else one started now on a free uid. `None` when cancelled
-    /// while waiting for a uid, or when it may not wait. Returns how it is launched, where its
-    /// work folder's contents are and their size.
+    /// set: a ready one started with what it needs (`ahead`) if there is, else one started now
+    /// on a free uid. `None` when cancelled while waiting for a uid, or when it may not wait.
+    /// Returns how it is launched, where its work folder's contents are and their size.
     async fn start(
         &self,
         interp: &Interpreter,
         req: &RunRequest<'_>,
-        script_dir: &Path,
-        work_dir: &Path,
+        (script_dir, work_dir): (&Path, &Path),
+        ahead: &Ahead,
         mut wait: Wait<'_>,
     ) -> anyhow::Result<Option<(Launch, PathBuf, u64)>> {
         let limits = &req.limits;
         let cfg = &self.ready.config;
         let owner = workdir::owner(work_dir)?;
         let run_rlimits = |uid| sandbox::rlimits(cfg, limits, uid, self.ready.memory_hold(uid));
-        let go_script = || sandbox::go_script(&interp.program, &interp.args, req.kind, &req.env);
+        // The command a cold start sends: the environment at `/env` in the sandbox.
+        let go_script = || {
+            let inside = ahead.environment.as_ref().map(|_| Path::new(ENV_MOUNT));
+            let (program, flags) = interp.command(req.kind, inside);
+            sandbox::go_script(&program, &flags, req.kind, &req.env, &req.args).into_bytes()
+        };
         let (script_dir, work_dir) = (script_dir.to_path_buf(), work_dir.to_path_buf());
 
         // A ready sandbox, else a uid of our own for the run (root only); a sandbox made ready
-        // while we wait for a uid (it holds one) serves us too.
+        // while we wait for a uid (it holds one) serves us too. When none is free, the sandbox
+        // that waited longest for another skill gives its uid up.
         let slot = loop {
-            if let Some(mut ready) = cfg
-                .enabled
-                .then(|| self.ready.take(limits.tmp_size))
-                .flatten()
-            {
+            if let Some(mut ready) = cfg.enabled.then(|| self.ready.take(ahead)).flatten() {
                 let uid = ready.cleanup.uid();
                 let dirs = ready
                     .cleanup
@@ -682,15 +746,19 @@ impl Executors {
                         .context("putting the run into its sandbox")?
                 };
                 ready.limit(&run_rlimits(uid), limits).await?;
-                return Ok(Some((
-                    Launch::Sandbox(ready, go_script()),
-                    dirs.work,
-                    baseline,
-                )));
+                let go = match ready.ahead.interpreter {
+                    Some(_) => interpreter::go_message(req, &run_rlimits(uid)),
+                    None => go_script(),
+                };
+                return Ok(Some((Launch::Sandbox(ready, go), dirs.work, baseline)));
             }
             let Wait::ForUid(cancel) = &mut wait else {
                 return Ok(None);
             };
+            if let Some(slot) = self.pool.try_acquire() {
+                break slot;
+            }
+            self.ready.evict_unlike(ahead);
             tokio::select! {
                 slot = self.pool.acquire() => break slot?,
                 _ = self.ready.added.notified() => {}
@@ -738,25 +806,29 @@ impl Executors {
             None => ((script_dir.clone(), work_dir.clone()), work_dir.clone()),
         };
         if !cfg.enabled {
+            let (program, flags) = interp.command(req.kind, ahead.environment.as_deref());
             let spec = sandbox::direct_command(
-                &interp.program,
-                &interp.args,
-                req.kind,
+                (program.as_path(), flags.as_slice()),
+                req,
                 &script_dir,
                 &work_dir,
-                &req.env,
                 run_rlimits(uid),
                 uid,
             )?;
             return Ok(Some((Launch::Direct(spec, cleanup), run_dir, baseline)));
         }
+        // Started for its run: the init waits for the command, as without a warm interpreter.
+        let cold = Ahead {
+            interpreter: None,
+            ..ahead.clone()
+        };
         let cgroup = self.ready.run_cgroup(uid)?;
         let mut sandbox = Prestarted::start(
             cfg,
             &self.ready.init,
             cleanup,
             (&binds.0, &binds.1),
-            limits.tmp_size,
+            cold,
             cgroup,
         )?;
         sandbox.limit(&run_rlimits(uid), limits).await?;
@@ -813,6 +885,7 @@ impl Executors {
             .get(&req.kind)
             .with_context(|| format!("no executor for asset kind {}", req.kind))?;
         validate_env(&req.env)?;
+        interpreter::check_args(&req.args)?;
         let script_dir = req
             .script_dir
             .canonicalize()
@@ -829,6 +902,11 @@ impl Executors {
         if !std::fs::symlink_metadata(&work_dir)?.is_dir() {
             bail!("{} is not a directory", work_dir.display());
         }
+        let environment = req
+            .environment
+            .as_deref()
+            .map(interpreter::check_environment)
+            .transpose()?;
         if !self.ready.config.enabled {
             tracing::warn!(
                 work_dir = %work_dir.display(),
@@ -836,8 +914,18 @@ impl Executors {
                 req.kind
             );
         }
+        // main.py gets a warm interpreter whenever sandboxes are started ahead.
+        let warm = req.kind == AssetKind::Python && self.ready.starts_ahead();
+        let ahead = Ahead {
+            tmp_size: req.limits.tmp_size,
+            interpreter: warm.then(|| {
+                let preload = self.ready.preload(&script_dir, environment.as_deref());
+                WarmPython::new(preload, &req.limits)
+            }),
+            environment,
+        };
         let started = self
-            .start(interp, &req, &script_dir, &work_dir, wait)
+            .start(interp, &req, (&script_dir, &work_dir), &ahead, wait)
             .await?;
         Ok(started.map(|(launch, run_dir, baseline)| Prepared {
             launch,
@@ -845,6 +933,7 @@ impl Executors {
             run_dir,
             baseline,
             limits: req.limits,
+            ahead,
         }))
     }
 
@@ -864,6 +953,7 @@ impl Executors {
             run_dir,
             baseline,
             limits,
+            ahead,
         } = prepared;
         let (mut child, mut cleanup, oom) = match launch {
             Launch::Sandbox(mut sandbox, script) => {
@@ -917,8 +1007,10 @@ impl Executors {
         // Anything left in the group (or of the pool uid, wherever it hid) dies now; then the
         // folder goes back to its owner and is read, in one trip to the blocking pool, while the
         // readers drain the pipes. Then, in the background, the run's own uid serves the next
-        // sandbox; while fewer wait than `warm`, a free uid serves one more, so that the one a
-        // run takes has had a whole run to set up.
+        // sandbox, for the same skill (its environment and warm interpreter); while fewer wait
+        // than `warm`, a free uid serves one more, so that the one a run takes has had a whole
+        // run to set up. When `warm` wait already and none is this skill's, the one that waited
+        // longest makes room.
         cleanup.kill_group();
         let after = cleanup.after_run();
         let wd = work_dir.clone();
@@ -930,13 +1022,14 @@ impl Executors {
         let err = join_reader(&mut err_task).await;
         let collected = post.await?;
         let missing = self.ready.missing();
+        let room = missing > 0 || (self.ready.starts_ahead() && self.ready.evict_unlike(&ahead));
         // The run's own uid was swept with its cleanup; a free one is swept before use.
-        let own = cleanup.finish().filter(|_| missing > 0).map(|s| (s, false));
+        let own = cleanup.finish().filter(|_| room).map(|s| (s, false));
         let extra = (missing > 1).then(|| self.pool.try_acquire()).flatten();
         let slots: Vec<(Slot, bool)> = own.into_iter().chain(extra.map(|s| (s, true))).collect();
         if !slots.is_empty() {
             // Most likely what the next run asks for.
-            self.ready.start_ahead(slots, limits.tmp_size);
+            self.ready.start_ahead(slots, ahead);
         }
         let outcome = judge(
             &limits,

@@ -13,6 +13,7 @@
 //! | `/tmp`          | private tmpfs of `Limits::tmp_size`                              |
 //! | `/skill`        | the asset version folder, read-only                              |
 //! | `/work`         | the run's work folder, read-write, cwd and `HOME`                |
+//! | `/env`          | the skill's Python environment, read-only (or an empty one)      |
 //!
 //! The process runs as a pool uid (root servers) or as the server's own uid, never as
 //! root: bubblewrap started by root writes files as root even with `--uid`, so the uid
@@ -28,7 +29,8 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::warm::SlotDirs;
+use super::interpreter::{self, ENV_MOUNT};
+use super::warm::{Ahead, SlotDirs};
 use super::{spawn, AssetKind, Limits, MemoryHold, SandboxConfig};
 
 /// Environment names the runner sets itself; callers may not pass them.
@@ -66,6 +68,9 @@ const INIT_PROCESSES: u64 = 1;
 pub struct Init {
     shell: PathBuf,
     script: &'static str,
+    /// For a sandbox with a warm interpreter: runs its arguments at once, their stdin the
+    /// init's (the interpreter itself waits there for its run; see `interpreter.rs`).
+    warm_script: &'static str,
     /// `None` when it could not be built (logged at start): then no sandbox starts.
     seccomp: Option<Arc<[u8]>>,
 }
@@ -73,6 +78,9 @@ pub struct Init {
 const DASH: &str = "/usr/bin/dash";
 const DASH_INIT: &str = r#"exec 3>&2 2>/dev/null; unset PWD; . /dev/stdin; exec </dev/null; [ $# -gt 0 ] || exit 125; "$@" 2>&3 3>&-; exit $?"#;
 const BASH_INIT: &str = r#"exec 3>&2 2>/dev/null; . /dev/stdin; exec </dev/null; [ $# -gt 0 ] || exit 125; /usr/bin/env -u _ -u SHLVL -u PWD "$@" 2>&3 3>&-; exit $?"#;
+const DASH_WARM: &str = r#"exec 3>&2 2>/dev/null; unset PWD; "$@" 2>&3 3>&-; exit $?"#;
+const BASH_WARM: &str =
+    r#"exec 3>&2 2>/dev/null; /usr/bin/env -u _ -u SHLVL -u PWD "$@" 2>&3 3>&-; exit $?"#;
 
 impl Init {
     /// dash if installed under `/usr` (the sandbox sees only `/usr`), else `cfg.shell`.
@@ -88,12 +96,14 @@ impl Init {
             Init {
                 shell: DASH.into(),
                 script: DASH_INIT,
+                warm_script: DASH_WARM,
                 seccomp,
             }
         } else {
             Init {
                 shell: cfg.shell.clone(),
                 script: BASH_INIT,
+                warm_script: BASH_WARM,
                 seccomp,
             }
         }
@@ -647,16 +657,18 @@ pub struct Prestart {
     pub info: OwnedFd,
 }
 
-/// bubblewrap with `skill` bound read-only at `/skill` and `work` read-write at `/work`, its
-/// init waiting for the run on stdin. Limits are set on the init by [`set_rlimits`] once the
-/// run is known; until then it runs nothing but bubblewrap and the waiting shell.
+/// bubblewrap with `skill` bound read-only at `/skill`, `work` read-write at `/work` and the
+/// environment of `ahead` at `/env`, its init waiting for the run on stdin (or, for a warm
+/// interpreter, running it, and it waits). Limits are set on the init by [`set_rlimits`] once
+/// the run is known; until then it runs nothing but bubblewrap and the waiting shell (a warm
+/// interpreter sets the limits it was started for on itself first).
 pub fn bwrap_command(
     cfg: &SandboxConfig,
     init: &Init,
-    skill: &Path,
-    work: &Path,
-    tmp_size: u64,
+    (skill, work): (&Path, &Path),
+    ahead: &Ahead,
     pool_uid: Option<u32>,
+    memory: MemoryHold,
 ) -> anyhow::Result<Prestart> {
     let (uid, gid) = sandbox_ids(pool_uid)?;
     let passwd = format!(
@@ -672,7 +684,8 @@ pub fn bwrap_command(
     let (go_r, go) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // The init opens it again as /dev/stdin, which checks the pipe's owner and mode.
     nix::unistd::fchown(go_r.as_raw_fd(), Some(uid.into()), Some(gid.into()))?;
-    let tmp_size = tmp_size.max(1024 * 1024).to_string();
+    let pyvenv_fd = data_pipe(interpreter::empty_pyvenv_cfg(&cfg.python).as_bytes())?;
+    let tmp_size = ahead.tmp_size.max(1024 * 1024).to_string();
 
     let mut a: Vec<OsString> = Vec::new();
     for s in [
@@ -744,16 +757,35 @@ pub fn bwrap_command(
         "--chdir".into(),
         "/work".into(),
     ]);
-    for (k, v) in sandbox_env(Path::new("/work")) {
+    let environment = ahead.environment.as_deref();
+    a.extend(interpreter::env_bind_args(
+        environment,
+        &cfg.python,
+        pyvenv_fd.as_raw_fd(),
+    ));
+    for (k, v) in sandbox_env(Path::new("/work"), Some(Path::new(ENV_MOUNT))) {
         a.extend(["--setenv".into(), k.into(), v.into()]);
     }
     a.push("--".into());
-    a.extend([
-        init.shell.clone().into(),
-        "-c".into(),
-        init.script.into(),
-        "execgov-init".into(),
-    ]);
+    a.push(init.shell.clone().into());
+    a.push("-c".into());
+    match &ahead.interpreter {
+        None => a.extend([init.script.into(), "execgov-init".into()]),
+        Some(warm) => {
+            let inside = environment.map(|_| Path::new(ENV_MOUNT));
+            let (program, flags) = interpreter::python_command(&cfg.python, inside);
+            a.extend([
+                init.warm_script.into(),
+                "execgov-init".into(),
+                program.into(),
+            ]);
+            a.extend(flags.into_iter().map(OsString::from));
+            a.extend(interpreter::warm_args(
+                &rlimits(cfg, &warm.limits, pool_uid, memory),
+                &warm.preload,
+            ));
+        }
+    }
     let spec = spawn::Spec {
         program: cfg.bwrap.clone(),
         args: a,
@@ -762,7 +794,7 @@ pub fn bwrap_command(
         // As root: the pool uid, without supplementary groups.
         ids: pool_uid.map(|_| (uid, gid)),
         rlimits: vec![(libc::RLIMIT_CORE, 0, 0)],
-        keep_fds: vec![passwd_fd, group_fd, info_w, seccomp_fd],
+        keep_fds: vec![passwd_fd, group_fd, info_w, seccomp_fd, pyvenv_fd],
         stdin: Some(go_r),
         cgroups: Vec::new(),
     };
@@ -773,19 +805,19 @@ pub fn bwrap_command(
 /// environment, its own process group, rlimits and piped output (see [`spawn::spawn`]).
 #[allow(clippy::too_many_arguments)]
 pub fn direct_command(
-    program: &Path,
-    interp_args: &[&str],
-    kind: AssetKind,
+    (program, interp_args): (&Path, &[&str]),
+    req: &super::RunRequest<'_>,
     script_dir: &Path,
     work_dir: &Path,
-    extra_env: &[(String, String)],
     rlimits: Vec<spawn::Rlimit>,
     pool_uid: Option<u32>,
 ) -> anyhow::Result<spawn::Spec> {
+    let (kind, extra_env) = (req.kind, &req.env);
     let ids = sandbox_ids(pool_uid)?;
     let mut args: Vec<OsString> = interp_args.iter().map(OsString::from).collect();
     args.push(script_dir.join(kind.entry_file()).into());
-    let mut env = sandbox_env(work_dir);
+    args.extend(req.args.iter().map(OsString::from));
+    let mut env = sandbox_env(work_dir, req.environment.as_deref());
     env.extend(extra_env.iter().cloned());
     Ok(spawn::Spec {
         program: program.to_path_buf(),
@@ -807,6 +839,7 @@ pub fn go_script(
     interp_args: &[&str],
     kind: AssetKind,
     extra_env: &[(String, String)],
+    args: &[String],
 ) -> String {
     let mut script = String::new();
     for (k, v) in extra_env {
@@ -819,6 +852,7 @@ pub fn go_script(
     for arg in std::iter::once(&*program)
         .chain(interp_args.iter().copied())
         .chain(std::iter::once(&*entry))
+        .chain(args.iter().map(String::as_str))
     {
         script.push(' ');
         script.push_str(&shell_quote(arg));
@@ -894,12 +928,17 @@ extern "C" fn prlimit_helper(arg: *mut libc::c_void) -> libc::c_int {
     }
 }
 
-/// The script's fixed environment: `PATH`, `HOME`, `LANG` and the `EXECGOV_*` paths under
-/// `work` (which is `/work` inside the sandbox); the run's own `EXECGOV_*` come on top.
-fn sandbox_env(work: &Path) -> Vec<(String, String)> {
+/// The script's fixed environment: `PATH` (the environment's `bin` first, at `/env` in the
+/// sandbox), `HOME`, `LANG` and the `EXECGOV_*` paths under `work` (which is `/work` inside the
+/// sandbox); the run's own `EXECGOV_*` come on top.
+fn sandbox_env(work: &Path, environment: Option<&Path>) -> Vec<(String, String)> {
     let w = |p: &str| work.join(p).to_string_lossy().into_owned();
+    let path = match environment {
+        Some(env) => format!("{}:/usr/bin:/bin", env.join("bin").display()),
+        None => "/usr/bin:/bin".to_string(),
+    };
     vec![
-        ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+        ("PATH".to_string(), path),
         ("HOME".to_string(), work.to_string_lossy().into_owned()),
         ("LANG".to_string(), "C.UTF-8".to_string()),
         ("EXECGOV_INPUTS".to_string(), w("inputs.json")),
@@ -920,11 +959,12 @@ mod tests {
             &["-I", "-u"],
             AssetKind::Python,
             &[("EXECGOV_SKILL".into(), "it's $(x)\nnext".into())],
+            &["--in".into(), "a b".into()],
         );
         assert_eq!(
             script,
             "export EXECGOV_SKILL='it'\\''s $(x)\nnext'\n\
-             set -- '/usr/bin/python3' '-I' '-u' '/skill/main.py'\n"
+             set -- '/usr/bin/python3' '-I' '-u' '/skill/main.py' '--in' 'a b'\n"
         );
     }
 }

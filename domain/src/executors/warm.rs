@@ -23,7 +23,7 @@ use tokio::net::unix::pipe;
 
 use super::cgroup::{OomWatch, RunCgroup};
 use super::sandbox::{self, Cleanup, Init};
-use super::{spawn, Limits, SandboxConfig, MAX_WORK_ENTRIES};
+use super::{spawn, Limits, MemoryHold, SandboxConfig, MAX_WORK_ENTRIES};
 
 /// How long bubblewrap may take to report the init's pid.
 const INFO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -393,14 +393,52 @@ fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// What a sandbox is started with before its run is known; a run can only take a sandbox
+/// started with what it needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ahead {
+    /// The size of its `/tmp`.
+    pub tmp_size: u64,
+    /// The environment bound at `/env` (canonical), or `None` for the empty one.
+    pub environment: Option<PathBuf>,
+    /// A warm interpreter for `main.py`, or `None`: the init waits for the run's command.
+    pub interpreter: Option<WarmPython>,
+}
+
+/// A Python interpreter started with its sandbox (see `interpreter.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WarmPython {
+    /// Imported before the run.
+    pub preload: Vec<String>,
+    /// The limits it sets on itself first: a run's, as far as they are fixed when the
+    /// interpreter starts (see [`WarmPython::new`]).
+    pub limits: Limits,
+}
+
+impl WarmPython {
+    /// For runs with `limits` (of any CPU time and wall clock: the go sets the run's own).
+    pub fn new(preload: Vec<String>, limits: &Limits) -> WarmPython {
+        WarmPython {
+            preload,
+            limits: Limits {
+                wall: Duration::ZERO,
+                cpu_seconds: super::interpreter::AHEAD_CPU_SECONDS,
+                output_cap: 0,
+                artifacts_cap: 0,
+                ..limits.clone()
+            },
+        }
+    }
+}
+
 /// A bubblewrap sandbox whose init waits for its run.
 pub struct Prestarted {
     /// bubblewrap (the group leader).
     pub child: spawn::Child,
     /// Kills, sweeps and removes it all, also when it is dropped unused.
     pub cleanup: Cleanup,
-    /// The size of its `/tmp`, fixed when it started.
-    pub tmp_size: u64,
+    /// What it was started with (boxed: a run's launch holds it).
+    pub ahead: Box<Ahead>,
     go: Option<pipe::Sender>,
     info: pipe::Receiver,
     /// Its uid's cgroup, which holds the run's memory and tasks (see `cgroup.rs`).
@@ -419,19 +457,23 @@ impl std::fmt::Debug for Prestarted {
 }
 
 impl Prestarted {
-    /// Starts bubblewrap with `skill` and `work` bound, on the uid of `cleanup`'s slot.
-    /// bubblewrap dies with the thread that starts it (`PR_SET_PDEATHSIG`), so this runs on a
-    /// runtime thread, never on a blocking-pool thread that may end first.
+    /// Starts bubblewrap with `skill` and `work` bound and what `ahead` says, on the uid of
+    /// `cleanup`'s slot. bubblewrap dies with the thread that starts it (`PR_SET_PDEATHSIG`), so
+    /// this runs on a runtime thread, never on a blocking-pool thread that may end first.
     pub fn start(
         cfg: &SandboxConfig,
         init: &Init,
         mut cleanup: Cleanup,
-        (skill, work): (&Path, &Path),
-        tmp_size: u64,
+        binds: (&Path, &Path),
+        ahead: Ahead,
         cgroup: Option<RunCgroup>,
     ) -> anyhow::Result<Prestarted> {
         let uid = cleanup.uid();
-        let mut pre = sandbox::bwrap_command(cfg, init, skill, work, tmp_size, uid)?;
+        let memory = match cgroup {
+            Some(_) => MemoryHold::Cgroup,
+            None => MemoryHold::ProcessCount,
+        };
+        let mut pre = sandbox::bwrap_command(cfg, init, binds, &ahead, uid, memory)?;
         if let Some(cgroup) = &cgroup {
             pre.spec.cgroups = cgroup.join_files().context("opening the run's cgroup")?;
         }
@@ -441,7 +483,7 @@ impl Prestarted {
         Ok(Prestarted {
             child,
             cleanup,
-            tmp_size,
+            ahead: Box::new(ahead),
             go: Some(pipe::Sender::from_owned_fd(pre.go)?),
             info: pipe::Receiver::from_owned_fd(pre.info)?,
             cgroup,
@@ -486,12 +528,12 @@ impl Prestarted {
     }
 
     /// Gives the init `script` (see `sandbox::go_script`): the run starts. Once only.
-    pub async fn go(&mut self, script: &str) {
+    pub async fn go(&mut self, script: &[u8]) {
         let Some(mut go) = self.go.take() else {
             return;
         };
         // A sandbox that died meanwhile closed the pipe; its exit status tells the rest.
-        if go.write_all(script.as_bytes()).await.is_ok() {
+        if go.write_all(script).await.is_ok() {
             go.shutdown().await.ok();
         }
     }

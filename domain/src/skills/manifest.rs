@@ -43,6 +43,9 @@ pub struct Manifest {
     pub agent_label: Option<String>,
     /// Requests in people's words that this skill answers; the intelligent brain learns from them.
     pub examples: Vec<String>,
+    /// Modules a warm interpreter imports before the run's go (see `executors::interpreter`);
+    /// empty: the top-level imports of `main.py` found in the skill's environment.
+    pub preload: Vec<String>,
 }
 
 /// `skill.toml` as written; every key optional here so missing ones get our message.
@@ -63,6 +66,8 @@ struct RawManifest {
     agent_label: Option<String>,
     #[serde(default)]
     examples: Vec<String>,
+    #[serde(default)]
+    preload: Vec<String>,
 }
 
 /// A manifest problem, with where it is when that is known (1-based).
@@ -235,6 +240,27 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
         examples.push(example.to_string());
     }
 
+    if raw.preload.len() > MAX_PRELOAD {
+        return Err(at.error(
+            Section::Top,
+            "preload",
+            format!("`preload` may list at most {MAX_PRELOAD} modules"),
+        ));
+    }
+    if let Some(bad) = raw
+        .preload
+        .iter()
+        .find(|m| !crate::executors::interpreter::is_module_path(m))
+    {
+        return Err(at.error(
+            Section::Top,
+            "preload",
+            format!(
+                "`preload`: {bad:?} is not a module name such as \"pandas\" or \"openpyxl.styles\""
+            ),
+        ));
+    }
+
     Ok(Manifest {
         name,
         slug,
@@ -248,8 +274,12 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
         inputs,
         agent_label,
         examples,
+        preload: raw.preload,
     })
 }
+
+/// Most modules `preload` may list.
+pub const MAX_PRELOAD: usize = 32;
 
 /// Most example requests one manifest may list.
 pub const MAX_EXAMPLES: usize = 50;
@@ -667,6 +697,19 @@ default = 3
             .map(|(i, l)| if i + 1 == line { replacement } else { l })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn preload_lists_module_names() {
+        let m =
+            parse_manifest(&good_with(7, "preload = [\"pandas\", \"openpyxl.styles\"]")).unwrap();
+        assert_eq!(m.preload, ["pandas", "openpyxl.styles"]);
+        assert!(parse_manifest(GOOD).unwrap().preload.is_empty());
+        for bad in ["\"os; rm\"", "\"\"", "\"a..b\"", "\"1x\""] {
+            let e = err(&good_with(7, &format!("preload = [{bad}]")));
+            assert_eq!(e.line, Some(7), "{bad}");
+            assert!(e.message.contains("not a module name"), "{}", e.message);
+        }
     }
 
     #[test]

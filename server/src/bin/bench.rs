@@ -6,7 +6,19 @@
 //! 1. 40 trivial Python skills end to end on one worker with the sandbox on, against 40 bare
 //!    `python3 -c pass` spawns and 40 sandboxed runs without the queue, with a per-phase
 //!    breakdown of the queue's own cost;
-//! 2. a shell skill sleeping 100 ms on 1, 2, 4 and 8 workers: jobs/s and scaling efficiency.
+//! 2. a shell skill sleeping 100 ms on 1, 2, 4 and 8 workers: jobs/s and scaling efficiency;
+//!
+//! and issue 12's, every ratio like-for-like (the bare baseline starts the same interpreter with
+//! the same flags and script as the sandbox does):
+//!
+//! 0. the trivial skill of benchmark 1 end to end against bare `python3 -I -S -u main.py`;
+//! 1. a pandas skill on an idle system, one run at a time with pauses, against its `main.py`
+//!    started bare with the environment's interpreter (`/env/bin/python -I -u`);
+//! 2. the same skill back to back;
+//! 3. building an environment (needs the platform's builder; printed as not measured without).
+//!
+//! The pandas environment is made once from the test wheelhouse (`EXECGOV_TEST_WHEELHOUSE`,
+//! `target/wheelhouse` or `/work/shared/wheelhouse`) under `target/bench-env`.
 //!
 //! A measurement, not a test: it exits non-zero only when something fails to run, never when
 //! a target is missed. The cluster is stopped at the end.
@@ -32,6 +44,9 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgPool};
 use tokio::sync::{mpsc, watch};
 use tracing_subscriber::EnvFilter;
+
+#[path = "bench/environments.rs"]
+mod environments;
 
 /// The password of every seeded account in the bench database.
 const PASSWORD: &str = "bench-Password-1234";
@@ -146,11 +161,21 @@ async fn bench(cluster: &PrivateCluster, root: &Path) -> anyhow::Result<()> {
 
     // Warm-up: page cache, interpreter, first connections.
     bare_python(&ctx.pool, &config.python, &["-c", "pass"], 3).await?;
+    let trivial_main = fx.trivial_dir.join("main.py");
+    let trivial_main = trivial_main.to_str().context("a UTF-8 path")?;
+    bare_python(
+        &ctx.pool,
+        &config.python,
+        &["-I", "-S", "-u", trivial_main],
+        3,
+    )
+    .await?;
     sandbox_only(&ctx.pool, &fx, &fx.executors, 3).await?;
     sandbox_only(&ctx.pool, &fx, &fx.cold, 3).await?;
 
     benchmark_1(&fx, &ctx).await?;
     benchmark_2(&fx).await?;
+    environments::benchmarks(&fx.data_dir, &root.join("../bench-env")).await?;
     println!("\n  load average {} at the end", load_average());
     ctx.pool.close().await;
     Ok(())
@@ -163,6 +188,9 @@ async fn benchmark_1(fx: &Fixture, ctx: &Ctx) -> anyhow::Result<()> {
     println!("\nBenchmark 1: {n} trivial Python skills (main.py writes result.json), one worker");
     let bare = bare_python(&ctx.pool, python, &["-c", "pass"], n).await?;
     let isolated = bare_python(&ctx.pool, python, &["-I", "-S", "-c", "pass"], n).await?;
+    let trivial_main = fx.trivial_dir.join("main.py");
+    let trivial_main = trivial_main.to_str().context("a UTF-8 path")?;
+    let like = bare_python(&ctx.pool, python, &["-I", "-S", "-u", trivial_main], n).await?;
     let sandbox_cold = sandbox_only(&ctx.pool, fx, &fx.cold, n).await?;
     let sandbox = sandbox_only(&ctx.pool, fx, &fx.executors, n).await?;
     let (queued_cold, _) = queue_one_worker(fx, &fx.cold, n).await?;
@@ -177,6 +205,10 @@ async fn benchmark_1(fx: &Fixture, ctx: &Ctx) -> anyhow::Result<()> {
         (
             "  for reference: bare `python3 -I -S -c pass`",
             Some(isolated),
+        ),
+        (
+            "  like for like: bare `python3 -I -S -u main.py`",
+            Some(like),
         ),
         ("baseline, each sandbox started for its run:", None),
         (
@@ -220,6 +252,13 @@ async fn benchmark_1(fx: &Fixture, ctx: &Ctx) -> anyhow::Result<()> {
     println!(
         "  (the sandbox starts Python as `-I -S -u`, as the script contract says: without the site \
          module, which the baseline imports)"
+    );
+    let r0 = ratio(queued.wall, like.wall);
+    println!(
+        "  like for like (issue 12, benchmark 0): end to end ÷ bare `python3 -I -S -u main.py` = \
+         {r0:.2} (target ≤ 1.0: {}); the sandbox alone {:.2}; the ratio above stays for history",
+        verdict(r0 <= 1.0),
+        ratio(sandbox.wall, like.wall)
     );
 
     println!(
@@ -443,26 +482,42 @@ async fn print_db_costs(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `n` sequential spawns of `python <args>` (`-c pass`), no sandbox.
+/// `n` sequential spawns of `python <args>` (`-c pass`, or a script), no sandbox.
 async fn bare_python(
     pool: &PgPool,
     python: &Path,
     args: &[&str],
     n: usize,
 ) -> anyhow::Result<Measured> {
+    // A folder of its own to start in: a script may write there (`result.json`).
+    let scratch = std::env::temp_dir().join(format!("execgov-bench-bare-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
     let meter = Meter::start(pool).await?;
     for _ in 0..n {
-        let status = tokio::process::Command::new(python)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .with_context(|| format!("starting {}", python.display()))?;
-        ensure!(status.success(), "{} {args:?}: {status}", python.display());
+        bare_start(python, args, &scratch).await?;
     }
-    meter.stop(pool).await
+    let measured = meter.stop(pool).await;
+    std::fs::remove_dir_all(&scratch).ok();
+    measured
+}
+
+/// `python <args>` started bare in `cwd`, waited for; it must succeed.
+async fn bare_start<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
+    python: &Path,
+    args: &[S],
+    cwd: &Path,
+) -> anyhow::Result<()> {
+    let status = tokio::process::Command::new(python)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .with_context(|| format!("starting {}", python.display()))?;
+    ensure!(status.success(), "{} {args:?}: {status}", python.display());
+    Ok(())
 }
 
 /// `n` sequential sandboxed runs of the trivial skill (see [`sandbox_run`]).
@@ -479,10 +534,28 @@ async fn sandbox_only(
     meter.stop(pool).await
 }
 
-/// One sandboxed run of the trivial skill through `Executors::run`, in a fresh work directory
-/// as the worker makes it; no queue, no database. Returns how long `Executors::run` took.
+/// One sandboxed run of the trivial skill through `Executors::run` (see [`timed_run`]).
 async fn sandbox_run(fx: &Fixture, executors: &Executors) -> anyhow::Result<Duration> {
     let work = fx.data_dir.join("direct");
+    let (took, outcome) = timed_run(executors, &fx.trivial_dir, &work, None).await?;
+    ensure!(
+        outcome.status == RunStatus::Succeeded && outcome.result.is_some(),
+        "a sandboxed run ended {}: {:?}",
+        outcome.status.as_str(),
+        outcome.reason
+    );
+    Ok(took)
+}
+
+/// One run of the Python skill in `script_dir` (with `environment`) through `Executors::run`, in
+/// a fresh work directory `work` as the worker makes it (removed after); no queue, no database.
+/// Returns how long `Executors::run` took, and how the run ended.
+async fn timed_run(
+    executors: &Executors,
+    script_dir: &Path,
+    work: &Path,
+    environment: Option<PathBuf>,
+) -> anyhow::Result<(Duration, domain::executors::RunOutcome)> {
     std::fs::create_dir_all(work.join("output"))?;
     std::fs::create_dir_all(work.join("files"))?;
     std::fs::write(work.join("inputs.json"), "{}")?;
@@ -493,25 +566,21 @@ async fn sandbox_run(fx: &Fixture, executors: &Executors) -> anyhow::Result<Dura
         .run(
             RunRequest {
                 kind: AssetKind::Python,
-                script_dir: &fx.trivial_dir,
-                work_dir: &work,
+                script_dir,
+                work_dir: work,
                 env: Vec::new(),
                 limits: Limits::default(),
-                environment: None,
+                args: Vec::new(),
+                stdin: Vec::new(),
+                environment,
             },
             log,
             cancelled,
         )
         .await?;
     let took = started.elapsed();
-    ensure!(
-        outcome.status == RunStatus::Succeeded && outcome.result.is_some(),
-        "a sandboxed run ended {}: {:?}",
-        outcome.status.as_str(),
-        outcome.reason
-    );
-    std::fs::remove_dir_all(&work)?;
-    Ok(took)
+    std::fs::remove_dir_all(work)?;
+    Ok((took, outcome))
 }
 
 /// Requests `n` runs of `slug` as Acme's member; returns the execution ids.

@@ -1,0 +1,223 @@
+//! Issue 12's benchmarks 1–3: a skill with a Python environment (pandas), warm interpreters.
+//!
+//! Measured on the executor (`Executors::run`: request → outcome, no queue, no database): the
+//! worker gives a run its environment once the platform builds them (ENV-BUILD); until then the
+//! queue cannot run such a skill. The baseline is the same `main.py` started bare with the
+//! environment's interpreter and the sandbox's flags (`/env/bin/python -I -u`), in the same run,
+//! under the same pauses.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::ensure;
+use domain::executors::{Executors, RunStatus, SandboxConfig};
+
+use super::{bare_start, ms, ratio, timed_run, verdict};
+
+/// Single runs on an idle system, each after a pause.
+const IDLE_SAMPLES: usize = 10;
+/// The pause before each: longer than the import the warm interpreter pays ahead.
+const IDLE_PAUSE: Duration = Duration::from_millis(1500);
+/// Runs back to back.
+const BACK_TO_BACK: usize = 20;
+/// The packages of the environment.
+const PACKAGES: [&str; 2] = ["pandas", "openpyxl"];
+
+const PANDAS_MAIN: &str = "import json\nimport pandas as pd\n\n\
+    df = pd.DataFrame({\"region\": [\"north\", \"south\", \"north\"], \"amount\": [3, 4, 5]})\n\
+    totals = df.groupby(\"region\")[\"amount\"].sum()\n\
+    with open(\"result.json\", \"w\") as f:\n    json.dump({k: int(v) for k, v in totals.items()}, f)\n";
+
+/// Benchmarks 1–3 (see the module comment); `envs` keeps the environment between runs.
+pub async fn benchmarks(data_dir: &Path, envs: &Path) -> anyhow::Result<()> {
+    println!("\nIssue 12: a skill with packages (its main.py imports pandas), like for like");
+    let Some(wheels) = wheelhouse() else {
+        println!(
+            "  benchmarks 1–3 not measured: no wheelhouse with pandas (set EXECGOV_TEST_WHEELHOUSE)"
+        );
+        return Ok(());
+    };
+    let (env, built) = environment(envs, &wheels).await?;
+    let skill = data_dir.join("bench-pandas");
+    std::fs::create_dir_all(&skill)?;
+    std::fs::write(skill.join("main.py"), PANDAS_MAIN)?;
+    // As a worker per its own: two sandboxes ahead; uids of their own.
+    let executors = Arc::new(Executors::new(SandboxConfig {
+        first_uid: 64048,
+        uid_slots: 8,
+        warm_dir: Some(data_dir.join("sandboxes-env")),
+        warm: 2,
+        ..SandboxConfig::default()
+    }));
+    let python = env.join("bin/python");
+    let bare = |n: usize, pause: Duration| bare_runs(&python, &skill, n, pause);
+    // Warm-up: page cache; the first run starts its interpreter with it, and the next one ahead.
+    bare(2, Duration::ZERO).await?;
+    let first = run(&executors, &skill, &env).await?;
+
+    let mut sandboxed = Vec::new();
+    let mut bare_idle = Vec::new();
+    for _ in 0..IDLE_SAMPLES {
+        bare_idle.push(bare(1, IDLE_PAUSE).await?);
+        tokio::time::sleep(IDLE_PAUSE).await;
+        sandboxed.push(run(&executors, &skill, &env).await?);
+    }
+    let (warm, bare_one) = (median(&mut sandboxed), median(&mut bare_idle));
+    let r1 = ratio(warm, bare_one);
+    println!(
+        "  1. idle system, one run at a time ({IDLE_SAMPLES}, {} ms pause before each), medians:",
+        IDLE_PAUSE.as_millis()
+    );
+    println!(
+        "     bare `/env/bin/python -I -u main.py` {:.1} ms; Executors::run with its environment {:.1} ms \
+         (the first, cold, {:.1} ms)",
+        ms(bare_one),
+        ms(warm),
+        ms(first)
+    );
+    println!(
+        "     ratio {r1:.2} (target ≤ 0.3: {}): the import was paid ahead by a warm interpreter",
+        verdict(r1 <= 0.3)
+    );
+
+    let started = Instant::now();
+    for _ in 0..BACK_TO_BACK {
+        run(&executors, &skill, &env).await?;
+    }
+    let sandboxed = started.elapsed();
+    let bare_all = bare(BACK_TO_BACK, Duration::ZERO).await?;
+    let r2 = ratio(sandboxed, bare_all * BACK_TO_BACK as u32);
+    println!("  2. back to back, {BACK_TO_BACK} runs on one executor (two sandboxes ahead):");
+    println!(
+        "     bare {:.1} ms per run; Executors::run {:.1} ms per run; ratio {r2:.2} (target ≤ 1.1: {})",
+        ms(bare_all),
+        ms(sandboxed / BACK_TO_BACK as u32),
+        verdict(r2 <= 1.1)
+    );
+    println!(
+        "     (Executors::run, not the queue: the worker's environment for a run comes with ENV-BUILD)"
+    );
+
+    println!(
+        "  3. building an environment ({}) from a warm cache: not measured (the platform's builder, \
+         ENV-BUILD, is not on this branch)",
+        PACKAGES.join(" + ")
+    );
+    match built {
+        Some(took) => println!(
+            "     for reference, this bench made its own with venv + pip from the wheelhouse in {:.1} s",
+            took.as_secs_f64()
+        ),
+        None => println!("     (this bench's own environment was kept from an earlier run)"),
+    }
+    drop(executors);
+    Ok(())
+}
+
+/// Where the wheels are: `EXECGOV_TEST_WHEELHOUSE`, `target/wheelhouse`, or the machine's
+/// shared folder; the first that has pandas.
+fn wheelhouse() -> Option<PathBuf> {
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wheelhouse");
+    std::env::var_os("EXECGOV_TEST_WHEELHOUSE")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([target, "/work/shared/wheelhouse".into()])
+        .find(|dir| {
+            std::fs::read_dir(dir).is_ok_and(|mut d| {
+                d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("pandas-")))
+            })
+        })
+}
+
+/// The environment under `envs` (made once: a virtual environment of the system Python with
+/// the packages, offline from `wheels`); how long making it took, if it was made now.
+async fn environment(envs: &Path, wheels: &Path) -> anyhow::Result<(PathBuf, Option<Duration>)> {
+    let env = envs.join(PACKAGES.join("-"));
+    if env.join("bin/python").exists() {
+        return Ok((env.canonicalize()?, None));
+    }
+    let building = envs.join("building");
+    std::fs::create_dir_all(envs)?;
+    std::fs::remove_dir_all(&building).ok();
+    let started = Instant::now();
+    let py = |args: Vec<&std::ffi::OsStr>| {
+        let mut cmd = tokio::process::Command::new("/usr/bin/python3");
+        cmd.args(args).stdin(Stdio::null());
+        cmd
+    };
+    let status = py(vec![
+        "-m".as_ref(),
+        "venv".as_ref(),
+        "--without-pip".as_ref(),
+        building.as_os_str(),
+    ])
+    .status()
+    .await?;
+    ensure!(status.success(), "python3 -m venv: {status}");
+    let python = building.join("bin/python");
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "-m".as_ref(),
+        "pip".as_ref(),
+        "--python".as_ref(),
+        python.as_os_str(),
+        "install".as_ref(),
+        "-q".as_ref(),
+        "--no-index".as_ref(),
+        "--find-links".as_ref(),
+        wheels.as_os_str(),
+    ];
+    args.extend(PACKAGES.iter().map(std::ffi::OsStr::new));
+    let status = py(args).status().await?;
+    ensure!(status.success(), "pip install {PACKAGES:?}: {status}");
+    std::fs::rename(&building, &env)?;
+    Ok((env.canonicalize()?, Some(started.elapsed())))
+}
+
+/// One run of the skill with its environment; how long `Executors::run` took.
+async fn run(executors: &Executors, skill: &Path, env: &Path) -> anyhow::Result<Duration> {
+    let work = skill.with_file_name("bench-pandas-work");
+    let (took, outcome) = timed_run(executors, skill, &work, Some(env.to_path_buf())).await?;
+    ensure!(
+        outcome.status == RunStatus::Succeeded
+            && outcome.result.as_deref() == Some("{\"north\": 8, \"south\": 4}"),
+        "the pandas run ended {}: {:?} {:?}",
+        outcome.status.as_str(),
+        outcome.reason,
+        outcome.result
+    );
+    Ok(took)
+}
+
+/// `n` bare starts of `main.py` with the environment's interpreter and the sandbox's flags, each
+/// after `pause`; the mean time of one.
+async fn bare_runs(
+    python: &Path,
+    skill: &Path,
+    n: usize,
+    pause: Duration,
+) -> anyhow::Result<Duration> {
+    let scratch = skill.with_file_name("bench-pandas-bare");
+    std::fs::create_dir_all(&scratch)?;
+    let mut total = Duration::ZERO;
+    for _ in 0..n {
+        tokio::time::sleep(pause).await;
+        let started = Instant::now();
+        let main = skill.join("main.py");
+        bare_start(
+            python,
+            &["-I".as_ref(), "-u".as_ref(), main.as_os_str()],
+            &scratch,
+        )
+        .await?;
+        total += started.elapsed();
+    }
+    std::fs::remove_dir_all(&scratch).ok();
+    Ok(total / n.max(1) as u32)
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
