@@ -589,6 +589,9 @@ pub async fn finish(
         duration: Duration::ZERO,
         result: report.result,
         artifacts: listed,
+        // An agent reports its output only.
+        written_outside: Vec::new(),
+        written_outside_count: 0,
     };
     let ended = executions::finish(
         ctx,

@@ -164,6 +164,9 @@ async fn run_with(
                 script_dir: &fx.skill,
                 work_dir: &fx.work,
                 env,
+                args: Vec::new(),
+                stdin: Vec::new(),
+                artifacts: Vec::new(),
                 limits,
                 environment: None,
             },
@@ -752,6 +755,9 @@ async fn environment_is_cleared() {
                 script_dir: &fx.skill,
                 work_dir: &fx.work,
                 env: vec![("LD_PRELOAD".into(), "/tmp/x.so".into())],
+                args: Vec::new(),
+                stdin: Vec::new(),
+                artifacts: Vec::new(),
                 limits: limits(),
                 environment: None,
             },
@@ -953,6 +959,9 @@ async fn dropping_the_run_cleans_up() {
             script_dir: &fx.skill,
             work_dir: &fx.work,
             env: vec![],
+            args: Vec::new(),
+            stdin: Vec::new(),
+            artifacts: Vec::new(),
             limits: limits(),
             environment: None,
         },
@@ -1464,4 +1473,289 @@ sys.exit(1 if killed else 0)
         "out of memory: the run's memory limit (256 MiB) was reached",
         "{ran:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Scripts as they are: arguments, keyboard answers, artifact globs (uids 68001…).
+
+/// Arguments no shell may touch: each must arrive as exactly one argument, unchanged.
+fn odd_arguments() -> Vec<String> {
+    [
+        "--in",
+        "/work/files/my sales.csv",
+        "it's \"quoted\"",
+        "--top",
+        "-5",
+        "$(touch /work/pwned)",
+        "`id`; echo $HOME > /work/pwned2",
+        "line one\nline two",
+        "",
+        "*",
+        "ünï ☃",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+async fn run_invoked(
+    uid: u32,
+    ex: &Executors,
+    fx: &Fixture,
+    kind: AssetKind,
+    (args, stdin, artifacts): (Vec<String>, &[u8], Vec<String>),
+    limits: Limits,
+) -> Ran {
+    let wall = limits.wall;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (_keep, cancel) = watch::channel(false);
+    let started = Instant::now();
+    let outcome = ex
+        .run(
+            RunRequest {
+                kind,
+                script_dir: &fx.skill,
+                work_dir: &fx.work,
+                env: vec![("EXECGOV_INPUT_TOP".into(), "-5".into())],
+                args,
+                stdin: stdin.to_vec(),
+                artifacts,
+                limits,
+            },
+            tx,
+            cancel,
+        )
+        .await
+        .expect("the run is set up");
+    let elapsed = started.elapsed();
+    let mut lines = Vec::new();
+    while let Ok(l) = rx.try_recv() {
+        lines.push(l);
+    }
+    let ran = Ran {
+        outcome,
+        lines,
+        elapsed,
+    };
+    after_run(uid, fx, &ran, wall);
+    ran
+}
+
+const ARGV_PY: &str = r#"
+import json, os, sys
+first = input("Threshold? ")
+second = input("Sure? [y/n] ")
+json.dump({"argv": sys.argv[1:], "answers": [first, second], "top": os.environ.get("EXECGOV_INPUT_TOP")},
+          open("output/argv.json", "w"))
+"#;
+
+fn argv_json(fx: &Fixture) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(fx.work.join("output/argv.json")).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn arguments_and_answers_reach_the_script_untouched() {
+    require_root!();
+    let fx = Fixture::new("argv", AssetKind::Python, ARGV_PY);
+    let input = (odd_arguments(), &b"0.75\ny\n"[..], vec![]);
+    let ran = run_invoked(
+        68001,
+        &executors(68001),
+        &fx,
+        AssetKind::Python,
+        input,
+        limits(),
+    )
+    .await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    let got = argv_json(&fx);
+    assert_eq!(got["argv"], serde_json::json!(odd_arguments()));
+    assert_eq!(got["answers"], serde_json::json!(["0.75", "y"]));
+    assert_eq!(got["top"], "-5");
+    assert!(!fx.work.join("pwned").exists() && !fx.work.join("pwned2").exists());
+}
+
+#[tokio::test]
+async fn a_shell_script_gets_its_arguments_whole_too() {
+    require_root!();
+    let fx = Fixture::new(
+        "argv-sh",
+        AssetKind::Shell,
+        "read -r answer\nprintf '[%s]\\n' \"$@\" \"answer=$answer\" > output/argv.txt\n",
+    );
+    let input = (odd_arguments(), &b"yes please\n"[..], vec![]);
+    let ran = run_invoked(
+        68002,
+        &executors(68002),
+        &fx,
+        AssetKind::Shell,
+        input,
+        limits(),
+    )
+    .await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    let want: String = odd_arguments()
+        .iter()
+        .chain(std::iter::once(&"answer=yes please".to_string()))
+        .map(|a| format!("[{a}]\n"))
+        .collect();
+    assert_eq!(
+        fs::read_to_string(fx.work.join("output/argv.txt")).unwrap(),
+        want
+    );
+}
+
+#[tokio::test]
+async fn without_the_sandbox_arguments_and_answers_are_the_same() {
+    require_root!();
+    let fx = Fixture::new("argv-direct", AssetKind::Python, ARGV_PY);
+    let ex = Executors::new(SandboxConfig {
+        enabled: false,
+        first_uid: 68003,
+        uid_slots: 1,
+        ..SandboxConfig::default()
+    });
+    let input = (odd_arguments(), &b"1\nn\n"[..], vec![]);
+    let ran = run_invoked(68003, &ex, &fx, AssetKind::Python, input, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    let got = argv_json(&fx);
+    assert_eq!(got["argv"], serde_json::json!(odd_arguments()));
+    assert_eq!(got["answers"], serde_json::json!(["1", "n"]));
+}
+
+#[tokio::test]
+async fn keyboard_input_without_answers_fails_at_once() {
+    require_root!();
+    let fx = Fixture::new(
+        "keyboard",
+        AssetKind::Python,
+        "name = input('Your name? ')\nprint('hello', name)\n",
+    );
+    let ex = executors(68004);
+    let l = Limits {
+        wall: Duration::from_secs(30),
+        ..limits()
+    };
+    let ran = run_invoked(
+        68004,
+        &ex,
+        &fx,
+        AssetKind::Python,
+        (vec![], b"", vec![]),
+        l.clone(),
+    )
+    .await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert!(
+        ran.reason()
+            .starts_with("the script asked for keyboard input; give its answers with `stdin"),
+        "{ran:?}"
+    );
+    assert!(
+        ran.elapsed < Duration::from_secs(5),
+        "not until its timeout: {ran:?}"
+    );
+
+    // Given fewer answers than it asks for: said so too.
+    let fx = Fixture::new(
+        "keyboard-more",
+        AssetKind::Python,
+        "a = input()\nb = input()\n",
+    );
+    let ran = run_invoked(
+        68004,
+        &ex,
+        &fx,
+        AssetKind::Python,
+        (vec![], b"1\n", vec![]),
+        l,
+    )
+    .await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert!(ran.reason().contains("beyond the answers"), "{ran:?}");
+}
+
+#[tokio::test]
+async fn artifact_globs_collect_written_files_and_never_follow_links() {
+    require_root!();
+    let fx = Fixture::new(
+        "globs",
+        AssetKind::Python,
+        r##"
+import os
+open("report.xlsx", "wb").write(b"PK fake workbook")
+os.makedirs("reports/old", exist_ok=True)
+open("reports/week.md", "w").write("# week")
+open("reports/old/skip.md", "w").write("not matched")
+open("files/data.xlsx", "w").write("next to the input")
+open("notes.txt", "w").write("left behind")
+os.symlink("/etc/shadow", "leak.xlsx")
+os.symlink("/etc", "reports/etc.md")
+open("output/own.txt", "w").write("o")
+"##,
+    );
+    fs::write(fx.work.join("files/data.csv"), "a\n1\n").unwrap();
+    let globs = vec!["*.xlsx".into(), "reports/*.md".into(), "files/*".into()];
+    let ran = run_invoked(
+        68005,
+        &executors(68005),
+        &fx,
+        AssetKind::Python,
+        (vec![], b"", globs),
+        limits(),
+    )
+    .await;
+    let o = &ran.outcome;
+    assert_eq!(o.status, RunStatus::Succeeded, "{ran:?}");
+    let paths: Vec<&str> = o.artifacts.iter().map(|a| a.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "files/data.xlsx",
+            "own.txt",
+            "report.xlsx",
+            "reports/week.md"
+        ],
+        "the upload files/data.csv was there before: not collected"
+    );
+    assert_eq!(
+        o.written_outside,
+        [
+            "leak.xlsx",
+            "notes.txt",
+            "reports/etc.md",
+            "reports/old/skip.md"
+        ]
+    );
+    assert_eq!(o.written_outside_count, 4);
+    assert_eq!(
+        fs::read_to_string(fx.work.join("output/report.xlsx")).unwrap(),
+        "PK fake workbook"
+    );
+    assert!(fs::symlink_metadata(fx.work.join("output/leak.xlsx")).is_err());
+}
+
+#[tokio::test]
+async fn files_collected_by_globs_count_against_the_same_caps() {
+    require_root!();
+    let fx = Fixture::new(
+        "globs-cap",
+        AssetKind::Python,
+        "for i in range(3):\n    open(f'part{i}.bin', 'wb').write(b'x' * (3 * 1024 * 1024))\n",
+    );
+    let l = Limits {
+        artifacts_cap: 4 * MIB,
+        ..limits()
+    };
+    let ran = run_invoked(
+        68006,
+        &executors(68006),
+        &fx,
+        AssetKind::Python,
+        (vec![], b"", vec!["*.bin".into()]),
+        l,
+    )
+    .await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert!(ran.reason().contains("over 4 MiB"), "{ran:?}");
 }

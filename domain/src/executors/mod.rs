@@ -12,6 +12,19 @@
 //!   they become artifacts), and an optional `result.json` (`$EXECGOV_RESULT`).
 //! - `/tmp`: a small private tmpfs. No network, no other host files, an empty environment
 //!   apart from `PATH`, `HOME`, `LANG` and `EXECGOV_*`.
+//! - Arguments after the entry file ([`RunRequest::args`], each one argument, never through a
+//!   shell) and standard input ([`RunRequest::stdin`]; empty: end of file at once, so a script
+//!   that asks for keyboard input does not wait for its timeout).
+//! - Files the script writes into `/work` outside `output/` that match one of
+//!   [`RunRequest::artifacts`] (globs) are moved into `output/` after the run and become
+//!   artifacts like the rest, under the same caps (links are never followed nor collected);
+//!   any other new file is listed in [`RunOutcome::written_outside`].
+//!
+//! A script that asked for keyboard input it was not given is recognised by Python's
+//! `EOFError: EOF when reading a line` on its output (what `input()` raises at end of file);
+//! the reason then says so. A shell's `read` at end of file fails silently (status 1, empty
+//! variable), and a script that reads `sys.stdin` to its end gets an empty string: neither is
+//! told apart from any other failure.
 //!
 //! Python runs as `python3 -I -S -u` (isolated, no site-packages, unbuffered so log lines
 //! arrive live); shell scripts as `bash main.sh`.
@@ -233,6 +246,14 @@ pub struct RunRequest<'a> {
     pub work_dir: &'a Path,
     /// Extra environment; only `EXECGOV_*` names (other names are rejected).
     pub env: Vec<(String, String)>,
+    /// Arguments after the entry file (`main.py ARGS…` / `main.sh ARGS…`), each passed as one
+    /// argument, never through a shell.
+    pub args: Vec<String>,
+    /// What the script reads on standard input; empty: end of file at once.
+    pub stdin: Vec<u8>,
+    /// Globs (see `model::invocation::glob_matches`) of files written into the work folder
+    /// outside `output/` that are collected as artifacts too.
+    pub artifacts: Vec<String>,
     /// The limits for this run.
     pub limits: Limits,
     /// The host folder of the skill version's built Python environment (read-only), or `None`.
@@ -312,9 +333,20 @@ pub struct RunOutcome {
     /// `/work/result.json` as written, when it is a regular file, ≤ [`RESULT_CAP`] and valid
     /// JSON (kept as text so that a table keeps the script's column order).
     pub result: Option<String>,
-    /// Regular files under `/work/output`, sorted by path.
+    /// Regular files under `/work/output` (with those the artifact globs moved there), sorted
+    /// by path.
     pub artifacts: Vec<Artifact>,
+    /// New files the script left in `/work` outside `output/` that no glob collected: the
+    /// first [`WRITTEN_OUTSIDE_LISTED`] paths, relative to `/work`, sorted.
+    pub written_outside: Vec<String>,
+    /// How many such files there were in all.
+    pub written_outside_count: u64,
 }
+
+/// How many of the files written outside `output/` a run's outcome names.
+pub const WRITTEN_OUTSIDE_LISTED: usize = 20;
+/// The most a run's standard input may hold.
+pub const MAX_STDIN: usize = 1024 * 1024;
 
 /// One result file under `output/`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -494,6 +526,10 @@ pub struct Prepared {
     /// What the work folder held before the run: the base of the disk cap.
     baseline: u64,
     limits: Limits,
+    /// What to collect after the run besides `output/`, and what was there before it.
+    collect: workdir::Collect,
+    /// The run was given standard input (how a keyboard prompt's failure is explained).
+    stdin_given: bool,
 }
 
 /// What starts a prepared run.
@@ -656,7 +692,12 @@ impl Executors {
         let cfg = &self.ready.config;
         let owner = workdir::owner(work_dir)?;
         let run_rlimits = |uid| sandbox::rlimits(cfg, limits, uid, self.ready.memory_hold(uid));
-        let go_script = || sandbox::go_script(&interp.program, &interp.args, req.kind, &req.env);
+        let run_input = sandbox::RunInput {
+            env: &req.env,
+            args: &req.args,
+            stdin: &req.stdin,
+        };
+        let go_script = || sandbox::go_script(&interp.program, &interp.args, req.kind, &run_input);
         let (script_dir, work_dir) = (script_dir.to_path_buf(), work_dir.to_path_buf());
 
         // A ready sandbox, else a uid of our own for the run (root only); a sandbox made ready
@@ -744,7 +785,7 @@ impl Executors {
                 req.kind,
                 &script_dir,
                 &work_dir,
-                &req.env,
+                &run_input,
                 run_rlimits(uid),
                 uid,
             )?;
@@ -813,6 +854,7 @@ impl Executors {
             .get(&req.kind)
             .with_context(|| format!("no executor for asset kind {}", req.kind))?;
         validate_env(&req.env)?;
+        validate_run_input(&req)?;
         let script_dir = req
             .script_dir
             .canonicalize()
@@ -829,6 +871,13 @@ impl Executors {
         if !std::fs::symlink_metadata(&work_dir)?.is_dir() {
             bail!("{} is not a directory", work_dir.display());
         }
+        // What the caller put there (inputs, uploads): files the script did not write. A small
+        // folder; a walk of a few entries.
+        let collect = workdir::Collect {
+            globs: req.artifacts.clone(),
+            before: workdir::snapshot(&work_dir),
+        };
+        let stdin_given = !req.stdin.is_empty();
         if !self.ready.config.enabled {
             tracing::warn!(
                 work_dir = %work_dir.display(),
@@ -845,6 +894,8 @@ impl Executors {
             run_dir,
             baseline,
             limits: req.limits,
+            collect,
+            stdin_given,
         }))
     }
 
@@ -864,6 +915,8 @@ impl Executors {
             run_dir,
             baseline,
             limits,
+            collect,
+            stdin_given,
         } = prepared;
         let (mut child, mut cleanup, oom) = match launch {
             Launch::Sandbox(mut sandbox, script) => {
@@ -924,7 +977,7 @@ impl Executors {
         let wd = work_dir.clone();
         let post = tokio::task::spawn_blocking(move || {
             after.run();
-            workdir::collect(&wd)
+            workdir::collect(&wd, &collect)
         });
         let out = join_reader(&mut out_task).await;
         let err = join_reader(&mut err_task).await;
@@ -941,6 +994,7 @@ impl Executors {
         let outcome = judge(
             &limits,
             self.ready.config.enabled,
+            stdin_given,
             status,
             killed,
             duration,
@@ -974,6 +1028,8 @@ impl RunOutcome {
             duration: Duration::ZERO,
             result: None,
             artifacts: Vec::new(),
+            written_outside: Vec::new(),
+            written_outside_count: 0,
         }
     }
 }
@@ -994,6 +1050,25 @@ fn validate_env(env: &[(String, String)]) -> anyhow::Result<()> {
         if v.contains('\0') || v.len() > 64 * 1024 {
             bail!("environment variable {k} has a NUL byte or is too long");
         }
+    }
+    Ok(())
+}
+
+/// Arguments are C strings (no NUL); standard input is UTF-8 text (the init writes it with the
+/// shell's `printf`) without NUL, at most [`MAX_STDIN`]; globs are well-formed.
+fn validate_run_input(req: &RunRequest<'_>) -> anyhow::Result<()> {
+    if req.args.iter().any(|a| a.contains('\0')) {
+        bail!("an argument has a NUL byte");
+    }
+    if req.stdin.len() > MAX_STDIN || req.stdin.contains(&0) {
+        bail!("standard input has a NUL byte or is larger than {MAX_STDIN} bytes");
+    }
+    if std::str::from_utf8(&req.stdin).is_err() {
+        bail!("standard input is not UTF-8 text");
+    }
+    for glob in &req.artifacts {
+        model::invocation::check_glob(glob)
+            .map_err(|m| anyhow::anyhow!("artifact glob {glob:?}: {m}"))?;
     }
     Ok(())
 }
@@ -1060,6 +1135,7 @@ fn human_duration(d: Duration) -> String {
 fn judge(
     limits: &Limits,
     sandboxed: bool,
+    stdin_given: bool,
     status: std::process::ExitStatus,
     killed: Option<Kill>,
     duration: Duration,
@@ -1143,6 +1219,12 @@ fn judge(
                     };
                     format!("process limit ({}) reached", limits.process_cap(hold))
                 }
+                None if markers.keyboard && stdin_given => "the script asked for keyboard \
+                    input beyond the answers `stdin` in skill.toml gives"
+                    .into(),
+                None if markers.keyboard => "the script asked for keyboard input; give its \
+                    answers with `stdin = [...]` in skill.toml"
+                    .into(),
                 None => match exit_code {
                     Some(c) => format!("exit code {c}"),
                     None => "ended abnormally".into(),
@@ -1194,6 +1276,8 @@ fn judge(
         duration,
         result: collected.result,
         artifacts: collected.artifacts,
+        written_outside: collected.written_outside,
+        written_outside_count: collected.written_outside_count,
     }
 }
 

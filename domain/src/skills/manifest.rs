@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use include_dir::{include_dir, Dir, DirEntry};
+use model::invocation::Invocation;
 use model::skill::{InputField, InputSchema, RiskLevel};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -43,6 +44,9 @@ pub struct Manifest {
     pub agent_label: Option<String>,
     /// Requests in people's words that this skill answers; the intelligent brain learns from them.
     pub examples: Vec<String>,
+    /// How inputs reach a script that comes as it is (`args`, `stdin`) and which files it
+    /// writes outside `output/` are artifacts (`artifacts`); see `model::invocation`.
+    pub invocation: Invocation,
 }
 
 /// `skill.toml` as written; every key optional here so missing ones get our message.
@@ -63,6 +67,12 @@ struct RawManifest {
     agent_label: Option<String>,
     #[serde(default)]
     examples: Vec<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    stdin: Vec<String>,
+    #[serde(default)]
+    artifacts: Vec<String>,
 }
 
 /// A manifest problem, with where it is when that is known (1-based).
@@ -234,6 +244,14 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
         }
         examples.push(example.to_string());
     }
+    let invocation = Invocation {
+        args: raw.args,
+        stdin: raw.stdin,
+        artifacts: raw.artifacts,
+    };
+    if let Err(p) = invocation.check(&inputs) {
+        return Err(at.error(Section::Top, p.key, p.message));
+    }
 
     Ok(Manifest {
         name,
@@ -248,7 +266,18 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
         inputs,
         agent_label,
         examples,
+        invocation,
     })
+}
+
+/// The command line a run of a `kind` (`python`, `shell`) skill uses, for people:
+/// `python main.py --in <data> [--verbose]`.
+pub fn command_line(kind: &str, manifest: &Manifest) -> String {
+    let entry = match kind {
+        "shell" => "bash main.sh",
+        _ => "python main.py",
+    };
+    manifest.invocation.command_line(entry, &manifest.inputs)
 }
 
 /// Most example requests one manifest may list.
@@ -763,6 +792,30 @@ default = 3
     }
 
     #[test]
+    fn invocation_keys_are_checked_against_the_inputs() {
+        let m = parse_manifest(&good_with(
+            8,
+            "args = [\"--in\", \"{data}\", \"--top\", \"{top}\"]\nstdin = [\"{top}\", \"y\"]\nartifacts = [\"*.xlsx\"]",
+        ))
+        .unwrap();
+        assert_eq!(m.invocation.args, ["--in", "{data}", "--top", "{top}"]);
+        assert_eq!(m.invocation.stdin, ["{top}", "y"]);
+        assert_eq!(m.invocation.artifacts, ["*.xlsx"]);
+        assert!(parse_manifest(GOOD).unwrap().invocation.is_empty());
+
+        let e = err(&good_with(8, "args = [\"--in\", \"{dta}\"]"));
+        assert_eq!((e.line, e.column), (Some(8), Some(1)), "{e}");
+        assert!(e.message.contains("no input named \"dta\""), "{e}");
+        let e = err(&good_with(8, "stdin = [\"{top?yes}\"]"));
+        assert_eq!(e.line, Some(8), "{e}");
+        assert!(e.message.contains("boolean"), "{e}");
+        let e = err(&good_with(8, "artifacts = [\"../escape.txt\"]"));
+        assert_eq!(e.line, Some(8), "{e}");
+        let e = err(&good_with(8, "args = \"--in {data}\""));
+        assert_eq!(e.line, Some(8), "{e}");
+    }
+
+    #[test]
     fn missing_keys_have_no_line() {
         let e = err(&good_with(5, ""));
         assert_eq!(e.line, None);
@@ -952,6 +1005,7 @@ default = 3
             [
                 "business-days",
                 "csv-summary",
+                "csv-to-excel",
                 "dedupe-rows",
                 "excel-summary",
                 "invoice-total",
@@ -980,6 +1034,56 @@ default = 3
         // Every tenant folder is a demo we know about.
         let tenants: Vec<_> = DEMO_SKILLS.dirs().map(|d| d.path().to_owned()).collect();
         assert_eq!(tenants.len(), 2, "{tenants:?}");
+    }
+
+    #[test]
+    fn the_argparse_demo_is_wired_by_its_manifest_alone() {
+        let demo = demo_skill_folders("acme")
+            .into_iter()
+            .find(|f| f.manifest.slug == "csv-to-excel")
+            .unwrap();
+        let m = &demo.manifest;
+        assert_eq!(
+            command_line(demo.kind, m),
+            "python main.py <data> --delimiter <delimiter> --sheet <sheet> \
+             [--sum <total_column>] [--no-summary]"
+        );
+        assert_eq!(m.invocation.artifacts, ["files/*.xlsx"]);
+        assert!(demo.files.iter().any(
+            |(p, b)| p == "requirements.txt" && String::from_utf8_lossy(b).contains("openpyxl")
+        ));
+        // What the form's inputs become, as the worker renders them.
+        let form: std::collections::BTreeMap<String, String> =
+            [("delimiter", ";"), ("total_column", "amount")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let uploaded = [("data".to_string(), "my_sales.csv".to_string())].into();
+        let inputs = model::skill::validate_inputs(&m.inputs, &form, &uploaded).unwrap();
+        let rendered = m.invocation.render(&m.inputs, &inputs, "/work");
+        assert_eq!(
+            rendered.args,
+            [
+                "/work/files/my_sales.csv",
+                "--delimiter",
+                ";",
+                "--sheet",
+                "Data",
+                "--sum",
+                "amount"
+            ]
+        );
+        // The script itself is left as it was written: argparse, no ExecGov variables.
+        let main = String::from_utf8(
+            demo.files
+                .iter()
+                .find(|(p, _)| p == "main.py")
+                .unwrap()
+                .1
+                .clone(),
+        )
+        .unwrap();
+        assert!(main.contains("argparse.ArgumentParser") && !main.contains("EXECGOV"));
     }
 
     /// The demo scripts run for real: the interpreter the executor uses, a work folder
