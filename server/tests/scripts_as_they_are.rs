@@ -101,7 +101,7 @@ async fn download(server: &TestServer, token: &str, id: i64, path: &str) -> Stri
         .api(
             Method::GET,
             ACME,
-            &format!("/api/v1/executions/{id}/artifacts/{path}"),
+            &format!("/api/v1/executions/{id}/artifact?path={path}"),
             Some(token),
             ApiBody::Empty,
         )
