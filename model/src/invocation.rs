@@ -259,7 +259,7 @@ impl Invocation {
                             .fields
                             .iter()
                             .find(|f| &f.name == name)
-                            .is_some_and(|f| may_be_missing(f));
+                            .is_some_and(may_be_missing);
                     }
                     Part::Flag { text, .. } => {
                         word.push_str(text);
