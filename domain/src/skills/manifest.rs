@@ -1008,6 +1008,7 @@ default = 3
                 "csv-to-excel",
                 "dedupe-rows",
                 "excel-summary",
+                "find-duplicates",
                 "invoice-total",
                 "json-to-csv",
                 "log-errors",
@@ -1473,6 +1474,71 @@ East,30,2026-01-04,ok\n";
                 json!({"rank": 1, "word": "report", "count": 3, "share": "75.0%"})
             );
             assert_eq!(rows.as_array().unwrap().len(), 2);
+        }
+
+        /// A command-line demo run the way the worker starts it: its manifest's `args` rendered
+        /// from the form, the folder input unpacked under `files/`.
+        #[test]
+        fn find_duplicates_takes_its_folder_and_option_as_arguments() {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let folder = demo("acme", "find-duplicates");
+            let m = &folder.manifest;
+            let form: BTreeMap<String, String> = [("min_size".to_string(), "2".to_string())].into();
+            let uploaded = [("folder".to_string(), "photos".to_string())].into();
+            let inputs = validate_inputs(&m.inputs, &form, &uploaded).unwrap();
+            let root = std::env::temp_dir().join(format!(
+                "execgov-dupes-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ));
+            let (skill, work) = (root.join("skill"), root.join("work"));
+            for (path, bytes) in &folder.files {
+                let target = skill.join(path);
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::write(target, bytes).unwrap();
+            }
+            let photos = work.join("files/photos");
+            std::fs::create_dir_all(photos.join("trip")).unwrap();
+            std::fs::write(photos.join("a.jpg"), "same bytes").unwrap();
+            std::fs::write(photos.join("trip/copy of a.jpg"), "same bytes").unwrap();
+            std::fs::write(photos.join("b.jpg"), "other").unwrap();
+            std::fs::write(photos.join("tiny"), "x").unwrap();
+            std::fs::write(photos.join("tiny2"), "x").unwrap();
+            let rendered = m
+                .invocation
+                .render(&m.inputs, &inputs, &work.to_string_lossy());
+            assert_eq!(
+                rendered.args,
+                [
+                    photos.to_string_lossy().into_owned(),
+                    "--min-size".into(),
+                    "2".into()
+                ]
+            );
+            let out = Command::new("/usr/bin/python3")
+                .args(["-I", "-S"])
+                .arg(skill.join("main.py"))
+                .args(&rendered.args)
+                .current_dir(&work)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                std::fs::read_to_string(work.join("duplicates.csv")).unwrap(),
+                "group,file,size\r\n1,a.jpg,10\r\n1,trip/copy of a.jpg,10\r\n"
+            );
+            assert!(
+                work.join("dupfinder.log").is_file(),
+                "its own log, left for the note"
+            );
+            assert_eq!(m.invocation.artifacts, ["duplicates.csv"]);
+            std::fs::remove_dir_all(&root).unwrap();
         }
 
         #[test]
