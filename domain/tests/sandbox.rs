@@ -155,6 +155,30 @@ async fn run_with(
     env: Vec<(String, String)>,
     cancel: watch::Receiver<bool>,
 ) -> Ran {
+    let given = Given {
+        env,
+        ..Given::default()
+    };
+    run_given(ex, fx, kind, limits, given, cancel).await
+}
+
+/// What a run is given besides its script and limits.
+#[derive(Default)]
+struct Given {
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    stdin: Vec<u8>,
+    artifacts: Vec<String>,
+}
+
+async fn run_given(
+    ex: &Executors,
+    fx: &Fixture,
+    kind: AssetKind,
+    limits: Limits,
+    given: Given,
+    cancel: watch::Receiver<bool>,
+) -> Ran {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Instant::now();
     let outcome = ex
@@ -163,10 +187,10 @@ async fn run_with(
                 kind,
                 script_dir: &fx.skill,
                 work_dir: &fx.work,
-                env,
-                args: Vec::new(),
-                stdin: Vec::new(),
-                artifacts: Vec::new(),
+                env: given.env,
+                args: given.args,
+                stdin: given.stdin,
+                artifacts: given.artifacts,
                 limits,
                 environment: None,
             },
@@ -1507,36 +1531,14 @@ async fn run_invoked(
     limits: Limits,
 ) -> Ran {
     let wall = limits.wall;
-    let (tx, mut rx) = mpsc::unbounded_channel();
     let (_keep, cancel) = watch::channel(false);
-    let started = Instant::now();
-    let outcome = ex
-        .run(
-            RunRequest {
-                kind,
-                script_dir: &fx.skill,
-                work_dir: &fx.work,
-                env: vec![("EXECGOV_INPUT_TOP".into(), "-5".into())],
-                args,
-                stdin: stdin.to_vec(),
-                artifacts,
-                limits,
-            },
-            tx,
-            cancel,
-        )
-        .await
-        .expect("the run is set up");
-    let elapsed = started.elapsed();
-    let mut lines = Vec::new();
-    while let Ok(l) = rx.try_recv() {
-        lines.push(l);
-    }
-    let ran = Ran {
-        outcome,
-        lines,
-        elapsed,
+    let given = Given {
+        env: vec![("EXECGOV_INPUT_TOP".into(), "-5".into())],
+        args,
+        stdin: stdin.to_vec(),
+        artifacts,
     };
+    let ran = run_given(ex, fx, kind, limits, given, cancel).await;
     after_run(uid, fx, &ran, wall);
     ran
 }

@@ -555,18 +555,8 @@ mod tests {
     use serde_json::json;
 
     fn field(name: &str, kind: InputType, required: bool) -> InputField {
-        InputField {
-            name: name.into(),
-            label: name.into(),
-            kind,
-            required,
-            description: None,
-            choices: vec![],
-            min: None,
-            max: None,
-            max_length: None,
-            default: None,
-        }
+        serde_json::from_value(json!({"name": name, "type": kind, "required": required}))
+            .expect("a valid input")
     }
 
     fn schema() -> InputSchema {

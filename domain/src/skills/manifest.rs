@@ -1159,13 +1159,30 @@ default = 3
                 .unwrap_or_else(|| panic!("no demo {tenant}/{slug}"))
         }
 
+        /// A temporary root with the demo's files under `skill/` and a `work/` path beside them:
+        /// (root, skill, work).
+        fn written_out(folder: &ScriptFolder) -> (PathBuf, PathBuf, PathBuf) {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let root = std::env::temp_dir().join(format!(
+                "execgov-demo-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ));
+            let (skill, work) = (root.join("skill"), root.join("work"));
+            for (path, bytes) in &folder.files {
+                let target = skill.join(path);
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::write(target, bytes).unwrap();
+            }
+            (root, skill, work)
+        }
+
         /// Validates the form like the server does, then runs the script on the result.
         fn run(
             slug_path: (&str, &str),
             form: &[(&str, &str)],
             uploads: &[(&str, &str, &[u8])],
         ) -> Run {
-            static N: AtomicUsize = AtomicUsize::new(0);
             let folder = demo(slug_path.0, slug_path.1);
             let form: BTreeMap<String, String> = form
                 .iter()
@@ -1178,17 +1195,7 @@ default = 3
             let inputs = validate_inputs(&folder.manifest.inputs, &form, &uploaded)
                 .unwrap_or_else(|e| panic!("the form is refused: {e:?}"));
 
-            let root = std::env::temp_dir().join(format!(
-                "execgov-demo-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            ));
-            let (skill, work) = (root.join("skill"), root.join("work"));
-            for (path, bytes) in &folder.files {
-                let target = skill.join(path);
-                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-                std::fs::write(target, bytes).unwrap();
-            }
+            let (root, skill, work) = written_out(&folder);
             std::fs::create_dir_all(work.join("files")).unwrap();
             std::fs::create_dir_all(work.join("output")).unwrap();
             std::fs::write(work.join("inputs.json"), Value::Object(inputs).to_string()).unwrap();
@@ -1480,23 +1487,12 @@ East,30,2026-01-04,ok\n";
         /// from the form, the folder input unpacked under `files/`.
         #[test]
         fn find_duplicates_takes_its_folder_and_option_as_arguments() {
-            static N: AtomicUsize = AtomicUsize::new(0);
             let folder = demo("acme", "find-duplicates");
             let m = &folder.manifest;
             let form: BTreeMap<String, String> = [("min_size".to_string(), "2".to_string())].into();
             let uploaded = [("folder".to_string(), "photos".to_string())].into();
             let inputs = validate_inputs(&m.inputs, &form, &uploaded).unwrap();
-            let root = std::env::temp_dir().join(format!(
-                "execgov-dupes-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            ));
-            let (skill, work) = (root.join("skill"), root.join("work"));
-            for (path, bytes) in &folder.files {
-                let target = skill.join(path);
-                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-                std::fs::write(target, bytes).unwrap();
-            }
+            let (root, skill, work) = written_out(&folder);
             let photos = work.join("files/photos");
             std::fs::create_dir_all(photos.join("trip")).unwrap();
             std::fs::write(photos.join("a.jpg"), "same bytes").unwrap();
