@@ -38,6 +38,8 @@ use crate::{Actor, AppError, AppResult, Ctx};
 mod invocation;
 mod uploads;
 
+pub use invocation::apply_invocation;
+
 /// Wakes idle workers when something is queued.
 const QUEUE_CHANNEL: &str = "execgov_execution_queue";
 /// How the worker's own transactions (claim, finish) begin: their statements run thousands of
