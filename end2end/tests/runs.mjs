@@ -594,6 +594,8 @@ test('acme-user runs the Excel summariser, a skill with packages (openpyxl), fro
     assert.deepEqual(column('sheet'), [`Sales ${tag}`, `Sales ${tag}`]);
     assert.equal(column('total')[1], '22', `openpyxl read the numbers: ${JSON.stringify(rows)}`);
     await page.locator('a[data-testid=artifact]', { hasText: 'summary.xlsx' }).waitFor();
+    await s.close();
+});
 
 test('a command-line script on a folder: a .zip chosen on the form arrives unpacked, its report is kept and the log it left is named, on a phone too', { timeout: TEST_TIMEOUT * 2 }, async () => {
     const s = await openPage(browser());
