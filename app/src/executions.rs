@@ -213,6 +213,13 @@ pub(crate) fn execution_panel(e: ExecutionView, actions: ExecutionActions) -> im
             })}
         </section>
         {e.result.clone().map(result_section)}
+        {e.written_outside_note().map(|note| view! {
+            <section class="card">
+                <p class="warning" data-testid="written-outside">{note}</p>
+                <p class="hint">"These files were not kept. Write results into output/, or collect them with "
+                    <code>"artifacts = [\"*.xlsx\"]"</code> " globs in the skill's skill.toml."</p>
+            </section>
+        })}
         {(!e.artifacts.is_empty()).then(|| view! {
             <section class="card">
                 <h2>"Files"</h2>

@@ -405,6 +405,17 @@ fn SubmissionView(review: bool) -> impl IntoView {
                                 })}
                                 <dt>"Live version"</dt>
                                 <dd>{d.live_version.map(|v| format!("version {v}")).unwrap_or_else(|| "none (a new skill)".into())}</dd>
+                                {d.command_line.clone().map(|c| view! {
+                                    <dt>"Command line"</dt><dd><code data-testid="command-line">{c}</code></dd>
+                                })}
+                                {(!d.stdin_lines.is_empty()).then(|| view! {
+                                    <dt>"Keyboard answers"</dt>
+                                    <dd data-testid="stdin-lines">{d.stdin_lines.iter().map(|l| view! { <code>{l.clone()}</code> " " }).collect_view()}</dd>
+                                })}
+                                {(!d.artifact_globs.is_empty()).then(|| view! {
+                                    <dt>"Also collected"</dt>
+                                    <dd data-testid="artifact-globs">{d.artifact_globs.join(", ")} " (besides output/)"</dd>
+                                })}
                             </dl>
                         </section>
                         <section class="card">

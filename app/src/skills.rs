@@ -197,6 +197,12 @@ pub(crate) fn input_for(field: InputField, value: Option<String>, rerun: bool) -
             {rerun.then(|| view! { <span class="hint">" Leave empty to reuse the earlier file."</span> })}
         }
         .into_any(),
+        // A folder: one .zip (or .tar.gz) of it, or its files chosen together.
+        InputType::Folder => view! {
+            <input type="file" name=name required=required multiple/>
+            <span class="hint">" A .zip of the folder, or several files at once."</span>
+        }
+        .into_any(),
     };
     view! {
         <label>

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use domain::agent_auth::MachineKey;
-use domain::executions::{hostname, prepare_work_dir, run_request};
+use domain::executions::{apply_invocation, hostname, prepare_work_dir, run_request};
 use domain::executors::{AssetKind, Executors, LogLine, RunOutcome, SandboxConfig};
 use model::agent::{
     AgentDescription, AgentJob, AgentLogBatch, AgentLogLine, AgentRegistration, AgentReport,
@@ -359,12 +359,18 @@ async fn run_job(api: &Api, executors: &Executors, job: &AgentJob, dir: &Path) -
         Duration::from_secs(job.lease_seconds.max(3)) / 3,
         cancel_tx,
     ));
+    let mut request = run_request(kind, &script, &work, id, &job.skill, job.timeout_seconds);
+    // Arguments, answers and artifact globs as the platform's workers render them.
+    let sandboxed = executors.config().enabled;
+    apply_invocation(
+        &mut request,
+        &job.input_schema,
+        &job.invocation,
+        &job.inputs,
+        sandboxed,
+    );
     let outcome = executors
-        .run(
-            run_request(kind, &script, &work, id, &job.skill, job.timeout_seconds),
-            log_tx,
-            cancel_rx,
-        )
+        .run(request, log_tx, cancel_rx)
         .await
         .map_err(|e| Failure::failed(format!("the executor could not run the script: {e}")));
     lease.abort();

@@ -398,6 +398,10 @@ fn job(ctx: &Ctx, claimed: Claimed) -> AgentJob {
         skill: claimed.skill_slug,
         language: language.as_str().into(),
         content_hash: claimed.content_hash,
+        // Stored by the platform from a checked manifest; unreadable only if the row was
+        // written some other way, and then the agent runs without them.
+        input_schema: serde_json::from_value(claimed.input_schema).unwrap_or_default(),
+        invocation: serde_json::from_value(claimed.invocation).unwrap_or_default(),
         inputs: claimed.inputs,
         timeout_seconds: claimed.timeout_seconds,
         lease_seconds: ctx.queue.lease.as_secs(),
@@ -589,6 +593,9 @@ pub async fn finish(
         duration: Duration::ZERO,
         result: report.result,
         artifacts: listed,
+        // An agent reports its output only.
+        written_outside: Vec::new(),
+        written_outside_count: 0,
     };
     let ended = executions::finish(
         ctx,

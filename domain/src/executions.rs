@@ -35,6 +35,11 @@ use crate::storage;
 use crate::tenancy::Tenant;
 use crate::{Actor, AppError, AppResult, Ctx};
 
+mod invocation;
+mod uploads;
+
+pub use invocation::apply_invocation;
+
 /// Wakes idle workers when something is queued.
 const QUEUE_CHANNEL: &str = "execgov_execution_queue";
 /// How the worker's own transactions (claim, finish) begin: their statements run thousands of
@@ -120,24 +125,6 @@ pub async fn request_from(
     form: &BTreeMap<String, String>,
     files: &[Upload],
 ) -> AppResult<i64> {
-    let mut uploads = BTreeMap::new();
-    for file in files {
-        if file.bytes.len() > MAX_UPLOAD_BYTES {
-            return Err(AppError::Invalid(format!(
-                "{}: the file is larger than {} MiB.",
-                file.field,
-                MAX_UPLOAD_BYTES / (1024 * 1024)
-            )));
-        }
-        let name = stored_name(&file.file_name);
-        if uploads.values().any(|n| n == &name) {
-            return Err(AppError::Invalid(format!(
-                "{}: another input already uploads a file named {name}.",
-                file.field
-            )));
-        }
-        uploads.insert(file.field.clone(), name);
-    }
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let skill = skills::live_skill_for(&mut tx, user, slug).await?;
     match origin {
@@ -155,6 +142,11 @@ pub async fn request_from(
         }
         _ => {}
     }
+    let arranged = uploads::arrange(&skill.input_schema, files)?;
+    let uploads: BTreeMap<String, String> = arranged
+        .iter()
+        .map(|a| (a.field.to_string(), a.name.clone()))
+        .collect();
     let inputs =
         model::skill::validate_inputs(&skill.input_schema, form, &uploads).map_err(|fields| {
             AppError::Invalid(
@@ -165,7 +157,7 @@ pub async fn request_from(
                     .join("\n"),
             )
         })?;
-    let uploaded: usize = files.iter().map(|f| f.bytes.len()).sum();
+    let uploaded: usize = arranged.iter().map(|a| a.size).sum();
     storage::ensure_room(
         ctx,
         &mut tx,
@@ -200,19 +192,17 @@ pub async fn request_from(
     // Uploads wait beside the execution; only after its row exists does it have a folder. Each
     // is recorded with it: "Run again" reuses what is recorded, never a path from the inputs.
     let inputs_dir = ctx.inputs_dir(tenant.id, id);
-    for file in files {
-        let name = &uploads[&file.field];
-        tokio::fs::create_dir_all(&inputs_dir).await?;
-        tokio::fs::write(inputs_dir.join(name), &file.bytes).await?;
+    for upload in &arranged {
+        uploads::store(&inputs_dir, upload).await?;
         sqlx::query(
             "INSERT INTO execution_uploads (execution_id, field, file_name, size, sha256) \
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
-        .bind(&file.field)
-        .bind(name)
-        .bind(file.bytes.len() as i64)
-        .bind(hex::encode(Sha256::digest(&file.bytes)))
+        .bind(upload.field)
+        .bind(&upload.name)
+        .bind(upload.size as i64)
+        .bind(&upload.sha256)
         .execute(&mut *tx)
         .await?;
     }
@@ -482,6 +472,8 @@ struct DetailRow {
     stderr_truncated: bool,
     files_removed_at: Option<chrono::DateTime<chrono::Utc>>,
     files_kept_days: Option<i32>,
+    written_outside: Vec<String>,
+    written_outside_count: i32,
 }
 
 /// One execution with its result, artifacts and the first page of its log, if this user may see
@@ -517,7 +509,8 @@ pub async fn view_from_line(
     let detail: DetailRow = sqlx::query_as(
         "SELECT v.version AS skill_version, e.reason, e.inputs, e.inputs_digest, \
          c.username AS confirmed_by, e.started_at, e.exit_code, e.result, e.stdout_truncated, \
-         e.stderr_truncated, e.files_removed_at, e.files_kept_days \
+         e.stderr_truncated, e.files_removed_at, e.files_kept_days, e.written_outside, \
+         e.written_outside_count \
          FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
          LEFT JOIN users c ON c.id = e.confirmed_by WHERE e.id = $1",
     )
@@ -554,6 +547,8 @@ pub async fn view_from_line(
             .files_removed_at
             .zip(detail.files_kept_days)
             .map(|(at, days)| storage::removed_note(at, days)),
+        written_outside: detail.written_outside,
+        written_outside_count: i64::from(detail.written_outside_count),
         summary,
     })
 }
@@ -768,9 +763,17 @@ pub async fn previous_uploads(
         if stored_name(&file_name) != file_name {
             return Err(gone());
         }
-        let bytes = read_regular_file(&dir.join(&file_name))
+        let stored = dir.join(&file_name);
+        if tokio::fs::symlink_metadata(&stored)
             .await
-            .map_err(|_| gone())?;
+            .is_ok_and(|m| m.is_dir())
+        {
+            return Err(AppError::Invalid(format!(
+                "{field}: \"Run again\" does not reuse an uploaded folder; choose the folder \
+                 (or its .zip) again."
+            )));
+        }
+        let bytes = read_regular_file(&stored).await.map_err(|_| gone())?;
         if bytes.len() as i64 != size || hex::encode(Sha256::digest(&bytes)) != sha256 {
             return Err(gone());
         }
@@ -815,6 +818,10 @@ pub struct Claimed {
     pub inputs_digest: String,
     /// The skill version's package lock, if it declares packages.
     pub lock_text: Option<String>,
+    /// The skill version's input schema and invocation (`args`, `stdin`, `artifacts`), as
+    /// stored: what the run's arguments are rendered from.
+    pub input_schema: Value,
+    pub invocation: Value,
 }
 
 impl Claimed {
@@ -837,6 +844,8 @@ impl Claimed {
             timeout_seconds: start.timeout_seconds,
             skill_slug: start.slug,
             inputs_digest: start.inputs_digest,
+            input_schema: start.input_schema,
+            invocation: start.invocation,
         }
     }
 }
@@ -892,6 +901,8 @@ struct StartRow {
     timeout_seconds: i32,
     slug: String,
     lock_text: Option<String>,
+    input_schema: Value,
+    invocation: Value,
 }
 
 /// Claims the next queued execution, if any: the tenant with the fewest running executions
@@ -1117,7 +1128,7 @@ async fn record_start(
              WHERE e.id = $1 AND v.id = e.skill_version_id AND av.id = v.asset_version_id \
                AND a.id = av.asset_id AND s.id = e.skill_id AND (NOT $8 OR e.status = 'queued') \
              RETURNING a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug, \
-                 v.lock_text), \
+                 v.lock_text, v.input_schema, v.invocation), \
          audited AS ( \
              INSERT INTO audit_log (actor, action, target, detail, result, ip, user_agent) \
              SELECT $3, 'execution.start', $4, jsonb_build_object('skill', s.slug, 'attempt', $2, \
@@ -1151,7 +1162,8 @@ async fn record_start(
 async fn read_start(tx: &mut PgConnection, id: i64) -> AppResult<StartRow> {
     Ok(sqlx::query_as(
         "SELECT a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug, \
-         v.lock_text FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
+         v.lock_text, v.input_schema, v.invocation \
+         FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
          JOIN asset_versions av ON av.id = v.asset_version_id JOIN assets a ON a.id = av.asset_id \
          JOIN skills s ON s.id = e.skill_id WHERE e.id = $1",
     )
@@ -1485,13 +1497,14 @@ pub fn run_request<'a>(
             ("EXECGOV_EXECUTION_ID".to_string(), execution_id.to_string()),
             ("EXECGOV_SKILL".to_string(), skill_slug.to_string()),
         ],
+        args: Vec::new(),
+        stdin: Vec::new(),
+        artifacts: Vec::new(),
         limits: Limits {
             wall: Duration::from_secs(seconds),
             cpu_seconds: seconds,
             ..Limits::default()
         },
-        args: Vec::new(),
-        stdin: Vec::new(),
         environment: None,
     }
 }
@@ -1520,6 +1533,7 @@ async fn prepare_run(
         let may_build = cancel.is_some();
         request.environment = Some(crate::environments::for_run(ctx, lock, may_build).await?);
     }
+    invocation::apply(&mut request, claimed, executors.config().enabled)?;
     match cancel {
         Some(cancel) => executors.prepare(request, cancel).await,
         None => executors.prepare_if_ready(request).await,
@@ -1560,7 +1574,13 @@ pub async fn prepare_work_dir(
         if let Ok(entries) = std::fs::read_dir(&uploads) {
             for entry in entries {
                 let entry = entry?;
-                std::fs::copy(entry.path(), work.join("files").join(entry.file_name()))?;
+                let to = work.join("files").join(entry.file_name());
+                if entry.file_type()?.is_dir() {
+                    // A folder input, as the server unpacked it (regular files only).
+                    uploads::copy_folder(&entry.path(), &to)?;
+                } else {
+                    std::fs::copy(entry.path(), to)?;
+                }
             }
         }
         std::fs::write(work.join("inputs.json"), inputs)
@@ -1640,6 +1660,8 @@ static NO_DETAIL: FinishDetail = FinishDetail {
     stderr_truncated: false,
     artifacts: Vec::new(),
     output: None,
+    written_outside: Vec::new(),
+    written_outside_count: 0,
 };
 
 struct FinishDetail {
@@ -1652,6 +1674,10 @@ struct FinishDetail {
     /// The `output/` folder whose files are the artifacts: moved to their place for download
     /// by the transaction that records the end, once it holds the claim.
     output: Option<std::path::PathBuf>,
+    /// New files the script left outside `output/` that no glob collected (the first few),
+    /// and how many.
+    written_outside: Vec<String>,
+    written_outside_count: i32,
 }
 
 /// Records a run's outcome (its artifacts moved from the work directory's `output/` to their
@@ -1701,6 +1727,8 @@ pub(crate) async fn finish(
         stderr_truncated: outcome.stderr_truncated,
         artifacts,
         output,
+        written_outside: outcome.written_outside,
+        written_outside_count: i32::try_from(outcome.written_outside_count).unwrap_or(i32::MAX),
     };
     finish_with(
         ctx,
@@ -1817,7 +1845,8 @@ async fn finish_in_tx(
         sqlx::query(
             "WITH finished AS ( \
                  UPDATE executions SET status = $2, reason = $3, exit_code = $4, result = $5, \
-                 stdout_truncated = $6, stderr_truncated = $7, finished_at = now() WHERE id = $1), \
+                 stdout_truncated = $6, stderr_truncated = $7, finished_at = now(), \
+                 written_outside = $15, written_outside_count = $16 WHERE id = $1), \
              stored AS ( \
                  INSERT INTO artifacts (execution_id, path, size) \
                  SELECT $1, path, size FROM unnest($8::text[], $9::bigint[]) AS x(path, size)) \
@@ -1845,6 +1874,8 @@ async fn finish_in_tx(
         }))
         .bind(&actor.meta.ip)
         .bind(&actor.meta.user_agent)
+        .bind(&detail.written_outside)
+        .bind(detail.written_outside_count)
         .execute(&mut *tx)
         .await?;
         status

@@ -493,6 +493,11 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
         }
         None => Vec::new(),
     };
+    let declared = files
+        .iter()
+        .find(|(p, _)| p == manifest::MANIFEST_FILE)
+        .and_then(|(_, b)| std::str::from_utf8(b).ok())
+        .and_then(|text| manifest::parse_manifest(text).ok());
     let readme = files
         .iter()
         .find(|(p, _)| p == manifest::README_FILE)
@@ -537,6 +542,14 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
         diff,
         packages,
         package_changes,
+        command_line: declared
+            .as_ref()
+            .map(|m| manifest::command_line(&row.kind, m)),
+        stdin_lines: declared
+            .as_ref()
+            .map(|m| m.invocation.stdin_lines())
+            .unwrap_or_default(),
+        artifact_globs: declared.map(|m| m.invocation.artifacts).unwrap_or_default(),
     })
 }
 

@@ -155,25 +155,30 @@ async fn run_with(
     env: Vec<(String, String)>,
     cancel: watch::Receiver<bool>,
 ) -> Ran {
-    run_extra(ex, fx, kind, limits, env, cancel, Extra::default()).await
+    let given = Given {
+        env,
+        ..Given::default()
+    };
+    run_given(ex, fx, kind, limits, given, cancel).await
 }
 
-/// What a run may bring beyond its script, limits and variables.
+/// What a run is given besides its script and limits.
 #[derive(Clone, Default)]
-struct Extra {
+struct Given {
+    env: Vec<(String, String)>,
     args: Vec<String>,
     stdin: Vec<u8>,
+    artifacts: Vec<String>,
     environment: Option<PathBuf>,
 }
 
-async fn run_extra(
+async fn run_given(
     ex: &Executors,
     fx: &Fixture,
     kind: AssetKind,
     limits: Limits,
-    env: Vec<(String, String)>,
+    given: Given,
     cancel: watch::Receiver<bool>,
-    extra: Extra,
 ) -> Ran {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Instant::now();
@@ -183,11 +188,12 @@ async fn run_extra(
                 kind,
                 script_dir: &fx.skill,
                 work_dir: &fx.work,
-                env,
+                env: given.env,
+                args: given.args,
+                stdin: given.stdin,
+                artifacts: given.artifacts,
                 limits,
-                args: extra.args,
-                stdin: extra.stdin,
-                environment: extra.environment,
+                environment: given.environment,
             },
             tx,
             cancel,
@@ -782,9 +788,10 @@ async fn environment_is_cleared() {
                 script_dir: &fx.skill,
                 work_dir: &fx.work,
                 env: vec![("LD_PRELOAD".into(), "/tmp/x.so".into())],
+                args: Vec::new(),
+                stdin: Vec::new(),
+                artifacts: Vec::new(),
                 limits: limits(),
-                args: vec![],
-                stdin: vec![],
                 environment: None,
             },
             tx,
@@ -985,9 +992,10 @@ async fn dropping_the_run_cleans_up() {
             script_dir: &fx.skill,
             work_dir: &fx.work,
             env: vec![],
+            args: Vec::new(),
+            stdin: Vec::new(),
+            artifacts: Vec::new(),
             limits: limits(),
-            args: vec![],
-            stdin: vec![],
             environment: None,
         },
         tx,
@@ -1505,12 +1513,11 @@ sys.exit(1 if killed else 0)
 // main.sh, warm interpreters.
 
 /// The folders that may hold the test wheels: `EXECGOV_TEST_WHEELHOUSE`, `target/wheelhouse`
-/// (where `scripts/test` downloads them), the machine's shared one.
+/// (where `scripts/test` downloads them).
 fn wheelhouse() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("EXECGOV_TEST_WHEELHOUSE").map(PathBuf::from),
         Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wheelhouse")),
-        Some(PathBuf::from("/work/shared/wheelhouse")),
     ];
     candidates.into_iter().flatten().find(|dir| {
         fs::read_dir(dir).is_ok_and(|entries| {
@@ -1585,17 +1592,17 @@ macro_rules! require_env {
 /// Prints whether the run was served by a warm interpreter (started as the boot, `-c`).
 const WARM_PROBE: &str = "import sys\nprint('warm', '-c' in sys.orig_argv)\n";
 
-fn with_env(env: &Path) -> Extra {
-    Extra {
+fn with_env(env: &Path) -> Given {
+    Given {
         environment: Some(env.to_path_buf()),
-        ..Extra::default()
+        ..Given::default()
     }
 }
 
-/// One run as `uid` on `ex` with `extra`, then the shared checks.
-async fn run_on(ex: &Executors, uid: u32, fx: &Fixture, kind: AssetKind, extra: Extra) -> Ran {
+/// One run as `uid` on `ex` given `given`, then the shared checks.
+async fn run_on(ex: &Executors, uid: u32, fx: &Fixture, kind: AssetKind, given: Given) -> Ran {
     let (_keep, cancel) = watch::channel(false);
-    let ran = run_extra(ex, fx, kind, limits(), vec![], cancel, extra).await;
+    let ran = run_given(ex, fx, kind, limits(), given, cancel).await;
     after_run(uid, fx, &ran, limits().wall);
     ran
 }
@@ -1618,7 +1625,7 @@ async fn a_script_imports_openpyxl_with_its_environment_and_not_without() {
             "{ran:?}"
         );
     }
-    let ran = run_on(&ex, uid, &fx, AssetKind::Python, Extra::default()).await;
+    let ran = run_on(&ex, uid, &fx, AssetKind::Python, Given::default()).await;
     assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
     assert_eq!(ran.outcome.exit_code, Some(1));
     assert!(
@@ -1652,8 +1659,8 @@ async fn the_environment_is_read_only_to_the_script() {
         \x20       print('refused', target)\n";
     let fx = Fixture::new("env-ro", AssetKind::Python, script);
     let ex = executors(uid);
-    for extra in [with_env(&env), with_env(&env), Extra::default()] {
-        let ran = run_on(&ex, uid, &fx, AssetKind::Python, extra).await;
+    for given in [with_env(&env), with_env(&env), Given::default()] {
+        let ran = run_on(&ex, uid, &fx, AssetKind::Python, given).await;
         assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
         let out = ran.stdout();
         assert!(!out.contains("wrote"), "{ran:?}");
@@ -1695,7 +1702,7 @@ async fn a_shell_skills_python3_sees_exactly_the_environment() {
         "{ran:?}"
     );
     // Without an environment: an empty one, so the standard library only, as main.py has.
-    let ran = run_on(&ex, uid, &fx, AssetKind::Shell, Extra::default()).await;
+    let ran = run_on(&ex, uid, &fx, AssetKind::Shell, Given::default()).await;
     assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
     assert_eq!(
         ran.stdout(),
@@ -1761,7 +1768,9 @@ async fn args_and_stdin_reach_a_warm_script_exactly() {
     ]
     .map(String::from)
     .to_vec();
-    let stdin = b"first line\n$(touch /work/pwned) 'q' \"qq\"\n\x00\x01\xff-end".to_vec();
+    let stdin = "first line\n$(touch /work/pwned) 'q' \"qq\"\n\tünï ✓-end"
+        .as_bytes()
+        .to_vec();
     let ex = executors(uid);
     let cases = [
         (false, args.clone(), vec![]),
@@ -1771,22 +1780,14 @@ async fn args_and_stdin_reach_a_warm_script_exactly() {
     let env = vec![("EXECGOV_NOTE".to_string(), "it's $(x)\nnext=1".to_string())];
     let mut environ = None;
     for (warm, args, stdin) in cases {
-        let extra = Extra {
+        let given = Given {
+            env: env.clone(),
             args: args.clone(),
             stdin: stdin.clone(),
-            environment: None,
+            ..Given::default()
         };
         let (_keep, cancel) = watch::channel(false);
-        let ran = run_extra(
-            &ex,
-            &fx,
-            AssetKind::Python,
-            limits(),
-            env.clone(),
-            cancel,
-            extra,
-        )
-        .await;
+        let ran = run_given(&ex, &fx, AssetKind::Python, limits(), given, cancel).await;
         after_run(uid, &fx, &ran, limits().wall);
         assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
         assert_eq!(ran.stdout(), format!("warm {}\n", py_bool(warm)), "{ran:?}");
@@ -1925,4 +1926,268 @@ async fn the_skills_most_recently_run_keep_their_warm_interpreters() {
     for uid in first_uid..first_uid + 3 {
         assert_eq!(live_processes(uid), Vec::<i32>::new());
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scripts as they are: arguments, keyboard answers, artifact globs (uids 68001…).
+
+/// Arguments no shell may touch: each must arrive as exactly one argument, unchanged.
+fn odd_arguments() -> Vec<String> {
+    [
+        "--in",
+        "/work/files/my sales.csv",
+        "it's \"quoted\"",
+        "--top",
+        "-5",
+        "$(touch /work/pwned)",
+        "`id`; echo $HOME > /work/pwned2",
+        "line one\nline two",
+        "",
+        "*",
+        "ünï ☃",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+async fn run_invoked(
+    uid: u32,
+    ex: &Executors,
+    fx: &Fixture,
+    kind: AssetKind,
+    (args, stdin, artifacts): (Vec<String>, &[u8], Vec<String>),
+    limits: Limits,
+) -> Ran {
+    let wall = limits.wall;
+    let (_keep, cancel) = watch::channel(false);
+    let given = Given {
+        env: vec![("EXECGOV_INPUT_TOP".into(), "-5".into())],
+        args,
+        stdin: stdin.to_vec(),
+        artifacts,
+        ..Given::default()
+    };
+    let ran = run_given(ex, fx, kind, limits, given, cancel).await;
+    after_run(uid, fx, &ran, wall);
+    ran
+}
+
+const ARGV_PY: &str = r#"
+import json, os, sys
+first = input("Threshold? ")
+second = input("Sure? [y/n] ")
+json.dump({"argv": sys.argv[1:], "answers": [first, second], "top": os.environ.get("EXECGOV_INPUT_TOP")},
+          open("output/argv.json", "w"))
+"#;
+
+fn argv_json(fx: &Fixture) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(fx.work.join("output/argv.json")).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn arguments_and_answers_reach_the_script_untouched() {
+    require_root!();
+    let fx = Fixture::new("argv", AssetKind::Python, ARGV_PY);
+    let input = (odd_arguments(), &b"0.75\ny\n"[..], vec![]);
+    let ran = run_invoked(
+        68001,
+        &executors(68001),
+        &fx,
+        AssetKind::Python,
+        input,
+        limits(),
+    )
+    .await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    let got = argv_json(&fx);
+    assert_eq!(got["argv"], serde_json::json!(odd_arguments()));
+    assert_eq!(got["answers"], serde_json::json!(["0.75", "y"]));
+    assert_eq!(got["top"], "-5");
+    assert!(!fx.work.join("pwned").exists() && !fx.work.join("pwned2").exists());
+}
+
+#[tokio::test]
+async fn a_shell_script_gets_its_arguments_whole_too() {
+    require_root!();
+    let fx = Fixture::new(
+        "argv-sh",
+        AssetKind::Shell,
+        "read -r answer\nprintf '[%s]\\n' \"$@\" \"answer=$answer\" > output/argv.txt\n",
+    );
+    let input = (odd_arguments(), &b"yes please\n"[..], vec![]);
+    let ran = run_invoked(
+        68002,
+        &executors(68002),
+        &fx,
+        AssetKind::Shell,
+        input,
+        limits(),
+    )
+    .await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    let want: String = odd_arguments()
+        .iter()
+        .chain(std::iter::once(&"answer=yes please".to_string()))
+        .map(|a| format!("[{a}]\n"))
+        .collect();
+    assert_eq!(
+        fs::read_to_string(fx.work.join("output/argv.txt")).unwrap(),
+        want
+    );
+}
+
+#[tokio::test]
+async fn without_the_sandbox_arguments_and_answers_are_the_same() {
+    require_root!();
+    let fx = Fixture::new("argv-direct", AssetKind::Python, ARGV_PY);
+    let ex = Executors::new(SandboxConfig {
+        enabled: false,
+        first_uid: 68003,
+        uid_slots: 1,
+        ..SandboxConfig::default()
+    });
+    let input = (odd_arguments(), &b"1\nn\n"[..], vec![]);
+    let ran = run_invoked(68003, &ex, &fx, AssetKind::Python, input, limits()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Succeeded, "{ran:?}");
+    let got = argv_json(&fx);
+    assert_eq!(got["argv"], serde_json::json!(odd_arguments()));
+    assert_eq!(got["answers"], serde_json::json!(["1", "n"]));
+}
+
+#[tokio::test]
+async fn keyboard_input_without_answers_fails_at_once() {
+    require_root!();
+    let fx = Fixture::new(
+        "keyboard",
+        AssetKind::Python,
+        "name = input('Your name? ')\nprint('hello', name)\n",
+    );
+    let ex = executors(68004);
+    let l = Limits {
+        wall: Duration::from_secs(30),
+        ..limits()
+    };
+    let ran = run_invoked(
+        68004,
+        &ex,
+        &fx,
+        AssetKind::Python,
+        (vec![], b"", vec![]),
+        l.clone(),
+    )
+    .await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert!(
+        ran.reason()
+            .starts_with("the script asked for keyboard input; give its answers with `stdin"),
+        "{ran:?}"
+    );
+    assert!(
+        ran.elapsed < Duration::from_secs(5),
+        "not until its timeout: {ran:?}"
+    );
+
+    // Given fewer answers than it asks for: said so too.
+    let fx = Fixture::new(
+        "keyboard-more",
+        AssetKind::Python,
+        "a = input()\nb = input()\n",
+    );
+    let ran = run_invoked(
+        68004,
+        &ex,
+        &fx,
+        AssetKind::Python,
+        (vec![], b"1\n", vec![]),
+        l,
+    )
+    .await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert!(ran.reason().contains("beyond the answers"), "{ran:?}");
+}
+
+#[tokio::test]
+async fn artifact_globs_collect_written_files_and_never_follow_links() {
+    require_root!();
+    let fx = Fixture::new(
+        "globs",
+        AssetKind::Python,
+        r##"
+import os
+open("report.xlsx", "wb").write(b"PK fake workbook")
+os.makedirs("reports/old", exist_ok=True)
+open("reports/week.md", "w").write("# week")
+open("reports/old/skip.md", "w").write("not matched")
+open("files/data.xlsx", "w").write("next to the input")
+open("notes.txt", "w").write("left behind")
+os.symlink("/etc/shadow", "leak.xlsx")
+os.symlink("/etc", "reports/etc.md")
+open("output/own.txt", "w").write("o")
+"##,
+    );
+    fs::write(fx.work.join("files/data.csv"), "a\n1\n").unwrap();
+    let globs = vec!["*.xlsx".into(), "reports/*.md".into(), "files/*".into()];
+    let ran = run_invoked(
+        68005,
+        &executors(68005),
+        &fx,
+        AssetKind::Python,
+        (vec![], b"", globs),
+        limits(),
+    )
+    .await;
+    let o = &ran.outcome;
+    assert_eq!(o.status, RunStatus::Succeeded, "{ran:?}");
+    let paths: Vec<&str> = o.artifacts.iter().map(|a| a.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "files/data.xlsx",
+            "own.txt",
+            "report.xlsx",
+            "reports/week.md"
+        ],
+        "the upload files/data.csv was there before: not collected"
+    );
+    assert_eq!(
+        o.written_outside,
+        [
+            "leak.xlsx",
+            "notes.txt",
+            "reports/etc.md",
+            "reports/old/skip.md"
+        ]
+    );
+    assert_eq!(o.written_outside_count, 4);
+    assert_eq!(
+        fs::read_to_string(fx.work.join("output/report.xlsx")).unwrap(),
+        "PK fake workbook"
+    );
+    assert!(fs::symlink_metadata(fx.work.join("output/leak.xlsx")).is_err());
+}
+
+#[tokio::test]
+async fn files_collected_by_globs_count_against_the_same_caps() {
+    require_root!();
+    let fx = Fixture::new(
+        "globs-cap",
+        AssetKind::Python,
+        "for i in range(3):\n    open(f'part{i}.bin', 'wb').write(b'x' * (3 * 1024 * 1024))\n",
+    );
+    let l = Limits {
+        artifacts_cap: 4 * MIB,
+        ..limits()
+    };
+    let ran = run_invoked(
+        68006,
+        &executors(68006),
+        &fx,
+        AssetKind::Python,
+        (vec![], b"", vec!["*.bin".into()]),
+        l,
+    )
+    .await;
+    assert_eq!(ran.outcome.status, RunStatus::Failed, "{ran:?}");
+    assert!(ran.reason().contains("over 4 MiB"), "{ran:?}");
 }

@@ -58,6 +58,8 @@ function probeSkill(tag, version) {
         'output = "A one-row table: greeting, marker and version."',
         'risk = "low"',
         'timeout_seconds = 30',
+        // How a command-line script would take it; the probe itself reads $EXECGOV_INPUTS.
+        'args = ["--who", "{who}"]',
         '',
         '[[inputs]]',
         'name = "who"',
@@ -180,6 +182,8 @@ async function reviewAndApprove(page, id, skill, { risk, expectDiff = false } = 
     const code = main.locator('table.code');
     await code.waitFor({ state: 'visible' });
     assert.ok((await code.textContent()).includes(`MARKER = "${skill.marker}"`), 'main.py is shown with its marker');
+    // The command line a run will use, from the manifest's `args`.
+    assert.equal((await page.locator('[data-testid=command-line]').textContent()).trim(), 'python main.py --who <who>');
 
     // The README, rendered.
     const readme = page.locator('[data-testid=readme]');

@@ -21,6 +21,7 @@ import {
     url,
     waitHydrated,
     xlsxWorkbook,
+    zipArchive,
 } from '../support.mjs';
 
 const browser = browserForFile();
@@ -593,5 +594,46 @@ test('acme-user runs the Excel summariser, a skill with packages (openpyxl), fro
     assert.deepEqual(column('sheet'), [`Sales ${tag}`, `Sales ${tag}`]);
     assert.equal(column('total')[1], '22', `openpyxl read the numbers: ${JSON.stringify(rows)}`);
     await page.locator('a[data-testid=artifact]', { hasText: 'summary.xlsx' }).waitFor();
+    await s.close();
+});
+
+test('a command-line script on a folder: a .zip chosen on the form arrives unpacked, its report is kept and the log it left is named, on a phone too', { timeout: TEST_TIMEOUT * 2 }, async () => {
+    const s = await openPage(browser());
+    const { page } = s;
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page, ACME, 'acme-user');
+    await openSkillFromList(page, 'find-duplicates');
+    const form = page.locator('form[data-testid=run-form]');
+    const folder = form.locator('input[name=folder][type=file]');
+    assert.equal(await folder.count(), 1, 'a file input named folder');
+    assert.equal(await folder.getAttribute('multiple'), '', 'several files may be chosen at once');
+
+    const tag = suffix();
+    const zip = zipArchive({
+        [`photos-${tag}/a-${tag}.jpg`]: 'the same bytes',
+        [`photos-${tag}/trip/copy-${tag}.jpg`]: 'the same bytes',
+        [`photos-${tag}/b-${tag}.jpg`]: 'other bytes',
+    });
+    await folder.setInputFiles({ name: `photos-${tag}.zip`, mimeType: 'application/zip', buffer: zip });
+    const { id } = await submitRun(page);
+    await waitSucceeded(page);
+    assert.match(await page.locator('[data-testid=logs]').textContent(), /Scanned 3 files: 1 groups of duplicates/);
+
+    // The report the script wrote into its working folder is kept by its glob.
+    const artifact = page.locator('a[data-testid=artifact]', { hasText: 'duplicates.csv' });
+    await artifact.waitFor();
+    const report = await fetchInPage(page, new URL(await artifact.getAttribute('href'), page.url()).pathname);
+    assert.equal(report.status, 200);
+    assert.equal(report.text, `group,file,size\r\n1,a-${tag}.jpg,14\r\n1,trip/copy-${tag}.jpg,14\r\n`);
+
+    // Its own log was not kept: the page says so instead of losing it silently.
+    const note = page.locator('[data-testid=written-outside]');
+    await note.waitFor();
+    assert.equal((await note.textContent()).trim(), '1 file was written outside output/: dupfinder.log');
+    assert.ok(await note.isVisible());
+    // The note wraps within a phone's width (long paths included).
+    const box = await note.boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `the note fits a 390 px phone: ${JSON.stringify(box)}`);
+    assert.ok(id);
     await s.close();
 });

@@ -96,6 +96,13 @@ pub struct AgentJob {
     pub timeout_seconds: i32,
     /// Seconds the claim holds without a renewal.
     pub lease_seconds: u64,
+    /// The skill version's inputs and how they reach its script (`args`, `stdin`,
+    /// `artifacts`), for the agent to render as the platform's workers do. Empty from servers
+    /// before issue 12.
+    #[serde(default)]
+    pub input_schema: crate::skill::InputSchema,
+    #[serde(default)]
+    pub invocation: crate::invocation::Invocation,
 }
 
 /// Log lines an agent streams while it runs an execution.

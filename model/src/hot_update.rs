@@ -160,6 +160,16 @@ pub struct SubmissionDetail {
     pub packages: Option<PackageLock>,
     /// Packages added, removed or changed against the live version (empty without one).
     pub package_changes: Vec<PackageChange>,
+    /// The command line a run uses, from the submitted `skill.toml`
+    /// (`python main.py --in <data> [--verbose]`); `None` when it does not parse.
+    #[serde(default)]
+    pub command_line: Option<String>,
+    /// What a run answers on standard input, one line each (`<name>` for an input's value).
+    #[serde(default)]
+    pub stdin_lines: Vec<String>,
+    /// Globs of files collected as artifacts besides `output/`.
+    #[serde(default)]
+    pub artifact_globs: Vec<String>,
 }
 
 /// A skill's resolved packages: exact versions and hashes for the platform's Python.

@@ -6,6 +6,7 @@ pub mod api;
 pub mod brain;
 mod error;
 pub mod hot_update;
+pub mod invocation;
 pub mod skill;
 pub mod storage;
 mod validation;
@@ -323,6 +324,36 @@ pub struct ExecutionView {
     /// Set once the retention period removed the run's files and log, saying when and why.
     #[serde(default)]
     pub files_removed: Option<String>,
+    /// New files the run left in its working folder that no artifact glob collected: the first
+    /// few paths (relative to the working folder), so nothing vanishes silently.
+    #[serde(default)]
+    pub written_outside: Vec<String>,
+    /// How many such files there were in all.
+    #[serde(default)]
+    pub written_outside_count: i64,
+}
+
+impl ExecutionView {
+    /// "3 files were written outside output/: a.txt, b.log, c.csv", when there were any.
+    pub fn written_outside_note(&self) -> Option<String> {
+        let count = self.written_outside_count;
+        if count <= 0 {
+            return None;
+        }
+        let mut names = self.written_outside.join(", ");
+        let more = count - self.written_outside.len() as i64;
+        if more > 0 {
+            names.push_str(&format!(" and {more} more"));
+        }
+        let (noun, verb) = if count == 1 {
+            ("file", "was")
+        } else {
+            ("files", "were")
+        };
+        Some(format!(
+            "{count} {noun} {verb} written outside output/: {names}"
+        ))
+    }
 }
 
 /// A tenant a whitelisted tenant admin may enter, with the address to go to.
@@ -342,6 +373,32 @@ mod tests {
             assert_eq!(Surface::parse(s.as_str()), Some(s));
         }
         assert_eq!(Surface::parse("tenant"), None);
+    }
+
+    #[test]
+    fn files_written_outside_output_are_named() {
+        let mut view: ExecutionView = serde_json::from_value(serde_json::json!({
+            "summary": {"id": 1, "skill_slug": "s", "skill_name": "S", "requested_by": "u",
+                "status": "succeeded", "created_at": "2026-12-02T00:00:00Z", "finished_at": null},
+            "skill_version": 1, "reason": null, "inputs": "{}", "inputs_digest": "d",
+            "confirmed_by": null, "started_at": null, "exit_code": 0, "result": null,
+            "stdout_truncated": false, "stderr_truncated": false, "artifacts": [], "logs": [],
+            "log_from": 0, "log_lines": 0, "can_confirm": false, "can_cancel": false
+        }))
+        .expect("older views (without the new fields) still read");
+        assert_eq!(view.written_outside_note(), None);
+        view.written_outside = vec!["a.txt".into()];
+        view.written_outside_count = 1;
+        assert_eq!(
+            view.written_outside_note().unwrap(),
+            "1 file was written outside output/: a.txt"
+        );
+        view.written_outside = vec!["a.txt".into(), "b/c.log".into()];
+        view.written_outside_count = 5;
+        assert_eq!(
+            view.written_outside_note().unwrap(),
+            "5 files were written outside output/: a.txt, b/c.log and 3 more"
+        );
     }
 
     #[test]

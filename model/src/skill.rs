@@ -48,10 +48,12 @@ pub enum InputType {
     Enum,
     Date,
     File,
+    /// Several files as one folder: a .zip unpacked, or files uploaded together.
+    Folder,
 }
 
 impl InputType {
-    pub const ALL: [InputType; 7] = [
+    pub const ALL: [InputType; 8] = [
         InputType::String,
         InputType::Integer,
         InputType::Number,
@@ -59,6 +61,7 @@ impl InputType {
         InputType::Enum,
         InputType::Date,
         InputType::File,
+        InputType::Folder,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,7 +73,13 @@ impl InputType {
             InputType::Enum => "enum",
             InputType::Date => "date",
             InputType::File => "file",
+            InputType::Folder => "folder",
         }
+    }
+
+    /// Its value is uploaded (a file, or a folder of files), never typed.
+    pub fn is_upload(self) -> bool {
+        matches!(self, InputType::File | InputType::Folder)
     }
 
     pub fn parse(s: &str) -> Option<InputType> {
@@ -295,8 +304,11 @@ impl InputField {
             }
         }
         if let Some(default) = &self.default {
-            if self.kind == InputType::File {
-                return Err(("default", "file inputs cannot have a default.".into()));
+            if self.kind.is_upload() {
+                return Err((
+                    "default",
+                    format!("{} inputs cannot have a default.", self.kind.as_str()),
+                ));
             }
             if let Err(m) = self.check_default(default) {
                 return Err(("default", format!("the default is not valid: {m}")));
@@ -364,6 +376,7 @@ impl InputField {
             }
             InputType::Date => parse_date(text).map(|d| Value::String(d.to_string())),
             InputType::File => Err("Upload a file.".into()),
+            InputType::Folder => Err("Upload a folder.".into()),
         }
     }
 
@@ -408,8 +421,8 @@ pub const NUL_REFUSED: &str = "Text with a NUL character (\\0) is not accepted."
 
 /// Checks a submitted form against a schema and returns the typed inputs a script receives.
 ///
-/// `form` holds the text fields as the browser sent them; `uploaded` maps each file
-/// field to the name the server stored the upload under, which the script finds at
+/// `form` holds the text fields as the browser sent them; `uploaded` maps each file (or
+/// folder) field to the name the server stored the upload under, which the script finds at
 /// `files/<stored name>` relative to its working directory. Errors map each bad field
 /// (or unknown key) to one message for the person filling in the form.
 pub fn validate_inputs(
@@ -440,12 +453,20 @@ pub fn validate_inputs(
                         .into(),
                 );
             }
+            Some(f) if f.kind == InputType::Folder && !text.trim().is_empty() => {
+                errors.insert(
+                    key.clone(),
+                    "This input takes an uploaded folder, not text: send a .zip of it or its \
+                     files (in the API, multipart/form-data parts named after the input)."
+                        .into(),
+                );
+            }
             Some(_) => {}
         }
     }
     for key in uploaded.keys() {
         match known.get(key.as_str()) {
-            Some(f) if f.kind == InputType::File => {}
+            Some(f) if f.kind.is_upload() => {}
             Some(_) => {
                 errors.insert(key.clone(), "This field does not take a file.".into());
             }
@@ -461,8 +482,8 @@ pub fn validate_inputs(
             continue;
         }
         match field.kind {
-            // A file's path is chosen by the server, never by what the form says.
-            InputType::File => match uploaded.get(name) {
+            // A file's (or folder's) path is chosen by the server, never by what the form says.
+            InputType::File | InputType::Folder => match uploaded.get(name) {
                 Some(stored) if valid_stored_name(stored) => {
                     values.insert(name.clone(), Value::String(format!("files/{stored}")));
                 }
@@ -916,6 +937,39 @@ mod tests {
         }
         let got = validate_inputs(&schema, &BTreeMap::new(), &BTreeMap::new()).unwrap();
         assert_eq!(got["flag"], json!(false));
+    }
+
+    #[test]
+    fn folders_are_uploads_too() {
+        let mut photos = field("photos", InputType::Folder);
+        photos.required = false;
+        let schema = InputSchema {
+            fields: vec![photos, field("title", InputType::String)],
+        };
+        let got = validate_inputs(
+            &schema,
+            &form(&[("title", "x")]),
+            &form(&[("photos", "photos")]),
+        )
+        .unwrap();
+        assert_eq!(got["photos"], json!("files/photos"));
+        assert!(
+            one_error(&schema, &[("title", "x"), ("photos", "/etc")], "photos")
+                .starts_with("This input takes an uploaded folder")
+        );
+        let errs = validate_inputs(&schema, &form(&[("title", "x")]), &form(&[("title", "a")]))
+            .unwrap_err();
+        assert_eq!(errs["title"], "This field does not take a file.");
+        let mut with_default = field("photos", InputType::Folder);
+        with_default.default = Some(json!("x"));
+        assert_eq!(
+            InputSchema {
+                fields: vec![with_default]
+            }
+            .problem()
+            .map(|p| p.key),
+            Some("default")
+        );
     }
 
     #[test]

@@ -77,6 +77,8 @@ fn skill_files(slug: &str, label: Option<&str>, file_input: bool) -> Vec<(String
         manifest.push_str(&format!("agent_label = \"{label}\"\n"));
     }
     if file_input {
+        // How a command-line script takes it: the agent renders it as the platform does.
+        manifest.push_str("args = [\"--data\", \"{data}\"]\n");
         manifest
             .push_str("\n[[inputs]]\nname = \"data\"\nlabel = \"Data file\"\ntype = \"file\"\n");
     }
@@ -2063,6 +2065,12 @@ async fn the_bundle_holds_the_script_folder_and_the_uploads() {
         claimed["inputs"].to_string().contains("numbers.csv"),
         "the inputs name the upload: {claimed}"
     );
+    // What the agent renders the arguments from, as the platform's workers do.
+    assert_eq!(
+        claimed["invocation"]["args"],
+        serde_json::json!(["--data", "{data}"])
+    );
+    assert_eq!(claimed["input_schema"]["fields"][0]["type"], "file");
 
     expect(
         &other.bundle(&w.server, x).await,

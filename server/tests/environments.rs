@@ -737,6 +737,68 @@ async fn the_demo_skills_work_with_environments_built_from_their_locks() {
     assert_eq!(summary[1]["total"], 16.5);
     assert!(work.join("output/summary.xlsx").exists());
 
+    // The unmodified argparse demo (same lock): its arguments rendered from its manifest as the
+    // worker does, its workbook written next to its CSV, where its artifact glob collects it.
+    let csv_to_excel = demos
+        .iter()
+        .find(|f| f.manifest.slug == "csv-to-excel")
+        .unwrap();
+    let m = &csv_to_excel.manifest;
+    std::fs::write(
+        work.join("files/orders.csv"),
+        "region;amount\nnorth;10\nsouth;2.5\n",
+    )
+    .unwrap();
+    let form = [("delimiter", ";"), ("total_column", "amount")]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+    let uploaded = [("data".to_string(), "orders.csv".to_string())].into();
+    let inputs = model::skill::validate_inputs(&m.inputs, &form, &uploaded).unwrap();
+    let args = m
+        .invocation
+        .render(&m.inputs, &inputs, &work.to_string_lossy())
+        .args;
+    let main = work.join("csv_to_excel.py");
+    let script = &csv_to_excel
+        .files
+        .iter()
+        .find(|(p, _)| p == "main.py")
+        .unwrap()
+        .1;
+    std::fs::write(&main, script).unwrap();
+    let ran = std::process::Command::new(excel.join("bin/python"))
+        .arg("-I")
+        .arg(&main)
+        .args(&args)
+        .current_dir(&work)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert!(m
+        .invocation
+        .artifacts
+        .iter()
+        .any(|g| model::invocation::glob_matches(g, "files/orders.xlsx")));
+    let read = std::process::Command::new(excel.join("bin/python"))
+        .args([
+            "-I",
+            "-c",
+            "import openpyxl; wb = openpyxl.load_workbook('files/orders.xlsx'); \
+             print(list(wb['Summary'].values)[-1], list(wb['Data'].values)[2])",
+        ])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&read.stdout),
+        "('Total of amount', 12.5) ('south', 2.5)\n"
+    );
+
     let pandas = environments::ensure_built(ctx, &lock_of("sales-pivot"))
         .await
         .unwrap();

@@ -94,7 +94,9 @@ pub(super) fn review(entry: &str, written: &[Access]) -> Results {
         } else if folder || (path.starts_with('*') && path.contains('/')) {
             // A folder it makes, or `f"{folder}/report.csv"` under a folder it is given:
             // nothing to glob.
-        } else if let Some(glob) = glob_for(path).filter(|g| plain_glob(g)) {
+        } else if let Some(glob) =
+            glob_for(path).filter(|g| model::invocation::check_glob(g).is_ok())
+        {
             if !results.artifacts.contains(&glob) {
                 results.artifacts.push(glob);
             }
@@ -109,12 +111,6 @@ fn under_output(path: &str) -> bool {
         || p.starts_with("output/")
         || p.starts_with("/work/output")
         || p.contains("EXECGOV_OUTPUT")
-}
-
-/// Whether the manifest accepts the glob: `*`, `?` and `**` only, no backslashes or control
-/// characters (as `artifacts` is checked on the server).
-fn plain_glob(glob: &str) -> bool {
-    !glob.contains(['[', ']', '{', '}', '\\']) && !glob.chars().any(char::is_control)
 }
 
 /// A glob that collects a relative path and its siblings of the same kind:

@@ -1250,7 +1250,7 @@ pub fn fill_inputs(
             InputType::Integer | InputType::Number => {
                 text.number_for(field, &numbers, &mut used_numbers, numeric_fields == 1)
             }
-            InputType::File | InputType::String => None,
+            InputType::File | InputType::Folder | InputType::String => None,
         };
         if let Some(v) = value {
             inputs.insert(field.name.clone(), Value::String(v));

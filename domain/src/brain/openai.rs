@@ -361,6 +361,12 @@ fn property(field: &InputField, attachments: &[&str]) -> Value {
             }
             "string"
         }
+        InputType::Folder => {
+            about.push_str(
+                " (a folder of files: the person uploads it on the run form; leave this out)",
+            );
+            "string"
+        }
     };
     p.insert("type".into(), kind.into());
     p.insert("description".into(), about.into());

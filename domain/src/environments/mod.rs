@@ -734,6 +734,7 @@ mod tests {
         assert_eq!(
             with_packages,
             [
+                ("csv-to-excel".to_string(), "requirements.txt"),
                 ("excel-summary".to_string(), "requirements.txt"),
                 ("sales-pivot".to_string(), "main.py (# /// script)")
             ]

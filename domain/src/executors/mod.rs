@@ -14,6 +14,19 @@
 //!   is first on `PATH` (see `interpreter.rs`).
 //! - `/tmp`: a small private tmpfs. No network, no other host files, an empty environment
 //!   apart from `PATH`, `HOME`, `LANG` and `EXECGOV_*`.
+//! - Arguments after the entry file ([`RunRequest::args`], each one argument, never through a
+//!   shell) and standard input ([`RunRequest::stdin`]; empty: end of file at once, so a script
+//!   that asks for keyboard input does not wait for its timeout).
+//! - Files the script writes into `/work` outside `output/` that match one of
+//!   [`RunRequest::artifacts`] (globs) are moved into `output/` after the run and become
+//!   artifacts like the rest, under the same caps (links are never followed nor collected);
+//!   any other new file is listed in [`RunOutcome::written_outside`].
+//!
+//! A script that asked for keyboard input it was not given is recognised by Python's
+//! `EOFError: EOF when reading a line` on its output (what `input()` raises at end of file);
+//! the reason then says so. A shell's `read` at end of file fails silently (status 1, empty
+//! variable), and a script that reads `sys.stdin` to its end gets an empty string: neither is
+//! told apart from any other failure.
 //!
 //! Python runs as `python3 -I -S -u` (isolated, no site-packages, unbuffered so log lines
 //! arrive live), or with an environment as `/env/bin/python -I -u`; shell scripts as
@@ -240,13 +253,16 @@ pub struct RunRequest<'a> {
     pub work_dir: &'a Path,
     /// Extra environment; only `EXECGOV_*` names (other names are rejected).
     pub env: Vec<(String, String)>,
-    /// The limits for this run.
-    pub limits: Limits,
     /// Arguments after the entry file (`main.py ARGS…` / `main.sh ARGS…`), each passed as one
     /// argument, never through a shell.
     pub args: Vec<String>,
     /// What the script reads on standard input; empty: end of file at once.
     pub stdin: Vec<u8>,
+    /// Globs (see `model::invocation::glob_matches`) of files written into the work folder
+    /// outside `output/` that are collected as artifacts too.
+    pub artifacts: Vec<String>,
+    /// The limits for this run.
+    pub limits: Limits,
     /// The host folder of the skill version's built Python environment (read-only), or `None`.
     pub environment: Option<PathBuf>,
 }
@@ -324,9 +340,20 @@ pub struct RunOutcome {
     /// `/work/result.json` as written, when it is a regular file, ≤ [`RESULT_CAP`] and valid
     /// JSON (kept as text so that a table keeps the script's column order).
     pub result: Option<String>,
-    /// Regular files under `/work/output`, sorted by path.
+    /// Regular files under `/work/output` (with those the artifact globs moved there), sorted
+    /// by path.
     pub artifacts: Vec<Artifact>,
+    /// New files the script left in `/work` outside `output/` that no glob collected: the
+    /// first [`WRITTEN_OUTSIDE_LISTED`] paths, relative to `/work`, sorted.
+    pub written_outside: Vec<String>,
+    /// How many such files there were in all.
+    pub written_outside_count: u64,
 }
+
+/// How many of the files written outside `output/` a run's outcome names.
+pub const WRITTEN_OUTSIDE_LISTED: usize = 20;
+/// The most a run's standard input may hold.
+pub const MAX_STDIN: usize = 1024 * 1024;
 
 /// One result file under `output/`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -561,6 +588,10 @@ pub struct Prepared {
     limits: Limits,
     /// What the sandbox started ahead for the same skill's next run is started with.
     ahead: Ahead,
+    /// What to collect after the run besides `output/`, and what was there before it.
+    collect: workdir::Collect,
+    /// The run was given standard input (how a keyboard prompt's failure is explained).
+    stdin_given: bool,
 }
 
 /// What starts a prepared run.
@@ -718,11 +749,16 @@ impl Executors {
         let cfg = &self.ready.config;
         let owner = workdir::owner(work_dir)?;
         let run_rlimits = |uid| sandbox::rlimits(cfg, limits, uid, self.ready.memory_hold(uid));
+        let run_input = sandbox::RunInput {
+            env: &req.env,
+            args: &req.args,
+            stdin: &req.stdin,
+        };
         // The command a cold start sends: the environment at `/env` in the sandbox.
         let go_script = || {
             let inside = ahead.environment.as_ref().map(|_| Path::new(ENV_MOUNT));
             let (program, flags) = interp.command(req.kind, inside);
-            sandbox::go_script(&program, &flags, req.kind, &req.env, &req.args).into_bytes()
+            sandbox::go_script(&program, &flags, req.kind, &run_input).into_bytes()
         };
         let (script_dir, work_dir) = (script_dir.to_path_buf(), work_dir.to_path_buf());
 
@@ -885,7 +921,7 @@ impl Executors {
             .get(&req.kind)
             .with_context(|| format!("no executor for asset kind {}", req.kind))?;
         validate_env(&req.env)?;
-        interpreter::check_args(&req.args)?;
+        validate_run_input(&req)?;
         let script_dir = req
             .script_dir
             .canonicalize()
@@ -907,6 +943,13 @@ impl Executors {
             .as_deref()
             .map(interpreter::check_environment)
             .transpose()?;
+        // What the caller put there (inputs, uploads): files the script did not write. A small
+        // folder; a walk of a few entries.
+        let collect = workdir::Collect {
+            globs: req.artifacts.clone(),
+            before: workdir::snapshot(&work_dir),
+        };
+        let stdin_given = !req.stdin.is_empty();
         if !self.ready.config.enabled {
             tracing::warn!(
                 work_dir = %work_dir.display(),
@@ -934,6 +977,8 @@ impl Executors {
             baseline,
             limits: req.limits,
             ahead,
+            collect,
+            stdin_given,
         }))
     }
 
@@ -954,6 +999,8 @@ impl Executors {
             baseline,
             limits,
             ahead,
+            collect,
+            stdin_given,
         } = prepared;
         let (mut child, mut cleanup, oom) = match launch {
             Launch::Sandbox(mut sandbox, script) => {
@@ -1016,7 +1063,7 @@ impl Executors {
         let wd = work_dir.clone();
         let post = tokio::task::spawn_blocking(move || {
             after.run();
-            workdir::collect(&wd)
+            workdir::collect(&wd, &collect)
         });
         let out = join_reader(&mut out_task).await;
         let err = join_reader(&mut err_task).await;
@@ -1034,6 +1081,7 @@ impl Executors {
         let outcome = judge(
             &limits,
             self.ready.config.enabled,
+            stdin_given,
             status,
             killed,
             duration,
@@ -1067,6 +1115,8 @@ impl RunOutcome {
             duration: Duration::ZERO,
             result: None,
             artifacts: Vec::new(),
+            written_outside: Vec::new(),
+            written_outside_count: 0,
         }
     }
 }
@@ -1087,6 +1137,25 @@ fn validate_env(env: &[(String, String)]) -> anyhow::Result<()> {
         if v.contains('\0') || v.len() > 64 * 1024 {
             bail!("environment variable {k} has a NUL byte or is too long");
         }
+    }
+    Ok(())
+}
+
+/// Arguments are C strings (no NUL); standard input is UTF-8 text (the init writes it with the
+/// shell's `printf`) without NUL, at most [`MAX_STDIN`]; globs are well-formed.
+fn validate_run_input(req: &RunRequest<'_>) -> anyhow::Result<()> {
+    if req.args.iter().any(|a| a.contains('\0')) {
+        bail!("an argument has a NUL byte");
+    }
+    if req.stdin.len() > MAX_STDIN || req.stdin.contains(&0) {
+        bail!("standard input has a NUL byte or is larger than {MAX_STDIN} bytes");
+    }
+    if std::str::from_utf8(&req.stdin).is_err() {
+        bail!("standard input is not UTF-8 text");
+    }
+    for glob in &req.artifacts {
+        model::invocation::check_glob(glob)
+            .map_err(|m| anyhow::anyhow!("artifact glob {glob:?}: {m}"))?;
     }
     Ok(())
 }
@@ -1153,6 +1222,7 @@ fn human_duration(d: Duration) -> String {
 fn judge(
     limits: &Limits,
     sandboxed: bool,
+    stdin_given: bool,
     status: std::process::ExitStatus,
     killed: Option<Kill>,
     duration: Duration,
@@ -1236,6 +1306,12 @@ fn judge(
                     };
                     format!("process limit ({}) reached", limits.process_cap(hold))
                 }
+                None if markers.keyboard && stdin_given => "the script asked for keyboard \
+                    input beyond the answers `stdin` in skill.toml gives"
+                    .into(),
+                None if markers.keyboard => "the script asked for keyboard input; give its \
+                    answers with `stdin = [...]` in skill.toml"
+                    .into(),
                 None => match exit_code {
                     Some(c) => format!("exit code {c}"),
                     None => "ended abnormally".into(),
@@ -1287,6 +1363,8 @@ fn judge(
         duration,
         result: collected.result,
         artifacts: collected.artifacts,
+        written_outside: collected.written_outside,
+        written_outside_count: collected.written_outside_count,
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Markers {
     pub nproc: bool,
     /// ENOSPC: "No space left on device" (the run's tmpfs is full: its disk cap).
     pub no_space: bool,
+    /// Python's `input()` met the end of standard input: the script asked for keyboard input.
+    pub keyboard: bool,
 }
 
 impl Markers {
@@ -35,6 +37,7 @@ impl Markers {
             file_size: self.file_size || other.file_size,
             nproc: self.nproc || other.nproc,
             no_space: self.no_space || other.no_space,
+            keyboard: self.keyboard || other.keyboard,
         }
     }
 
@@ -53,6 +56,9 @@ impl Markers {
         }
         if line.contains("No space left on device") {
             self.no_space = true;
+        }
+        if line.starts_with("EOFError: EOF when reading a line") {
+            self.keyboard = true;
         }
         if line.contains("Resource temporarily unavailable")
             && (line.contains("fork") || line.contains("BlockingIOError"))

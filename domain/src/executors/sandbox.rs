@@ -50,7 +50,8 @@ const INIT_PROCESSES: u64 = 1;
 /// Pid 1 inside the sandbox (`bwrap --as-pid-1`): a shell that reads its run from stdin (a
 /// script of `export`s and a `set --` naming the interpreter, written by [`go_script`] once the
 /// run is known, so that the sandbox can be started ahead of it), runs the interpreter as its
-/// child with stdin `/dev/null`, reaps orphans while it waits for it, and exits with the child's
+/// child with stdin the run's answers (a file in the private `/tmp` the go script wrote, named
+/// by the shell variable `execgov_stdin`) or else `/dev/null`, reaps orphans while it waits for it, and exits with the child's
 /// status (128 + n for signal n); with no run (stdin closed empty) it exits 125. bubblewrap's own pid 1 reports the exit status early and is left as a zombie for
 /// the host's init to reap, which counts against the next run's RLIMIT_NPROC; a shell as pid 1
 /// is reaped by bubblewrap itself. The interpreter must not be pid 1: a namespace's init
@@ -76,11 +77,13 @@ pub struct Init {
 }
 
 const DASH: &str = "/usr/bin/dash";
-const DASH_INIT: &str = r#"exec 3>&2 2>/dev/null; unset PWD; . /dev/stdin; exec </dev/null; [ $# -gt 0 ] || exit 125; "$@" 2>&3 3>&-; exit $?"#;
-const BASH_INIT: &str = r#"exec 3>&2 2>/dev/null; . /dev/stdin; exec </dev/null; [ $# -gt 0 ] || exit 125; /usr/bin/env -u _ -u SHLVL -u PWD "$@" 2>&3 3>&-; exit $?"#;
+const DASH_INIT: &str = r#"exec 3>&2 2>/dev/null; unset PWD; . /dev/stdin; exec <"${execgov_stdin:-/dev/null}"; [ $# -gt 0 ] || exit 125; "$@" 2>&3 3>&-; exit $?"#;
+const BASH_INIT: &str = r#"exec 3>&2 2>/dev/null; . /dev/stdin; exec <"${execgov_stdin:-/dev/null}"; [ $# -gt 0 ] || exit 125; /usr/bin/env -u _ -u SHLVL -u PWD "$@" 2>&3 3>&-; exit $?"#;
 const DASH_WARM: &str = r#"exec 3>&2 2>/dev/null; unset PWD; "$@" 2>&3 3>&-; exit $?"#;
 const BASH_WARM: &str =
     r#"exec 3>&2 2>/dev/null; /usr/bin/env -u _ -u SHLVL -u PWD "$@" 2>&3 3>&-; exit $?"#;
+/// Where the go script writes a run's standard input, inside the sandbox's private `/tmp`.
+const STDIN_FILE: &str = "/tmp/.execgov-stdin";
 
 impl Init {
     /// dash if installed under `/usr` (the sandbox sees only `/usr`), else `cfg.shell`.
@@ -801,8 +804,19 @@ pub fn bwrap_command(
     Ok(Prestart { spec, go, info })
 }
 
+/// What a run is started with, besides its interpreter: see [`super::RunRequest`].
+pub struct RunInput<'a> {
+    /// The run's own `EXECGOV_*` variables.
+    pub env: &'a [(String, String)],
+    /// Arguments after the entry file, each one argument.
+    pub args: &'a [String],
+    /// Standard input; empty: end of file at once.
+    pub stdin: &'a [u8],
+}
+
 /// The interpreter started directly, for development with the sandbox disabled: a cleared
-/// environment, its own process group, rlimits and piped output (see [`spawn::spawn`]).
+/// environment, its own process group, rlimits and piped output (see [`spawn::spawn`]); its
+/// standard input fed from a thread of its own.
 #[allow(clippy::too_many_arguments)]
 pub fn direct_command(
     (program, interp_args): (&Path, &[&str]),
@@ -812,13 +826,22 @@ pub fn direct_command(
     rlimits: Vec<spawn::Rlimit>,
     pool_uid: Option<u32>,
 ) -> anyhow::Result<spawn::Spec> {
-    let (kind, extra_env) = (req.kind, &req.env);
+    let kind = req.kind;
     let ids = sandbox_ids(pool_uid)?;
     let mut args: Vec<OsString> = interp_args.iter().map(OsString::from).collect();
     args.push(script_dir.join(kind.entry_file()).into());
     args.extend(req.args.iter().map(OsString::from));
     let mut env = sandbox_env(work_dir, req.environment.as_deref());
-    env.extend(extra_env.iter().cloned());
+    env.extend(req.env.iter().cloned());
+    let stdin = if req.stdin.is_empty() {
+        None
+    } else {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let data = req.stdin.clone();
+        // A script that never reads its input closes the pipe: the write fails, and that is fine.
+        std::thread::spawn(move || std::fs::File::from(w).write_all(&data).ok());
+        Some(r)
+    };
     Ok(spawn::Spec {
         program: program.to_path_buf(),
         args,
@@ -827,23 +850,32 @@ pub fn direct_command(
         ids: pool_uid.map(|_| ids),
         rlimits,
         keep_fds: Vec::new(),
-        stdin: None,
+        stdin,
         cgroups: Vec::new(),
     })
 }
 
 /// What the init of a sandbox reads to start its run (see [`Init`]): the run's own variables
-/// exported, then the interpreter and the entry file as its arguments; every value quoted.
+/// exported, its standard input written to a file of the private `/tmp` (by the shell's
+/// `printf` builtin: no process is started for it), then the interpreter, the entry file and
+/// the run's arguments as the init's arguments; every value quoted, so each argument arrives
+/// as one, untouched.
 pub fn go_script(
     program: &Path,
     interp_args: &[&str],
     kind: AssetKind,
-    extra_env: &[(String, String)],
-    args: &[String],
+    run: &RunInput<'_>,
 ) -> String {
     let mut script = String::new();
-    for (k, v) in extra_env {
+    for (k, v) in run.env {
         script.push_str(&format!("export {k}={}\n", shell_quote(v)));
+    }
+    if !run.stdin.is_empty() {
+        let text = String::from_utf8_lossy(run.stdin);
+        script.push_str(&format!(
+            "printf '%s' {} >{STDIN_FILE}\nexecgov_stdin={STDIN_FILE}\n",
+            shell_quote(&text)
+        ));
     }
     script.push_str("set --");
     let entry = Path::new("/skill").join(kind.entry_file());
@@ -852,7 +884,7 @@ pub fn go_script(
     for arg in std::iter::once(&*program)
         .chain(interp_args.iter().copied())
         .chain(std::iter::once(&*entry))
-        .chain(args.iter().map(String::as_str))
+        .chain(run.args.iter().map(String::as_str))
     {
         script.push(' ');
         script.push_str(&shell_quote(arg));
@@ -954,17 +986,40 @@ mod tests {
 
     #[test]
     fn the_go_script_quotes_every_value() {
+        let env = [("EXECGOV_SKILL".to_string(), "it's $(x)\nnext".to_string())];
+        let args = ["--in".to_string(), "a b".to_string()];
+        let run = RunInput {
+            env: &env,
+            args: &args,
+            stdin: &[],
+        };
         let script = go_script(
             Path::new("/usr/bin/python3"),
             &["-I", "-u"],
             AssetKind::Python,
-            &[("EXECGOV_SKILL".into(), "it's $(x)\nnext".into())],
-            &["--in".into(), "a b".into()],
+            &run,
         );
         assert_eq!(
             script,
             "export EXECGOV_SKILL='it'\\''s $(x)\nnext'\n\
              set -- '/usr/bin/python3' '-I' '-u' '/skill/main.py' '--in' 'a b'\n"
+        );
+    }
+
+    #[test]
+    fn arguments_and_answers_are_quoted_too() {
+        let args = ["--in".to_string(), "a b".to_string(), "$(id)'".to_string()];
+        let run = RunInput {
+            env: &[],
+            args: &args,
+            stdin: b"3\n'y'\n",
+        };
+        let script = go_script(Path::new("/bin/bash"), &[], AssetKind::Shell, &run);
+        assert_eq!(
+            script,
+            "printf '%s' '3\n'\\''y'\\''\n' >/tmp/.execgov-stdin\n\
+             execgov_stdin=/tmp/.execgov-stdin\n\
+             set -- '/bin/bash' '/skill/main.sh' '--in' 'a b' '$(id)'\\'''\n"
         );
     }
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use include_dir::{include_dir, Dir, DirEntry};
+use model::invocation::Invocation;
 use model::skill::{InputField, InputSchema, RiskLevel};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -46,6 +47,9 @@ pub struct Manifest {
     /// Modules a warm interpreter imports before the run's go (see `executors::interpreter`);
     /// empty: the top-level imports of `main.py` found in the skill's environment.
     pub preload: Vec<String>,
+    /// How inputs reach a script that comes as it is (`args`, `stdin`) and which files it
+    /// writes outside `output/` are artifacts (`artifacts`); see `model::invocation`.
+    pub invocation: Invocation,
 }
 
 /// `skill.toml` as written; every key optional here so missing ones get our message.
@@ -68,6 +72,12 @@ struct RawManifest {
     examples: Vec<String>,
     #[serde(default)]
     preload: Vec<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    stdin: Vec<String>,
+    #[serde(default)]
+    artifacts: Vec<String>,
 }
 
 /// A manifest problem, with where it is when that is known (1-based).
@@ -239,6 +249,14 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
         }
         examples.push(example.to_string());
     }
+    let invocation = Invocation {
+        args: raw.args,
+        stdin: raw.stdin,
+        artifacts: raw.artifacts,
+    };
+    if let Err(p) = invocation.check(&inputs) {
+        return Err(at.error(Section::Top, p.key, p.message));
+    }
 
     if raw.preload.len() > MAX_PRELOAD {
         return Err(at.error(
@@ -275,7 +293,18 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
         agent_label,
         examples,
         preload: raw.preload,
+        invocation,
     })
+}
+
+/// The command line a run of a `kind` (`python`, `shell`) skill uses, for people:
+/// `python main.py --in <data> [--verbose]`.
+pub fn command_line(kind: &str, manifest: &Manifest) -> String {
+    let entry = match kind {
+        "shell" => "bash main.sh",
+        _ => "python main.py",
+    };
+    manifest.invocation.command_line(entry, &manifest.inputs)
 }
 
 /// Most modules `preload` may list.
@@ -806,6 +835,30 @@ default = 3
     }
 
     #[test]
+    fn invocation_keys_are_checked_against_the_inputs() {
+        let m = parse_manifest(&good_with(
+            8,
+            "args = [\"--in\", \"{data}\", \"--top\", \"{top}\"]\nstdin = [\"{top}\", \"y\"]\nartifacts = [\"*.xlsx\"]",
+        ))
+        .unwrap();
+        assert_eq!(m.invocation.args, ["--in", "{data}", "--top", "{top}"]);
+        assert_eq!(m.invocation.stdin, ["{top}", "y"]);
+        assert_eq!(m.invocation.artifacts, ["*.xlsx"]);
+        assert!(parse_manifest(GOOD).unwrap().invocation.is_empty());
+
+        let e = err(&good_with(8, "args = [\"--in\", \"{dta}\"]"));
+        assert_eq!((e.line, e.column), (Some(8), Some(1)), "{e}");
+        assert!(e.message.contains("no input named \"dta\""), "{e}");
+        let e = err(&good_with(8, "stdin = [\"{top?yes}\"]"));
+        assert_eq!(e.line, Some(8), "{e}");
+        assert!(e.message.contains("boolean"), "{e}");
+        let e = err(&good_with(8, "artifacts = [\"../escape.txt\"]"));
+        assert_eq!(e.line, Some(8), "{e}");
+        let e = err(&good_with(8, "args = \"--in {data}\""));
+        assert_eq!(e.line, Some(8), "{e}");
+    }
+
+    #[test]
     fn missing_keys_have_no_line() {
         let e = err(&good_with(5, ""));
         assert_eq!(e.line, None);
@@ -995,8 +1048,10 @@ default = 3
             [
                 "business-days",
                 "csv-summary",
+                "csv-to-excel",
                 "dedupe-rows",
                 "excel-summary",
+                "find-duplicates",
                 "invoice-total",
                 "json-to-csv",
                 "log-errors",
@@ -1023,6 +1078,56 @@ default = 3
         // Every tenant folder is a demo we know about.
         let tenants: Vec<_> = DEMO_SKILLS.dirs().map(|d| d.path().to_owned()).collect();
         assert_eq!(tenants.len(), 2, "{tenants:?}");
+    }
+
+    #[test]
+    fn the_argparse_demo_is_wired_by_its_manifest_alone() {
+        let demo = demo_skill_folders("acme")
+            .into_iter()
+            .find(|f| f.manifest.slug == "csv-to-excel")
+            .unwrap();
+        let m = &demo.manifest;
+        assert_eq!(
+            command_line(demo.kind, m),
+            "python main.py <data> --delimiter <delimiter> --sheet <sheet> \
+             [--sum <total_column>] [--no-summary]"
+        );
+        assert_eq!(m.invocation.artifacts, ["files/*.xlsx"]);
+        assert!(demo.files.iter().any(
+            |(p, b)| p == "requirements.txt" && String::from_utf8_lossy(b).contains("openpyxl")
+        ));
+        // What the form's inputs become, as the worker renders them.
+        let form: std::collections::BTreeMap<String, String> =
+            [("delimiter", ";"), ("total_column", "amount")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let uploaded = [("data".to_string(), "my_sales.csv".to_string())].into();
+        let inputs = model::skill::validate_inputs(&m.inputs, &form, &uploaded).unwrap();
+        let rendered = m.invocation.render(&m.inputs, &inputs, "/work");
+        assert_eq!(
+            rendered.args,
+            [
+                "/work/files/my_sales.csv",
+                "--delimiter",
+                ";",
+                "--sheet",
+                "Data",
+                "--sum",
+                "amount"
+            ]
+        );
+        // The script itself is left as it was written: argparse, no ExecGov variables.
+        let main = String::from_utf8(
+            demo.files
+                .iter()
+                .find(|(p, _)| p == "main.py")
+                .unwrap()
+                .1
+                .clone(),
+        )
+        .unwrap();
+        assert!(main.contains("argparse.ArgumentParser") && !main.contains("EXECGOV"));
     }
 
     /// The demo scripts run for real: the interpreter the executor uses, a work folder
@@ -1097,13 +1202,30 @@ default = 3
                 .unwrap_or_else(|| panic!("no demo {tenant}/{slug}"))
         }
 
+        /// A temporary root with the demo's files under `skill/` and a `work/` path beside them:
+        /// (root, skill, work).
+        fn written_out(folder: &ScriptFolder) -> (PathBuf, PathBuf, PathBuf) {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let root = std::env::temp_dir().join(format!(
+                "execgov-demo-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ));
+            let (skill, work) = (root.join("skill"), root.join("work"));
+            for (path, bytes) in &folder.files {
+                let target = skill.join(path);
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::write(target, bytes).unwrap();
+            }
+            (root, skill, work)
+        }
+
         /// Validates the form like the server does, then runs the script on the result.
         fn run(
             slug_path: (&str, &str),
             form: &[(&str, &str)],
             uploads: &[(&str, &str, &[u8])],
         ) -> Run {
-            static N: AtomicUsize = AtomicUsize::new(0);
             let folder = demo(slug_path.0, slug_path.1);
             let form: BTreeMap<String, String> = form
                 .iter()
@@ -1116,17 +1238,7 @@ default = 3
             let inputs = validate_inputs(&folder.manifest.inputs, &form, &uploaded)
                 .unwrap_or_else(|e| panic!("the form is refused: {e:?}"));
 
-            let root = std::env::temp_dir().join(format!(
-                "execgov-demo-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            ));
-            let (skill, work) = (root.join("skill"), root.join("work"));
-            for (path, bytes) in &folder.files {
-                let target = skill.join(path);
-                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-                std::fs::write(target, bytes).unwrap();
-            }
+            let (root, skill, work) = written_out(&folder);
             std::fs::create_dir_all(work.join("files")).unwrap();
             std::fs::create_dir_all(work.join("output")).unwrap();
             std::fs::write(work.join("inputs.json"), Value::Object(inputs).to_string()).unwrap();
@@ -1412,6 +1524,60 @@ East,30,2026-01-04,ok\n";
                 json!({"rank": 1, "word": "report", "count": 3, "share": "75.0%"})
             );
             assert_eq!(rows.as_array().unwrap().len(), 2);
+        }
+
+        /// A command-line demo run the way the worker starts it: its manifest's `args` rendered
+        /// from the form, the folder input unpacked under `files/`.
+        #[test]
+        fn find_duplicates_takes_its_folder_and_option_as_arguments() {
+            let folder = demo("acme", "find-duplicates");
+            let m = &folder.manifest;
+            let form: BTreeMap<String, String> = [("min_size".to_string(), "2".to_string())].into();
+            let uploaded = [("folder".to_string(), "photos".to_string())].into();
+            let inputs = validate_inputs(&m.inputs, &form, &uploaded).unwrap();
+            let (root, skill, work) = written_out(&folder);
+            let photos = work.join("files/photos");
+            std::fs::create_dir_all(photos.join("trip")).unwrap();
+            std::fs::write(photos.join("a.jpg"), "same bytes").unwrap();
+            std::fs::write(photos.join("trip/copy of a.jpg"), "same bytes").unwrap();
+            std::fs::write(photos.join("b.jpg"), "other").unwrap();
+            std::fs::write(photos.join("tiny"), "x").unwrap();
+            std::fs::write(photos.join("tiny2"), "x").unwrap();
+            let rendered = m
+                .invocation
+                .render(&m.inputs, &inputs, &work.to_string_lossy());
+            assert_eq!(
+                rendered.args,
+                [
+                    photos.to_string_lossy().into_owned(),
+                    "--min-size".into(),
+                    "2".into()
+                ]
+            );
+            let out = Command::new("/usr/bin/python3")
+                .args(["-I", "-S"])
+                .arg(skill.join("main.py"))
+                .args(&rendered.args)
+                .current_dir(&work)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                std::fs::read_to_string(work.join("duplicates.csv")).unwrap(),
+                "group,file,size\r\n1,a.jpg,10\r\n1,trip/copy of a.jpg,10\r\n"
+            );
+            assert!(
+                work.join("dupfinder.log").is_file(),
+                "its own log, left for the note"
+            );
+            assert_eq!(m.invocation.artifacts, ["duplicates.csv"]);
+            std::fs::remove_dir_all(&root).unwrap();
         }
 
         #[test]

@@ -125,6 +125,9 @@ pub async fn register_in(
 ) -> AppResult<Registered> {
     let m = &folder.manifest;
     m.inputs.check().map_err(AppError::Invalid)?;
+    m.invocation
+        .check(&m.inputs)
+        .map_err(|p| AppError::Invalid(p.message))?;
     if m.risk == RiskLevel::High && !m.requires_confirmation {
         return Err(AppError::Invalid(HIGH_RISK_CONFIRMS.into()));
     }
@@ -178,9 +181,9 @@ pub async fn register_in(
         "INSERT INTO skill_versions (skill_id, version, asset_version_id, name, description, \
          output_description, input_schema, risk, requires_confirmation, ai_callable, \
          manual_allowed, timeout_seconds, readme, created_by, submission_id, submitted_by, \
-         approved_by, agent_label, examples) \
+         approved_by, agent_label, examples, invocation) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19) RETURNING id",
+         $18, $19, $20) RETURNING id",
     )
     .bind(skill_id)
     .bind(version)
@@ -201,6 +204,7 @@ pub async fn register_in(
     .bind(provenance.approved_by)
     .bind(&m.agent_label)
     .bind(&m.examples)
+    .bind(serde_json::to_value(&m.invocation).map_err(|e| AppError::Internal(e.into()))?)
     .fetch_one(&mut *tx)
     .await?;
     if let Some(lock) = provenance.lock {

@@ -30,9 +30,10 @@ pub fn routes() -> OpenApiRouter<Ctx> {
         .routes(routes!(download_artifact))
 }
 
-/// What to run: the skill and its inputs, typed as the skill's input schema says. File inputs
-/// need `multipart/form-data`: a `request` part with this JSON and one part per file input,
-/// named after the input.
+/// What to run: the skill and its inputs, typed as the skill's input schema says. File and
+/// folder inputs need `multipart/form-data`: a `request` part with this JSON and, per file
+/// input, one part named after the input; per folder input, one `.zip`/`.tar.gz` part (unpacked
+/// with the same checks as a submitted script folder) or several parts of that name (its files).
 #[derive(Deserialize, ToSchema)]
 pub struct NewExecution {
     /// The skill's slug.
@@ -103,8 +104,9 @@ fn inputs_as_form(inputs: &BTreeMap<String, Value>) -> Result<BTreeMap<String, S
 
 #[utoipa::path(post, path = "/executions", tag = "executions",
     request_body(content = NewExecution, content_type = "application/json",
-        description = "Skills with file inputs take `multipart/form-data` instead: a `request` \
-            part holding this JSON, and one part per file input, named after the input."),
+        description = "Skills with file or folder inputs take `multipart/form-data` instead: a \
+            `request` part holding this JSON, one part per file input, named after the input, and \
+            per folder input one `.zip`/`.tar.gz` part or several parts (its files) of that name."),
     responses(
         (status = 201, body = ExecutionView, description = "Created: queued, or waiting for a confirmation"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -17,8 +17,8 @@
 //! 2. the same skill back to back;
 //! 3. building an environment (needs the platform's builder; printed as not measured without).
 //!
-//! The pandas environment is made once from the test wheelhouse (`EXECGOV_TEST_WHEELHOUSE`,
-//! `target/wheelhouse` or `/work/shared/wheelhouse`) under `target/bench-env`.
+//! The pandas environment is made once from the test wheelhouse (`EXECGOV_TEST_WHEELHOUSE` or
+//! `target/wheelhouse`, filled by `scripts/test`) under `target/bench-env`.
 //!
 //! A measurement, not a test: it exits non-zero only when something fails to run, never when
 //! a target is missed. The cluster is stopped at the end.
@@ -569,9 +569,10 @@ async fn timed_run(
                 script_dir,
                 work_dir: work,
                 env: Vec::new(),
-                limits: Limits::default(),
                 args: Vec::new(),
                 stdin: Vec::new(),
+                artifacts: Vec::new(),
+                limits: Limits::default(),
                 environment,
             },
             log,

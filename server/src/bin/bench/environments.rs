@@ -116,14 +116,14 @@ pub async fn benchmarks(data_dir: &Path, envs: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where the wheels are: `EXECGOV_TEST_WHEELHOUSE`, `target/wheelhouse`, or the machine's
-/// shared folder; the first that has pandas.
+/// Where the wheels are: `EXECGOV_TEST_WHEELHOUSE` or `target/wheelhouse` (where
+/// `scripts/test` downloads them); the first that has pandas.
 fn wheelhouse() -> Option<PathBuf> {
     let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wheelhouse");
     std::env::var_os("EXECGOV_TEST_WHEELHOUSE")
         .map(PathBuf::from)
         .into_iter()
-        .chain([target, "/work/shared/wheelhouse".into()])
+        .chain([target])
         .find(|dir| {
             std::fs::read_dir(dir).is_ok_and(|mut d| {
                 d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("pandas-")))
