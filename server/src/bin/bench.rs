@@ -15,10 +15,11 @@
 //! 1. a pandas skill on an idle system, one run at a time with pauses, against its `main.py`
 //!    started bare with the environment's interpreter (`/env/bin/python -I -u`);
 //! 2. the same skill back to back;
-//! 3. building an environment (needs the platform's builder; printed as not measured without).
+//! 3. building that environment with the platform's builder from a warm cache, and a second
+//!    skill with the same lock (no build).
 //!
-//! The pandas environment is made once from the test wheelhouse (`EXECGOV_TEST_WHEELHOUSE` or
-//! `target/wheelhouse`, filled by `scripts/test`) under `target/bench-env`.
+//! Packages come from the test wheelhouse (`EXECGOV_TEST_WHEELHOUSE` or `target/wheelhouse`,
+//! filled by `scripts/test`), offline.
 //!
 //! A measurement, not a test: it exits non-zero only when something fails to run, never when
 //! a target is missed. The cluster is stopped at the end.
@@ -175,7 +176,7 @@ async fn bench(cluster: &PrivateCluster, root: &Path) -> anyhow::Result<()> {
 
     benchmark_1(&fx, &ctx).await?;
     benchmark_2(&fx).await?;
-    environments::benchmarks(&fx.data_dir, &root.join("../bench-env")).await?;
+    environments::benchmarks(&ctx).await?;
     println!("\n  load average {} at the end", load_average());
     ctx.pool.close().await;
     Ok(())

@@ -1,18 +1,21 @@
 //! Issue 12's benchmarks 1–3: a skill with a Python environment (pandas), warm interpreters.
 //!
-//! Measured on the executor (`Executors::run`: request → outcome, no queue, no database): the
-//! worker gives a run its environment once the platform builds them (ENV-BUILD); until then the
-//! queue cannot run such a skill. The baseline is the same `main.py` started bare with the
-//! environment's interpreter and the sandbox's flags (`/env/bin/python -I -u`), in the same run,
-//! under the same pauses.
+//! The environment is the platform's own: resolved into a lock and built by
+//! `domain::environments` (uv, from the test wheelhouse, offline), as an approved skill's is.
+//! Benchmarks 1 and 2 measure the executor (`Executors::run`: request → outcome) with that
+//! environment. The baseline is the same `main.py` started bare with the environment's
+//! interpreter and the sandbox's flags (`/env/bin/python -I -u`), in the same run, under the
+//! same pauses.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::ensure;
+use domain::environments::requirements::{parse_requirements_txt, Declared, REQUIREMENTS_FILE};
+use domain::environments::{self, PackageIndex};
 use domain::executors::{Executors, RunStatus, SandboxConfig};
+use domain::Ctx;
 
 use super::{bare_start, ms, ratio, timed_run, verdict};
 
@@ -30,8 +33,8 @@ const PANDAS_MAIN: &str = "import json\nimport pandas as pd\n\n\
     totals = df.groupby(\"region\")[\"amount\"].sum()\n\
     with open(\"result.json\", \"w\") as f:\n    json.dump({k: int(v) for k, v in totals.items()}, f)\n";
 
-/// Benchmarks 1–3 (see the module comment); `envs` keeps the environment between runs.
-pub async fn benchmarks(data_dir: &Path, envs: &Path) -> anyhow::Result<()> {
+/// Benchmarks 1–3 (see the module comment), with `ctx`'s database and data folder.
+pub async fn benchmarks(ctx: &Ctx) -> anyhow::Result<()> {
     println!("\nIssue 12: a skill with packages (its main.py imports pandas), like for like");
     let Some(wheels) = wheelhouse() else {
         println!(
@@ -39,7 +42,8 @@ pub async fn benchmarks(data_dir: &Path, envs: &Path) -> anyhow::Result<()> {
         );
         return Ok(());
     };
-    let (env, built) = environment(envs, &wheels).await?;
+    let env = benchmark_3(ctx, wheels).await?;
+    let data_dir = &ctx.data_dir;
     let skill = data_dir.join("bench-pandas");
     std::fs::create_dir_all(&skill)?;
     std::fs::write(skill.join("main.py"), PANDAS_MAIN)?;
@@ -96,22 +100,7 @@ pub async fn benchmarks(data_dir: &Path, envs: &Path) -> anyhow::Result<()> {
         ms(sandboxed / BACK_TO_BACK as u32),
         verdict(r2 <= 1.1)
     );
-    println!(
-        "     (Executors::run, not the queue: the worker's environment for a run comes with ENV-BUILD)"
-    );
 
-    println!(
-        "  3. building an environment ({}) from a warm cache: not measured (the platform's builder, \
-         ENV-BUILD, is not on this branch)",
-        PACKAGES.join(" + ")
-    );
-    match built {
-        Some(took) => println!(
-            "     for reference, this bench made its own with venv + pip from the wheelhouse in {:.1} s",
-            took.as_secs_f64()
-        ),
-        None => println!("     (this bench's own environment was kept from an earlier run)"),
-    }
     drop(executors);
     Ok(())
 }
@@ -131,48 +120,47 @@ fn wheelhouse() -> Option<PathBuf> {
         })
 }
 
-/// The environment under `envs` (made once: a virtual environment of the system Python with
-/// the packages, offline from `wheels`); how long making it took, if it was made now.
-async fn environment(envs: &Path, wheels: &Path) -> anyhow::Result<(PathBuf, Option<Duration>)> {
-    let env = envs.join(PACKAGES.join("-"));
-    if env.join("bin/python").exists() {
-        return Ok((env.canonicalize()?, None));
-    }
-    let building = envs.join("building");
-    std::fs::create_dir_all(envs)?;
-    std::fs::remove_dir_all(&building).ok();
-    let started = Instant::now();
-    let py = |args: Vec<&std::ffi::OsStr>| {
-        let mut cmd = tokio::process::Command::new("/usr/bin/python3");
-        cmd.args(args).stdin(Stdio::null());
-        cmd
+/// Benchmark 3: the platform resolves `pandas` + `openpyxl` into a lock and builds its
+/// environment once (filling the installer's cache), then again from the warm cache; a second
+/// skill with the same lock builds nothing. Returns the environment.
+async fn benchmark_3(ctx: &Ctx, wheels: PathBuf) -> anyhow::Result<PathBuf> {
+    let mut packages = server::config::Config::from_env()?.packages;
+    packages.index = PackageIndex::Wheelhouse(wheels.canonicalize()?);
+    let ctx = ctx.clone().with_packages(packages);
+    let requirements: String = PACKAGES.iter().map(|p| format!("{p}\n")).collect();
+    let declared = Declared {
+        source: REQUIREMENTS_FILE,
+        requirements: parse_requirements_txt(&requirements).map_err(anyhow::Error::msg)?,
+        requires_python: None,
     };
-    let status = py(vec![
-        "-m".as_ref(),
-        "venv".as_ref(),
-        "--without-pip".as_ref(),
-        building.as_os_str(),
-    ])
-    .status()
-    .await?;
-    ensure!(status.success(), "python3 -m venv: {status}");
-    let python = building.join("bin/python");
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "-m".as_ref(),
-        "pip".as_ref(),
-        "--python".as_ref(),
-        python.as_os_str(),
-        "install".as_ref(),
-        "-q".as_ref(),
-        "--no-index".as_ref(),
-        "--find-links".as_ref(),
-        wheels.as_os_str(),
-    ];
-    args.extend(PACKAGES.iter().map(std::ffi::OsStr::new));
-    let status = py(args).status().await?;
-    ensure!(status.success(), "pip install {PACKAGES:?}: {status}");
-    std::fs::rename(&building, &env)?;
-    Ok((env.canonicalize()?, Some(started.elapsed())))
+    let started = Instant::now();
+    let lock = environments::resolve(&ctx, &declared)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let resolved = started.elapsed();
+    let build = || async {
+        let started = Instant::now();
+        let env = environments::ensure_built(&ctx, &lock)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        anyhow::Ok((env, started.elapsed()))
+    };
+    let (env, _) = build().await?;
+    std::fs::remove_dir_all(&env)?;
+    let (_, warm) = build().await?;
+    let (env, again) = build().await?;
+    println!(
+        "  3. {} ({} packages locked in {:.1} s, {}): built from a warm cache in {:.1} s; a \
+         second skill with the same lock: {:.1} ms, no build ({})",
+        PACKAGES.join(" + "),
+        environments::lock::packages(&lock.text).len(),
+        resolved.as_secs_f64(),
+        ctx.packages.describe(),
+        warm.as_secs_f64(),
+        ms(again),
+        verdict(again < Duration::from_millis(100))
+    );
+    Ok(env)
 }
 
 /// One run of the skill with its environment; how long `Executors::run` took.
