@@ -5,7 +5,6 @@
 //! PostgreSQL, real sandboxed runs (uids 68100…).
 mod common;
 
-use std::io::{Cursor, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,16 +40,6 @@ fn start_workers(ctx: &Ctx) {
             ..QueuePolicy::default()
         },
     );
-}
-
-fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, bytes) in files {
-        zip.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
 }
 
 /// Posts a run through the API as multipart (`request` JSON and files); returns its id.
@@ -295,7 +284,7 @@ async fn a_folder_input_arrives_unpacked_from_the_form_and_the_api() {
     let session = server.login(ACME, "acme-user", PASSWORD).await;
 
     // The run form: one .zip, its single top folder dropped.
-    let zip = zip_of(&[("trip/a.jpg", b"aaa"), ("trip/day 2/b.jpg", b"bb")]);
+    let zip = zip_of::<&str, &[u8]>(&[("trip/a.jpg", b"aaa"), ("trip/day 2/b.jpg", b"bb")]);
     let reply = server
         .post_multipart(
             ACME,
@@ -364,7 +353,7 @@ async fn a_folder_input_arrives_unpacked_from_the_form_and_the_api() {
 
     // A hostile archive is refused as a submission would be, and nothing is created.
     let before = count(ctx, "SELECT count(*) FROM tenant_1003.executions").await;
-    let evil = zip_of(&[("../escape.txt", b"x")]);
+    let evil = zip_of::<&str, &[u8]>(&[("../escape.txt", b"x")]);
     let reply = api_run(
         &server,
         &token,
@@ -396,7 +385,7 @@ async fn the_review_page_shows_the_command_line_and_bad_templates_are_refused() 
         )
     };
     let submit = |toml: String| {
-        let zip = zip_of(&[
+        let zip = zip_of::<&str, &[u8]>(&[
             ("main.py", ARGPARSE_PY.as_bytes()),
             ("README.md", b"# Report\n"),
             ("skill.toml", toml.as_bytes()),

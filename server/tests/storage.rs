@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Write};
 use std::time::Duration;
 
 use common::*;
@@ -341,16 +340,6 @@ async fn run_uploads_past_the_tenant_quota_are_refused_with_413_and_nothing_is_s
     assert_eq!(inputs, 1);
 }
 
-fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, bytes) in files {
-        zip.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submissions_past_the_user_quota_are_refused_and_nothing_is_stored() {
     let ctx = seeded_with(StorageDefaults {
@@ -362,7 +351,7 @@ async fn submissions_past_the_user_quota_are_refused_and_nothing_is_stored() {
     let admin = user(&ctx, &acme, "acme-admin").await;
     let submission = |data: Vec<u8>| domain::hot_updates::NewSubmission {
         archive_name: "big.zip".into(),
-        archive: zip_of(&[
+        archive: zip_of::<&str, &[u8]>(&[
             ("main.py", b"print('hello')\n"),
             ("README.md", b"# Big\n"),
             (

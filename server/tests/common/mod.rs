@@ -525,14 +525,14 @@ fn encode(s: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // The REST API (`/api/v1`): requests with a bearer token, answers with their headers.
 
-/// A `.zip` of `files` (path, bytes), as a submission's archive.
-pub fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+/// A `.zip` of `files` (path, bytes), as a submission's archive or a folder input.
+pub fn zip_of<N: AsRef<str>, B: AsRef<[u8]>>(files: &[(N, B)]) -> Vec<u8> {
     use std::io::Write;
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, bytes) in files {
-        zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+        zip.start_file(name.as_ref(), zip::write::SimpleFileOptions::default())
             .unwrap();
-        zip.write_all(bytes).unwrap();
+        zip.write_all(bytes.as_ref()).unwrap();
     }
     zip.finish().unwrap().into_inner()
 }
