@@ -47,6 +47,10 @@ pub const RESERVED_ENV: [&str; 4] = [
 /// bubblewrap lives outside it.
 const INIT_PROCESSES: u64 = 1;
 
+/// The sandbox's own tasks in the run's pids cgroup next to the script's: the outer bubblewrap
+/// as well as the init (the cgroup counts both, whatever their namespace).
+pub const CGROUP_SANDBOX_TASKS: u64 = INIT_PROCESSES + 1;
+
 /// Pid 1 inside the sandbox (`bwrap --as-pid-1`): a shell that reads its run from stdin (a
 /// script of `export`s and a `set --` naming the interpreter, written by [`go_script`] once the
 /// run is known, so that the sandbox can be started ahead of it), runs the interpreter as its

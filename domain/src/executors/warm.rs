@@ -500,8 +500,7 @@ impl Prestarted {
         limits: &Limits,
     ) -> anyhow::Result<()> {
         if let Some(cgroup) = &self.cgroup {
-            // bubblewrap and the init come on top of the script's processes.
-            let tasks = limits.processes + 2;
+            let tasks = limits.processes + sandbox::CGROUP_SANDBOX_TASKS;
             self.oom = Some(
                 cgroup
                     .limit(limits.memory, tasks)
