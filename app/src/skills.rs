@@ -197,10 +197,17 @@ pub(crate) fn input_for(field: InputField, value: Option<String>, rerun: bool) -
             {rerun.then(|| view! { <span class="hint">" Leave empty to reuse the earlier file."</span> })}
         }
         .into_any(),
-        // A folder: one .zip (or .tar.gz) of it, or its files chosen together.
+        // A folder: one .zip (or .tar.gz) of it, or its files chosen together; on "run again",
+        // left empty, the earlier execution's folder.
         InputType::Folder => view! {
-            <input type="file" name=name required=required multiple/>
-            <span class="hint">" A .zip of the folder, or several files at once."</span>
+            <input type="file" name=name required=required && !rerun multiple/>
+            <span class="hint">
+                {if rerun {
+                    " A .zip of the folder, or several files at once; leave empty to reuse the earlier folder."
+                } else {
+                    " A .zip of the folder, or several files at once."
+                }}
+            </span>
         }
         .into_any(),
     };

@@ -764,19 +764,28 @@ pub async fn previous_uploads(
             return Err(gone());
         }
         let stored = dir.join(&file_name);
-        if tokio::fs::symlink_metadata(&stored)
+        let is_folder = tokio::fs::symlink_metadata(&stored)
             .await
-            .is_ok_and(|m| m.is_dir())
-        {
-            return Err(AppError::Invalid(format!(
-                "{field}: \"Run again\" does not reuse an uploaded folder; choose the folder \
-                 (or its .zip) again."
-            )));
-        }
-        let bytes = read_regular_file(&stored).await.map_err(|_| gone())?;
-        if bytes.len() as i64 != size || hex::encode(Sha256::digest(&bytes)) != sha256 {
-            return Err(gone());
-        }
+            .is_ok_and(|m| m.is_dir());
+        let (file_name, bytes) = if is_folder {
+            // Read back as one archive of the folder, arranged again as the first upload was.
+            let (at, name) = (stored.clone(), file_name.clone());
+            let zipped = tokio::task::spawn_blocking(move || {
+                uploads::stored_folder_as_zip(&at, &name, size, &sha256)
+            })
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+            match zipped {
+                Ok(Some(bytes)) => (format!("{file_name}.zip"), bytes),
+                _ => return Err(gone()),
+            }
+        } else {
+            let bytes = read_regular_file(&stored).await.map_err(|_| gone())?;
+            if bytes.len() as i64 != size || hex::encode(Sha256::digest(&bytes)) != sha256 {
+                return Err(gone());
+            }
+            (file_name, bytes)
+        };
         uploads.push(Upload {
             field,
             file_name,

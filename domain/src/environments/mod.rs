@@ -480,6 +480,25 @@ fn seal(root: &Path) -> std::io::Result<u64> {
     Ok(size)
 }
 
+/// Bytes under `root` so far, while an installer writes there: entries that vanish meanwhile
+/// (its temporary files) are skipped.
+fn size_of(root: &Path) -> u64 {
+    let mut size = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        size += meta.len();
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                stack.extend(entries.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    size
+}
+
 /// Renames a complete environment into place; if another build placed the same lock first,
 /// that one is kept.
 async fn place(built: &Path, target: &Path) -> Result<(), String> {
