@@ -347,7 +347,7 @@ fn plan_form(
                 let missing = plan.missing.contains(&field.name);
                 let value = plan.values.get(&field.name).cloned();
                 let control = match field.kind {
-                    InputType::File => file_choice(field, value, &names).into_any(),
+                    InputType::File | InputType::Folder => file_choice(field, value, &names).into_any(),
                     _ => input_for(field, value, false).into_any(),
                 };
                 view! {

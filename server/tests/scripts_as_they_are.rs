@@ -338,11 +338,7 @@ async fn a_folder_input_arrives_unpacked_from_the_form_and_the_api() {
         "a.jpg 3\nday 2/b.jpg 2\n"
     );
     // Changed on disk since (by anyone but the upload): refused, and nothing is requested.
-    std::fs::write(
-        ctx.inputs_dir(acme.id, id).join("trip/a.jpg"),
-        b"tampered",
-    )
-    .unwrap();
+    std::fs::write(ctx.inputs_dir(acme.id, id).join("trip/a.jpg"), b"tampered").unwrap();
     let before = count(ctx, "SELECT count(*) FROM tenant_1003.executions").await;
     let stale = server
         .post_multipart(

@@ -17,7 +17,8 @@ use model::skill::{InputField, InputSchema, InputType};
 use serde_json::{Map, Value};
 
 use super::{
-    Ask, Attachment, Candidate, PlanDraft, Proposal, ProposalFuture, Provider, Recommendation,
+    is_archive_name, Ask, Attachment, Candidate, PlanDraft, Proposal, ProposalFuture, Provider,
+    Recommendation,
 };
 use crate::skills::manifest::ScriptFolder;
 
@@ -1189,7 +1190,7 @@ pub fn fill_inputs(
     let mut used_numbers = BTreeSet::new();
 
     // Files and quoted strings first: what they claim is not read again as a date or number.
-    for field in schema.fields.iter().filter(|f| f.kind == InputType::File) {
+    for field in schema.fields.iter().filter(|f| f.kind.is_upload()) {
         if let Some(i) = pick_attachment(field, request, attachments, &used_attachments) {
             used_attachments.insert(i);
             inputs.insert(field.name.clone(), attachments[i].file_name.clone().into());
@@ -1343,8 +1344,10 @@ fn pick_attachment(
         .flat_map(|(_, exts)| exts.iter().copied())
         .collect();
     let lower = request.to_lowercase();
+    // A folder arrives as an archive of it: nothing else can fill one.
+    let takes = |a: &Attachment| field.kind != InputType::Folder || is_archive_name(&a.file_name);
     (0..attachments.len())
-        .filter(|i| !used.contains(i))
+        .filter(|&i| !used.contains(&i) && takes(&attachments[i]))
         .max_by_key(|&i| {
             let a = &attachments[i];
             let named = !a.file_name.is_empty() && lower.contains(&a.file_name.to_lowercase());
@@ -2471,6 +2474,20 @@ mod tests {
             fill_inputs("use \u{300c}created_at\u{300d}", &[], &s).0["date_column"],
             "created_at"
         );
+    }
+
+    #[test]
+    fn fills_a_folder_only_from_an_attached_archive() {
+        let photos = field("photos", "Photos", InputType::Folder);
+        let s = schema(vec![photos]);
+        let files = [attachment("notes.csv"), attachment("Trip.ZIP")];
+        let (inputs, missing) = fill_inputs("sort my photos", &files, &s);
+        assert_eq!(inputs["photos"], "Trip.ZIP");
+        assert!(missing.is_empty());
+        // No archive attached: the folder is missing, even with other files there.
+        let (inputs, missing) = fill_inputs("sort my photos", &files[..1], &s);
+        assert!(!inputs.contains_key("photos"), "{inputs:?}");
+        assert_eq!(missing, ["photos"]);
     }
 
     #[test]

@@ -163,7 +163,7 @@ fn check_plan(plan: PlanDraft, schema: &InputSchema, refusals: &mut Vec<String>)
                 continue;
             }
         };
-        if field.kind == InputType::File {
+        if field.kind.is_upload() {
             files.insert(name, text);
         } else {
             form.insert(name, text);
@@ -392,4 +392,12 @@ mod tests {
         assert_eq!(refusals.len(), 1, "{refusals:?}");
         assert!(refusals[0].contains("input \"since\""), "{refusals:?}");
     }
+}
+
+/// An attachment that can fill a folder input: an archive of the folder, as the run form takes.
+pub(crate) fn is_archive_name(file_name: &str) -> bool {
+    let lower = file_name.to_ascii_lowercase();
+    [".zip", ".tar.gz", ".tgz"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
 }

@@ -16,8 +16,8 @@ use reqwest::{StatusCode, Url};
 use serde_json::{json, Map, Value};
 
 use super::{
-    number_text, Ask, Attachment, Candidate, PlanDraft, Proposal, ProposalFuture, Provider,
-    Recommendation,
+    is_archive_name, number_text, Ask, Attachment, Candidate, PlanDraft, Proposal, ProposalFuture,
+    Provider, Recommendation,
 };
 use crate::{AppError, AppResult};
 
@@ -298,7 +298,12 @@ pub fn parameters(schema: &InputSchema, attachments: &[Attachment]) -> Value {
         properties.insert(field.name.clone(), property(field, &names));
         // With nothing attached, a required file cannot be filled: asking for it would only
         // invite a made-up name.
-        if field.required && !(field.kind == InputType::File && names.is_empty()) {
+        let fillable = match field.kind {
+            InputType::File => !names.is_empty(),
+            InputType::Folder => names.iter().any(|n| is_archive_name(n)),
+            _ => true,
+        };
+        if field.required && fillable {
             required.push(Value::String(field.name.clone()));
         }
     }
@@ -362,9 +367,20 @@ fn property(field: &InputField, attachments: &[&str]) -> Value {
             "string"
         }
         InputType::Folder => {
-            about.push_str(
-                " (a folder of files: the person uploads it on the run form; leave this out)",
-            );
+            let archives: Vec<&str> = attachments
+                .iter()
+                .copied()
+                .filter(|name| is_archive_name(name))
+                .collect();
+            if archives.is_empty() {
+                about.push_str(
+                    " (a folder of files, as a .zip; none is attached, so leave this out)",
+                );
+            } else {
+                p.insert("enum".into(), json!(archives));
+                about
+                    .push_str(" (a folder: the name of one of the attached .zip or .tar.gz files)");
+            }
             "string"
         }
     };
@@ -518,5 +534,59 @@ fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", text[..end].trim_end()),
         None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::skill::InputField;
+
+    fn upload_field(name: &str, kind: InputType) -> InputField {
+        InputField {
+            name: name.into(),
+            label: name.into(),
+            kind,
+            required: true,
+            description: None,
+            choices: vec![],
+            min: None,
+            max: None,
+            max_length: None,
+            default: None,
+        }
+    }
+
+    #[test]
+    fn a_folder_is_asked_for_only_as_an_attached_archive() {
+        let schema = InputSchema {
+            fields: vec![
+                upload_field("data", InputType::File),
+                upload_field("photos", InputType::Folder),
+            ],
+        };
+        let attached = |names: &[&str]| -> Vec<Attachment> {
+            names
+                .iter()
+                .map(|n| Attachment {
+                    file_name: n.to_string(),
+                    size: 1,
+                })
+                .collect()
+        };
+        let p = parameters(&schema, &attached(&["a.csv", "trip.zip", "b.tar.gz"]));
+        assert_eq!(
+            p["properties"]["data"]["enum"],
+            json!(["a.csv", "b.tar.gz", "trip.zip"])
+        );
+        assert_eq!(
+            p["properties"]["photos"]["enum"],
+            json!(["b.tar.gz", "trip.zip"])
+        );
+        assert_eq!(p["required"], json!(["data", "photos"]));
+        // Without an archive the folder cannot be filled: not asked for, not required.
+        let p = parameters(&schema, &attached(&["a.csv"]));
+        assert!(p["properties"]["photos"].get("enum").is_none(), "{p}");
+        assert_eq!(p["required"], json!(["data"]));
     }
 }

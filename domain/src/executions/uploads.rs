@@ -249,7 +249,9 @@ pub(super) fn stored_folder_as_zip(
             .map_err(std::io::Error::other)?;
         zip.write_all(bytes)?;
     }
-    Ok(Some(zip.finish().map_err(std::io::Error::other)?.into_inner()))
+    Ok(Some(
+        zip.finish().map_err(std::io::Error::other)?.into_inner(),
+    ))
 }
 
 /// Appends the files under `dir` (paths relative to the stored folder, after `prefix`);
