@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use engine::work::{hostname, prepare_work_dir, run_request};
+use engine::{AssetKind, Executors, LogLine, Prepared, RunOutcome, RunStatus};
 use model::{ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView, LOG_PAGE_LINES};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -27,9 +29,6 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::accounts::SignedIn;
 use crate::audit::{self, AuditLog, Event};
 use crate::db::{enter_schema, leave_schema, TenantSchema, TenantTx};
-use crate::executors::{
-    AssetKind, Executors, Limits, LogLine, Prepared, RunOutcome, RunRequest, RunStatus,
-};
 use crate::skills;
 use crate::storage;
 use crate::tenancy::Tenant;
@@ -37,8 +36,6 @@ use crate::{Actor, AppError, AppResult, Ctx};
 
 mod invocation;
 mod uploads;
-
-pub use invocation::apply_invocation;
 
 /// Wakes idle workers when something is queued.
 const QUEUE_CHANNEL: &str = "execgov_execution_queue";
@@ -1486,38 +1483,6 @@ async fn record_end(
     ended
 }
 
-/// What the executor is asked to run for one execution, on the platform or on a local agent:
-/// the skill's timeout bounds both wall clock and CPU time, the rest are platform defaults; the
-/// script sees only the documented `EXECGOV_*` variables.
-pub fn run_request<'a>(
-    kind: AssetKind,
-    script_dir: &'a std::path::Path,
-    work_dir: &'a std::path::Path,
-    execution_id: i64,
-    skill_slug: &str,
-    timeout_seconds: i32,
-) -> RunRequest<'a> {
-    let seconds = timeout_seconds.max(1) as u64;
-    RunRequest {
-        kind,
-        script_dir,
-        work_dir,
-        env: vec![
-            ("EXECGOV_EXECUTION_ID".to_string(), execution_id.to_string()),
-            ("EXECGOV_SKILL".to_string(), skill_slug.to_string()),
-        ],
-        args: Vec::new(),
-        stdin: Vec::new(),
-        artifacts: Vec::new(),
-        limits: Limits {
-            wall: Duration::from_secs(seconds),
-            cpu_seconds: seconds,
-            ..Limits::default()
-        },
-        environment: None,
-    }
-}
-
 /// Puts a claimed execution's run (its work folder made) into its sandbox: see
 /// [`Executors::prepare`]; with no `cancel`, only in a sandbox started ahead, without waiting
 /// ([`Executors::prepare_if_ready`]).
@@ -1561,42 +1526,9 @@ pub(crate) fn attempt_work_dir(ctx: &Ctx, claimed: &Claimed) -> std::path::PathB
 async fn prepare_claimed_work_dir(ctx: &Ctx, claimed: &Claimed) -> AppResult<()> {
     let work = attempt_work_dir(ctx, claimed);
     let uploads = ctx.inputs_dir(claimed.tenant_id, claimed.execution_id);
-    prepare_work_dir(&work, &claimed.inputs, &uploads).await
-}
-
-/// A fresh work directory: `inputs.json`, the uploads under `files/`, an empty `output/`; in
-/// one trip to the blocking pool.
-pub async fn prepare_work_dir(
-    work: &std::path::Path,
-    inputs: &Value,
-    uploads: &std::path::Path,
-) -> AppResult<()> {
-    let inputs = serde_json::to_vec_pretty(inputs).map_err(|e| AppError::Internal(e.into()))?;
-    let (work, uploads) = (work.to_path_buf(), uploads.to_path_buf());
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        if std::fs::exists(&work)? {
-            // A previous attempt's leftovers: start clean.
-            std::fs::remove_dir_all(&work)?;
-        }
-        std::fs::create_dir_all(work.join("output"))?;
-        std::fs::create_dir_all(work.join("files"))?;
-        if let Ok(entries) = std::fs::read_dir(&uploads) {
-            for entry in entries {
-                let entry = entry?;
-                let to = work.join("files").join(entry.file_name());
-                if entry.file_type()?.is_dir() {
-                    // A folder input, as the server unpacked it (regular files only).
-                    uploads::copy_folder(&entry.path(), &to)?;
-                } else {
-                    std::fs::copy(entry.path(), to)?;
-                }
-            }
-        }
-        std::fs::write(work.join("inputs.json"), inputs)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))??;
-    Ok(())
+    prepare_work_dir(&work, &claimed.inputs, &uploads)
+        .await
+        .map_err(AppError::Internal)
 }
 
 /// Writes log lines as they come, in small batches, each batch in one tenant transaction.
@@ -2222,12 +2154,4 @@ async fn reserve_ahead(
     }
     reserved.give_back(&ctx, &worker_id).await;
     None
-}
-
-/// This machine's name, for worker ids here and local agents' registrations.
-pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "host".into())
 }

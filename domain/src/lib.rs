@@ -10,7 +10,6 @@ pub mod db;
 pub mod environments;
 pub mod error;
 pub mod executions;
-pub mod executors;
 pub mod hot_updates;
 mod login_throttle;
 pub mod seed;
@@ -107,7 +106,7 @@ impl Ctx {
     /// Makes the folders of tenants' files (scripts, uploads, work folders, artifacts) the
     /// server's alone (0700), creating them if needed: the files in them keep their usual modes,
     /// and no other local account (the sandbox uids included) can reach them. Sandboxes get
-    /// their run's files and skill folder in folders of their own (`executors::warm`).
+    /// their run's files and skill folder in folders of their own (`engine`'s `warm.rs`).
     pub fn make_tenant_folders_private(&self) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         for name in ["assets", "inputs", "work", "artifacts"] {

@@ -7,6 +7,8 @@ pub mod brain;
 mod error;
 pub mod hot_update;
 pub mod invocation;
+#[cfg(feature = "packages")]
+pub mod requirements;
 pub mod skill;
 pub mod storage;
 mod validation;

@@ -183,6 +183,12 @@ pub struct SchemaProblem {
 /// More inputs than this is a form nobody fills in; it is almost surely a mistake.
 pub const MAX_INPUT_FIELDS: usize = 50;
 
+/// The manifest's file name at the root of a script folder.
+pub const MANIFEST_FILE: &str = "skill.toml";
+
+/// Most modules a manifest's `preload` may list.
+pub const MAX_PRELOAD: usize = 32;
+
 impl InputSchema {
     /// Schema sanity, checked when a manifest is loaded, so forms never break later.
     pub fn check(&self) -> Result<(), String> {

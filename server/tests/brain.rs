@@ -21,9 +21,9 @@ use domain::brain::embedded::Embedded;
 use domain::brain::openai::{OpenAiCompatible, OpenAiConfig};
 use domain::brain::Provider;
 use domain::executions::{self, QueuePolicy, Upload};
-use domain::executors::{Executors, SandboxConfig};
 use domain::tenancy::Tenant;
 use domain::{AppError, Ctx};
+use engine::{Executors, SandboxConfig};
 use serde_json::{json, Value};
 
 const ACME: &str = "acme.localhost";

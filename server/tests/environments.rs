@@ -662,7 +662,7 @@ fn sha256_of(path: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_environment_gone_since_approval_is_built_again_before_the_run() {
     use domain::executions::{self, QueuePolicy};
-    use domain::executors::{Executors, SandboxConfig};
+    use engine::{Executors, SandboxConfig};
 
     let (db, _) = packages_db(&[]).await;
     let ctx = &db.ctx;

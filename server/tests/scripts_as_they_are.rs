@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use domain::executions::{self, QueuePolicy};
-use domain::executors::{Executors, SandboxConfig};
 use domain::hot_updates::{self, NewSubmission, Viewer};
 use domain::Ctx;
+use engine::{Executors, SandboxConfig};
 use model::hot_update::SkillFlags;
 use model::skill::RiskLevel;
 use reqwest::Method;

@@ -19,7 +19,7 @@
 //!   ([`collect_unused`]); one removed and needed again (a roll-back) is rebuilt before its run.
 
 pub mod lock;
-pub mod requirements;
+pub use model::requirements;
 mod sandbox;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -106,7 +106,7 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
-        .find(|p| crate::executors::is_executable(p))
+        .find(|p| engine::is_executable(p))
 }
 
 /// Where environments live.

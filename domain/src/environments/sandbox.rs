@@ -1,4 +1,4 @@
-//! The installer's sandbox: bubblewrap like a run's (`executors::sandbox`), but with the network
+//! The installer's sandbox: bubblewrap like a run's (`engine::sandbox`), but with the network
 //! (the installer may reach the index) and only these folders:
 //!
 //! | path          | what                                                          |
@@ -122,7 +122,7 @@ pub async fn run(
         "/usr",
         "/usr",
     ]);
-    crate::executors::sandbox::top_level_args(&mut a);
+    engine::sandbox::top_level_args(&mut a);
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
     push(&[
         "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/etc",

@@ -203,23 +203,6 @@ pub(super) async fn store(dir: &Path, upload: &Arranged<'_>) -> std::io::Result<
     }
 }
 
-/// Copies a stored folder input into a run's `files/`: folders and regular files only, never
-/// following a link (the server wrote the folder; this is a second guard).
-pub(super) fn copy_folder(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            copy_folder(&entry.path(), &target)?;
-        } else if kind.is_file() {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
-}
-
 /// A stored folder input read back for "Run again", as one `.zip` named after the folder (its
 /// files under that one top folder), so that it is arranged exactly as the first upload was.
 /// `None` when the folder no longer holds what was recorded (`size`, content hash) or holds
@@ -388,7 +371,7 @@ mod tests {
         let files = [upload("photos", "p.zip", &z)];
         let arranged = arrange(&schema(), &files).unwrap();
         store(&base.join("inputs"), &arranged[0]).await.unwrap();
-        copy_folder(&base.join("inputs/p"), &base.join("files-p")).unwrap();
+        engine::work::copy_folder(&base.join("inputs/p"), &base.join("files-p")).unwrap();
         assert_eq!(
             std::fs::read(base.join("files-p/deep/b.txt")).unwrap(),
             b"b"

@@ -14,8 +14,7 @@ use model::skill::{InputField, InputSchema, RiskLevel};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The manifest's file name at the root of a script folder.
-pub const MANIFEST_FILE: &str = "skill.toml";
+pub use model::skill::{MANIFEST_FILE, MAX_PRELOAD};
 pub const README_FILE: &str = "README.md";
 
 /// Folder limits, a second line of defence behind the archive unpacker's own.
@@ -44,7 +43,7 @@ pub struct Manifest {
     pub agent_label: Option<String>,
     /// Requests in people's words that this skill answers; the intelligent brain learns from them.
     pub examples: Vec<String>,
-    /// Modules a warm interpreter imports before the run's go (see `executors::interpreter`);
+    /// Modules a warm interpreter imports before the run's go (see `engine::interpreter`);
     /// empty: the top-level imports of `main.py` found in the skill's environment.
     pub preload: Vec<String>,
     /// How inputs reach a script that comes as it is (`args`, `stdin`) and which files it
@@ -268,7 +267,7 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
     if let Some(bad) = raw
         .preload
         .iter()
-        .find(|m| !crate::executors::interpreter::is_module_path(m))
+        .find(|m| !engine::interpreter::is_module_path(m))
     {
         return Err(at.error(
             Section::Top,
@@ -306,9 +305,6 @@ pub fn command_line(kind: &str, manifest: &Manifest) -> String {
     };
     manifest.invocation.command_line(entry, &manifest.inputs)
 }
-
-/// Most modules `preload` may list.
-pub const MAX_PRELOAD: usize = 32;
 
 /// Most example requests one manifest may list.
 pub const MAX_EXAMPLES: usize = 50;
