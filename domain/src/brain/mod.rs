@@ -6,6 +6,7 @@
 
 pub mod conversations;
 pub mod embedded;
+pub mod eval;
 pub mod openai;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -228,6 +229,14 @@ fn quoted(name: &str) -> String {
     format!("{short:?}")
 }
 
+/// An attachment that can fill a folder input: an archive of the folder, as the run form takes.
+pub(crate) fn is_archive_name(file_name: &str) -> bool {
+    let lower = file_name.to_ascii_lowercase();
+    [".zip", ".tar.gz", ".tgz"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,12 +401,4 @@ mod tests {
         assert_eq!(refusals.len(), 1, "{refusals:?}");
         assert!(refusals[0].contains("input \"since\""), "{refusals:?}");
     }
-}
-
-/// An attachment that can fill a folder input: an archive of the folder, as the run form takes.
-pub(crate) fn is_archive_name(file_name: &str) -> bool {
-    let lower = file_name.to_ascii_lowercase();
-    [".zip", ".tar.gz", ".tgz"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
 }
