@@ -318,15 +318,18 @@ async fn a_folder_input_arrives_unpacked_from_the_form_and_the_api() {
     assert_eq!((size, name.as_str()), (5, "trip"));
 
     // "Run again" with the folder left empty: the earlier folder, as it was unpacked.
-    let again = server
-        .post_multipart(
+    let first = id.to_string();
+    let rerun_form = [("rerun_of", first.as_str())];
+    let run_again = || {
+        server.post_multipart(
             ACME,
             "/skills/list-folder/run",
-            &[("rerun_of", &id.to_string())],
+            &rerun_form,
             &[],
             Some(&session),
         )
-        .await;
+    };
+    let again = run_again().await;
     assert_eq!(again.status, 303, "{}", again.body);
     let to = again.location.unwrap();
     let rerun: i64 = to.strip_prefix("/executions/").unwrap().parse().unwrap();
@@ -340,15 +343,7 @@ async fn a_folder_input_arrives_unpacked_from_the_form_and_the_api() {
     // Changed on disk since (by anyone but the upload): refused, and nothing is requested.
     std::fs::write(ctx.inputs_dir(acme.id, id).join("trip/a.jpg"), b"tampered").unwrap();
     let before = count(ctx, "SELECT count(*) FROM tenant_1003.executions").await;
-    let stale = server
-        .post_multipart(
-            ACME,
-            "/skills/list-folder/run",
-            &[("rerun_of", &id.to_string())],
-            &[],
-            Some(&session),
-        )
-        .await;
+    let stale = run_again().await;
     let back = stale.location.unwrap();
     assert!(
         back.starts_with("/skills/list-folder?error=photos") && back.contains("choose"),

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 
-use model::skill::{validate_inputs, InputSchema, InputType, RiskLevel};
+use model::skill::{validate_inputs, InputSchema, RiskLevel};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -193,18 +193,7 @@ fn check_plan(plan: PlanDraft, schema: &InputSchema, refusals: &mut Vec<String>)
         }
     }
 
-    // An absent boolean is false and a default fills in for the person, so neither is missing.
-    let missing = schema
-        .fields
-        .iter()
-        .filter(|f| {
-            f.required
-                && f.kind != InputType::Boolean
-                && f.default.is_none()
-                && !inputs.contains_key(&f.name)
-        })
-        .map(|f| f.name.clone())
-        .collect();
+    let missing = schema.missing(&inputs);
 
     PlanDraft {
         slug,
@@ -240,7 +229,7 @@ pub(crate) fn is_archive_name(file_name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::skill::InputField;
+    use model::skill::{InputField, InputType};
     use serde_json::json;
 
     fn field(name: &str, kind: InputType, required: bool) -> InputField {

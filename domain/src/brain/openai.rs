@@ -448,7 +448,7 @@ fn proposal(model: &str, message: &Value, allowed: &[Candidate]) -> Proposal {
             let schema = allowed.iter().find(|c| c.slug == slug).map(|c| &c.inputs);
             out.plan = Some(PlanDraft {
                 slug: slug.to_string(),
-                missing: schema.map(|s| missing(s, &inputs)).unwrap_or_default(),
+                missing: schema.map(|s| s.missing(&inputs)).unwrap_or_default(),
                 inputs,
             });
         }
@@ -513,22 +513,6 @@ fn form_inputs(slug: &str, arguments: Option<&Value>) -> Map<String, Value> {
         .collect()
 }
 
-/// Required fields the person still has to fill: not given, and no default to fall back on.
-/// An absent boolean is simply false.
-fn missing(schema: &InputSchema, inputs: &Map<String, Value>) -> Vec<String> {
-    schema
-        .fields
-        .iter()
-        .filter(|f| {
-            let given = inputs
-                .get(&f.name)
-                .is_some_and(|v| v.as_str().is_none_or(|s| !s.trim().is_empty()));
-            f.required && f.kind != InputType::Boolean && f.default.is_none() && !given
-        })
-        .map(|f| f.name.clone())
-        .collect()
-}
-
 /// At most `max` characters, with an ellipsis when something was cut.
 fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
@@ -540,29 +524,17 @@ fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::skill::InputField;
-
-    fn upload_field(name: &str, kind: InputType) -> InputField {
-        InputField {
-            name: name.into(),
-            label: name.into(),
-            kind,
-            required: true,
-            description: None,
-            choices: vec![],
-            min: None,
-            max: None,
-            max_length: None,
-            default: None,
-        }
+    /// A required input as a manifest declares it.
+    fn upload_field(name: &str, kind: &str) -> model::skill::InputField {
+        serde_json::from_value(json!({"name": name, "type": kind, "required": true})).unwrap()
     }
 
     #[test]
     fn a_folder_is_asked_for_only_as_an_attached_archive() {
         let schema = InputSchema {
             fields: vec![
-                upload_field("data", InputType::File),
-                upload_field("photos", InputType::Folder),
+                upload_field("data", "file"),
+                upload_field("photos", "folder"),
             ],
         };
         let attached = |names: &[&str]| -> Vec<Attachment> {

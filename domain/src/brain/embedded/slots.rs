@@ -85,17 +85,7 @@ pub fn fill_inputs(
         }
     }
 
-    let missing = schema
-        .fields
-        .iter()
-        .filter(|f| {
-            f.required
-                && f.kind != InputType::Boolean
-                && f.default.is_none()
-                && !inputs.contains_key(&f.name)
-        })
-        .map(|f| f.name.clone())
-        .collect();
+    let missing = schema.missing(&inputs);
     (inputs, missing)
 }
 
