@@ -8,7 +8,8 @@ use model::agent::AgentView;
 use model::api::{ApiToken, CreatedApiToken};
 use model::{Surface, UserError};
 
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::audit::when;
+use crate::layout::{error_note, or_error, Gate, Need};
 use crate::tokens::{token_table, RevokeToken};
 
 #[cfg(feature = "ssr")]

@@ -11,8 +11,9 @@ use model::brain::{AttachmentInfo, Conversation, ConversationSummary, Plan, Turn
 use model::skill::{InputField, InputType, RiskLevel};
 use model::{ExecutionView, Surface, UserError};
 
+use crate::audit::when;
 use crate::executions::{execution_panel, get_execution, ExecutionActions};
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::layout::{error_note, or_error, Gate, Need};
 use crate::skills::{input_for, risk_badge};
 
 #[cfg(feature = "ssr")]

@@ -4,9 +4,10 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use model::{AuditCheck, Principal, SessionInfo, Surface, TenantDetail, TenantSummary, UserError};
 
+use crate::audit::when;
 use crate::auth::LoginForm;
 use crate::hot_updates::TenantSkills;
-use crate::layout::{or_error, when, Gate, Need};
+use crate::layout::{or_error, Gate, Need};
 use crate::storage::{StorageTable, TenantStorageCard};
 
 #[cfg(feature = "ssr")]

@@ -8,7 +8,8 @@ use model::{
     LOG_PAGE_LINES,
 };
 
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::audit::when;
+use crate::layout::{error_note, or_error, Gate, Need};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};

@@ -11,7 +11,8 @@ use model::hot_update::{
 use model::skill::RiskLevel;
 use model::{Surface, UserError};
 
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::audit::when;
+use crate::layout::{error_note, or_error, Gate, Need};
 use crate::skills::risk_badge;
 
 #[cfg(feature = "ssr")]

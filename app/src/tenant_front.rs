@@ -3,8 +3,9 @@
 use leptos::prelude::*;
 use model::{CrossTenantLink, SessionInfo, Surface, TenantRole, UserError, UserSummary};
 
+use crate::audit::when;
 use crate::auth::LoginForm;
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::layout::{error_note, or_error, Gate, Need};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use model::api::{ApiToken, CreatedApiToken};
 use model::{Surface, UserError};
 
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::audit::when;
+use crate::layout::{error_note, or_error, Gate, Need};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
