@@ -44,8 +44,12 @@ pub async fn cancel_execution(id: i64) -> Result<(), UserError> {
         .map_err(user_error)
 }
 
+/// An empty filter travels as no field at all in the URL-encoded arguments (client-side
+/// navigation to the unfiltered history), hence the default.
 #[server(endpoint = "list-executions")]
-pub async fn list_executions(filter: ExecutionFilter) -> Result<Vec<ExecutionSummary>, UserError> {
+pub async fn list_executions(
+    #[server(default)] filter: ExecutionFilter,
+) -> Result<Vec<ExecutionSummary>, UserError> {
     let (ctx, caller) = caller()?;
     let (tenant, user) = caller.tenant_user().map_err(user_error)?;
     domain::executions::list(&ctx, tenant, user, &filter)
