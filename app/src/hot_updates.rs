@@ -433,9 +433,9 @@ fn SubmissionView(review: bool) -> impl IntoView {
                                 <details><summary>"Verification"</summary><pre data-testid="verification">{v}</pre></details>
                             })}
                         </section>
-                        {packages_view(d.packages.clone(), &d.package_changes, d.live_version)}
+                        {packages_view(d.packages.clone(), &d.package_changes, compared_with(&d))}
                         {(review && pending).then(|| decision_forms(d.summary.id, d.proposed, approve, reject))}
-                        {diff_view(&d.diff, d.live_version)}
+                        {diff_view(&d.diff, compared_with(&d))}
                         <section class="card">
                             <h2>"Files"</h2>
                             {d.files.iter().map(|f| view! {
@@ -483,16 +483,26 @@ fn numbered(text: &str) -> impl IntoView {
     }
 }
 
+/// The heading of what a submission changes: against the live version while it waits, against
+/// the version before it once it is one; `None` for a new skill (nothing to compare with).
+fn compared_with(d: &SubmissionDetail) -> Option<String> {
+    let base = d.base_version?;
+    Some(match d.version {
+        Some(_) => format!("Changes against version {base}, the one before it"),
+        None => format!("Changes against the live version {base}"),
+    })
+}
+
 /// The Python packages it will run with (approved together with the code), and for an update
-/// what changes against the live version's.
+/// what changes against the version it is compared with.
 fn packages_view(
     lock: Option<PackageLock>,
     changes: &[PackageChange],
-    live: Option<i32>,
+    compared: Option<String>,
 ) -> impl IntoView {
-    let changes = live.map(|live| {
+    let changes = compared.map(|heading| {
         view! {
-            <h3>{format!("Changes against the live version {live}")}</h3>
+            <h3>{heading}</h3>
             {changes.is_empty().then(|| view! { <p class="hint">"No package changes."</p> })}
             <ul data-testid="package-changes">
                 {changes.iter().map(|c| {
@@ -533,11 +543,11 @@ fn packages_view(
     }
 }
 
-fn diff_view(diff: &[FileDiff], live: Option<i32>) -> impl IntoView {
-    let live = live?;
+fn diff_view(diff: &[FileDiff], compared: Option<String>) -> impl IntoView {
+    let heading = compared?;
     Some(view! {
         <section class="card" data-testid="diff">
-            <h2>{format!("Changes against the live version {live}")}</h2>
+            <h2>{heading}</h2>
             {diff.is_empty().then(|| view! { <p class="hint">"No file differs."</p> })}
             {diff.iter().map(|f| view! {
                 <h3>{f.path.clone()} " " <span class="badge">{f.change.clone()}</span></h3>
