@@ -305,7 +305,7 @@ fn TenantView() -> impl IntoView {
                             </ActionForm>
                         </section>
                         <TenantStorageCard tenant_id=t.id/>
-                        <TenantSkills tenant_id=t.id/>
+                        <TenantSkills tenant_id=t.id tenant_name=t.name.clone()/>
                     }
                 }))
             })}

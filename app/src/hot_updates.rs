@@ -606,10 +606,43 @@ fn decision_forms(
     }
 }
 
-/// A skill's versions, with a button to make another one live when `switch` is given (never
-/// for a withdrawn one: its reason is shown instead), and the console's withdraw form when
-/// `withdraw` is given (with the tenant's id).
+/// "Make live", which asks first: every user of the tenant runs the version made live. A
+/// `<details>` so that the question also opens without JavaScript.
+fn make_live(
+    action: ServerAction<SwitchSkillVersion>,
+    slug: String,
+    version: i32,
+    tenant_id: Option<i64>,
+    tenant_name: &str,
+) -> impl IntoView {
+    let ask = NodeRef::<leptos::html::Details>::new();
+    let cancel = move |_| {
+        if let Some(details) = ask.get() {
+            details.set_open(false);
+        }
+    };
+    view! {
+        <details class="ask" node_ref=ask data-testid="make-live">
+            <summary class="button">"Make live"</summary>
+            <div class="confirm" role="group">
+                <p>{format!("Make version {version} live for all {tenant_name} users?")}</p>
+                <ActionForm action=action attr:class="inline">
+                    <input type="hidden" name="slug" value=slug/>
+                    <input type="hidden" name="version" value=version/>
+                    {tenant_id.map(|t| view! { <input type="hidden" name="tenant_id" value=t/> })}
+                    <button type="submit">{format!("Make version {version} live")}</button>
+                </ActionForm>
+                <button type="button" on:click=cancel>"Cancel"</button>
+            </div>
+        </details>
+    }
+}
+
+/// A skill's versions in the tenant `tenant_name`, with a button to make another one live when
+/// `switch` is given (never for a withdrawn one: its reason is shown instead), and the
+/// console's withdraw form when `withdraw` is given (with the tenant's id).
 pub fn versions_table(
+    tenant_name: String,
     slug: String,
     versions: Vec<SkillVersionInfo>,
     switch: Option<(ServerAction<SwitchSkillVersion>, Option<i64>)>,
@@ -641,13 +674,8 @@ pub fn versions_table(
                                 } else if v.live {
                                     view! { <span class="badge live">"live"</span> }.into_any()
                                 } else {
-                                    switch.map(|(action, tenant_id)| view! {
-                                        <ActionForm action=action attr:class="inline">
-                                            <input type="hidden" name="slug" value=slug/>
-                                            <input type="hidden" name="version" value=v.version/>
-                                            {tenant_id.map(|t| view! { <input type="hidden" name="tenant_id" value=t/> })}
-                                            <button type="submit" class="link">"Make live"</button>
-                                        </ActionForm>
+                                    switch.map(|(action, tenant_id)| {
+                                        make_live(action, slug, v.version, tenant_id, &tenant_name)
                                     }).into_any()
                                 }}
                                 {withdraw.filter(|_| withdrawn.is_none()).map(|(action, tenant_id)| view! {
@@ -671,7 +699,7 @@ pub fn versions_table(
 /// The console's view of a tenant's skills and versions, with roll back / forward, withdrawing
 /// a version and disabling a skill.
 #[component]
-pub fn TenantSkills(tenant_id: i64) -> impl IntoView {
+pub fn TenantSkills(tenant_id: i64, tenant_name: String) -> impl IntoView {
     let switch = ServerAction::<SwitchSkillVersion>::new();
     let withdraw = ServerAction::<WithdrawSkillVersion>::new();
     let disable = ServerAction::<SetSkillDisabled>::new();
@@ -699,7 +727,9 @@ pub fn TenantSkills(tenant_id: i64) -> impl IntoView {
             <h2>"Skills and versions"</h2>
             {switch_error}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {move || {
+                    let tenant_name = tenant_name.clone();
+                    Suspend::new(async move {
                     or_error(skills.await.map(|skills| skills.into_iter().map(|s| {
                         let (form_slug, disabled_reason) = (s.slug.clone(), s.disabled_reason.clone());
                         view! {
@@ -721,9 +751,9 @@ pub fn TenantSkills(tenant_id: i64) -> impl IntoView {
                                 }.into_any(),
                             }}
                         </ActionForm>
-                        {versions_table(s.slug, s.versions, Some((switch, Some(tenant_id))), Some((withdraw, tenant_id)))}
+                        {versions_table(tenant_name.clone(), s.slug, s.versions, Some((switch, Some(tenant_id))), Some((withdraw, tenant_id)))}
                     }}).collect_view()))
-                })}
+                })}}
             </Transition>
         </section>
     }

@@ -103,6 +103,14 @@ fn SkillDetail() -> impl IntoView {
         |(slug, rerun, _)| get_skill(slug, rerun),
     );
     let switch_error = move || switch.value().get().and_then(|r| r.err()).map(error_note);
+    let auth = crate::Auth::use_auth();
+    let tenant_name = move || {
+        auth.session
+            .get_untracked()
+            .ok()
+            .and_then(|info| info.tenant_name)
+            .unwrap_or_default()
+    };
     // Messages of a refused run, one per field, carried back in the URL by the run endpoint.
     let errors = move || {
         query
@@ -144,7 +152,7 @@ fn SkillDetail() -> impl IntoView {
                         <section class="card readme" data-testid="readme" inner_html=p.readme_html.clone()></section>
                         <section class="card">
                             <h2>"Versions"</h2>
-                            {versions_table(p.summary.slug.clone(), p.versions.clone(), p.can_switch_version.then_some((switch, None)), None)}
+                            {versions_table(tenant_name(), p.summary.slug.clone(), p.versions.clone(), p.can_switch_version.then_some((switch, None)), None)}
                         </section>
                     }
                 }))
