@@ -11,9 +11,9 @@ use model::hot_update::{
 use model::skill::RiskLevel;
 use model::{Surface, UserError};
 
-use crate::audit::when;
 use crate::layout::{error_note, or_error, Gate, Need};
 use crate::skills::risk_badge;
+use crate::words::{empty_note, when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -202,16 +202,20 @@ pub async fn switch_skill_version(
 fn status_badge(s: &SubmissionSummary) -> impl IntoView {
     let label = match (&s.status, &s.failed_step) {
         (SubmissionStatus::Failed, Some(step)) => format!("failed at {step}"),
-        (status, _) => status.as_str().to_string(),
+        (status, _) => status.label().to_string(),
     };
-    view! { <span class=format!("badge status-{}", s.status.as_str()) data-testid="submission-status">{label}</span> }
+    view! {
+        <span class=format!("badge status-{}", s.status.as_str()) data-testid="submission-status"
+            data-status=s.status.as_str()>{label}</span>
+    }
 }
 
-fn submission_rows(
-    rows: Vec<SubmissionSummary>,
-    base: &'static str,
-    tenants: bool,
-) -> impl IntoView {
+fn submission_rows(rows: Vec<SubmissionSummary>, base: &'static str, tenants: bool) -> AnyView {
+    if rows.is_empty() && !tenants {
+        return empty_note(view! {
+            "No submissions yet — " <a href="/submissions/new">"submit a script"</a> " to add a skill."
+        });
+    }
     view! {
         <table class="grid" data-testid="submissions">
             <thead><tr>
@@ -232,6 +236,7 @@ fn submission_rows(
             </tbody>
         </table>
     }
+    .into_any()
 }
 
 #[component]
@@ -247,6 +252,7 @@ pub fn SubmissionsPage() -> impl IntoView {
 fn SubmissionList() -> impl IntoView {
     let rows = Resource::new(|| (), |_| list_submissions());
     view! {
+        <PageTitle text="Script submissions"/>
         <div class="title-row">
             <h1>"Script submissions"</h1>
             <a class="button" href="/submissions/new">"Submit a script"</a>
@@ -275,7 +281,13 @@ pub fn NewSubmissionPage() -> impl IntoView {
 fn NewSubmissionForm() -> impl IntoView {
     let query = use_query_map();
     let error = move || query.read().get("error");
+    // After a refusal the form comes back with what was typed (all but the archive).
+    let typed = move |name: &str| query.read_untracked().get(name);
+    let scenario = typed("scenario").unwrap_or_default();
+    let risk = typed("risk");
+    let ticked = move |name: &str, default: bool| typed(name).map_or(default, |v| v == "true");
     view! {
+        <PageTitle text="Submit a script"/>
         <section class="card narrow">
             <h1>"Submit a script"</h1>
             <p class="hint">
@@ -289,16 +301,18 @@ fn NewSubmissionForm() -> impl IntoView {
                 </label>
                 <label>"Business scenario"
                     <textarea name="scenario" required maxlength="4000" rows="4"
-                        placeholder="What problem does it solve, and who uses it?"></textarea>
+                        placeholder="What problem does it solve, and who uses it?">{scenario}</textarea>
                 </label>
                 <label>"Proposed risk"
                     <select name="risk" required>
-                        {RiskLevel::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{r.as_str()}</option> }).collect_view()}
+                        {RiskLevel::ALL.into_iter().map(|r| view! {
+                            <option value=r.as_str() selected=risk.as_deref() == Some(r.as_str())>{r.as_str()}</option>
+                        }).collect_view()}
                     </select>
                 </label>
-                <label class="check"><input type="checkbox" name="manual_allowed" value="true" checked/> " People may run it from the form"</label>
-                <label class="check"><input type="checkbox" name="ai_callable" value="true"/> " The assistant may call it"</label>
-                <label class="check"><input type="checkbox" name="requires_confirmation" value="true"/> " Each run waits for a confirmation"</label>
+                <label class="check"><input type="checkbox" name="manual_allowed" value="true" checked=ticked("manual_allowed", true)/> " People may run it from the form"</label>
+                <label class="check"><input type="checkbox" name="ai_callable" value="true" checked=ticked("ai_callable", false)/> " The assistant may call it"</label>
+                <label class="check"><input type="checkbox" name="requires_confirmation" value="true" checked=ticked("requires_confirmation", false)/> " Each run waits for a confirmation"</label>
                 <button type="submit">"Submit for review"</button>
             </form>
         </section>
@@ -327,11 +341,18 @@ pub fn ReviewsPage() -> impl IntoView {
 fn ReviewQueue() -> impl IntoView {
     let rows = Resource::new(|| (), |_| review_queue());
     view! {
+        <PageTitle text="Script reviews"/>
         <h1>"Script reviews"</h1>
         <p class="hint">"Submissions awaiting review, oldest first, then the latest decisions."</p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                or_error(rows.await.map(|rows| submission_rows(rows, "/reviews", true)))
+                or_error(rows.await.map(|rows| {
+                    let waiting = rows.iter().any(|s| s.status == SubmissionStatus::Submitted);
+                    view! {
+                        {(!waiting).then(|| empty_note("Nothing waiting for review. Scripts tenants submit appear here."))}
+                        {(!rows.is_empty()).then(|| submission_rows(rows, "/reviews", true))}
+                    }
+                }))
             })}
         </Transition>
     }
@@ -384,6 +405,7 @@ fn SubmissionView(review: bool) -> impl IntoView {
                 or_error(detail.await.map(|d| {
                     let pending = d.summary.status == SubmissionStatus::Submitted;
                     view! {
+                        <PageTitle text=format!("Submission #{}: {}", d.summary.id, d.summary.skill_name)/>
                         <div class="title-row">
                             <h1>{format!("Submission #{}: {}", d.summary.id, d.summary.skill_name)}</h1>
                             {status_badge(&d.summary)}
@@ -424,7 +446,8 @@ fn SubmissionView(review: bool) -> impl IntoView {
                             <ol class="timeline" data-testid="timeline">
                                 {d.timeline.iter().map(|e| view! {
                                     <li data-status=e.status.clone()>
-                                        <strong>{e.status.clone()}</strong> " · " {when(e.at)} " · " {e.actor.clone()}
+                                        <strong>{SubmissionStatus::parse(&e.status).map_or(e.status.clone(), |s| s.label().to_string())}</strong>
+                                        " · " {when(e.at)} " · " {e.actor.clone()}
                                         {(!e.note.is_empty()).then(|| view! { <div class="hint">{e.note.clone()}</div> })}
                                     </li>
                                 }).collect_view()}

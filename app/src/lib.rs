@@ -17,6 +17,7 @@ mod skills;
 mod storage;
 mod tenant_front;
 mod tokens;
+mod words;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

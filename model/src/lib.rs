@@ -10,6 +10,7 @@ pub mod invocation;
 pub mod skill;
 pub mod storage;
 mod validation;
+pub mod words;
 
 pub use error::{ErrorKind, UserError};
 pub use validation::{normalize_host, validate_password, validate_tenant_name, validate_username};
