@@ -62,6 +62,7 @@ fn SignUpForm() -> impl IntoView {
             .map(error_note)
     };
     view! {
+        <crate::words::PageTitle text="Create a free account"/>
         <section class="card narrow">
             <h1>"Create a free account"</h1>
             <ActionForm action=auth.sign_up>

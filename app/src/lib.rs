@@ -2,6 +2,7 @@
 //! surfaces it belongs to and what right it needs, and renders "not found" anywhere else.
 
 mod agents;
+mod audit;
 mod auth;
 mod brain;
 mod console;
@@ -16,6 +17,7 @@ mod skills;
 mod storage;
 mod tenant_front;
 mod tokens;
+mod words;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -65,9 +67,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tenants/new") view=console::NewTenantPage ssr=SsrMode::Async/>
                     <Route path=path!("/tenants/:id") view=console::TenantPage ssr=SsrMode::Async/>
                     <Route path=path!("/users") view=tenant_front::UsersPage ssr=SsrMode::Async/>
-                    <Route path=path!("/audit") view=layout::AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit/verify") view=console::AuditCheckPage ssr=SsrMode::Async/>
-                    <Route path=path!("/logins") view=layout::LoginLogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/logins") view=audit::LoginLogPage ssr=SsrMode::Async/>
                     <Route path=path!("/my-tenants") view=tenant_front::MyTenantsPage ssr=SsrMode::Async/>
                     <Route path=path!("/skills") view=skills::SkillsPage ssr=SsrMode::Async/>
                     <Route path=path!("/skills/:slug") view=skills::SkillPageView ssr=SsrMode::Async/>

@@ -34,6 +34,7 @@ use crate::storage;
 use crate::tenancy::Tenant;
 use crate::{Actor, AppError, AppResult, Ctx};
 
+mod failure;
 mod invocation;
 mod uploads;
 
@@ -399,14 +400,18 @@ struct SummaryRow {
     status: String,
     created_at: chrono::DateTime<chrono::Utc>,
     finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    reason: Option<String>,
+    last_stderr: Option<String>,
 }
 
 impl SummaryRow {
     fn summary(self) -> AppResult<ExecutionSummary> {
+        let status = ExecutionStatus::parse(&self.status).ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("unknown status {:?}", self.status))
+        })?;
         Ok(ExecutionSummary {
-            status: ExecutionStatus::parse(&self.status).ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("unknown status {:?}", self.status))
-            })?,
+            why: failure::short_reason(status, self.reason.as_deref(), self.last_stderr.as_deref()),
+            status,
             id: self.id,
             skill_slug: self.skill_slug,
             skill_name: self.skill_name,
@@ -417,10 +422,15 @@ impl SummaryRow {
     }
 }
 
-const SUMMARY_SELECT: &str = "SELECT e.id, s.slug AS skill_slug, v.name AS skill_name, \
-     u.username AS requested_by, e.status, e.created_at, e.finished_at \
-     FROM executions e JOIN skills s ON s.id = e.skill_id \
+/// Followed by `{LAST_STDERR}` and `{SUMMARY_FROM}`.
+const SUMMARY_COLUMNS: &str = "SELECT e.id, s.slug AS skill_slug, v.name AS skill_name, \
+     u.username AS requested_by, e.status, e.created_at, e.finished_at, e.reason, ";
+const SUMMARY_FROM: &str = " FROM executions e JOIN skills s ON s.id = e.skill_id \
      JOIN skill_versions v ON v.id = e.skill_version_id JOIN users u ON u.id = e.requested_by";
+
+fn summary_select() -> String {
+    format!("{SUMMARY_COLUMNS}{}{SUMMARY_FROM}", failure::LAST_STDERR)
+}
 
 /// SQL condition: the user ($1 id, $2 is admin) may see execution `e`: their own, or any for admins.
 const MAY_SEE: &str = "(e.requested_by = $1 OR $2)";
@@ -434,13 +444,14 @@ pub async fn list(
 ) -> AppResult<Vec<ExecutionSummary>> {
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
-        "{SUMMARY_SELECT} WHERE {MAY_SEE} \
+        "{} WHERE {MAY_SEE} \
          AND ($3::text IS NULL OR s.slug = $3) \
          AND ($4::text IS NULL OR lower(u.username) = lower($4)) \
          AND ($5::text IS NULL OR e.status = $5) \
          AND ($6::date IS NULL OR e.created_at >= $6) \
          AND ($7::date IS NULL OR e.created_at < $7 + 1) \
-         ORDER BY e.id DESC LIMIT 200"
+         ORDER BY e.id DESC LIMIT 200",
+        summary_select()
     ))
     .bind(user.user_id)
     .bind(user.principal.is_tenant_admin())
@@ -495,14 +506,16 @@ pub async fn view_from_line(
 ) -> AppResult<ExecutionView> {
     let log_after = log_after.max(0);
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let summary: SummaryRow =
-        sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE {MAY_SEE} AND e.id = $3"))
-            .bind(user.user_id)
-            .bind(user.principal.is_tenant_admin())
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))?;
+    let summary: SummaryRow = sqlx::query_as(&format!(
+        "{} WHERE {MAY_SEE} AND e.id = $3",
+        summary_select()
+    ))
+    .bind(user.user_id)
+    .bind(user.principal.is_tenant_admin())
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))?;
     let detail: DetailRow = sqlx::query_as(
         "SELECT v.version AS skill_version, e.reason, e.inputs, e.inputs_digest, \
          c.username AS confirmed_by, e.started_at, e.exit_code, e.result, e.stdout_truncated, \
@@ -520,9 +533,10 @@ pub async fn view_from_line(
             .fetch_all(&mut *tx)
             .await?;
     let (logs, log_lines) = read_log(&mut tx, id, log_after).await?;
-    tx.commit().await?;
     let summary = summary.summary()?;
     let status = summary.status;
+    let stderr_tail = failure::stderr_tail(&mut tx, id, status).await?;
+    tx.commit().await?;
     Ok(ExecutionView {
         skill_version: detail.skill_version,
         reason: detail.reason,
@@ -546,6 +560,7 @@ pub async fn view_from_line(
             .map(|(at, days)| storage::removed_note(at, days)),
         written_outside: detail.written_outside,
         written_outside_count: i64::from(detail.written_outside_count),
+        stderr_tail,
         summary,
     })
 }
