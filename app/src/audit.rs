@@ -51,7 +51,7 @@ fn AuditTable() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 or_error(entries.await.map(|rows| view! {
-                    <table class="grid" data-testid="audit">
+                    <table class="grid" tabindex="0" data-testid="audit">
                         <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Result"</th><th>"From"</th><th>"Detail"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|e| view! {
@@ -86,7 +86,7 @@ fn LoginTable() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 or_error(entries.await.map(|rows| view! {
-                    <table class="grid" data-testid="logins">
+                    <table class="grid" tabindex="0" data-testid="logins">
                         <thead><tr><th>"When"</th><th>"User"</th><th>"Result"</th><th>"Reason"</th><th>"Address"</th><th>"User agent"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|e| view! {

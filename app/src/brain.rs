@@ -89,7 +89,7 @@ fn Conversations() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 or_error(rows.await.map(|rows| view! {
-                    <table class="grid" data-testid="conversations">
+                    <table class="grid" tabindex="0" data-testid="conversations">
                         <thead><tr><th>"Conversation"</th><th>"Requests"</th><th>"Last active"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|c| view! {

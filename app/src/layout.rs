@@ -53,14 +53,13 @@ fn surface_label(surface: Surface) -> &'static str {
 pub fn Header() -> impl IntoView {
     let auth = Auth::use_auth();
     let menu = NodeRef::<leptos::html::Details>::new();
-    // A phone's open menu covers the page: close it once a link has navigated.
-    let location = leptos_router::hooks::use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
+    // A phone's open menu covers the page: close it when one of its links is followed (the
+    // header stays while the page below it changes).
+    let close_menu = move |_: leptos::ev::MouseEvent| {
         if let Some(details) = menu.get_untracked() {
             details.set_open(false);
         }
-    });
+    };
     view! {
         <header class="top">
             // A target keeps the router from handling the click, so the browser moves the focus
@@ -80,7 +79,7 @@ pub fn Header() -> impl IntoView {
                                 <details class="menu" node_ref=menu>
                                     <summary>"Menu"</summary>
                                     <div class="menu-body">
-                                        <nav aria-label="Main">
+                                        <nav aria-label="Main" on:click=close_menu>
                                             {links.iter().map(|(href, label)| view! {
                                                 <A href=*href>{*label}</A>
                                             }).collect_view()}
@@ -105,7 +104,10 @@ pub fn Header() -> impl IntoView {
 }
 
 /// The menu's pages for this surface and caller, as (address, label).
-fn nav_links(surface: Surface, principal: Option<&Principal>) -> &'static [(&'static str, &'static str)] {
+fn nav_links(
+    surface: Surface,
+    principal: Option<&Principal>,
+) -> &'static [(&'static str, &'static str)] {
     match (surface, principal) {
         (Surface::PublicConsole, Some(p)) if p.is_super_admin() => &[
             ("/tenants", "Tenants"),

@@ -53,7 +53,7 @@ fn SkillList() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 or_error(skills.await.map(|rows| view! {
-                    <table class="grid" data-testid="skills">
+                    <table class="grid" tabindex="0" data-testid="skills">
                         <thead><tr><th>"Skill"</th><th>"What it does"</th><th>"Risk"</th><th>"Version"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|s| view! {
