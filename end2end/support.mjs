@@ -132,7 +132,8 @@ export async function submitSignIn(page, username, password) {
     await form.locator('input[name=username]').fill(username);
     await form.locator('input[name=password]').fill(password);
     await form.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await whoLocator(page).or(alertLocator(page)).first().waitFor();
+    // Attached, not visible: on a phone the user name is inside the closed header menu.
+    await whoLocator(page).or(alertLocator(page)).first().waitFor({ state: 'attached' });
 }
 
 /** Opens `host`'s home, signs in and checks the header names the user. */
@@ -145,10 +146,13 @@ export async function signIn(page, host, username, password = PASSWORD) {
 }
 
 export async function assertSignedInAs(page, username) {
+    // The user name and Sign out are in the header's menu, which a phone keeps closed.
     const who = whoLocator(page);
-    await who.waitFor();
+    await who.waitFor({ state: 'attached' });
     assert.equal((await who.textContent()).trim(), username);
-    await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+    await page
+        .getByRole('button', { name: 'Sign out', exact: true, includeHidden: true })
+        .waitFor({ state: 'attached' });
 }
 
 /** Signed out: no user in the header, no Sign out button, and the sign-in form is shown. */
@@ -157,7 +161,7 @@ export async function assertSignedOut(page) {
     await page.locator('[data-testid=place]').waitFor();
     assert.equal(await whoLocator(page).count(), 0, 'the header still names a user');
     assert.equal(
-        await page.getByRole('button', { name: 'Sign out', exact: true }).count(),
+        await page.getByRole('button', { name: 'Sign out', exact: true, includeHidden: true }).count(),
         0,
         'a Sign out button is shown',
     );
