@@ -206,23 +206,21 @@ export const DESKTOP = { width: 1280, height: 800 };
 let axeSource;
 
 /**
- * Runs the axe-core rules (end2end/node_modules/axe-core) on the current page and returns the
- * violations of impact "serious" or "critical" as { id, help, nodes: [CSS selector…] }.
- * `rules` limits the run to those rule ids (e.g. ['color-contrast']).
+ * Runs the axe-core rules (end2end/node_modules/axe-core) on the current page, in the colour
+ * scheme the page is shown in, and returns the violations of impact "serious" or "critical" as
+ * { id, help, nodes: [CSS selector…] }.
  */
-export async function checkAccessibility(page, rules = null) {
+export async function checkAccessibility(page) {
     axeSource ??= readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
     // Evaluated through the DevTools protocol rather than added as a <script>, so that a
     // Content-Security-Policy without inline scripts cannot stop it.
     if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
-    return page.evaluate(async (only) => {
-        const options = { resultTypes: ['violations'] };
-        if (only) options.runOnly = { type: 'rule', values: only };
-        const { violations } = await window.axe.run(document, options);
+    return page.evaluate(async () => {
+        const { violations } = await window.axe.run(document, { resultTypes: ['violations'] });
         return violations
             .filter((v) => v.impact === 'serious' || v.impact === 'critical')
             .map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
-    }, rules);
+    });
 }
 
 /** How far the page reaches past the window's right edge, in CSS pixels (≤ 0: no sideways scroll). */
@@ -244,7 +242,7 @@ export async function followMenu(page, name) {
         await summary.click();
     }
     await page.locator('header nav').getByRole('link', { name, exact: true }).click();
-    // Attached, not visible: a phone's menu closes once the link has navigated.
+    // Attached, not visible: a phone's menu closes when one of its links is followed.
     await currentMenuItem(page, name).waitFor({ state: 'attached' });
 }
 
