@@ -243,7 +243,7 @@ fn AgentList() -> impl IntoView {
                         <p class="hint" data-testid="no-agents">"No agent has registered yet."</p>
                     });
                     view! {
-                    <table class="grid" data-testid="agents">
+                    <table class="grid" tabindex="0" data-testid="agents">
                         <thead><tr>
                             <th>"Name"</th><th>"Host name"</th><th>"Machine"</th><th>"Labels"</th><th>"Status"</th>
                             <th>"Last seen"</th><th>"Running"</th><th>"Version"</th><th>"Token"</th><th></th>

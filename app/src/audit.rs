@@ -54,7 +54,7 @@ fn AuditTable() -> impl IntoView {
                         return empty_note("Nothing recorded yet: every change people make here is logged on this page.");
                     }
                     view! {
-                    <table class="grid" data-testid="audit">
+                    <table class="grid" tabindex="0" data-testid="audit">
                         <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Result"</th><th>"From"</th><th>"Detail"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|e| view! {
@@ -95,7 +95,7 @@ fn LoginTable() -> impl IntoView {
                         return empty_note("No sign-ins yet: each success and failure appears here.");
                     }
                     view! {
-                    <table class="grid" data-testid="logins">
+                    <table class="grid" tabindex="0" data-testid="logins">
                         <thead><tr><th>"When"</th><th>"User"</th><th>"Result"</th><th>"Reason"</th><th>"Address"</th><th>"User agent"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|e| view! {

@@ -94,7 +94,7 @@ fn Conversations() -> impl IntoView {
                         return empty_note("No conversations yet — say above what you would like to do.");
                     }
                     view! {
-                    <table class="grid" data-testid="conversations">
+                    <table class="grid" tabindex="0" data-testid="conversations">
                         <thead><tr><th>"Conversation"</th><th>"Requests"</th><th>"Last active"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|c| view! {

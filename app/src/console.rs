@@ -108,7 +108,7 @@ fn AuditCheckView() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Checking…"</p> }>
             {move || Suspend::new(async move {
                 or_error(checks.await.map(|rows| view! {
-                    <table class="grid" data-testid="audit-check">
+                    <table class="grid" tabindex="0" data-testid="audit-check">
                         <thead><tr><th>"Log"</th><th>"Entries verified"</th><th>"Result"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|c| view! {
@@ -182,7 +182,7 @@ fn TenantList() -> impl IntoView {
                         return empty_note(view! { "No tenants yet — " <a href="/tenants/new">"create the first tenant"</a> "." });
                     }
                     view! {
-                    <table class="grid" data-testid="tenants">
+                    <table class="grid" tabindex="0" data-testid="tenants">
                         <thead><tr><th>"Name"</th><th>"Schema"</th><th>"Edition"</th><th>"Status"</th><th>"Hosts"</th><th>"Created"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|t| view! {

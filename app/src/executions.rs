@@ -297,7 +297,7 @@ fn no_executions(filtered: bool) -> AnyView {
 fn result_section(text: String) -> impl IntoView {
     let body = match result_view_from_str(&text) {
         Ok(ResultView::Table { columns, rows }) => view! {
-            <table class="grid" data-testid="result">
+            <table class="grid" tabindex="0" data-testid="result">
                 <thead><tr>{columns.into_iter().map(|c| view! { <th>{c}</th> }).collect_view()}</tr></thead>
                 <tbody>
                     {rows.into_iter().map(|r| view! {
@@ -381,7 +381,7 @@ fn History() -> impl IntoView {
                         return no_executions(filtered);
                     }
                     view! {
-                    <table class="grid" data-testid="executions">
+                    <table class="grid" tabindex="0" data-testid="executions">
                         <thead><tr><th>"#"</th><th>"Skill"</th><th>"By"</th><th>"Status"</th><th>"Requested"</th><th>"Finished"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|r| view! {

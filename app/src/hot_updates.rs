@@ -217,7 +217,7 @@ fn submission_rows(rows: Vec<SubmissionSummary>, base: &'static str, tenants: bo
         });
     }
     view! {
-        <table class="grid" data-testid="submissions">
+        <table class="grid" tabindex="0" data-testid="submissions">
             <thead><tr>
                 <th>"#"</th>{tenants.then(|| view! { <th>"Tenant"</th> })}<th>"Skill"</th>
                 <th>"Status"</th><th>"Submitted by"</th><th>"When"</th>
@@ -496,7 +496,7 @@ fn flags_view(f: &SkillFlags) -> impl IntoView {
 /// A file's text with line numbers.
 fn numbered(text: &str) -> impl IntoView {
     view! {
-        <table class="code">
+        <table class="code" tabindex="0">
             <tbody>
                 {text.lines().enumerate().map(|(i, line)| view! {
                     <tr><td class="ln">{i + 1}</td><td><pre>{line.to_string()}</pre></td></tr>
@@ -550,7 +550,7 @@ fn packages_view(
                         {format!("Declared in {}; resolved to exact versions and hashes, installed from wheels only. Lock ", lock.declared_in)}
                         <span class="hash">{lock.hash.clone()}</span>
                     </p>
-                    <table class="grid" data-testid="locked-packages">
+                    <table class="grid" tabindex="0" data-testid="locked-packages">
                         <thead><tr><th>"Package"</th><th>"Version"</th></tr></thead>
                         <tbody>
                             {lock.packages.iter().map(|p| view! {
@@ -574,7 +574,7 @@ fn diff_view(diff: &[FileDiff], compared: Option<String>) -> impl IntoView {
             {diff.is_empty().then(|| view! { <p class="hint">"No file differs."</p> })}
             {diff.iter().map(|f| view! {
                 <h3>{f.path.clone()} " " <span class="badge">{f.change.clone()}</span></h3>
-                <table class="code diff">
+                <table class="code diff" tabindex="0">
                     <tbody>
                         {f.lines.iter().map(|l| {
                             let (class, mark) = match l.change {
@@ -672,7 +672,7 @@ pub fn versions_table(
     withdraw: Option<(ServerAction<WithdrawSkillVersion>, i64)>,
 ) -> impl IntoView {
     view! {
-        <table class="grid" data-testid="versions" data-skill=slug.clone()>
+        <table class="grid" tabindex="0" data-testid="versions" data-skill=slug.clone()>
             <thead><tr>
                 <th>"Version"</th><th>"Submitted by"</th><th>"Approved by"</th><th>"Registered"</th>
                 <th>"Content hash"</th><th></th>

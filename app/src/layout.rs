@@ -1,6 +1,7 @@
 //! What every page shares: header, gates and error notes.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 use model::{Principal, Surface, UserError};
 
 use crate::auth::{Auth, LoginForm};
@@ -45,35 +46,69 @@ fn surface_label(surface: Surface) -> &'static str {
     }
 }
 
+/// The header: brand, place, and a menu (the nav, the user, Sign out). The menu is a
+/// `<details>`, so that it opens and closes without JavaScript and by keyboard; wide screens show
+/// its contents inline and hide its summary (style/main.css).
 #[component]
 pub fn Header() -> impl IntoView {
     let auth = Auth::use_auth();
+    let menu = NodeRef::<leptos::html::Details>::new();
+    // A phone's open menu covers the page: close it when one of its links is followed (the
+    // header stays while the page below it changes).
+    let close_menu = move |_: leptos::ev::MouseEvent| {
+        if let Some(details) = menu.get_untracked() {
+            details.set_open(false);
+        }
+    };
     view! {
         <header class="top">
+            // A target keeps the router from handling the click, so the browser moves the focus
+            // to the content as well as scrolling there.
+            <a class="skip" href="#content" target="_self">"Skip to content"</a>
             <a class="brand" href="/">"ExecGov"</a>
             {move || {
                     auth.session.get().ok().map(|info| {
                         let place = info.tenant_name.clone()
                             .filter(|_| info.surface == Surface::TenantFront)
                             .unwrap_or_else(|| surface_label(info.surface).to_string());
+                        let links = nav_links(info.surface, info.principal.as_ref());
+                        let has_menu = !links.is_empty() || info.principal.is_some();
                         view! {
                             <span class="place" data-testid="place">{place}</span>
-                            <nav>{nav_links(info.surface, info.principal.as_ref())}</nav>
-                            {info.principal.map(|p| view! {
-                                <span class="who" data-testid="who">{p.username().to_string()}</span>
-                                <ActionForm action=auth.logout attr:class="inline">
-                                    <button type="submit" class="link">"Sign out"</button>
-                                </ActionForm>
+                            {has_menu.then(|| view! {
+                                <details class="menu" node_ref=menu>
+                                    <summary>"Menu"</summary>
+                                    <div class="menu-body">
+                                        <nav aria-label="Main" on:click=close_menu>
+                                            {links.iter().map(|(href, label)| view! {
+                                                <A href=*href>{*label}</A>
+                                            }).collect_view()}
+                                        </nav>
+                                        {info.principal.map(|p| view! {
+                                            <span class="who" data-testid="who">{p.username().to_string()}</span>
+                                            <ActionForm action=auth.logout attr:class="inline">
+                                                <button type="submit" class="link">"Sign out"</button>
+                                            </ActionForm>
+                                        })}
+                                    </div>
+                                </details>
                             })}
                         }
+                        // Type-erased: the header's nested view type would overflow the compiler's
+                        // depth limit when App is laid out.
+                        .into_any()
                     })
             }}
         </header>
     }
 }
 
-fn nav_links(surface: Surface, principal: Option<&Principal>) -> impl IntoView {
-    let links: &[(&str, &str)] = match (surface, principal) {
+/// The menu's pages for this surface and caller, as (address, label).
+fn nav_links(
+    surface: Surface,
+    principal: Option<&Principal>,
+) -> &'static [(&'static str, &'static str)] {
+    match (surface, principal) {
         (Surface::PublicConsole, Some(p)) if p.is_super_admin() => &[
             ("/tenants", "Tenants"),
             ("/reviews", "Reviews"),
@@ -100,11 +135,7 @@ fn nav_links(surface: Surface, principal: Option<&Principal>) -> impl IntoView {
         ],
         (Surface::FreeConsole, Some(_)) => &[("/assistant", "Assistant")],
         _ => &[],
-    };
-    links
-        .iter()
-        .map(|(href, label)| view! { <a href=*href>{*label}</a> })
-        .collect_view()
+    }
 }
 
 /// What a page asks of the caller.

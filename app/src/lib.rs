@@ -58,7 +58,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <AuthScope>
             <Header/>
-            <main class="page">
+            <main class="page" id="content" tabindex="-1">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=Home ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async/>

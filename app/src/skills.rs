@@ -67,7 +67,7 @@ fn SkillList() -> impl IntoView {
                         return no_skills(admin());
                     }
                     view! {
-                    <table class="grid" data-testid="skills">
+                    <table class="grid" tabindex="0" data-testid="skills">
                         <thead><tr><th>"Skill"</th><th>"What it does"</th><th>"Risk"</th><th>"Version"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|s| view! {

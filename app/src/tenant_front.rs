@@ -150,7 +150,7 @@ fn Users() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 or_error(users.await.map(|rows| view! {
-                    <table class="grid" data-testid="users">
+                    <table class="grid" tabindex="0" data-testid="users">
                         <thead><tr><th>"User"</th><th>"Role"</th><th>"Status"</th><th>"Created"</th><th>"Actions"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|u| {

@@ -117,7 +117,7 @@ pub(crate) fn token_table(
     test_id: &'static str,
 ) -> impl IntoView {
     view! {
-        <table class="grid" data-testid=test_id>
+        <table class="grid" tabindex="0" data-testid=test_id>
             <thead><tr><th>"Name"</th><th>"Starts with"</th><th>"Owner"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th></th></tr></thead>
             <tbody>
                 {rows.into_iter().map(|t| view! {
