@@ -40,7 +40,7 @@ pub async fn tenant_dashboard(ctx: &Ctx, caller: &Caller) -> AppResult<TenantDas
                 user,
                 admin,
                 "e.status = 'awaiting_confirmation'",
-                "e.id",
+                "e.id DESC",
             )
             .await?,
             runs_where(&mut tx, user, admin, FAILED_LAST_DAY, "e.finished_at DESC").await?,
@@ -172,7 +172,8 @@ async fn top_skills(
     })
 }
 
-/// Submissions awaiting review, oldest first: one tenant's, or with `None` every tenant's.
+/// Submissions awaiting review: one tenant's, newest first (what its admins just sent), or with
+/// `None` every tenant's, oldest first (the review queue's order).
 async fn pending_submissions(
     ctx: &Ctx,
     tenant_id: Option<i64>,
@@ -184,8 +185,12 @@ async fn pending_submissions(
     .bind(tenant_id)
     .fetch_one(&ctx.pool)
     .await?;
+    let order = match tenant_id {
+        Some(_) => "s.created_at DESC, s.id DESC",
+        None => "s.created_at, s.id",
+    };
     let rows: Vec<SubmissionRow> = sqlx::query_as(&format!(
-        "{SUBMISSION_SELECT} WHERE {PENDING} ORDER BY s.created_at, s.id LIMIT $2"
+        "{SUBMISSION_SELECT} WHERE {PENDING} ORDER BY {order} LIMIT $2"
     ))
     .bind(tenant_id)
     .bind(BLOCK_ROWS)

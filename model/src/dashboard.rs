@@ -46,9 +46,9 @@ pub struct TenantDashboard {
 /// What waits for a tenant's admins.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdminBlocks {
-    /// Submitted and not reviewed yet, oldest first.
+    /// Submitted and not reviewed yet, newest first.
     pub pending_submissions: Block<SubmissionSummary>,
-    /// Oldest first: the longest waiting on top.
+    /// Newest first.
     pub awaiting_confirmation: Block<ExecutionSummary>,
     /// Runs that failed in the last 24 hours, newest first.
     pub failed_last_day: Block<ExecutionSummary>,
