@@ -209,7 +209,7 @@ pub async fn console_dashboard(ctx: &Ctx, caller: &Caller) -> AppResult<ConsoleD
     caller.super_admin()?;
     let mut tenants = tenancy::list_tenants(ctx).await?;
     let total = tenants.len() as i64;
-    tenants.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    tenants.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.id)));
     tenants.truncate(BLOCK_ROWS as usize);
     Ok(ConsoleDashboard {
         tenants: Block {
@@ -272,6 +272,6 @@ async fn platform_health(ctx: &Ctx) -> AppResult<PlatformHealth> {
     }
     health
         .failing_tenants
-        .sort_by(|a, b| b.failed_last_day.cmp(&a.failed_last_day));
+        .sort_by_key(|t| std::cmp::Reverse(t.failed_last_day));
     Ok(health)
 }

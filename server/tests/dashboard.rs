@@ -14,6 +14,7 @@ use domain::executions::{self, QueuePolicy};
 use domain::executors::{Executors, SandboxConfig};
 use domain::hot_updates::{self, NewSubmission};
 use domain::{AppError, Ctx};
+use model::dashboard::TenantDashboard;
 use model::hot_update::SkillFlags;
 use model::skill::RiskLevel;
 use model::ExecutionStatus;
@@ -139,6 +140,15 @@ async fn submit(ctx: &Ctx, host: &str, admin: &str, slug: &str) -> i64 {
     .unwrap()
 }
 
+/// The most used skills as (slug, runs).
+fn most_used(d: &TenantDashboard) -> Vec<(&str, i64)> {
+    d.top_skills
+        .items
+        .iter()
+        .map(|s| (s.slug.as_str(), s.runs))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_sees_only_their_own_runs_and_an_admin_sees_the_tenants() {
     let ctx = seeded_ctx().await;
@@ -163,14 +173,8 @@ async fn a_member_sees_only_their_own_runs_and_an_admin_sees_the_tenants() {
         .items
         .iter()
         .all(|r| r.run.requested_by == "acme-user" && r.conversation_id.is_none()));
-    let top: Vec<(&str, i64)> = d
-        .top_skills
-        .items
-        .iter()
-        .map(|s| (s.slug.as_str(), s.runs))
-        .collect();
     assert_eq!(
-        top,
+        most_used(&d),
         vec![("t-boom", 2), ("t-fine", 1)],
         "counted on the member's runs"
     );
@@ -182,13 +186,10 @@ async fn a_member_sees_only_their_own_runs_and_an_admin_sees_the_tenants() {
     assert_eq!(d.recent_runs.total, 5, "all of the tenant's runs");
     assert_eq!(d.recent_runs.items[0].run.id, waiting);
     assert!(d.recent_runs.items.iter().any(|r| r.run.id == admins));
-    let top: Vec<(&str, i64)> = d
-        .top_skills
-        .items
-        .iter()
-        .map(|s| (s.slug.as_str(), s.runs))
-        .collect();
-    assert_eq!(top, vec![("t-boom", 2), ("t-fine", 2), ("t-careful", 1)]);
+    assert_eq!(
+        most_used(&d),
+        vec![("t-boom", 2), ("t-fine", 2), ("t-careful", 1)]
+    );
     let a = d.admin.expect("admin blocks for an admin");
     assert_eq!(a.awaiting_confirmation.total, 1);
     assert_eq!(a.awaiting_confirmation.items[0].id, waiting);
