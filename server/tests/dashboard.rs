@@ -384,3 +384,37 @@ async fn the_home_pages_render_the_dashboards() {
         .await
         .assert_ok();
 }
+
+/// The console's health counts this server's workers: how many there are, and the one running a
+/// script now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_counts_this_servers_busy_workers() {
+    let ctx = seeded_ctx().await;
+    let acme = tenant_of(&ctx, "acme.localhost").await;
+    register_script(&ctx, &acme, ("slow", "main.sh", "sleep 20\n"), 30).await;
+    executions::start_workers(
+        ctx.clone(),
+        std::sync::Arc::new(executors()),
+        2,
+        QueuePolicy::default(),
+    );
+    let id = request(&ctx, "acme.localhost", "acme-user", "slow").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status: String =
+            sqlx::query_scalar("SELECT status FROM tenant_1003.executions WHERE id = $1")
+                .bind(id)
+                .fetch_one(&ctx.pool)
+                .await
+                .unwrap();
+        if status == "running" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {status}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let superadmin = caller_at(&ctx, "admin.localhost", "superadmin").await;
+    let h = console_dashboard(&ctx, &superadmin).await.unwrap().health;
+    assert_eq!((h.workers_busy, h.workers_total), (1, 2));
+    assert_eq!((h.running, h.queued), (1, 0));
+}
