@@ -181,7 +181,7 @@ build_site() {
     wasm-bindgen --target web --no-typescript --out-dir "$SITE_ROOT/pkg" --out-name execgov \
         "target/$WASM_TARGET/$WASM_PROFILE/frontend.wasm"
     [ -f style/main.css ] || die "style/main.css is missing"
-    cp style/main.css "$SITE_ROOT/pkg/execgov.css"
+    cat style/main.css style/dashboard.css > "$SITE_ROOT/pkg/execgov.css"
     if [ -d public ]; then
         cp -r public/. "$SITE_ROOT/"
     fi

@@ -6,6 +6,7 @@ use model::words::{edition_label, sentence};
 use model::{AuditCheck, Principal, SessionInfo, Surface, TenantDetail, TenantSummary, UserError};
 
 use crate::auth::LoginForm;
+use crate::dashboard::ConsoleHome;
 use crate::hot_updates::TenantSkills;
 use crate::layout::{or_error, Gate, Need};
 use crate::storage::{StorageTable, TenantStorageCard};
@@ -133,18 +134,16 @@ fn AuditCheckView() -> impl IntoView {
 pub fn console_home(info: SessionInfo) -> impl IntoView {
     match info.principal {
         None => view! { <LoginForm title="Public console: sign in".to_string()/> }.into_any(),
-        Some(p @ Principal::Platform { super_admin: true, .. }) => view! {
-            <section class="card">
+        Some(
+            p @ Principal::Platform {
+                super_admin: true, ..
+            },
+        ) => view! {
+            <div class="dash-title">
                 <h1>"Public console"</h1>
-                <p>"Signed in as " {p.username().to_string()} ", super-admin."</p>
-                <ul class="links">
-                    <li><a href="/tenants">"Tenants"</a> " — create, inspect, enable and disable tenants"</li>
-                    <li><a href="/reviews">"Script reviews"</a> " — approve or reject the scripts tenants submit"</li>
-                    <li><a href="/audit">"Platform audit log"</a></li>
-                    <li><a href="/audit/verify">"Audit chain check"</a> " — recompute every link of the platform's and each tenant's audit log"</li>
-                    <li><a href="/logins">"Console login log"</a></li>
-                </ul>
-            </section>
+                <p>"Signed in as " <strong>{p.username().to_string()}</strong> ", super-admin."</p>
+            </div>
+            <ConsoleHome/>
         }
         .into_any(),
         Some(_) => view! {

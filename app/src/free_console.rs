@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use model::{SessionInfo, Surface, UserError};
 
 use crate::auth::{Auth, LoginForm};
+use crate::dashboard::TenantHome;
 use crate::layout::{error_note, Gate, Need};
 
 #[cfg(feature = "ssr")]
@@ -32,11 +33,11 @@ pub fn free_home(info: SessionInfo) -> impl IntoView {
         }
         .into_any(),
         Some(p) => view! {
-            <section class="card">
+            <div class="dash-title">
                 <h1>"Your free space"</h1>
                 <p>"Signed in as " <strong>{p.username().to_string()}</strong> "."</p>
-                <p class="hint">"Skills and script slots arrive here next."</p>
-            </section>
+            </div>
+            <TenantHome surface=Surface::FreeConsole/>
         }
         .into_any(),
     }

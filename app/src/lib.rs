@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod brain;
 mod console;
+mod dashboard;
 mod executions;
 mod experience;
 mod free_console;
@@ -103,7 +104,7 @@ fn AuthScope(children: Children) -> impl IntoView {
     children()
 }
 
-/// `/`: each surface's own home.
+/// `/`: each surface's own home; signed in, its dashboard.
 #[component]
 fn Home() -> impl IntoView {
     let auth = Auth::use_auth();

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use model::{CrossTenantLink, SessionInfo, Surface, TenantRole, UserError, UserSummary};
 
 use crate::auth::LoginForm;
+use crate::dashboard::TenantHome;
 use crate::layout::{error_note, or_error, Gate, Need};
 use crate::words::{when, PageTitle};
 
@@ -99,11 +100,11 @@ pub fn tenant_home(info: SessionInfo) -> impl IntoView {
                 "member"
             };
             view! {
-                <section class="card">
+                <div class="dash-title">
                     <h1 data-testid="tenant-name">{name}</h1>
                     <p>"Signed in as " <strong>{p.username().to_string()}</strong> " (" {role} ")."</p>
-                    <p class="hint">"Skills, executions and hot updates arrive here next."</p>
-                </section>
+                </div>
+                <TenantHome surface=Surface::TenantFront/>
             }
             .into_any()
         }

@@ -392,7 +392,7 @@ pub async fn cancel(
 }
 
 #[derive(sqlx::FromRow)]
-struct SummaryRow {
+pub(crate) struct SummaryRow {
     id: i64,
     skill_slug: String,
     skill_name: String,
@@ -405,7 +405,7 @@ struct SummaryRow {
 }
 
 impl SummaryRow {
-    fn summary(self) -> AppResult<ExecutionSummary> {
+    pub(crate) fn summary(self) -> AppResult<ExecutionSummary> {
         let status = ExecutionStatus::parse(&self.status).ok_or_else(|| {
             AppError::Internal(anyhow::anyhow!("unknown status {:?}", self.status))
         })?;
@@ -428,12 +428,12 @@ const SUMMARY_COLUMNS: &str = "SELECT e.id, s.slug AS skill_slug, v.name AS skil
 const SUMMARY_FROM: &str = " FROM executions e JOIN skills s ON s.id = e.skill_id \
      JOIN skill_versions v ON v.id = e.skill_version_id JOIN users u ON u.id = e.requested_by";
 
-fn summary_select() -> String {
+pub(crate) fn summary_select() -> String {
     format!("{SUMMARY_COLUMNS}{}{SUMMARY_FROM}", failure::LAST_STDERR)
 }
 
 /// SQL condition: the user ($1 id, $2 is admin) may see execution `e`: their own, or any for admins.
-const MAY_SEE: &str = "(e.requested_by = $1 OR $2)";
+pub(crate) const MAY_SEE: &str = "(e.requested_by = $1 OR $2)";
 
 /// The execution history this user may see (their own; admins: everyone's), newest first.
 pub async fn list(
@@ -1851,9 +1851,17 @@ async fn finish_in_tx(
     Ok((ended, next))
 }
 
+/// What this process's worker ids begin with (`<host>-<pid>-w`), so that its own busy workers
+/// can be told from other processes' in the platform's queue.
+pub fn worker_id_prefix() -> String {
+    format!("{}-{}-w", hostname(), std::process::id())
+}
+
 /// The execution pool of one server process: `count` workers and a reaper.
 pub fn start_workers(ctx: Ctx, executors: Arc<Executors>, count: usize, policy: QueuePolicy) {
-    let process = format!("{}-{}", hostname(), std::process::id());
+    let process = worker_id_prefix();
+    ctx.workers
+        .store(count, std::sync::atomic::Ordering::Relaxed);
     // One LISTEN connection per process wakes the idle workers (and agents' long polls); none of
     // them holds a pool connection while it waits.
     let wake = ctx.queue_wake.clone();
@@ -1861,7 +1869,7 @@ pub fn start_workers(ctx: Ctx, executors: Arc<Executors>, count: usize, policy: 
     for n in 0..count {
         let (ctx, executors, policy, wake) =
             (ctx.clone(), executors.clone(), policy.clone(), wake.clone());
-        let worker_id = format!("{process}-w{n}");
+        let worker_id = format!("{process}{n}");
         tokio::spawn(async move { work_loop(ctx, executors, worker_id, policy, wake).await });
     }
     tokio::spawn(async move {

@@ -328,7 +328,7 @@ async fn add_event(
 }
 
 #[derive(sqlx::FromRow)]
-struct SubmissionRow {
+pub(crate) struct SubmissionRow {
     id: i64,
     tenant_id: i64,
     tenant_name: String,
@@ -358,7 +358,7 @@ struct SubmissionRow {
     lock_source: Option<String>,
 }
 
-const SUBMISSION_SELECT: &str =
+pub(crate) const SUBMISSION_SELECT: &str =
     "SELECT s.id, s.tenant_id, t.name AS tenant_name, s.slug, s.skill_name, s.kind, \
      s.content_hash, s.archive_name, s.scenario, s.proposed_risk, s.ai_callable, \
      s.manual_allowed, s.requires_confirmation, s.risk, s.approved_ai_callable, \
@@ -381,7 +381,7 @@ impl SubmissionRow {
         })
     }
 
-    fn summary(&self) -> AppResult<SubmissionSummary> {
+    pub(crate) fn summary(&self) -> AppResult<SubmissionSummary> {
         Ok(SubmissionSummary {
             id: self.id,
             tenant_name: self.tenant_name.clone(),

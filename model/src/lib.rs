@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod api;
 pub mod brain;
+pub mod dashboard;
 mod error;
 pub mod hot_update;
 pub mod invocation;
