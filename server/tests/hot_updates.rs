@@ -165,7 +165,8 @@ fn submitted_id(reply: &Reply) -> i64 {
         .unwrap_or_else(|| panic!("not a submission's page: {location}"))
 }
 
-/// The reason a submission was refused (303 back to the form with `error=`).
+/// The reason a submission was refused (303 back to the form with `error=`, followed by what
+/// was typed).
 #[track_caller]
 fn refusal(reply: &Reply) -> String {
     let location = reply.location.as_deref().unwrap_or_default();
@@ -173,7 +174,7 @@ fn refusal(reply: &Reply) -> String {
     let error = location
         .strip_prefix("/submissions/new?error=")
         .unwrap_or_else(|| panic!("not back to the form with an error: {location}"));
-    percent_decode(error)
+    percent_decode(error.split('&').next().unwrap_or_default())
 }
 
 fn percent_decode(s: &str) -> String {
