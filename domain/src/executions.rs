@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::{ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView, LOG_PAGE_LINES};
+use model::{
+    Artifact, ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView, LOG_PAGE_LINES,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgListener;
@@ -522,6 +524,10 @@ pub async fn view_from_line(
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;
+    let artifacts = artifacts
+        .into_iter()
+        .map(|(path, size)| Artifact { path, size })
+        .collect();
     let (logs, log_lines) = read_log(&mut tx, id, log_after).await?;
     tx.commit().await?;
     let summary = summary.summary()?;
@@ -555,12 +561,8 @@ pub async fn view_from_line(
 
 /// Up to [`LOG_PAGE_LINES`] lines of a visible execution's log after its first `after`, oldest
 /// first, and how many lines it has stored.
-async fn read_log(
-    tx: &mut TenantTx,
-    id: i64,
-    after: i64,
-) -> AppResult<(Vec<(String, String)>, i64)> {
-    let lines = sqlx::query_as(
+async fn read_log(tx: &mut TenantTx, id: i64, after: i64) -> AppResult<(Vec<model::LogLine>, i64)> {
+    let lines: Vec<(String, String)> = sqlx::query_as(
         "SELECT stream, line FROM execution_logs WHERE execution_id = $1 ORDER BY id \
          OFFSET $2 LIMIT $3",
     )
@@ -573,14 +575,18 @@ async fn read_log(
         .bind(id)
         .fetch_one(&mut **tx)
         .await?;
+    let lines = lines
+        .into_iter()
+        .map(|(stream, line)| model::LogLine { stream, line })
+        .collect();
     Ok((lines, total))
 }
 
 /// A page of an execution's log, for following it.
 pub struct LogPage {
     pub status: ExecutionStatus,
-    /// Up to [`LOG_PAGE_LINES`] (stream, line), from line `after`.
-    pub lines: Vec<(String, String)>,
+    /// Up to [`LOG_PAGE_LINES`] lines, from line `after`.
+    pub lines: Vec<model::LogLine>,
     /// How many lines are stored now.
     pub total: i64,
 }
