@@ -332,6 +332,35 @@ mod tests {
         );
     }
 
+    /// A schema used only in a query's parameters is not collected into the components unless
+    /// it is inlined; a reference to it would dangle.
+    #[test]
+    fn every_reference_resolves() {
+        fn references<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(target)) = map.get("$ref") {
+                        found.push(target);
+                    }
+                    map.values().for_each(|child| references(child, found));
+                }
+                Value::Array(list) => list.iter().for_each(|child| references(child, found)),
+                _ => {}
+            }
+        }
+        let doc = document();
+        let mut found = Vec::new();
+        references(&doc, &mut found);
+        let dangling: Vec<&str> = found
+            .into_iter()
+            .filter(|target| {
+                let pointer = target.strip_prefix('#').unwrap_or(target);
+                doc.pointer(pointer).is_none()
+            })
+            .collect();
+        assert!(dangling.is_empty(), "dangling references: {dangling:?}");
+    }
+
     /// Tuples become `prefixItems` with `items: false`, which client generators refuse.
     #[test]
     fn no_schema_is_a_tuple() {
