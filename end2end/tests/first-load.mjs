@@ -58,7 +58,7 @@ test('a tenant page loads cold with a brotli bundle under hashed, immutable name
             .map((e) => e.encodedBodySize));
     const sent = sizes.reduce((a, b) => a + b, 0);
     assert.ok(sent > 0 && sent < transferred, `compressed on the wire (${sent} of ${transferred} bytes)`);
-    assert.ok(sent <= 400 * 1024, `the first load's bundle is ${Math.round(sent / 1024)} KB brotli, past 400 KB`);
+    // Its budget is checked where the bundle is built (scripts/lib.sh report_bundle_size).
 
     // The stylesheet keeps its name, so browsers check it again each time.
     const css = await page.request.get(url(ACME, '/pkg/execgov.css'));
