@@ -14,7 +14,11 @@ use server::client::TrustedProxies;
 
 const ACME: &str = "acme.localhost";
 
-async fn fetch(server: &TestServer, path: &str, extra: &[(&str, &str)]) -> (u16, HeaderMap, String) {
+async fn fetch(
+    server: &TestServer,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> (u16, HeaderMap, String) {
     let mut req = server
         .client
         .get(format!("http://{}{path}", server.addr))
@@ -24,21 +28,35 @@ async fn fetch(server: &TestServer, path: &str, extra: &[(&str, &str)]) -> (u16,
     }
     let reply = req.send().await.unwrap();
     let headers = reply.headers().clone();
-    (reply.status().as_u16(), headers, reply.text().await.unwrap_or_default())
+    (
+        reply.status().as_u16(),
+        headers,
+        reply.text().await.unwrap_or_default(),
+    )
 }
 
 fn value<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 fn assert_common(headers: &HeaderMap, what: &str) {
-    assert_eq!(value(headers, "x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(
+        value(headers, "x-content-type-options"),
+        "nosniff",
+        "{what}"
+    );
     assert_eq!(value(headers, "referrer-policy"), "same-origin", "{what}");
     assert!(
         value(headers, "content-security-policy").contains("frame-ancestors 'none'"),
         "{what}: {headers:?}"
     );
-    assert!(headers.get("strict-transport-security").is_none(), "{what}: no HSTS over HTTP");
+    assert!(
+        headers.get("strict-transport-security").is_none(),
+        "{what}: no HSTS over HTTP"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,9 +78,16 @@ async fn pages_rest_answers_and_files_carry_the_security_headers() {
         "{policy}"
     );
     assert!(!policy.contains("unsafe-inline"), "{policy}");
-    assert!(html.contains(&format!("<script type=\"module\" nonce=\"{nonce}\">")), "{html}");
+    assert!(
+        html.contains(&format!("<script type=\"module\" nonce=\"{nonce}\">")),
+        "{html}"
+    );
     let (_, again, _) = fetch(&server, "/", &[]).await;
-    assert_ne!(value(&again, "content-security-policy"), policy, "a nonce per response");
+    assert_ne!(
+        value(&again, "content-security-policy"),
+        policy,
+        "a nonce per response"
+    );
 
     // A REST answer (a refusal, as problem details) and the OpenAPI document: nothing may load.
     for path in ["/api/v1/me", "/api/v1/openapi.json"] {
@@ -81,7 +106,8 @@ async fn pages_rest_answers_and_files_carry_the_security_headers() {
     assert_common(&headers, "stylesheet");
     assert_eq!(value(&headers, "cache-control"), "no-cache");
     let site = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site/pkg/hash.txt");
-    let hashes = std::fs::read_to_string(site).expect("scripts/lib.sh build_site wrote pkg/hash.txt");
+    let hashes =
+        std::fs::read_to_string(site).expect("scripts/lib.sh build_site wrote pkg/hash.txt");
     let hash = hashes
         .lines()
         .find_map(|line| line.strip_prefix("wasm: "))
@@ -92,7 +118,10 @@ async fn pages_rest_answers_and_files_carry_the_security_headers() {
     assert_common(&headers, &wasm);
     assert_eq!(value(&headers, "content-encoding"), "br");
     assert_eq!(value(&headers, "content-type"), "application/wasm");
-    assert_eq!(value(&headers, "cache-control"), "public, max-age=31536000, immutable");
+    assert_eq!(
+        value(&headers, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
     let (_, headers, _) = fetch(&server, &wasm, &[("accept-encoding", "gzip")]).await;
     assert_eq!(value(&headers, "content-encoding"), "gzip");
     // The page names the hashed files.
@@ -119,7 +148,10 @@ async fn over_https_cookies_are_secure_and_hsts_is_sent() {
 
     let reply = sign_in("https").await.unwrap();
     assert_eq!(reply.status().as_u16(), 200);
-    assert_eq!(value(reply.headers(), "strict-transport-security"), "max-age=31536000");
+    assert_eq!(
+        value(reply.headers(), "strict-transport-security"),
+        "max-age=31536000"
+    );
     let cookie = value(reply.headers(), "set-cookie");
     assert!(cookie.starts_with("execgov_session="), "{cookie}");
     assert!(cookie.ends_with("; Secure"), "{cookie}");
@@ -128,5 +160,8 @@ async fn over_https_cookies_are_secure_and_hsts_is_sent() {
     assert_eq!(reply.status().as_u16(), 200);
     assert!(reply.headers().get("strict-transport-security").is_none());
     let cookie = value(reply.headers(), "set-cookie");
-    assert!(cookie.starts_with("execgov_session=") && !cookie.contains("Secure"), "{cookie}");
+    assert!(
+        cookie.starts_with("execgov_session=") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
 }
