@@ -69,7 +69,7 @@ test('a tenant page loads cold with a brotli bundle under hashed, immutable name
     assert.equal((await stylesheet.allHeaders())['cache-control'], 'no-cache');
     console.log(
         `first load of ${url(ACME, '/')} (cold cache, loopback): hydrated after ${hydrated} ms; ` +
-        `bundle ${Math.round(sent / 1024)} KB brotli (${Math.round(transferred / 1024)} KB decoded)`,
+        `bundle ${Math.round(sent / 1000)} KB brotli (${Math.round(transferred / 1000)} KB decoded)`,
     );
     await s.close();
 });
