@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -131,7 +132,8 @@ export async function submitSignIn(page, username, password) {
     await form.locator('input[name=username]').fill(username);
     await form.locator('input[name=password]').fill(password);
     await form.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await whoLocator(page).or(alertLocator(page)).first().waitFor();
+    // Attached, not visible: on a phone the user name is inside the closed header menu.
+    await whoLocator(page).or(alertLocator(page)).first().waitFor({ state: 'attached' });
 }
 
 /** Opens `host`'s home, signs in and checks the header names the user. */
@@ -144,10 +146,13 @@ export async function signIn(page, host, username, password = PASSWORD) {
 }
 
 export async function assertSignedInAs(page, username) {
+    // The user name and Sign out are in the header's menu, which a phone keeps closed.
     const who = whoLocator(page);
-    await who.waitFor();
+    await who.waitFor({ state: 'attached' });
     assert.equal((await who.textContent()).trim(), username);
-    await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+    await page
+        .getByRole('button', { name: 'Sign out', exact: true, includeHidden: true })
+        .waitFor({ state: 'attached' });
 }
 
 /** Signed out: no user in the header, no Sign out button, and the sign-in form is shown. */
@@ -156,7 +161,7 @@ export async function assertSignedOut(page) {
     await page.locator('[data-testid=place]').waitFor();
     assert.equal(await whoLocator(page).count(), 0, 'the header still names a user');
     assert.equal(
-        await page.getByRole('button', { name: 'Sign out', exact: true }).count(),
+        await page.getByRole('button', { name: 'Sign out', exact: true, includeHidden: true }).count(),
         0,
         'a Sign out button is shown',
     );
@@ -191,6 +196,59 @@ export async function fetchInPage(page, path, { readBody = true } = {}) {
         return { status: r.status, disposition: r.headers.get('content-disposition') ?? '', text };
     }, [path, readBody]);
 }
+
+// --- Phones and accessibility ------------------------------------------------------------------
+
+/** A phone's screen in CSS pixels (the width the product must fit without scrolling sideways). */
+export const PHONE = { width: 390, height: 844 };
+export const DESKTOP = { width: 1280, height: 800 };
+
+let axeSource;
+
+/**
+ * Runs the axe-core rules (end2end/node_modules/axe-core) on the current page, in the colour
+ * scheme the page is shown in, and returns the violations of impact "serious" or "critical" as
+ * { id, help, nodes: [CSS selector…] }.
+ */
+export async function checkAccessibility(page) {
+    axeSource ??= readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+    // Evaluated through the DevTools protocol rather than added as a <script>, so that a
+    // Content-Security-Policy without inline scripts cannot stop it.
+    if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+    return page.evaluate(async () => {
+        const { violations } = await window.axe.run(document, { resultTypes: ['violations'] });
+        return violations
+            .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+    });
+}
+
+/** How far the page reaches past the window's right edge, in CSS pixels (≤ 0: no sideways scroll). */
+export async function sidewaysOverflow(page) {
+    return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+}
+
+/** The header's menu: a <details> whose summary is the "Menu" button phones show. */
+export const menuLocator = (page) => page.locator('header details.menu');
+
+/**
+ * Follows the header's menu item `name` as a person does (on a phone the menu is collapsed: it
+ * opens it first) and waits until the router marks that item as the current page.
+ */
+export async function followMenu(page, name) {
+    const menu = menuLocator(page);
+    const summary = menu.locator('> summary');
+    if ((await summary.isVisible()) && !(await menu.evaluate((d) => d.open))) {
+        await summary.click();
+    }
+    await page.locator('header nav').getByRole('link', { name, exact: true }).click();
+    // Attached, not visible: a phone's menu closes when one of its links is followed.
+    await currentMenuItem(page, name).waitFor({ state: 'attached' });
+}
+
+/** The header's link to `name` while it is marked as the current page. */
+export const currentMenuItem = (page, name) =>
+    page.locator('header nav a[aria-current=page]').filter({ hasText: new RegExp(`^${name}$`) });
 
 // --- Zip archives (for uploads), written by hand: no npm package, only node:zlib. ----------------
 

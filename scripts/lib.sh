@@ -7,7 +7,8 @@ WASM_BINDGEN_VERSION=0.2.130
 WASM_TARGET=wasm32-unknown-unknown
 WASM_PROFILE=wasm-release
 # Crates that must never reach the browser bundle.
-WASM_FORBIDDEN_CRATES=(sqlx tokio axum argon2 domain)
+WASM_FORBIDDEN_CRATES=(sqlx tokio axum argon2 domain engine)
+CLI_FORBIDDEN_CRATES=(sqlx axum argon2 domain)
 SITE_ROOT=target/site
 
 # Tools installed with `cargo install` live here; rustup adds it to PATH only
@@ -203,7 +204,7 @@ build_site() {
     rm -rf "$pkg"
     mv "$fresh" "$pkg"
     [ -f style/main.css ] || die "style/main.css is missing"
-    cp style/main.css "$SITE_ROOT/pkg/execgov.css"
+    cat style/main.css style/dashboard.css > "$SITE_ROOT/pkg/execgov.css"
     if [ -d public ]; then
         cp -r public/. "$SITE_ROOT/"
     fi
@@ -233,13 +234,18 @@ report_bundle_size() {
         || die "the first load is $((br / 1000)) KB brotli, past its budget of ${FIRST_LOAD_BUDGET_KB} KB"
 }
 
-# The browser bundle must not link server-only crates.
-check_wasm_has_no_server_crates() {
-    local crate out err rc found=()
+# Package $1 must not link any of the crates after it: the browser bundle no server crate, the
+# CLI (and so the local agent) no database, web server or password hashing. `cargo tree -i`
+# prints nothing for a crate that is not in the package's normal dependencies.
+check_package_links_none_of() {
+    local package=$1 crate out err rc found=()
+    shift
+    local target=()
+    [ "$package" = frontend ] && target=(--target "$WASM_TARGET")
     err=$(mktemp)
-    for crate in "${WASM_FORBIDDEN_CRATES[@]}"; do
+    for crate in "$@"; do
         rc=0
-        out=$(cargo tree -p frontend --target "$WASM_TARGET" -e normal -i "$crate" 2>"$err") || rc=$?
+        out=$(cargo tree -p "$package" "${target[@]}" -e normal -i "$crate" 2>"$err") || rc=$?
         if [ "$rc" -eq 0 ]; then
             # Success with output means the crate is in the tree.
             [ -z "$out" ] || found+=("$crate")
@@ -248,16 +254,15 @@ check_wasm_has_no_server_crates() {
         else
             cat "$err" >&2
             rm -f "$err"
-            die "cargo tree failed while checking for '$crate' in the frontend"
+            die "cargo tree failed while checking for '$crate' in $package"
         fi
     done
     rm -f "$err"
     if [ "${#found[@]}" -gt 0 ]; then
         for crate in "${found[@]}"; do
-            printf 'error: the wasm frontend depends on server crate %s:\n' "$crate" >&2
-            cargo tree -p frontend --target "$WASM_TARGET" -e normal -i "$crate" >&2 2>/dev/null || true
+            printf 'error: %s depends on %s:\n' "$package" "$crate" >&2
+            cargo tree -p "$package" "${target[@]}" -e normal -i "$crate" >&2 2>/dev/null || true
         done
-        die "server-only crates in the browser bundle: ${found[*]}"
+        die "crates $package must not link: ${found[*]}"
     fi
-    step "wasm frontend has none of: ${WASM_FORBIDDEN_CRATES[*]}"
 }

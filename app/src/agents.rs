@@ -8,8 +8,9 @@ use model::agent::AgentView;
 use model::api::{ApiToken, CreatedApiToken};
 use model::{Surface, UserError};
 
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::layout::{error_note, or_error, Gate, Need};
 use crate::tokens::{token_table, RevokeToken};
+use crate::words::{when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -156,6 +157,7 @@ fn status_badge(status: &str) -> &'static str {
 #[component]
 fn Agents() -> impl IntoView {
     view! {
+        <PageTitle text="Agents"/>
         <h1>"Agents"</h1>
         <p class="hint">
             "Agents are this tenant's own machines running the skills whose manifest names their "
@@ -241,7 +243,7 @@ fn AgentList() -> impl IntoView {
                         <p class="hint" data-testid="no-agents">"No agent has registered yet."</p>
                     });
                     view! {
-                    <table class="grid" data-testid="agents">
+                    <table class="grid" tabindex="0" data-testid="agents">
                         <thead><tr>
                             <th>"Name"</th><th>"Host name"</th><th>"Machine"</th><th>"Labels"</th><th>"Status"</th>
                             <th>"Last seen"</th><th>"Running"</th><th>"Version"</th><th>"Token"</th><th></th>

@@ -132,5 +132,5 @@ pub fn LoginPage() -> impl IntoView {
             navigate("/", Default::default());
         }
     });
-    view! { <LoginForm/> }
+    view! { <crate::words::PageTitle text="Sign in"/> <LoginForm/> }
 }

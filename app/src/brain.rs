@@ -12,8 +12,9 @@ use model::skill::{InputField, InputType, RiskLevel};
 use model::{ExecutionView, Surface, UserError};
 
 use crate::executions::{execution_panel, get_execution, ExecutionActions};
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::layout::{error_note, or_error, Gate, Need};
 use crate::skills::{input_for, risk_badge};
+use crate::words::{empty_note, when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -74,6 +75,7 @@ pub fn AssistantPage() -> impl IntoView {
 fn Conversations() -> impl IntoView {
     let rows = Resource::new(|| (), |_| list_conversations());
     view! {
+        <PageTitle text="Assistant"/>
         <h1>"Assistant"</h1>
         <section class="card">
             <h2>"New request"</h2>
@@ -87,8 +89,12 @@ fn Conversations() -> impl IntoView {
         </section>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                or_error(rows.await.map(|rows| view! {
-                    <table class="grid" data-testid="conversations">
+                or_error(rows.await.map(|rows| {
+                    if rows.is_empty() {
+                        return empty_note("No conversations yet — say above what you would like to do.");
+                    }
+                    view! {
+                    <table class="grid" tabindex="0" data-testid="conversations">
                         <thead><tr><th>"Conversation"</th><th>"Requests"</th><th>"Last active"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|c| view! {
@@ -100,6 +106,7 @@ fn Conversations() -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
+                    }.into_any()
                 }))
             })}
         </Transition>
@@ -123,11 +130,16 @@ fn url_errors(turn: Option<i64>) -> impl IntoView {
 
 /// The request box: words and files, posted to `action`.
 fn ask_form(action: String) -> impl IntoView {
+    // A refused request comes back in the URL with what was typed.
+    let typed = use_query_map()
+        .read_untracked()
+        .get("request")
+        .unwrap_or_default();
     view! {
         <form method="post" action=action enctype="multipart/form-data" data-testid="ask-form">
             <label>"What would you like to do?"
                 <textarea name="request" rows="3" required maxlength=model::brain::MAX_REQUEST_CHARS
-                    placeholder="e.g. Summarise the columns of sales.csv"></textarea>
+                    placeholder="e.g. Summarise the columns of sales.csv">{typed}</textarea>
             </label>
             <label>"Attach files (optional)"
                 <input type="file" name="files" multiple/>
@@ -195,6 +207,7 @@ fn ConversationDetail() -> impl IntoView {
                 or_error(page.await.map(|(c, executions)| {
                     let attachments = c.attachments.clone();
                     view! {
+                        <PageTitle text=c.title.clone()/>
                         <div class="title-row">
                             <h1 data-testid="conversation-title">{c.title.clone()}</h1>
                             <a class="button" href="/assistant">"All conversations"</a>
@@ -225,7 +238,7 @@ fn attachment_list(attachments: &[AttachmentInfo]) -> impl IntoView {
                 <h2>"Attached files"</h2>
                 <ul class="links" data-testid="attachments">
                     {attachments.iter().map(|a| view! {
-                        <li>{a.file_name.clone()} {format!(" ({} bytes, {})", a.size, when(a.created_at))}</li>
+                        <li>{a.file_name.clone()} {format!(" ({} bytes, ", a.size)} {when(a.created_at)} ")"</li>
                     }).collect_view()}
                 </ul>
             </section>
@@ -255,7 +268,7 @@ fn turn_view(
     let nothing = recommendations.is_empty() && turn.note.is_none();
     view! {
         <section class="card" id=format!("turn-{turn_id}") data-testid="turn" data-turn=turn_id>
-            <p class="hint">{format!("You asked, {}:", when(turn.at))}</p>
+            <p class="hint">"You asked, " {when(turn.at)} ":"</p>
             <p class="prose" data-testid="request">{turn.request.clone()}</p>
             {turn.note.clone().map(|n| view! { <p class="error" role="alert">{n}</p> })}
             {nothing.then(|| view! {
@@ -347,7 +360,7 @@ fn plan_form(
                 let missing = plan.missing.contains(&field.name);
                 let value = plan.values.get(&field.name).cloned();
                 let control = match field.kind {
-                    InputType::File => file_choice(field, value, &names).into_any(),
+                    InputType::File | InputType::Folder => file_choice(field, value, &names).into_any(),
                     _ => input_for(field, value, false).into_any(),
                 };
                 view! {

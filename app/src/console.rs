@@ -1,13 +1,16 @@
 //! The public console: super-admins govern tenants and read the platform's logs.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use model::words::{edition_label, sentence};
 use model::{AuditCheck, Principal, SessionInfo, Surface, TenantDetail, TenantSummary, UserError};
 
 use crate::auth::LoginForm;
+use crate::dashboard::ConsoleHome;
 use crate::hot_updates::TenantSkills;
-use crate::layout::{or_error, when, Gate, Need};
+use crate::layout::{or_error, Gate, Need};
 use crate::storage::{StorageTable, TenantStorageCard};
+use crate::words::{empty_note, when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -41,7 +44,7 @@ pub async fn create_tenant(
     let tenant = domain::tenancy::provision_tenant(&ctx, &caller.actor(), input)
         .await
         .map_err(user_error)?;
-    leptos_axum::redirect(&format!("/tenants/{}", tenant.id));
+    leptos_axum::redirect(&format!("/tenants/{}?created", tenant.id));
     Ok(tenant.id)
 }
 
@@ -100,12 +103,13 @@ pub fn AuditCheckPage() -> impl IntoView {
 fn AuditCheckView() -> impl IntoView {
     let checks = Resource::new(|| (), |_| verify_audit());
     view! {
+        <PageTitle text="Audit chain check"/>
         <h1>"Audit chain check"</h1>
         <p class="hint">"Each audit entry stores the hash of the entry before it and of its own content. A changed, inserted or removed entry breaks the chain at that entry."</p>
         <Transition fallback=|| view! { <p>"Checking…"</p> }>
             {move || Suspend::new(async move {
                 or_error(checks.await.map(|rows| view! {
-                    <table class="grid" data-testid="audit-check">
+                    <table class="grid" tabindex="0" data-testid="audit-check">
                         <thead><tr><th>"Log"</th><th>"Entries verified"</th><th>"Result"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|c| view! {
@@ -130,18 +134,16 @@ fn AuditCheckView() -> impl IntoView {
 pub fn console_home(info: SessionInfo) -> impl IntoView {
     match info.principal {
         None => view! { <LoginForm title="Public console: sign in".to_string()/> }.into_any(),
-        Some(p @ Principal::Platform { super_admin: true, .. }) => view! {
-            <section class="card">
+        Some(
+            p @ Principal::Platform {
+                super_admin: true, ..
+            },
+        ) => view! {
+            <div class="dash-title">
                 <h1>"Public console"</h1>
-                <p>"Signed in as " {p.username().to_string()} ", super-admin."</p>
-                <ul class="links">
-                    <li><a href="/tenants">"Tenants"</a> " — create, inspect, enable and disable tenants"</li>
-                    <li><a href="/reviews">"Script reviews"</a> " — approve or reject the scripts tenants submit"</li>
-                    <li><a href="/audit">"Platform audit log"</a></li>
-                    <li><a href="/audit/verify">"Audit chain check"</a> " — recompute every link of the platform's and each tenant's audit log"</li>
-                    <li><a href="/logins">"Console login log"</a></li>
-                </ul>
-            </section>
+                <p>"Signed in as " <strong>{p.username().to_string()}</strong> ", super-admin."</p>
+            </div>
+            <ConsoleHome/>
         }
         .into_any(),
         Some(_) => view! {
@@ -167,26 +169,32 @@ pub fn TenantsPage() -> impl IntoView {
 fn TenantList() -> impl IntoView {
     let tenants = Resource::new(|| (), |_| list_tenants());
     view! {
+        <PageTitle text="Tenants"/>
         <div class="title-row">
             <h1>"Tenants"</h1>
             <a class="button" href="/tenants/new">"New tenant"</a>
         </div>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                or_error(tenants.await.map(|rows| view! {
-                    <table class="grid" data-testid="tenants">
+                or_error(tenants.await.map(|rows| {
+                    if rows.is_empty() {
+                        return empty_note(view! { "No tenants yet — " <a href="/tenants/new">"create the first tenant"</a> "." });
+                    }
+                    view! {
+                    <table class="grid" tabindex="0" data-testid="tenants">
                         <thead><tr><th>"Name"</th><th>"Schema"</th><th>"Edition"</th><th>"Status"</th><th>"Hosts"</th><th>"Created"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|t| view! {
                                 <tr>
                                     <td><a href=format!("/tenants/{}", t.id)>{t.name}</a></td>
-                                    <td>{t.schema_name}</td><td>{t.edition}</td>
-                                    <td><span class=format!("badge {}", t.status)>{t.status.clone()}</span></td>
+                                    <td>{t.schema_name}</td><td>{edition_label(&t.edition)}</td>
+                                    <td><span class=format!("badge {}", t.status)>{sentence(&t.status)}</span></td>
                                     <td>{t.hosts.join(", ")}</td><td>{when(t.created_at)}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
                     </table>
+                    }.into_any()
                 }))
             })}
         </Transition>
@@ -214,6 +222,7 @@ fn NewTenantForm() -> impl IntoView {
             .map(crate::layout::error_note)
     };
     view! {
+        <PageTitle text="New tenant"/>
         <section class="card narrow">
             <h1>"New tenant"</h1>
             <p class="hint">"Creates the tenant's schema, binds its host and creates its first admin, all at once."</p>
@@ -243,6 +252,8 @@ pub fn TenantPage() -> impl IntoView {
 fn TenantView() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    // Set by the new-tenant form's redirect.
+    let created = use_query_map().read_untracked().get("created").is_some();
     let toggle = ServerAction::<SetTenantActive>::new();
     let whitelist = ServerAction::<WhitelistAdmin>::new();
     let detail = Resource::new(
@@ -272,13 +283,19 @@ fn TenantView() -> impl IntoView {
                     let t = d.tenant;
                     let active = t.status == "active";
                     view! {
+                        <PageTitle text=t.name.clone()/>
+                        {created.then(|| view! {
+                            <p class="card success" role="status" data-testid="created">
+                                {format!("Tenant {} created. Its admin can sign in at {} now.", t.name, t.hosts.join(", "))}
+                            </p>
+                        })}
                         <section class="card">
                             <h1 data-testid="tenant-title">{t.name.clone()}</h1>
                             <dl class="facts">
                                 <dt>"Number"</dt><dd>{t.id}</dd>
                                 <dt>"Schema"</dt><dd>{t.schema_name.clone()}</dd>
-                                <dt>"Edition"</dt><dd>{t.edition.clone()}</dd>
-                                <dt>"Status"</dt><dd data-testid="tenant-status">{t.status.clone()}</dd>
+                                <dt>"Edition"</dt><dd>{edition_label(&t.edition)}</dd>
+                                <dt>"Status"</dt><dd data-testid="tenant-status" data-status=t.status.clone()>{sentence(&t.status)}</dd>
                                 <dt>"Hosts"</dt>
                                 <dd>{t.hosts.iter().map(|h| view! { <span class="host">{h.clone()}</span> " " }).collect_view()}</dd>
                                 <dt>"Users"</dt><dd>{d.user_count}</dd>
@@ -304,7 +321,7 @@ fn TenantView() -> impl IntoView {
                             </ActionForm>
                         </section>
                         <TenantStorageCard tenant_id=t.id/>
-                        <TenantSkills tenant_id=t.id/>
+                        <TenantSkills tenant_id=t.id tenant_name=t.name.clone()/>
                     }
                 }))
             })}

@@ -3,12 +3,14 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use model::skill::{result_view_from_str, ResultView};
+use model::words::file_name;
 use model::{
     ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView, Surface, UserError,
     LOG_PAGE_LINES,
 };
 
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::layout::{error_note, or_error, Gate, Need};
+use crate::words::{empty_note, when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -43,8 +45,12 @@ pub async fn cancel_execution(id: i64) -> Result<(), UserError> {
         .map_err(user_error)
 }
 
+/// An empty filter travels as no field at all in the URL-encoded arguments (client-side
+/// navigation to the unfiltered history), hence the default.
 #[server(endpoint = "list-executions")]
-pub async fn list_executions(filter: ExecutionFilter) -> Result<Vec<ExecutionSummary>, UserError> {
+pub async fn list_executions(
+    #[server(default)] filter: ExecutionFilter,
+) -> Result<Vec<ExecutionSummary>, UserError> {
     let (ctx, caller) = caller()?;
     let (tenant, user) = caller.tenant_user().map_err(user_error)?;
     domain::executions::list(&ctx, tenant, user, &filter)
@@ -159,6 +165,7 @@ fn ExecutionDetail() -> impl IntoView {
                     let s = e.summary.clone();
                     let id = s.id;
                     view! {
+                        <PageTitle text=format!("Execution {id}: {}", s.skill_name)/>
                         <div class="title-row">
                             <h1>{format!("Execution {id}: {}", s.skill_name)}</h1>
                             <a class="button" href=format!("/skills/{}?rerun={id}", s.skill_slug)>"Run again"</a>
@@ -180,9 +187,16 @@ pub(crate) fn execution_panel(e: ExecutionView, actions: ExecutionActions) -> im
     view! {
         <section class="card">
             <p>
-                "Status: " <strong class=format!("status {}", s.status.as_str()) data-testid="execution-status">{s.status.as_str()}</strong>
+                "Status: " <strong class=format!("status {}", s.status.as_str()) data-testid="execution-status"
+                    data-status=s.status.as_str()>{s.status.label()}</strong>
                 {e.reason.clone().map(|r| view! { " — " <span data-testid="execution-reason">{r}</span> })}
             </p>
+            {(!e.stderr_tail.is_empty()).then(|| view! {
+                <div class="why" data-testid="stderr-tail">
+                    <p class="hint">"The script's last words on stderr:"</p>
+                    <pre class="logs"><span class="log stderr">{e.stderr_tail.join("\n")}</span></pre>
+                </div>
+            })}
             <dl class="facts">
                 <dt>"Skill"</dt><dd>{format!("{} (version {})", s.skill_name, e.skill_version)}</dd>
                 <dt>"Requested by"</dt><dd>{s.requested_by.clone()} " at " {when(s.created_at)}</dd>
@@ -226,7 +240,7 @@ pub(crate) fn execution_panel(e: ExecutionView, actions: ExecutionActions) -> im
                 <ul class="links">
                     {e.artifacts.iter().map(|model::Artifact { path, size }| view! {
                         <li>
-                            <a data-testid="artifact" rel="external" download=path.clone()
+                            <a data-testid="artifact" rel="external" download=file_name(path).to_string()
                                 href=format!("/executions/{id}/artifacts/{path}")>{path.clone()}</a>
                             {format!(" ({size} bytes)")}
                         </li>
@@ -268,11 +282,22 @@ fn log_pages(id: i64, from: i64, shown: i64, total: i64) -> impl IntoView {
     })
 }
 
+/// An empty history: why, and where to go next.
+fn no_executions(filtered: bool) -> AnyView {
+    if filtered {
+        empty_note(
+            view! { "No execution matches these filters. " <a href="/executions">"Show all executions"</a> },
+        )
+    } else {
+        empty_note(view! { "No executions yet — " <a href="/skills">"pick a skill to run"</a> "." })
+    }
+}
+
 /// `result.json`: a list of objects as a table, anything else as formatted JSON.
 fn result_section(text: String) -> impl IntoView {
     let body = match result_view_from_str(&text) {
         Ok(ResultView::Table { columns, rows }) => view! {
-            <table class="grid" data-testid="result">
+            <table class="grid" tabindex="0" data-testid="result">
                 <thead><tr>{columns.into_iter().map(|c| view! { <th>{c}</th> }).collect_view()}</tr></thead>
                 <tbody>
                     {rows.into_iter().map(|r| view! {
@@ -313,7 +338,9 @@ fn History() -> impl IntoView {
     };
     let rows = Resource::new(filter, list_executions);
     let skills = Resource::new(|| (), |_| crate::skills::list_skills());
+    let filtered = move || filter() != ExecutionFilter::default();
     view! {
+        <PageTitle text="Executions"/>
         <h1>"Executions"</h1>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
@@ -334,7 +361,7 @@ fn History() -> impl IntoView {
                             <select name="status">
                                 <option value="">"any"</option>
                                 {ExecutionStatus::ALL.into_iter().map(|st| view! {
-                                    <option value=st.as_str() selected=f.status == Some(st)>{st.as_str()}</option>
+                                    <option value=st.as_str() selected=f.status == Some(st)>{st.label()}</option>
                                 }).collect_view()}
                             </select>
                         </label>
@@ -348,21 +375,30 @@ fn History() -> impl IntoView {
         </Transition>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                or_error(rows.await.map(|rows| view! {
-                    <table class="grid" data-testid="executions">
+                let filtered = filtered();
+                or_error(rows.await.map(|rows| {
+                    if rows.is_empty() {
+                        return no_executions(filtered);
+                    }
+                    view! {
+                    <table class="grid" tabindex="0" data-testid="executions">
                         <thead><tr><th>"#"</th><th>"Skill"</th><th>"By"</th><th>"Status"</th><th>"Requested"</th><th>"Finished"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|r| view! {
-                                <tr data-execution=r.id>
+                                <tr data-execution=r.id data-status=r.status.as_str()>
                                     <td><a href=format!("/executions/{}", r.id)>{r.id}</a></td>
                                     <td>{r.skill_name}</td><td>{r.requested_by}</td>
-                                    <td><span class=format!("status {}", r.status.as_str())>{r.status.as_str()}</span></td>
+                                    <td>
+                                        <span class=format!("status {}", r.status.as_str())>{r.status.label()}</span>
+                                        {r.why.map(|why| view! { <div class="hint" data-testid="why">{why}</div> })}
+                                    </td>
                                     <td>{when(r.created_at)}</td>
-                                    <td>{r.finished_at.map(when).unwrap_or_default()}</td>
+                                    <td>{r.finished_at.map(when)}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
                     </table>
+                    }.into_any()
                 }))
             })}
         </Transition>

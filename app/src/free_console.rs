@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use model::{SessionInfo, Surface, UserError};
 
 use crate::auth::{Auth, LoginForm};
+use crate::dashboard::TenantHome;
 use crate::layout::{error_note, Gate, Need};
 
 #[cfg(feature = "ssr")]
@@ -32,11 +33,11 @@ pub fn free_home(info: SessionInfo) -> impl IntoView {
         }
         .into_any(),
         Some(p) => view! {
-            <section class="card">
+            <div class="dash-title">
                 <h1>"Your free space"</h1>
                 <p>"Signed in as " <strong>{p.username().to_string()}</strong> "."</p>
-                <p class="hint">"Skills and script slots arrive here next."</p>
-            </section>
+            </div>
+            <TenantHome surface=Surface::FreeConsole/>
         }
         .into_any(),
     }
@@ -62,6 +63,7 @@ fn SignUpForm() -> impl IntoView {
             .map(error_note)
     };
     view! {
+        <crate::words::PageTitle text="Create a free account"/>
         <section class="card narrow">
             <h1>"Create a free account"</h1>
             <ActionForm action=auth.sign_up>

@@ -11,8 +11,9 @@ use model::hot_update::{
 use model::skill::RiskLevel;
 use model::{Surface, UserError};
 
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::layout::{error_note, or_error, Gate, Need};
 use crate::skills::risk_badge;
+use crate::words::{empty_note, when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -201,18 +202,22 @@ pub async fn switch_skill_version(
 fn status_badge(s: &SubmissionSummary) -> impl IntoView {
     let label = match (&s.status, &s.failed_step) {
         (SubmissionStatus::Failed, Some(step)) => format!("failed at {step}"),
-        (status, _) => status.as_str().to_string(),
+        (status, _) => status.label().to_string(),
     };
-    view! { <span class=format!("badge status-{}", s.status.as_str()) data-testid="submission-status">{label}</span> }
+    view! {
+        <span class=format!("badge status-{}", s.status.as_str()) data-testid="submission-status"
+            data-status=s.status.as_str()>{label}</span>
+    }
 }
 
-fn submission_rows(
-    rows: Vec<SubmissionSummary>,
-    base: &'static str,
-    tenants: bool,
-) -> impl IntoView {
+fn submission_rows(rows: Vec<SubmissionSummary>, base: &'static str, tenants: bool) -> AnyView {
+    if rows.is_empty() && !tenants {
+        return empty_note(view! {
+            "No submissions yet — " <a href="/submissions/new">"submit a script"</a> " to add a skill."
+        });
+    }
     view! {
-        <table class="grid" data-testid="submissions">
+        <table class="grid" tabindex="0" data-testid="submissions">
             <thead><tr>
                 <th>"#"</th>{tenants.then(|| view! { <th>"Tenant"</th> })}<th>"Skill"</th>
                 <th>"Status"</th><th>"Submitted by"</th><th>"When"</th>
@@ -231,6 +236,7 @@ fn submission_rows(
             </tbody>
         </table>
     }
+    .into_any()
 }
 
 #[component]
@@ -246,6 +252,7 @@ pub fn SubmissionsPage() -> impl IntoView {
 fn SubmissionList() -> impl IntoView {
     let rows = Resource::new(|| (), |_| list_submissions());
     view! {
+        <PageTitle text="Script submissions"/>
         <div class="title-row">
             <h1>"Script submissions"</h1>
             <a class="button" href="/submissions/new">"Submit a script"</a>
@@ -274,7 +281,13 @@ pub fn NewSubmissionPage() -> impl IntoView {
 fn NewSubmissionForm() -> impl IntoView {
     let query = use_query_map();
     let error = move || query.read().get("error");
+    // After a refusal the form comes back with what was typed (all but the archive).
+    let typed = move |name: &str| query.read_untracked().get(name);
+    let scenario = typed("scenario").unwrap_or_default();
+    let risk = typed("risk");
+    let ticked = move |name: &str, default: bool| typed(name).map_or(default, |v| v == "true");
     view! {
+        <PageTitle text="Submit a script"/>
         <section class="card narrow">
             <h1>"Submit a script"</h1>
             <p class="hint">
@@ -288,16 +301,18 @@ fn NewSubmissionForm() -> impl IntoView {
                 </label>
                 <label>"Business scenario"
                     <textarea name="scenario" required maxlength="4000" rows="4"
-                        placeholder="What problem does it solve, and who uses it?"></textarea>
+                        placeholder="What problem does it solve, and who uses it?">{scenario}</textarea>
                 </label>
                 <label>"Proposed risk"
                     <select name="risk" required>
-                        {RiskLevel::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{r.as_str()}</option> }).collect_view()}
+                        {RiskLevel::ALL.into_iter().map(|r| view! {
+                            <option value=r.as_str() selected=risk.as_deref() == Some(r.as_str())>{r.as_str()}</option>
+                        }).collect_view()}
                     </select>
                 </label>
-                <label class="check"><input type="checkbox" name="manual_allowed" value="true" checked/> " People may run it from the form"</label>
-                <label class="check"><input type="checkbox" name="ai_callable" value="true"/> " The assistant may call it"</label>
-                <label class="check"><input type="checkbox" name="requires_confirmation" value="true"/> " Each run waits for a confirmation"</label>
+                <label class="check"><input type="checkbox" name="manual_allowed" value="true" checked=ticked("manual_allowed", true)/> " People may run it from the form"</label>
+                <label class="check"><input type="checkbox" name="ai_callable" value="true" checked=ticked("ai_callable", false)/> " The assistant may call it"</label>
+                <label class="check"><input type="checkbox" name="requires_confirmation" value="true" checked=ticked("requires_confirmation", false)/> " Each run waits for a confirmation"</label>
                 <button type="submit">"Submit for review"</button>
             </form>
         </section>
@@ -326,11 +341,18 @@ pub fn ReviewsPage() -> impl IntoView {
 fn ReviewQueue() -> impl IntoView {
     let rows = Resource::new(|| (), |_| review_queue());
     view! {
+        <PageTitle text="Script reviews"/>
         <h1>"Script reviews"</h1>
         <p class="hint">"Submissions awaiting review, oldest first, then the latest decisions."</p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                or_error(rows.await.map(|rows| submission_rows(rows, "/reviews", true)))
+                or_error(rows.await.map(|rows| {
+                    let waiting = rows.iter().any(|s| s.status == SubmissionStatus::Submitted);
+                    view! {
+                        {(!waiting).then(|| empty_note("Nothing waiting for review. Scripts tenants submit appear here."))}
+                        {(!rows.is_empty()).then(|| submission_rows(rows, "/reviews", true))}
+                    }
+                }))
             })}
         </Transition>
     }
@@ -383,6 +405,7 @@ fn SubmissionView(review: bool) -> impl IntoView {
                 or_error(detail.await.map(|d| {
                     let pending = d.summary.status == SubmissionStatus::Submitted;
                     view! {
+                        <PageTitle text=format!("Submission #{}: {}", d.summary.id, d.summary.skill_name)/>
                         <div class="title-row">
                             <h1>{format!("Submission #{}: {}", d.summary.id, d.summary.skill_name)}</h1>
                             {status_badge(&d.summary)}
@@ -423,7 +446,8 @@ fn SubmissionView(review: bool) -> impl IntoView {
                             <ol class="timeline" data-testid="timeline">
                                 {d.timeline.iter().map(|e| view! {
                                     <li data-status=e.status.clone()>
-                                        <strong>{e.status.clone()}</strong> " · " {when(e.at)} " · " {e.actor.clone()}
+                                        <strong>{SubmissionStatus::parse(&e.status).map_or(e.status.clone(), |s| s.label().to_string())}</strong>
+                                        " · " {when(e.at)} " · " {e.actor.clone()}
                                         {(!e.note.is_empty()).then(|| view! { <div class="hint">{e.note.clone()}</div> })}
                                     </li>
                                 }).collect_view()}
@@ -432,9 +456,9 @@ fn SubmissionView(review: bool) -> impl IntoView {
                                 <details><summary>"Verification"</summary><pre data-testid="verification">{v}</pre></details>
                             })}
                         </section>
-                        {packages_view(d.packages.clone(), &d.package_changes, d.live_version)}
+                        {packages_view(d.packages.clone(), &d.package_changes, compared_with(&d))}
                         {(review && pending).then(|| decision_forms(d.summary.id, d.proposed, approve, reject))}
-                        {diff_view(&d.diff, d.live_version)}
+                        {diff_view(&d.diff, compared_with(&d))}
                         <section class="card">
                             <h2>"Files"</h2>
                             {d.files.iter().map(|f| view! {
@@ -472,7 +496,7 @@ fn flags_view(f: &SkillFlags) -> impl IntoView {
 /// A file's text with line numbers.
 fn numbered(text: &str) -> impl IntoView {
     view! {
-        <table class="code">
+        <table class="code" tabindex="0">
             <tbody>
                 {text.lines().enumerate().map(|(i, line)| view! {
                     <tr><td class="ln">{i + 1}</td><td><pre>{line.to_string()}</pre></td></tr>
@@ -482,16 +506,26 @@ fn numbered(text: &str) -> impl IntoView {
     }
 }
 
+/// The heading of what a submission changes: against the live version while it waits, against
+/// the version before it once it is one; `None` for a new skill (nothing to compare with).
+fn compared_with(d: &SubmissionDetail) -> Option<String> {
+    let base = d.base_version?;
+    Some(match d.version {
+        Some(_) => format!("Changes against version {base}, the one before it"),
+        None => format!("Changes against the live version {base}"),
+    })
+}
+
 /// The Python packages it will run with (approved together with the code), and for an update
-/// what changes against the live version's.
+/// what changes against the version it is compared with.
 fn packages_view(
     lock: Option<PackageLock>,
     changes: &[PackageChange],
-    live: Option<i32>,
+    compared: Option<String>,
 ) -> impl IntoView {
-    let changes = live.map(|live| {
+    let changes = compared.map(|heading| {
         view! {
-            <h3>{format!("Changes against the live version {live}")}</h3>
+            <h3>{heading}</h3>
             {changes.is_empty().then(|| view! { <p class="hint">"No package changes."</p> })}
             <ul data-testid="package-changes">
                 {changes.iter().map(|c| {
@@ -516,7 +550,7 @@ fn packages_view(
                         {format!("Declared in {}; resolved to exact versions and hashes, installed from wheels only. Lock ", lock.declared_in)}
                         <span class="hash">{lock.hash.clone()}</span>
                     </p>
-                    <table class="grid" data-testid="locked-packages">
+                    <table class="grid" tabindex="0" data-testid="locked-packages">
                         <thead><tr><th>"Package"</th><th>"Version"</th></tr></thead>
                         <tbody>
                             {lock.packages.iter().map(|p| view! {
@@ -532,15 +566,15 @@ fn packages_view(
     }
 }
 
-fn diff_view(diff: &[FileDiff], live: Option<i32>) -> impl IntoView {
-    let live = live?;
+fn diff_view(diff: &[FileDiff], compared: Option<String>) -> impl IntoView {
+    let heading = compared?;
     Some(view! {
         <section class="card" data-testid="diff">
-            <h2>{format!("Changes against the live version {live}")}</h2>
+            <h2>{heading}</h2>
             {diff.is_empty().then(|| view! { <p class="hint">"No file differs."</p> })}
             {diff.iter().map(|f| view! {
                 <h3>{f.path.clone()} " " <span class="badge">{f.change.clone()}</span></h3>
-                <table class="code diff">
+                <table class="code diff" tabindex="0">
                     <tbody>
                         {f.lines.iter().map(|l| {
                             let (class, mark) = match l.change {
@@ -595,17 +629,50 @@ fn decision_forms(
     }
 }
 
-/// A skill's versions, with a button to make another one live when `switch` is given (never
-/// for a withdrawn one: its reason is shown instead), and the console's withdraw form when
-/// `withdraw` is given (with the tenant's id).
+/// "Make live", which asks first: every user of the tenant runs the version made live. A
+/// `<details>` so that the question also opens without JavaScript.
+fn make_live(
+    action: ServerAction<SwitchSkillVersion>,
+    slug: String,
+    version: i32,
+    tenant_id: Option<i64>,
+    tenant_name: &str,
+) -> impl IntoView {
+    let ask = NodeRef::<leptos::html::Details>::new();
+    let cancel = move |_| {
+        if let Some(details) = ask.get() {
+            details.set_open(false);
+        }
+    };
+    view! {
+        <details class="ask" node_ref=ask data-testid="make-live">
+            <summary class="button">"Make live"</summary>
+            <div class="confirm" role="group">
+                <p>{format!("Make version {version} live for all {tenant_name} users?")}</p>
+                <ActionForm action=action attr:class="inline">
+                    <input type="hidden" name="slug" value=slug/>
+                    <input type="hidden" name="version" value=version/>
+                    {tenant_id.map(|t| view! { <input type="hidden" name="tenant_id" value=t/> })}
+                    <button type="submit">{format!("Make version {version} live")}</button>
+                </ActionForm>
+                <button type="button" on:click=cancel>"Cancel"</button>
+            </div>
+        </details>
+    }
+}
+
+/// A skill's versions in the tenant `tenant_name`, with a button to make another one live when
+/// `switch` is given (never for a withdrawn one: its reason is shown instead), and the
+/// console's withdraw form when `withdraw` is given (with the tenant's id).
 pub fn versions_table(
+    tenant_name: String,
     slug: String,
     versions: Vec<SkillVersionInfo>,
     switch: Option<(ServerAction<SwitchSkillVersion>, Option<i64>)>,
     withdraw: Option<(ServerAction<WithdrawSkillVersion>, i64)>,
 ) -> impl IntoView {
     view! {
-        <table class="grid" data-testid="versions" data-skill=slug.clone()>
+        <table class="grid" tabindex="0" data-testid="versions" data-skill=slug.clone()>
             <thead><tr>
                 <th>"Version"</th><th>"Submitted by"</th><th>"Approved by"</th><th>"Registered"</th>
                 <th>"Content hash"</th><th></th>
@@ -630,13 +697,8 @@ pub fn versions_table(
                                 } else if v.live {
                                     view! { <span class="badge live">"live"</span> }.into_any()
                                 } else {
-                                    switch.map(|(action, tenant_id)| view! {
-                                        <ActionForm action=action attr:class="inline">
-                                            <input type="hidden" name="slug" value=slug/>
-                                            <input type="hidden" name="version" value=v.version/>
-                                            {tenant_id.map(|t| view! { <input type="hidden" name="tenant_id" value=t/> })}
-                                            <button type="submit" class="link">"Make live"</button>
-                                        </ActionForm>
+                                    switch.map(|(action, tenant_id)| {
+                                        make_live(action, slug, v.version, tenant_id, &tenant_name)
                                     }).into_any()
                                 }}
                                 {withdraw.filter(|_| withdrawn.is_none()).map(|(action, tenant_id)| view! {
@@ -660,7 +722,7 @@ pub fn versions_table(
 /// The console's view of a tenant's skills and versions, with roll back / forward, withdrawing
 /// a version and disabling a skill.
 #[component]
-pub fn TenantSkills(tenant_id: i64) -> impl IntoView {
+pub fn TenantSkills(tenant_id: i64, tenant_name: String) -> impl IntoView {
     let switch = ServerAction::<SwitchSkillVersion>::new();
     let withdraw = ServerAction::<WithdrawSkillVersion>::new();
     let disable = ServerAction::<SetSkillDisabled>::new();
@@ -688,7 +750,9 @@ pub fn TenantSkills(tenant_id: i64) -> impl IntoView {
             <h2>"Skills and versions"</h2>
             {switch_error}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {move || {
+                    let tenant_name = tenant_name.clone();
+                    Suspend::new(async move {
                     or_error(skills.await.map(|skills| skills.into_iter().map(|s| {
                         let (form_slug, disabled_reason) = (s.slug.clone(), s.disabled_reason.clone());
                         view! {
@@ -710,9 +774,9 @@ pub fn TenantSkills(tenant_id: i64) -> impl IntoView {
                                 }.into_any(),
                             }}
                         </ActionForm>
-                        {versions_table(s.slug, s.versions, Some((switch, Some(tenant_id))), Some((withdraw, tenant_id)))}
+                        {versions_table(tenant_name.clone(), s.slug, s.versions, Some((switch, Some(tenant_id))), Some((withdraw, tenant_id)))}
                     }}).collect_view()))
-                })}
+                })}}
             </Transition>
         </section>
     }

@@ -1,12 +1,10 @@
-//! What every page shares: header, gates, error notes, and the two log pages.
+//! What every page shares: header, gates and error notes.
 
 use leptos::prelude::*;
-use model::{AuditEntry, LoginLogEntry, Principal, Surface, UserError};
+use leptos_router::components::A;
+use model::{Principal, Surface, UserError};
 
 use crate::auth::{Auth, LoginForm};
-
-#[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
 
 pub fn error_note(e: UserError) -> impl IntoView {
     view! { <p class="error" role="alert">{e.message}</p> }
@@ -48,35 +46,69 @@ fn surface_label(surface: Surface) -> &'static str {
     }
 }
 
+/// The header: brand, place, and a menu (the nav, the user, Sign out). The menu is a
+/// `<details>`, so that it opens and closes without JavaScript and by keyboard; wide screens show
+/// its contents inline and hide its summary (style/main.css).
 #[component]
 pub fn Header() -> impl IntoView {
     let auth = Auth::use_auth();
+    let menu = NodeRef::<leptos::html::Details>::new();
+    // A phone's open menu covers the page: close it when one of its links is followed (the
+    // header stays while the page below it changes).
+    let close_menu = move |_: leptos::ev::MouseEvent| {
+        if let Some(details) = menu.get_untracked() {
+            details.set_open(false);
+        }
+    };
     view! {
         <header class="top">
+            // A target keeps the router from handling the click, so the browser moves the focus
+            // to the content as well as scrolling there.
+            <a class="skip" href="#content" target="_self">"Skip to content"</a>
             <a class="brand" href="/">"ExecGov"</a>
             {move || {
                     auth.session.get().ok().map(|info| {
                         let place = info.tenant_name.clone()
                             .filter(|_| info.surface == Surface::TenantFront)
                             .unwrap_or_else(|| surface_label(info.surface).to_string());
+                        let links = nav_links(info.surface, info.principal.as_ref());
+                        let has_menu = !links.is_empty() || info.principal.is_some();
                         view! {
                             <span class="place" data-testid="place">{place}</span>
-                            <nav>{nav_links(info.surface, info.principal.as_ref())}</nav>
-                            {info.principal.map(|p| view! {
-                                <span class="who" data-testid="who">{p.username().to_string()}</span>
-                                <ActionForm action=auth.logout attr:class="inline">
-                                    <button type="submit" class="link">"Sign out"</button>
-                                </ActionForm>
+                            {has_menu.then(|| view! {
+                                <details class="menu" node_ref=menu>
+                                    <summary>"Menu"</summary>
+                                    <div class="menu-body">
+                                        <nav aria-label="Main" on:click=close_menu>
+                                            {links.iter().map(|(href, label)| view! {
+                                                <A href=*href>{*label}</A>
+                                            }).collect_view()}
+                                        </nav>
+                                        {info.principal.map(|p| view! {
+                                            <span class="who" data-testid="who">{p.username().to_string()}</span>
+                                            <ActionForm action=auth.logout attr:class="inline">
+                                                <button type="submit" class="link">"Sign out"</button>
+                                            </ActionForm>
+                                        })}
+                                    </div>
+                                </details>
                             })}
                         }
+                        // Type-erased: the header's nested view type would overflow the compiler's
+                        // depth limit when App is laid out.
+                        .into_any()
                     })
             }}
         </header>
     }
 }
 
-fn nav_links(surface: Surface, principal: Option<&Principal>) -> impl IntoView {
-    let links: &[(&str, &str)] = match (surface, principal) {
+/// The menu's pages for this surface and caller, as (address, label).
+fn nav_links(
+    surface: Surface,
+    principal: Option<&Principal>,
+) -> &'static [(&'static str, &'static str)] {
+    match (surface, principal) {
         (Surface::PublicConsole, Some(p)) if p.is_super_admin() => &[
             ("/tenants", "Tenants"),
             ("/reviews", "Reviews"),
@@ -103,11 +135,7 @@ fn nav_links(surface: Surface, principal: Option<&Principal>) -> impl IntoView {
         ],
         (Surface::FreeConsole, Some(_)) => &[("/assistant", "Assistant")],
         _ => &[],
-    };
-    links
-        .iter()
-        .map(|(href, label)| view! { <a href=*href>{*label}</a> })
-        .collect_view()
+    }
 }
 
 /// What a page asks of the caller.
@@ -147,100 +175,5 @@ pub fn Gate(surfaces: &'static [Surface], need: Need, children: ChildrenFn) -> i
             .into_any(),
             _ => children().into_any(),
         }
-    }
-}
-
-#[server(endpoint = "audit-entries")]
-pub async fn audit_entries() -> Result<Vec<AuditEntry>, UserError> {
-    let (ctx, caller) = caller()?;
-    let realm = caller.admin_realm().map_err(user_error)?;
-    domain::accounts::audit_log(&ctx, realm, 200)
-        .await
-        .map_err(user_error)
-}
-
-#[server(endpoint = "login-entries")]
-pub async fn login_entries() -> Result<Vec<LoginLogEntry>, UserError> {
-    let (ctx, caller) = caller()?;
-    let realm = caller.admin_realm().map_err(user_error)?;
-    domain::accounts::login_log(&ctx, realm, 200)
-        .await
-        .map_err(user_error)
-}
-
-const GOVERNED: &[Surface] = &[Surface::PublicConsole, Surface::TenantFront];
-
-pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
-/// `/audit`: the platform's log on the console, the tenant's on a tenant front.
-#[component]
-pub fn AuditPage() -> impl IntoView {
-    view! {
-        <Gate surfaces=GOVERNED need=Need::Admin>
-            <AuditTable/>
-        </Gate>
-    }
-}
-
-#[component]
-fn AuditTable() -> impl IntoView {
-    let entries = Resource::new(|| (), |_| audit_entries());
-    view! {
-        <h1>"Audit log"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(entries.await.map(|rows| view! {
-                    <table class="grid" data-testid="audit">
-                        <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Result"</th><th>"From"</th><th>"Detail"</th></tr></thead>
-                        <tbody>
-                            {rows.into_iter().map(|e| view! {
-                                <tr>
-                                    <td>{when(e.at)}</td><td>{e.actor}</td><td>{e.action}</td><td>{e.target}</td>
-                                    <td>{e.result}</td><td>{e.ip.unwrap_or_default()}</td><td class="detail">{e.detail}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }))
-            })}
-        </Transition>
-    }
-}
-
-/// `/logins`: sign-in successes and failures.
-#[component]
-pub fn LoginLogPage() -> impl IntoView {
-    view! {
-        <Gate surfaces=GOVERNED need=Need::Admin>
-            <LoginTable/>
-        </Gate>
-    }
-}
-
-#[component]
-fn LoginTable() -> impl IntoView {
-    let entries = Resource::new(|| (), |_| login_entries());
-    view! {
-        <h1>"Login log"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(entries.await.map(|rows| view! {
-                    <table class="grid" data-testid="logins">
-                        <thead><tr><th>"When"</th><th>"User"</th><th>"Result"</th><th>"Reason"</th><th>"Address"</th><th>"User agent"</th></tr></thead>
-                        <tbody>
-                            {rows.into_iter().map(|e| view! {
-                                <tr>
-                                    <td>{when(e.at)}</td><td>{e.username}</td>
-                                    <td>{if e.success { "success" } else { "failure" }}</td><td>{e.reason}</td>
-                                    <td>{e.ip.unwrap_or_default()}</td><td class="detail">{e.user_agent.unwrap_or_default()}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }))
-            })}
-        </Transition>
     }
 }

@@ -2,9 +2,11 @@
 //! surfaces it belongs to and what right it needs, and renders "not found" anywhere else.
 
 mod agents;
+mod audit;
 mod auth;
 mod brain;
 mod console;
+mod dashboard;
 mod executions;
 mod experience;
 mod free_console;
@@ -16,6 +18,7 @@ mod skills;
 mod storage;
 mod tenant_front;
 mod tokens;
+mod words;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -73,7 +76,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <AuthScope>
             <Header/>
-            <main class="page">
+            <main class="page" id="content" tabindex="-1">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=Home ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async/>
@@ -82,9 +85,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tenants/new") view=console::NewTenantPage ssr=SsrMode::Async/>
                     <Route path=path!("/tenants/:id") view=console::TenantPage ssr=SsrMode::Async/>
                     <Route path=path!("/users") view=tenant_front::UsersPage ssr=SsrMode::Async/>
-                    <Route path=path!("/audit") view=layout::AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit/verify") view=console::AuditCheckPage ssr=SsrMode::Async/>
-                    <Route path=path!("/logins") view=layout::LoginLogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/logins") view=audit::LoginLogPage ssr=SsrMode::Async/>
                     <Route path=path!("/my-tenants") view=tenant_front::MyTenantsPage ssr=SsrMode::Async/>
                     <Route path=path!("/skills") view=skills::SkillsPage ssr=SsrMode::Async/>
                     <Route path=path!("/skills/:slug") view=skills::SkillPageView ssr=SsrMode::Async/>
@@ -118,7 +121,7 @@ fn AuthScope(children: Children) -> impl IntoView {
     children()
 }
 
-/// `/`: each surface's own home.
+/// `/`: each surface's own home; signed in, its dashboard.
 #[component]
 fn Home() -> impl IntoView {
     let auth = Auth::use_auth();

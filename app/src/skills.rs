@@ -8,6 +8,7 @@ use model::{SkillPage, SkillSummary, Surface, UserError};
 
 use crate::hot_updates::{versions_table, SwitchSkillVersion};
 use crate::layout::{error_note, or_error, Gate, Need};
+use crate::words::{empty_note, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -48,12 +49,25 @@ pub fn SkillsPage() -> impl IntoView {
 #[component]
 fn SkillList() -> impl IntoView {
     let skills = Resource::new(|| (), |_| list_skills());
+    let auth = crate::Auth::use_auth();
+    let admin = move || {
+        auth.session
+            .get_untracked()
+            .ok()
+            .and_then(|info| info.principal)
+            .is_some_and(|p| p.is_tenant_admin())
+    };
     view! {
+        <PageTitle text="Skills"/>
         <h1>"Skills"</h1>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                or_error(skills.await.map(|rows| view! {
-                    <table class="grid" data-testid="skills">
+                or_error(skills.await.map(|rows| {
+                    if rows.is_empty() {
+                        return no_skills(admin());
+                    }
+                    view! {
+                    <table class="grid" tabindex="0" data-testid="skills">
                         <thead><tr><th>"Skill"</th><th>"What it does"</th><th>"Risk"</th><th>"Version"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|s| view! {
@@ -69,9 +83,25 @@ fn SkillList() -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
+                    }.into_any()
                 }))
             })}
         </Transition>
+    }
+}
+
+/// No skill to show: admins add one by submitting a script; others wait for one to be shared.
+fn no_skills(admin: bool) -> AnyView {
+    if admin {
+        empty_note(view! {
+            "No skills yet — " <a href="/submissions/new">"submit a script"</a>
+            " and it becomes a skill once the platform approves it."
+        })
+    } else {
+        empty_note(view! {
+            "No skills yet. Your administrators add them; ask one for the skill you need, or "
+            <a href="/assistant">"ask the assistant"</a> "."
+        })
     }
 }
 
@@ -103,6 +133,14 @@ fn SkillDetail() -> impl IntoView {
         |(slug, rerun, _)| get_skill(slug, rerun),
     );
     let switch_error = move || switch.value().get().and_then(|r| r.err()).map(error_note);
+    let auth = crate::Auth::use_auth();
+    let tenant_name = move || {
+        auth.session
+            .get_untracked()
+            .ok()
+            .and_then(|info| info.tenant_name)
+            .unwrap_or_default()
+    };
     // Messages of a refused run, one per field, carried back in the URL by the run endpoint.
     let errors = move || {
         query
@@ -118,8 +156,15 @@ fn SkillDetail() -> impl IntoView {
                     let action = format!("/skills/{}/run", p.summary.slug);
                     let rerun_of = p.rerun_of;
                     let fields = p.inputs.fields.clone();
-                    let prefill = p.prefill.clone();
+                    // A refused run comes back with what was typed (`typed.<field>`).
+                    let mut prefill = p.prefill.clone();
+                    for f in &fields {
+                        if let Some(v) = query.read_untracked().get(&format!("typed.{}", f.name)) {
+                            prefill.insert(f.name.clone(), v);
+                        }
+                    }
                     view! {
+                        <PageTitle text=p.summary.name.clone()/>
                         <div class="title-row">
                             <h1>{p.summary.name.clone()}</h1>
                             <span>{risk_badge(p.summary.risk)} " version " {p.summary.version}</span>
@@ -144,7 +189,7 @@ fn SkillDetail() -> impl IntoView {
                         <section class="card readme" data-testid="readme" inner_html=p.readme_html.clone()></section>
                         <section class="card">
                             <h2>"Versions"</h2>
-                            {versions_table(p.summary.slug.clone(), p.versions.clone(), p.can_switch_version.then_some((switch, None)), None)}
+                            {versions_table(tenant_name(), p.summary.slug.clone(), p.versions.clone(), p.can_switch_version.then_some((switch, None)), None)}
                         </section>
                     }
                 }))
@@ -197,10 +242,17 @@ pub(crate) fn input_for(field: InputField, value: Option<String>, rerun: bool) -
             {rerun.then(|| view! { <span class="hint">" Leave empty to reuse the earlier file."</span> })}
         }
         .into_any(),
-        // A folder: one .zip (or .tar.gz) of it, or its files chosen together.
+        // A folder: one .zip (or .tar.gz) of it, or its files chosen together; on "run again",
+        // left empty, the earlier execution's folder.
         InputType::Folder => view! {
-            <input type="file" name=name required=required multiple/>
-            <span class="hint">" A .zip of the folder, or several files at once."</span>
+            <input type="file" name=name required=required && !rerun multiple/>
+            <span class="hint">
+                {if rerun {
+                    " A .zip of the folder, or several files at once; leave empty to reuse the earlier folder."
+                } else {
+                    " A .zip of the folder, or several files at once."
+                }}
+            </span>
         }
         .into_any(),
     };

@@ -62,7 +62,7 @@ pub fn StorageTable() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 or_error(rows.await.map(|rows| view! {
-                    <table class="grid" data-testid="storage">
+                    <table class="grid" tabindex="0" data-testid="storage">
                         <thead><tr>
                             <th>"Tenant"</th><th>"Attachments"</th><th>"Uploads"</th><th>"Artifacts"</th>
                             <th>"Submissions"</th><th>"Logs"</th><th>"Quota used"</th><th>"Retention"</th>

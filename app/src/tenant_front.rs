@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use model::{CrossTenantLink, SessionInfo, Surface, TenantRole, UserError, UserSummary};
 
 use crate::auth::LoginForm;
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::dashboard::TenantHome;
+use crate::layout::{error_note, or_error, Gate, Need};
+use crate::words::{when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -27,7 +29,7 @@ pub async fn create_user(
     username: String,
     password: String,
     role: String,
-) -> Result<(), UserError> {
+) -> Result<String, UserError> {
     let (ctx, caller) = caller()?;
     let (tenant, _) = caller.tenant_admin().map_err(user_error)?;
     let role = TenantRole::parse(&role).ok_or_else(|| {
@@ -37,7 +39,7 @@ pub async fn create_user(
     })?;
     domain::accounts::create_user(&ctx, tenant, &caller.actor(), &username, password, role)
         .await
-        .map(|_| ())
+        .map(|_| username)
         .map_err(user_error)
 }
 
@@ -98,11 +100,11 @@ pub fn tenant_home(info: SessionInfo) -> impl IntoView {
                 "member"
             };
             view! {
-                <section class="card">
+                <div class="dash-title">
                     <h1 data-testid="tenant-name">{name}</h1>
                     <p>"Signed in as " <strong>{p.username().to_string()}</strong> " (" {role} ")."</p>
-                    <p class="hint">"Skills, executions and hot updates arrive here next."</p>
-                </section>
+                </div>
+                <TenantHome surface=Surface::TenantFront/>
             }
             .into_any()
         }
@@ -127,6 +129,11 @@ fn Users() -> impl IntoView {
         |_| list_users(),
     );
     let create_error = move || create.value().get().and_then(|r| r.err()).map(error_note);
+    let created = move || {
+        create.value().get().and_then(|r| r.ok()).map(|name| view! {
+            <p class="card success" role="status" data-testid="created">{format!("User {name} created. They can sign in now.")}</p>
+        })
+    };
     let change_error = move || change.value().get().and_then(|r| r.err()).map(error_note);
     let row_action = move |user_id: i64, what: &'static str, label: &'static str| {
         view! {
@@ -138,12 +145,13 @@ fn Users() -> impl IntoView {
         }
     };
     view! {
+        <PageTitle text="Users"/>
         <h1>"Users"</h1>
         {change_error}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 or_error(users.await.map(|rows| view! {
-                    <table class="grid" data-testid="users">
+                    <table class="grid" tabindex="0" data-testid="users">
                         <thead><tr><th>"User"</th><th>"Role"</th><th>"Status"</th><th>"Created"</th><th>"Actions"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|u| {
@@ -178,6 +186,7 @@ fn Users() -> impl IntoView {
                     </select>
                 </label>
                 {create_error}
+                {created}
                 <button type="submit">"Create user"</button>
             </ActionForm>
         </section>
@@ -197,6 +206,7 @@ pub fn MyTenantsPage() -> impl IntoView {
 fn MyTenants() -> impl IntoView {
     let links = Resource::new(|| (), |_| cross_tenant_links());
     view! {
+        <PageTitle text="Other tenants"/>
         <h1>"Other tenants"</h1>
         <p class="hint">"Tenants the platform lets you enter. You sign in there with that tenant's account."</p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use model::api::{ApiToken, CreatedApiToken};
 use model::{Surface, UserError};
 
-use crate::layout::{error_note, or_error, when, Gate, Need};
+use crate::layout::{error_note, or_error, Gate, Need};
+use crate::words::{empty_note, when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::{caller, user_error};
@@ -83,6 +84,7 @@ fn Tokens() -> impl IntoView {
     };
     let revoke_error = move || revoke.value().get().and_then(|r| r.err()).map(error_note);
     view! {
+        <PageTitle text="Access tokens"/>
         <h1>"Access tokens"</h1>
         <p class="hint">"Tokens let the REST API and execgov-cli act as you on this tenant's address only."</p>
         {created}
@@ -96,7 +98,12 @@ fn Tokens() -> impl IntoView {
         {revoke_error}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                or_error(tokens.await.map(|rows| token_table(rows, revoke, "tokens")))
+                or_error(tokens.await.map(|rows| {
+                    if rows.is_empty() {
+                        return empty_note("No tokens yet — create one above to use the REST API or execgov-cli.");
+                    }
+                    token_table(rows, revoke, "tokens").into_any()
+                }))
             })}
         </Transition>
     }
@@ -110,7 +117,7 @@ pub(crate) fn token_table(
     test_id: &'static str,
 ) -> impl IntoView {
     view! {
-        <table class="grid" data-testid=test_id>
+        <table class="grid" tabindex="0" data-testid=test_id>
             <thead><tr><th>"Name"</th><th>"Starts with"</th><th>"Owner"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th></th></tr></thead>
             <tbody>
                 {rows.into_iter().map(|t| view! {
@@ -125,7 +132,10 @@ pub(crate) fn token_table(
                         <td>{t.owner.clone()}</td>
                         <td>{when(t.created_at)}</td>
                         <td>{when(t.expires_at)}</td>
-                        <td>{t.last_used_at.map(when).unwrap_or_else(|| "never".into())}</td>
+                        <td>{match t.last_used_at {
+                            Some(at) => when(at).into_any(),
+                            None => "never".into_any(),
+                        }}</td>
                         <td>
                             {if t.revoked {
                                 view! { <span class="badge disabled">"revoked"</span> }.into_any()

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use domain::agent_auth::MachineKey;
-use domain::executions::{apply_invocation, hostname, prepare_work_dir, run_request};
-use domain::executors::{AssetKind, Executors, LogLine, RunOutcome, SandboxConfig};
+use engine::work::{apply_invocation, hostname, prepare_work_dir, run_request};
+use engine::{AssetKind, Executors, LogLine, RunOutcome, SandboxConfig};
+use model::agent::signing::MachineKey;
 use model::agent::{
     AgentDescription, AgentJob, AgentLogBatch, AgentLogLine, AgentRegistration, AgentReport,
     AgentView,

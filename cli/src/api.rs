@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use domain::agent_auth::MachineKey;
 use http_body_util::BodyExt;
+use model::agent::signing::MachineKey;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;

@@ -31,6 +31,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use model::skill::{slugify, valid_slug};
 
 use crate::error::{code, io_failure, Failure, Outcome, EXIT_CODES};
 
@@ -795,29 +796,6 @@ fn words_of(folder_name: &str) -> String {
             .collect::<Vec<_>>()
             .join("_"),
     )
-}
-
-/// As the product derives a slug from a name: a-z and 0-9, other runs become one '-'.
-fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug: String = slug.chars().take(60).collect();
-    slug.trim_end_matches('-').to_string()
-}
-
-fn valid_slug(slug: &str) -> bool {
-    let b = slug.as_bytes();
-    (2..=60).contains(&b.len())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
 }
 
 #[cfg(test)]

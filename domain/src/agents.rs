@@ -28,10 +28,10 @@ use crate::agent_auth::{valid_public_key, SignedRequest};
 use crate::audit::{self, AuditLog, Event};
 use crate::db::{leave_schema, TenantTx};
 use crate::executions::{self, Claimed};
-use crate::executors::{Artifact, AssetKind, LogLine, RunOutcome, RunStatus, Stream, RESULT_CAP};
 use crate::skills::{self, manifest};
 use crate::tenancy::Tenant;
 use crate::{Actor, AppError, AppResult, Ctx, RequestMeta};
+use engine::{Artifact, AssetKind, LogLine, RunOutcome, RunStatus, Stream, RESULT_CAP};
 
 /// The longest an agent's claim request waits for work before answering "nothing".
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -452,10 +452,10 @@ pub async fn append_logs(
                 )))
             }
         };
-        if l.line.len() > crate::executors::output::MAX_LINE {
+        if l.line.len() > engine::output::MAX_LINE {
             return Err(AppError::Invalid(format!(
                 "line: at most {} bytes (split longer lines)",
-                crate::executors::output::MAX_LINE
+                engine::output::MAX_LINE
             )));
         }
         batch.push(LogLine {

@@ -285,6 +285,28 @@ async fn live_version_of(conn: &mut PgConnection, slug: &str) -> AppResult<Optio
     .await?)
 }
 
+/// What a submission is compared against: the live version while it waits; once it became
+/// version `registered`, the version before that one (none for a brand-new skill, which would
+/// otherwise be compared with itself). Its number, content hash and lock.
+async fn base_version(
+    conn: &mut PgConnection,
+    slug: &str,
+    registered: Option<i32>,
+) -> AppResult<Option<(i32, String, Option<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT v.version, av.content_hash, v.lock_text FROM skills s \
+         JOIN skill_versions v ON v.skill_id = s.id \
+         JOIN asset_versions av ON av.id = v.asset_version_id \
+         WHERE s.slug = $1 AND CASE WHEN $2::int IS NULL THEN v.id = s.current_version_id \
+                                    ELSE v.version < $2 END \
+         ORDER BY v.version DESC LIMIT 1",
+    )
+    .bind(slug)
+    .bind(registered)
+    .fetch_optional(conn)
+    .await?)
+}
+
 async fn add_event(
     conn: &mut PgConnection,
     id: i64,
@@ -306,7 +328,7 @@ async fn add_event(
 }
 
 #[derive(sqlx::FromRow)]
-struct SubmissionRow {
+pub(crate) struct SubmissionRow {
     id: i64,
     tenant_id: i64,
     tenant_name: String,
@@ -336,7 +358,7 @@ struct SubmissionRow {
     lock_source: Option<String>,
 }
 
-const SUBMISSION_SELECT: &str =
+pub(crate) const SUBMISSION_SELECT: &str =
     "SELECT s.id, s.tenant_id, t.name AS tenant_name, s.slug, s.skill_name, s.kind, \
      s.content_hash, s.archive_name, s.scenario, s.proposed_risk, s.ai_callable, \
      s.manual_allowed, s.requires_confirmation, s.risk, s.approved_ai_callable, \
@@ -359,7 +381,7 @@ impl SubmissionRow {
         })
     }
 
-    fn summary(&self) -> AppResult<SubmissionSummary> {
+    pub(crate) fn summary(&self) -> AppResult<SubmissionSummary> {
         Ok(SubmissionSummary {
             id: self.id,
             tenant_name: self.tenant_name.clone(),
@@ -464,14 +486,7 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
     let tenant = tenancy::tenant_by_id(ctx, row.tenant_id).await?;
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
     let live = live_version_of(&mut tx, &row.slug).await?;
-    let live_lock: Option<String> = sqlx::query_scalar(
-        "SELECT v.lock_text FROM skills s JOIN skill_versions v ON v.id = s.current_version_id \
-         WHERE s.slug = $1",
-    )
-    .bind(&row.slug)
-    .fetch_optional(&mut *tx)
-    .await?
-    .flatten();
+    let base = base_version(&mut tx, &row.slug, row.version).await?;
     tx.commit().await?;
     let packages = row.lock().map(|lock| PackageLock {
         declared_in: row.lock_source.clone().unwrap_or_default(),
@@ -479,15 +494,15 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
         hash: lock.hash,
         text: lock.text,
     });
-    let package_changes = match &live {
-        Some(_) => environments::lock::changes(
-            &environments::lock::packages(live_lock.as_deref().unwrap_or_default()),
+    let package_changes = match &base {
+        Some((_, _, base_lock)) => environments::lock::changes(
+            &environments::lock::packages(base_lock.as_deref().unwrap_or_default()),
             packages.as_ref().map_or(&[][..], |p| &p.packages),
         ),
         None => Vec::new(),
     };
-    let diff = match &live {
-        Some((_, hash)) => {
+    let diff = match &base {
+        Some((_, hash, _)) => {
             let old = read_stored_folder(skills::asset_dir(ctx, tenant.id, hash)).await?;
             diff_folders(&old, &files)
         }
@@ -539,6 +554,7 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
             .collect(),
         readme_html: skills::render_readme(&readme),
         live_version: live.map(|(v, _)| v),
+        base_version: base.map(|(v, _, _)| v),
         diff,
         packages,
         package_changes,

@@ -6,11 +6,11 @@ pub mod agents;
 pub mod audit;
 pub mod brain;
 pub mod caller;
+pub mod dashboard;
 pub mod db;
 pub mod environments;
 pub mod error;
 pub mod executions;
-pub mod executors;
 pub mod hot_updates;
 mod login_throttle;
 pub mod seed;
@@ -22,6 +22,7 @@ pub mod tokens;
 pub use error::{AppError, AppResult};
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use executions::QueuePolicy;
@@ -45,6 +46,9 @@ pub struct Ctx {
     pub storage: storage::StorageDefaults,
     /// How skills' Python packages are resolved and their environments built.
     pub packages: Arc<environments::PackagesConfig>,
+    /// How many execution workers this process started (`executions::start_workers`): the
+    /// console's health shows how many of them are busy.
+    pub workers: Arc<AtomicUsize>,
 }
 
 impl Ctx {
@@ -57,6 +61,7 @@ impl Ctx {
             queue_wake: Arc::new(Notify::new()),
             storage: storage::StorageDefaults::default(),
             packages: Arc::default(),
+            workers: Arc::default(),
         }
     }
 
@@ -107,7 +112,7 @@ impl Ctx {
     /// Makes the folders of tenants' files (scripts, uploads, work folders, artifacts) the
     /// server's alone (0700), creating them if needed: the files in them keep their usual modes,
     /// and no other local account (the sandbox uids included) can reach them. Sandboxes get
-    /// their run's files and skill folder in folders of their own (`executors::warm`).
+    /// their run's files and skill folder in folders of their own (`engine`'s `warm.rs`).
     pub fn make_tenant_folders_private(&self) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         for name in ["assets", "inputs", "work", "artifacts"] {

@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use domain::executors::{
+use engine::{
     AssetKind, Executors, Limits, LogLine, RunOutcome, RunRequest, RunStatus, SandboxConfig, Stream,
 };
 use tokio::sync::{mpsc, watch};

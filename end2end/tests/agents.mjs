@@ -127,7 +127,8 @@ test('acme-admin makes an agent token, an agent registers with it, is listed onl
         assert.equal(cells[2], me.agent.machine_id.slice(0, 8), 'the short machine id');
         assert.equal(cells[3], 'e2e, e2e.gpu');
         assert.equal(cells[4], 'online');
-        assert.match(cells[5], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+        // Last seen: how long ago, then (hydrated) the local time; the UTC time on hover.
+        assert.match(cells[5], /^(just now|\d+ \w+ ago)( · \d{4}-\d\d-\d\d \d\d:\d\d)?$/);
         assert.equal(cells[6], '0');
         assert.equal(cells[7], me.agent.version);
         assert.equal(cells[8], tokenName);

@@ -30,7 +30,6 @@ const RUN_TIMEOUT = 60_000;
 const FINAL = ['succeeded', 'failed', 'timed_out', 'cancelled'];
 
 const statusLocator = (page) => page.locator('[data-testid=execution-status]');
-const statusWord = (text) => (text ?? '').trim().match(/^[a-z_]+/)?.[0] ?? '';
 
 /** A CSV whose column names are unique to this run. */
 function salesCsv() {
@@ -86,7 +85,7 @@ async function waitStatus(page, wanted, timeout = RUN_TIMEOUT) {
     await page.waitForFunction(
         (w) => {
             const s = document.querySelector('[data-testid=execution-status]');
-            return s && w.includes((s.textContent.trim().match(/^[a-z_]+/) || [''])[0]);
+            return s && w.includes(s.dataset.status);
         },
         wanted,
         { timeout },
@@ -95,7 +94,7 @@ async function waitStatus(page, wanted, timeout = RUN_TIMEOUT) {
 
 async function waitSucceeded(page) {
     await waitStatus(page, FINAL);
-    const status = statusWord(await statusLocator(page).textContent());
+    const status = await statusLocator(page).getAttribute('data-status');
     const reason = await page.locator('[data-testid=execution-reason]').allTextContents();
     assert.equal(status, 'succeeded', `the run ended ${status}: ${reason}`);
 }
@@ -179,9 +178,9 @@ test('a high-risk skill shows exactly what will run and waits for the confirmati
     for (const shown of [orders.dateColumn, '2024-01-01', orders.file.name, 'Purge old rows']) {
         assert.ok(said.includes(shown), `the confirmation shows ${shown}: ${said}`);
     }
-    assert.equal(statusWord(await statusLocator(page).textContent()), 'awaiting_confirmation');
+    assert.equal(await statusLocator(page).getAttribute('data-status'), 'awaiting_confirmation');
     await page.waitForTimeout(1500);
-    assert.equal(statusWord(await statusLocator(page).textContent()), 'awaiting_confirmation');
+    assert.equal(await statusLocator(page).getAttribute('data-status'), 'awaiting_confirmation');
 
     // Confirmed on the hydrated page: the status follows live to the result, without a reload.
     await page.evaluate(() => { window.__sameDocument = true; });

@@ -52,7 +52,7 @@ async function assertTenantDetail(page, t, status) {
     const match = new URL(page.url()).pathname.match(/^\/tenants\/(\d+)$/);
     assert.ok(match, `detail page address: ${page.url()}`);
     if (status) {
-        await page.locator('[data-testid=tenant-status]', { hasText: new RegExp(`^${status}$`) }).waitFor();
+        await page.locator('[data-testid=tenant-status]', { hasText: new RegExp(`^${status}$`, 'i') }).waitFor();
     }
     assert.ok(
         (await page.locator('.host').allTextContents()).map((h) => h.trim()).includes(t.host),
@@ -99,12 +99,18 @@ test('super-admin creates tenant Initech at initech.localhost; its admin signs i
     if (created) {
         await waitHydrated(page);
         await assertTenantDetail(page, INITECH, 'active');
+        // The console says it worked, in words.
+        assert.equal(
+            (await page.getByTestId('created').textContent()).trim(),
+            `Tenant ${INITECH.name} created. Its admin can sign in at ${INITECH.host} now.`,
+        );
+        assert.match(await page.locator('dl.facts', { hasText: 'Schema' }).textContent(), /Edition\s*Shared SaaS/);
     } else {
         assert.ok(await openTenantByHost(page, INITECH.host), 'Initech is listed on /tenants');
         await assertTenantDetail(page, INITECH);
-        if ((await page.locator('[data-testid=tenant-status]').textContent()).trim() !== 'active') {
+        if ((await page.locator('[data-testid=tenant-status]').getAttribute('data-status')) !== 'active') {
             await page.getByRole('button', { name: 'Enable tenant', exact: true }).click();
-            await page.locator('[data-testid=tenant-status]', { hasText: /^active$/ }).waitFor();
+            await page.locator('[data-testid=tenant-status]', { hasText: /^active$/i }).waitFor();
         }
     }
     const facts = await page.locator('dl.facts', { hasText: 'Schema' }).textContent();
@@ -149,12 +155,12 @@ test('super-admin disables a fresh tenant: its host shows the suspended page; re
 
     // Disable.
     await page.getByRole('button', { name: 'Disable tenant', exact: true }).click();
-    await page.locator('[data-testid=tenant-status]', { hasText: /^disabled$/ }).waitFor();
+    await page.locator('[data-testid=tenant-status]', { hasText: /^disabled$/i }).waitFor();
     await page.getByRole('button', { name: 'Enable tenant', exact: true }).waitFor();
     await gotoHydrated(page, url(CONSOLE, '/tenants'));
     const listed = (await tableRows(page, 'tenants')).find((cells) => cells[0] === t.name);
     assert.ok(listed, 'the tenant is listed on /tenants');
-    assert.equal(listed[3], 'disabled', 'status column on /tenants');
+    assert.equal(listed[3], 'Disabled', 'status column on /tenants, in words');
     assert.equal(listed[4], t.host, 'hosts column on /tenants');
 
     for (const path of ['/', '/users', '/login']) {
@@ -170,7 +176,7 @@ test('super-admin disables a fresh tenant: its host shows the suspended page; re
     // Re-enable from the detail page.
     await gotoHydrated(page, url(CONSOLE, `/tenants/${number}`));
     await page.getByRole('button', { name: 'Enable tenant', exact: true }).click();
-    await page.locator('[data-testid=tenant-status]', { hasText: /^active$/ }).waitFor();
+    await page.locator('[data-testid=tenant-status]', { hasText: /^active$/i }).waitFor();
     await page.getByRole('button', { name: 'Disable tenant', exact: true }).waitFor();
     await admin.close();
 
@@ -194,6 +200,10 @@ test('the console refuses a weak initial admin password and binds nothing', { ti
     await submitNewTenant(s.page, t);
     assert.match((await alertLocator(s.page).allTextContents()).join(' '), /too weak/i);
     assert.equal(new URL(s.page.url()).pathname, '/tenants/new');
+    // What was typed is still there, to correct rather than retype.
+    for (const [field, value] of [['name', t.name], ['host', t.host], ['admin_username', t.admin]]) {
+        assert.equal(await s.page.locator(`input[name=${field}]`).inputValue(), value, `${field} kept`);
+    }
     const probe = await s.page.goto(url(t.host, '/'));
     assert.equal(probe.status(), 404, 'the host was not bound');
     await s.close();

@@ -146,7 +146,7 @@ async function submitFolder(page, skill, { risk = 'low', scenario } = {}) {
 /** Checks the tenant admin's view of a submission that waits for review. */
 async function assertSubmitted(page, skill, liveVersion) {
     await page.locator('h1', { hasText: `: ${skill.name}` }).waitFor();
-    assert.equal((await statusBadge(page).textContent()).trim(), 'submitted');
+    assert.equal(await statusBadge(page).getAttribute('data-status'), 'submitted');
     assert.deepEqual(await timeline(page), ['submitted']);
     const facts = await page.locator('dl.facts').textContent();
     assert.ok(facts.includes(skill.slug), `the facts name the slug: ${facts}`);
@@ -167,12 +167,12 @@ async function reviewAndApprove(page, id, skill, { risk, expectDiff = false } = 
     const cells = await row.locator('td').allTextContents();
     assert.ok(cells.some((c) => c.trim() === 'Acme'), `the queue names the tenant: ${cells}`);
     assert.ok(cells.some((c) => c.includes(skill.slug)), `the queue names the skill: ${cells}`);
-    assert.equal((await row.locator('[data-testid=submission-status]').textContent()).trim(), 'submitted');
+    assert.equal(await row.locator('[data-testid=submission-status]').getAttribute('data-status'), 'submitted');
     await row.locator(`a[href="/reviews/${id}"]`).click();
     await page.waitForURL(url(CONSOLE, `/reviews/${id}`));
     await page.locator('form[data-testid=approve-form]').waitFor();
     await waitHydrated(page);
-    assert.equal((await statusBadge(page).textContent()).trim(), 'submitted');
+    assert.equal(await statusBadge(page).getAttribute('data-status'), 'submitted');
 
     // The files, top folder stripped, each readable with line numbers.
     const files = await page.locator('details.file').evaluateAll((ds) => ds.map((d) => d.dataset.file));
@@ -210,7 +210,7 @@ async function reviewAndApprove(page, id, skill, { risk, expectDiff = false } = 
     await approve.locator('input[name=note]').fill(`e2e ok ${skill.marker}`);
     await approve.getByRole('button', { name: 'Approve and make live', exact: true }).click();
     await page.waitForFunction(
-        () => document.querySelector('[data-testid=submission-status]')?.textContent.trim() === 'live',
+        () => document.querySelector('[data-testid=submission-status]')?.dataset.status === 'live',
         null,
         { timeout: 30_000, polling: 100 },
     ).catch(async (e) => {
@@ -221,6 +221,16 @@ async function reviewAndApprove(page, id, skill, { risk, expectDiff = false } = 
     });
     assert.equal(await page.locator('[data-testid=decision]').count(), 0, 'no decision forms once decided');
     assert.deepEqual(await alertLocator(page).allTextContents(), []);
+    // Once live, an update is compared with the version it followed; a new skill with nothing
+    // (never with itself: "no file differs").
+    assert.doesNotMatch(await page.locator('main').textContent(), /No file differs/);
+    if (expectDiff) {
+        const after = await diff.textContent();
+        assert.match(after, /Changes against version \d+, the one before it/, after);
+        assert.match(after, /main\.py\s*modified/, after);
+    } else {
+        assert.equal(await diff.count(), 0, 'a new skill has no earlier version to compare with');
+    }
     return timeline(page);
 }
 
@@ -228,7 +238,8 @@ async function reviewAndApprove(page, id, skill, { risk, expectDiff = false } = 
 async function assertLive(page, id, skill, version) {
     await gotoHydrated(page, url(ACME, `/submissions/${id}`));
     await page.locator('h1', { hasText: `: ${skill.name}` }).waitFor();
-    assert.equal((await statusBadge(page).textContent()).trim(), 'live');
+    assert.equal(await statusBadge(page).getAttribute('data-status'), 'live');
+    assert.equal((await statusBadge(page).textContent()).trim(), 'Live');
     assert.deepEqual(await timeline(page), ['submitted', 'approved', 'synced', 'registered', 'live']);
     const liveStep = page.locator('ol[data-testid=timeline] > li[data-status=live]');
     assert.match(await liveStep.textContent(), /live in Acme only/);
@@ -256,9 +267,7 @@ async function runProbe(session, skill, who) {
     try {
         await page.waitForFunction(
             (finals) => {
-                const w = (document.querySelector('[data-testid=execution-status]')?.textContent ?? '')
-                    .trim()
-                    .match(/^[a-z_]+/)?.[0];
+                const w = document.querySelector('[data-testid=execution-status]')?.dataset.status;
                 return finals.includes(w);
             },
             FINAL,
@@ -274,9 +283,9 @@ async function runProbe(session, skill, who) {
             { cause: e },
         );
     }
-    const final = (await status.textContent()).trim();
+    const final = await status.getAttribute('data-status');
     const logs = await page.locator('[data-testid=logs]').textContent().catch(() => '?');
-    assert.match(final, /^succeeded/, `the run ended ${JSON.stringify(final)}; logs: ${logs}`);
+    assert.equal(final, 'succeeded', `the run ended ${JSON.stringify(final)}; logs: ${logs}`);
     const table = page.locator('table[data-testid=result]');
     await table.waitFor();
     const headers = (await table.locator('thead th').allTextContents()).map((h) => h.trim());
@@ -295,7 +304,7 @@ async function versions(page) {
         trs.map((tr) => ({
             version: Number(tr.dataset.version),
             live: tr.classList.contains('live') && !!tr.querySelector('.badge.live'),
-            canSwitch: Array.from(tr.querySelectorAll('button')).some((b) => b.textContent.trim() === 'Make live'),
+            canSwitch: Array.from(tr.querySelectorAll('[data-testid=make-live] summary')).some((b) => b.textContent.trim() === 'Make live'),
         })),
     );
 }
@@ -315,7 +324,8 @@ test('acme-admin uploads a script folder; the super-admin reviews and approves i
     await assertSubmitted(admin.page, skill, null);
     await gotoHydrated(admin.page, url(ACME, '/submissions'));
     const mine = admin.page.locator(`table[data-testid=submissions] tr[data-submission="${id}"]`);
-    assert.equal((await mine.locator('[data-testid=submission-status]').textContent()).trim(), 'submitted');
+    assert.equal(await mine.locator('[data-testid=submission-status]').getAttribute('data-status'), 'submitted');
+    assert.equal((await mine.locator('[data-testid=submission-status]').textContent()).trim(), 'Waiting for review');
     t.diagnostic(`submission ${id} for ${skill.slug} submitted after ${Date.now() - started} ms`);
 
     // Not live yet: acme's users do not see it.
@@ -339,7 +349,7 @@ test('acme-admin uploads a script folder; the super-admin reviews and approves i
     // The Acme admin's timeline now ends at live.
     await assertLive(admin.page, id, skill, 1);
     await gotoHydrated(admin.page, url(ACME, '/submissions'));
-    assert.equal((await mine.locator('[data-testid=submission-status]').textContent()).trim(), 'live');
+    assert.equal(await mine.locator('[data-testid=submission-status]').getAttribute('data-status'), 'live');
     await admin.close();
 
     // An Acme user finds it in /skills (with the reviewer's risk), opens it, runs it.
@@ -381,7 +391,7 @@ test('acme-admin uploads a script folder; the super-admin reviews and approves i
     const globexAdmin = await openPage(browser());
     await signIn(globexAdmin.page, GLOBEX, 'globex-admin');
     await gotoHydrated(globexAdmin.page, url(GLOBEX, '/submissions'));
-    await globexAdmin.page.locator('table[data-testid=submissions]').waitFor();
+    await globexAdmin.page.locator('table[data-testid=submissions]').or(globexAdmin.page.getByTestId('empty')).first().waitFor();
     assert.equal(await globexAdmin.page.locator(`tr[data-submission="${id}"]`).count(), 0, 'acme\'s submission listed on globex');
     const foreignSubmission = await globexAdmin.page.goto(url(GLOBEX, `/submissions/${id}`));
     await waitHydrated(globexAdmin.page);
@@ -437,7 +447,26 @@ test('a second version goes live the same way; acme-admin rolls back to version 
     const row1 = admin.page.locator('table[data-testid=versions] tr[data-version="1"]');
     const versionRows = await tableRows(admin.page, 'versions');
     assert.ok(versionRows.every((cells) => cells[1] === 'acme-admin' && cells[2] === 'superadmin'), `submitted and approved by: ${JSON.stringify(versionRows)}`);
-    await row1.getByRole('button', { name: 'Make live', exact: true }).click();
+    // "Make live" asks first, readable (not white on white); Cancel changes nothing.
+    const makeLive = row1.locator('[data-testid=make-live] summary');
+    const colours = await makeLive.evaluate((el) => {
+        const style = getComputedStyle(el);
+        return { color: style.color, background: style.backgroundColor };
+    });
+    const onWhite = ['rgba(0, 0, 0, 0)', 'rgb(255, 255, 255)'].includes(colours.background);
+    assert.ok(colours.color !== colours.background && !(onWhite && colours.color === 'rgb(255, 255, 255)'),
+        `Make live is readable, not white on the white card: ${JSON.stringify(colours)}`);
+    await makeLive.click();
+    const question = row1.getByText('Make version 1 live for all Acme users?', { exact: true });
+    await question.waitFor();
+    await row1.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await question.waitFor({ state: 'hidden' });
+    assert.deepEqual((await versions(admin.page)).map((v) => [v.version, v.live]), [[2, true], [1, false]], 'Cancel changed nothing');
+    await gotoHydrated(admin.page, url(ACME, `/skills/${v1.slug}`));
+    assert.deepEqual((await versions(admin.page)).map((v) => [v.version, v.live]), [[2, true], [1, false]], 'nor on the server');
+    await makeLive.click();
+    await question.waitFor();
+    await row1.getByRole('button', { name: 'Make version 1 live', exact: true }).click();
     await admin.page.locator('table[data-testid=versions] tr[data-version="1"] .badge.live').waitFor();
     assert.deepEqual(await alertLocator(admin.page).allTextContents(), []);
     assert.deepEqual(await versions(admin.page), [
@@ -464,12 +493,20 @@ test('a second version goes live the same way; acme-admin rolls back to version 
     const form = admin.page.locator('form[data-testid=submit-form]');
     await form.locator('input[type=file][name=archive]').setInputFiles(v1.file);
     await form.locator('textarea[name=scenario]').fill('The same folder again.');
+    await form.locator('select[name=risk]').selectOption('medium');
+    await form.locator('input[name=ai_callable]').check();
     await form.getByRole('button', { name: 'Submit for review', exact: true }).click();
     await admin.page.waitForURL((u) => u.pathname === '/submissions/new' && u.searchParams.has('error'));
     await waitHydrated(admin.page);
     const refusal = admin.page.locator('[data-testid=submit-error]');
     await refusal.waitFor();
     assert.match(await refusal.textContent(), new RegExp(`exactly what version 1 of ${v1.slug} already runs`));
+    // What was typed is still there (all but the archive, which a browser never pre-fills).
+    assert.equal(await form.locator('textarea[name=scenario]').inputValue(), 'The same folder again.');
+    assert.equal(await form.locator('select[name=risk]').inputValue(), 'medium');
+    assert.ok(await form.locator('input[name=ai_callable]').isChecked(), 'the ticked box stays ticked');
+    assert.ok(await form.locator('input[name=manual_allowed]').isChecked());
+    assert.ok(!(await form.locator('input[name=requires_confirmation]').isChecked()));
     await admin.close();
     t.diagnostic(`done after ${Date.now() - started} ms`);
 });

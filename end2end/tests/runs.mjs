@@ -29,12 +29,10 @@ const browser = browserForFile();
 /** How long a run may take to reach a final status (cold debug server, sandboxed Python). */
 const RUN_TIMEOUT = 60_000;
 const FINAL = ['succeeded', 'failed', 'timed_out', 'cancelled'];
-const STATUSES = ['awaiting_confirmation', 'queued', 'running', ...FINAL];
 
 const statusLocator = (page) => page.locator('[data-testid=execution-status]');
 
 /** The status word at the start of the status element's text ("failed: worker lost" → failed). */
-const statusWord = (text) => (text ?? '').trim().match(/^[a-z_]+/)?.[0] ?? '';
 
 /** A CSV whose column names are unique to this run, so any leak of them is detectable. */
 function salesCsv() {
@@ -118,7 +116,7 @@ async function submitRun(page) {
     let firstStatus = null;
     if (response) {
         const html = await response.text();
-        const m = html.match(/data-testid="execution-status"[^>]*>\s*(?:<[^>]+>\s*)*([a-z_]+)/);
+        const m = html.match(/data-testid="execution-status"[^>]*data-status="([a-z_]+)"/);
         firstStatus = m ? m[1] : null;
     }
     return { id: executionIdOf(page), firstStatus };
@@ -142,7 +140,7 @@ async function waitStatus(page, wanted, timeout = RUN_TIMEOUT) {
         await page.waitForFunction(
             ([words]) => {
                 const el = document.querySelector('[data-testid=execution-status]');
-                const w = (el?.textContent ?? '').trim().match(/^[a-z_]+/)?.[0];
+                const w = el?.dataset.status;
                 return words.includes(w);
             },
             [wanted],
@@ -153,7 +151,7 @@ async function waitStatus(page, wanted, timeout = RUN_TIMEOUT) {
         const logs = await page.locator('[data-testid=logs]').textContent().catch(() => '?');
         throw new Error(`status never became ${wanted.join('|')} (it is ${JSON.stringify(status)}); logs: ${logs}`, { cause: e });
     }
-    return statusWord(await statusLocator(page).textContent());
+    return await statusLocator(page).getAttribute('data-status');
 }
 
 async function waitSucceeded(page) {
@@ -169,27 +167,25 @@ async function waitSucceeded(page) {
 async function historyIds(page, query = '') {
     await gotoHydrated(page, url(ACME, `/executions${query}`));
     const table = page.locator('table[data-testid=executions]');
-    await table.waitFor();
+    await table.or(page.getByTestId('empty')).first().waitFor();
     return table.locator('tr[data-execution]').evaluateAll((trs) => trs.map((tr) => tr.dataset.execution));
 }
 
 /** Each history row as { id, status } (the status from a "Status" column, else the row's text). */
 async function historyRows(page) {
     const table = page.locator('table[data-testid=executions]');
-    await table.waitFor();
+    // An empty history explains itself instead of showing an empty table.
+    await table.or(page.getByTestId('empty')).first().waitFor();
+    if (!(await table.count())) return [];
     const headers = (await table.locator('thead th').allTextContents()).map((h) => h.trim().toLowerCase());
     const statusIndex = headers.indexOf('status');
     return table.locator('tr[data-execution]').evaluateAll(
-        (trs, [index, statuses]) =>
+        (trs, index) =>
             trs.map((tr) => {
                 const cells = Array.from(tr.querySelectorAll('td'), (td) => td.textContent.trim());
-                const text = index >= 0 ? cells[index] ?? '' : cells.join(' ');
-                const word = index >= 0
-                    ? text.match(/^[a-z_]+/)?.[0] ?? text
-                    : statuses.filter((s) => new RegExp(`(^|\\W)${s}(\\W|$)`).test(text)).join(',');
-                return { id: tr.dataset.execution, status: word, text: cells.join(' | ') };
+                return { id: tr.dataset.execution, status: tr.dataset.status, shown: cells[index] ?? '', text: cells.join(' | ') };
             }),
-        [statusIndex, STATUSES],
+        statusIndex,
     );
 }
 
@@ -367,7 +363,7 @@ test('purge-old-rows waits for confirmation, shows what will run, and runs once 
     runs.purge = id;
 
     // It waits for an explicit confirmation and says what will run.
-    assert.equal(statusWord(await statusLocator(page).textContent()), 'awaiting_confirmation');
+    assert.equal(await statusLocator(page).getAttribute('data-status'), 'awaiting_confirmation');
     const summary = page.locator('[data-testid=confirm-summary]');
     await summary.waitFor();
     const said = await summary.textContent();
@@ -379,7 +375,7 @@ test('purge-old-rows waits for confirmation, shows what will run, and runs once 
     await page.getByRole('button', { name: 'Cancel', exact: true }).waitFor();
     // Still waiting a moment later: nothing runs without the confirmation.
     await page.waitForTimeout(1500);
-    assert.equal(statusWord(await statusLocator(page).textContent()), 'awaiting_confirmation');
+    assert.equal(await statusLocator(page).getAttribute('data-status'), 'awaiting_confirmation');
 
     // From here to the end of the run the page is never reloaded: the confirmation is posted by
     // the hydrated page and the status follows the execution live (awaiting → … → succeeded).
@@ -438,6 +434,8 @@ test('refused input shows a message naming the field and creates no execution', 
     t.diagnostic(`purge-old-rows without a cutoff: ${alerts}`);
     assert.match(alerts, /cutoff|Remove rows dated before/i, `the message names the cutoff: ${alerts}`);
     assert.equal(await statusLocator(page).count(), 0);
+    // What was typed is still in the form.
+    assert.equal(await page.locator('form[data-testid=run-form] input[name=date_column]').inputValue(), orders.dateColumn);
 
     // csv-summary with top_values that is not a number.
     await gotoHydrated(page, url(ACME, '/skills/csv-summary'));
@@ -506,7 +504,7 @@ test('history lists the runs and filters them by status, skill and user', { time
     await form.locator('input[name=date_column]').fill(orders.dateColumn);
     await form.locator('input[name=cutoff]').fill(orders.cutoff);
     const { id: waiting } = await submitRun(page);
-    assert.equal(statusWord(await statusLocator(page).textContent()), 'awaiting_confirmation');
+    assert.equal(await statusLocator(page).getAttribute('data-status'), 'awaiting_confirmation');
 
     // Unfiltered, the history lists both.
     let ids = await historyIds(page);
@@ -514,6 +512,9 @@ test('history lists the runs and filters them by status, skill and user', { time
     let rows = await historyRows(page);
     assert.equal(rows.find((r) => r.id === waiting).status, 'awaiting_confirmation');
     assert.equal(rows.find((r) => r.id === succeeded).status, 'succeeded');
+    // In people's words.
+    assert.equal(rows.find((r) => r.id === waiting).shown, 'Waiting for confirmation');
+    assert.equal(rows.find((r) => r.id === succeeded).shown, 'Succeeded');
 
     // Filter by status through the form.
     const filter = page.locator('form').filter({ has: page.locator('select[name=status]') });
@@ -550,6 +551,10 @@ test('history lists the runs and filters them by status, skill and user', { time
     assert.ok(rows.some((r) => r.id === succeeded) && rows.some((r) => r.id === waiting), 'both runs under acme-user');
     await historyIds(page, `?user=nobody-${suffix()}`);
     assert.equal((await historyRows(page)).length, 0, 'no runs for an unknown user');
+    // The empty history says why and leads back to all of it.
+    assert.match(await page.getByTestId('empty').textContent(), /No execution matches these filters/);
+    await page.getByTestId('empty').getByRole('link', { name: 'Show all executions', exact: true }).click();
+    await page.locator('table[data-testid=executions]').waitFor();
 
     // Cancelling the waiting run: it shows as cancelled, and under that filter.
     await gotoHydrated(page, url(ACME, `/executions/${waiting}`));

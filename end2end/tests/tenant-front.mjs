@@ -102,8 +102,8 @@ test('a wrong password shows an error, stays signed out, and is logged on acme o
     const rows = await tableRows(acme.page, 'logins');
     const mine = rows.filter((cells) => cells[1] === who);
     assert.equal(mine.length, 1, `one login-log row for ${who}`);
-    assert.equal(mine[0][2], 'failure');
-    assert.equal(mine[0][3], 'bad credentials');
+    assert.equal(mine[0][2], 'Refused');
+    assert.equal(mine[0][3], 'Bad credentials');
     assert.ok(mine[0][4], 'the address is recorded');
     assert.match(mine[0][5], /Chrome/, 'the user agent is recorded');
     await acme.close();
@@ -136,6 +136,8 @@ test('acme-admin creates and disables a user; the user can no longer sign in; th
     const row = page.locator(`table[data-testid=users] tr[data-user="${name}"]`);
     await row.waitFor();
     assert.deepEqual(await alertLocator(page).allTextContents(), []);
+    // The form says so.
+    assert.equal((await page.getByTestId('created').textContent()).trim(), `User ${name} created. They can sign in now.`);
     let cells = (await row.locator('td').allTextContents()).map((c) => c.trim());
     assert.equal(cells[1], 'member');
     assert.equal(cells[2], 'active');
@@ -168,13 +170,13 @@ test('acme-admin creates and disables a user; the user can no longer sign in; th
     const audit = await tableRows(page, 'audit');
     const about = audit.filter((cells) => cells[3] === name);
     const find = (action) => about.find((cells) => cells[2] === action);
-    assert.ok(find('user.create'), 'user.create is audited');
-    assert.equal(find('user.create')[1], 'acme-admin');
-    assert.ok(find('user.disable'), 'user.disable is audited');
-    assert.equal(find('user.disable')[1], 'acme-admin');
-    assert.ok(find('login.success'), 'the user\'s sign-in is audited');
-    assert.ok(find('login.failure'), 'the refused sign-in is audited');
-    assert.match(find('login.failure')[6], /disabled/);
+    assert.ok(find('User create'), 'user.create is audited');
+    assert.equal(find('User create')[1], 'acme-admin');
+    assert.ok(find('User disable'), 'user.disable is audited');
+    assert.equal(find('User disable')[1], 'acme-admin');
+    assert.ok(find('Login success'), 'the user\'s sign-in is audited');
+    assert.ok(find('Login failure'), 'the refused sign-in is audited');
+    assert.match(find('Login failure')[6], /disabled/);
     await admin.close();
 });
 

@@ -1,6 +1,9 @@
 //! Local agents: machines of the tenant that run the skills marked for them (asset kind `agent`),
 //! as the API, the agents page and `execgov-cli agent` see them.
 
+#[cfg(feature = "signing")]
+pub mod signing;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -153,12 +153,16 @@ pub struct SubmissionDetail {
     pub timeline: Vec<SubmissionEvent>,
     pub files: Vec<SubmittedFile>,
     pub readme_html: String,
-    /// Against the live version of the same skill, when there is one.
+    /// The live version of the same skill, when there is one.
     pub live_version: Option<i32>,
+    /// What `diff` and `package_changes` compare against: the live version while the submission
+    /// waits; once registered, the version before it (none for a new skill).
+    #[serde(default)]
+    pub base_version: Option<i32>,
     pub diff: Vec<FileDiff>,
     /// The Python packages it will run with (resolved at submission), if it declares any.
     pub packages: Option<PackageLock>,
-    /// Packages added, removed or changed against the live version (empty without one).
+    /// Packages added, removed or changed against `base_version` (empty without one).
     pub package_changes: Vec<PackageChange>,
     /// The command line a run uses, from the submitted `skill.toml`
     /// (`python main.py --in <data> [--verbose]`); `None` when it does not parse.

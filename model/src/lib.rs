@@ -4,12 +4,16 @@
 pub mod agent;
 pub mod api;
 pub mod brain;
+pub mod dashboard;
 mod error;
 pub mod hot_update;
 pub mod invocation;
+#[cfg(feature = "packages")]
+pub mod requirements;
 pub mod skill;
 pub mod storage;
 mod validation;
+pub mod words;
 
 pub use error::{ErrorKind, UserError};
 pub use validation::{normalize_host, validate_password, validate_tenant_name, validate_username};
@@ -281,6 +285,10 @@ pub struct ExecutionSummary {
     pub status: ExecutionStatus,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// For a run that failed, timed out or was cancelled: why, in a few words (the limit hit,
+    /// or the script's last line on stderr).
+    #[serde(default)]
+    pub why: Option<String>,
 }
 
 /// What narrows the execution history; empty fields match everything.
@@ -350,6 +358,10 @@ pub struct ExecutionView {
     /// How many such files there were in all.
     #[serde(default)]
     pub written_outside_count: i64,
+    /// A failed or timed-out run's last lines on stderr, oldest first: the script's own
+    /// explanation, shown beside its status.
+    #[serde(default)]
+    pub stderr_tail: Vec<String>,
 }
 
 impl ExecutionView {

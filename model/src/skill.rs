@@ -183,7 +183,52 @@ pub struct SchemaProblem {
 /// More inputs than this is a form nobody fills in; it is almost surely a mistake.
 pub const MAX_INPUT_FIELDS: usize = 50;
 
+/// The manifest's file name at the root of a script folder.
+pub const MANIFEST_FILE: &str = "skill.toml";
+
+/// Most modules a manifest's `preload` may list.
+pub const MAX_PRELOAD: usize = 32;
+
+/// A skill's slug as URLs and the CLI use it: `^[a-z0-9][a-z0-9-]{0,58}[a-z0-9]$`.
+pub fn valid_slug(slug: &str) -> bool {
+    let b = slug.as_bytes();
+    (2..=60).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// `"CSV summariser (v2)"` → `"csv-summariser-v2"`; may be invalid (too short) for odd names.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.truncate(60);
+    slug.trim_end_matches('-').to_string()
+}
+
 impl InputSchema {
+    /// The required fields a person still has to fill in `inputs`: not given (absent, or blank
+    /// text) and without a default to fall back on. An absent boolean is simply false.
+    pub fn missing(&self, inputs: &Map<String, Value>) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|f| {
+                let given = inputs
+                    .get(&f.name)
+                    .is_some_and(|v| v.as_str().is_none_or(|s| !s.trim().is_empty()));
+                f.required && f.kind != InputType::Boolean && f.default.is_none() && !given
+            })
+            .map(|f| f.name.clone())
+            .collect()
+    }
+
     /// Schema sanity, checked when a manifest is loaded, so forms never break later.
     pub fn check(&self) -> Result<(), String> {
         match self.problem() {
@@ -1077,5 +1122,38 @@ mod tests {
             assert_eq!(result_view(&v), pretty);
             assert_eq!(result_view_from_str(&v.to_string()).unwrap(), pretty);
         }
+    }
+
+    #[test]
+    fn slugs_are_derived_and_checked() {
+        assert_eq!(slugify("CSV summariser (v2)"), "csv-summariser-v2");
+        assert_eq!(slugify("  --Hello, World!--"), "hello-world");
+        assert_eq!(slugify("日本語"), "");
+        assert_eq!(slugify(&"ab ".repeat(40)).len(), 59);
+        assert!(valid_slug("csv-summary"));
+        for bad in ["a", "-ab", "ab-", "Ab", "a_b", &"a".repeat(61)] {
+            assert!(!valid_slug(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn missing_means_required_without_a_value_or_default() {
+        let schema: InputSchema = serde_json::from_value(serde_json::json!({"fields": [
+            {"name": "data", "type": "file", "required": true},
+            {"name": "top", "type": "integer", "required": true, "default": 10},
+            {"name": "verbose", "type": "boolean", "required": true},
+            {"name": "title", "type": "string", "required": true},
+            {"name": "note", "type": "string", "required": false},
+        ]}))
+        .unwrap();
+        let given = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert_eq!(
+            schema.missing(&given(serde_json::json!({}))),
+            ["data", "title"]
+        );
+        let blank = given(serde_json::json!({"data": "a.csv", "title": "  "}));
+        assert_eq!(schema.missing(&blank), ["title"]);
+        let all = given(serde_json::json!({"data": "a.csv", "title": "Q3"}));
+        assert!(schema.missing(&all).is_empty());
     }
 }

@@ -84,7 +84,13 @@ async fn ask(
         Err(AppError::Invalid(message) | AppError::TooLarge(message)) => {
             let page =
                 conversation.map_or("/assistant".to_string(), |id| format!("/assistant/{id}"));
-            Ok(Redirect::to(&format!("{page}?error={}", encode(&message))).into_response())
+            // Back with what was typed (the chosen files cannot come back).
+            Ok(Redirect::to(&format!(
+                "{page}?error={}&request={}",
+                encode(&message),
+                encode(request)
+            ))
+            .into_response())
         }
         Err(other) => Err(other),
     }

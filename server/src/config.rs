@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use domain::brain::openai::OpenAiConfig;
 use domain::environments::{PackageIndex, PackagesConfig};
-use domain::executors::SandboxConfig;
 use domain::storage::StorageDefaults;
+use engine::SandboxConfig;
 
 use crate::client::TrustedProxies;
 

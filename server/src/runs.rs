@@ -58,6 +58,10 @@ async fn run(
             if let Some(previous) = rerun_of {
                 back.push_str(&format!("&rerun={previous}"));
             }
+            // What was typed comes back with the form (`typed.<field>`); chosen files cannot.
+            for (name, value) in &form {
+                back.push_str(&format!("&typed.{}={}", encode(name), encode(value)));
+            }
             Ok(Redirect::to(&back).into_response())
         }
         Err(other) => Err(other),

@@ -18,28 +18,51 @@ pub fn routes() -> Router<Ctx> {
     Router::new().route("/submissions", post(submit).layer(SUBMISSION.layer()))
 }
 
-/// Success: to the submission's timeline; refused: back to the form with the reason.
+/// Success: to the submission's timeline; refused: back to the form with the reason and what
+/// was typed (the archive itself cannot travel back: a browser never pre-fills a file).
 async fn submit(
     State(ctx): State<Ctx>,
     Extension(caller): Extension<Caller>,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
     let (tenant, user) = caller.tenant_admin()?;
-    let result = match read_submission(multipart).await {
+    let (result, typed) = match read_submission(multipart).await {
         Ok(submission) => {
-            hot_updates::submit(&ctx, tenant, user, &caller.actor(), submission).await
+            let typed = typed_fields(&submission);
+            let result = hot_updates::submit(&ctx, tenant, user, &caller.actor(), submission).await;
+            (result, typed)
         }
-        Err(err) => Err(err),
+        Err(err) => (Err(err), String::new()),
     };
     match result {
         Ok(id) => Ok(Redirect::to(&format!("/submissions/{id}")).into_response()),
         Err(
             AppError::Invalid(message) | AppError::Conflict(message) | AppError::TooLarge(message),
-        ) => Ok(
-            Redirect::to(&format!("/submissions/new?error={}", encode(&message))).into_response(),
-        ),
+        ) => Ok(Redirect::to(&format!(
+            "/submissions/new?error={}{typed}",
+            encode(&message)
+        ))
+        .into_response()),
         Err(other) => Err(other),
     }
+}
+
+/// The form's fields as query parameters (`&scenario=…&risk=…&ai_callable=true`), for the form
+/// to show them again.
+fn typed_fields(s: &NewSubmission) -> String {
+    let mut query = format!(
+        "&scenario={}&risk={}",
+        encode(&s.scenario),
+        s.proposed.risk.as_str()
+    );
+    for (name, ticked) in [
+        ("manual_allowed", s.proposed.manual_allowed),
+        ("ai_callable", s.proposed.ai_callable),
+        ("requires_confirmation", s.proposed.requires_confirmation),
+    ] {
+        query.push_str(&format!("&{name}={ticked}"));
+    }
+    query
 }
 
 /// The submission form's fields: the `archive` file, `scenario`, `risk`, and the checkboxes

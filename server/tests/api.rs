@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use domain::executions::{self, QueuePolicy};
-use domain::executors::{Executors, SandboxConfig};
 use domain::Ctx;
+use engine::{Executors, SandboxConfig};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

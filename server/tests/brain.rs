@@ -21,9 +21,9 @@ use domain::brain::embedded::Embedded;
 use domain::brain::openai::{OpenAiCompatible, OpenAiConfig};
 use domain::brain::Provider;
 use domain::executions::{self, QueuePolicy, Upload};
-use domain::executors::{Executors, SandboxConfig};
 use domain::tenancy::Tenant;
 use domain::{AppError, Ctx};
+use engine::{Executors, SandboxConfig};
 use serde_json::{json, Value};
 
 const ACME: &str = "acme.localhost";
@@ -528,6 +528,82 @@ async fn a_confirmation_required_skill_never_runs_without_a_recorded_confirmatio
             .await
             .unwrap();
     assert_eq!(linked, id);
+}
+
+/// A folder input filled from an attached .zip: the provider may name only an attached archive,
+/// and the run gets the archive unpacked as one folder, as from the run form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_input_is_filled_from_an_attached_archive() {
+    let ctx = seeded_ctx().await;
+    let acme = tenant_of(&ctx, ACME).await;
+    let member = user(&ctx, &acme, "acme-user").await;
+    register_skill(
+        &ctx,
+        &acme,
+        ("sort-photos", "main.sh", "ls -R \"$1\"\n"),
+        "ai_callable = true\nargs = [\"{photos}\"]\n\n[[inputs]]\nname = \"photos\"\ntype = \"folder\"\n",
+    )
+    .await;
+    let answer = tool_call(
+        "Sorting them.",
+        "sort-photos",
+        json!({"photos": "trip.zip"}),
+    );
+    let (provider, seen) = fake_provider(answer).await;
+    let zip = zip_of::<&str, &[u8]>(&[("trip/a.jpg", b"aaa"), ("trip/day 2/b.jpg", b"bb")]);
+    let asked = ask(
+        &ctx,
+        &acme,
+        &member,
+        "acme-user",
+        &provider,
+        None,
+        "sort my trip photos",
+        &[
+            file("notes.csv", CSV),
+            Upload {
+                field: "files".into(),
+                file_name: "trip.zip".into(),
+                bytes: zip,
+            },
+        ],
+    )
+    .await;
+    // Offered to the provider as the attached archive only.
+    let tools = seen.lock().unwrap().last().cloned().unwrap()["tools"].clone();
+    let tool = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["function"]["name"] == "sort-photos")
+        .cloned()
+        .expect("the folder skill offered");
+    assert_eq!(
+        tool["function"]["parameters"]["properties"]["photos"]["enum"],
+        json!(["trip.zip"])
+    );
+    let (_, plan, _) = stored_turn(&ctx, "tenant_1003", asked.turn_id).await;
+    let plan = plan.expect("a plan");
+    assert_eq!(plan["inputs"], json!({"photos": "trip.zip"}));
+
+    let form = BTreeMap::from([("photos".to_string(), "trip.zip".to_string())]);
+    let id = conversations::run_plan(
+        &ctx,
+        &acme,
+        &member,
+        &actor("acme-user"),
+        asked.conversation_id,
+        asked.turn_id,
+        &form,
+    )
+    .await
+    .unwrap();
+    let inputs = ctx.inputs_dir(acme.id, id);
+    assert_eq!(std::fs::read(inputs.join("trip/a.jpg")).unwrap(), b"aaa");
+    assert_eq!(
+        std::fs::read(inputs.join("trip/day 2/b.jpg")).unwrap(),
+        b"bb"
+    );
 }
 
 /// Over HTTP, as the pages do it: a request with a CSV attached, the conversation page with the

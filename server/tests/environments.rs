@@ -591,6 +591,49 @@ async fn a_build_that_fails_leaves_the_live_version_live_and_nothing_half_built(
     assert_eq!(tenant_view["summary"]["failed_step"], "environment");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_past_its_size_cap_is_stopped_while_it_installs() {
+    let (mut db, _) = packages_db(&[]).await;
+    // pandas and numpy take ~150 MiB installed: far past a 20 MiB cap.
+    db.ctx = db.ctx.clone().with_packages(PackagesConfig {
+        size_cap: 20 * 1024 * 1024,
+        ..(*db.ctx.packages).clone()
+    });
+    let ctx = &db.ctx;
+    let server = start_server(ctx.clone()).await;
+    let (_, token) = session_token(&server, ACME, "acme-admin").await;
+    submit_live(&server, ACME, &token, &skill("heavy", "v1", "", &[])).await;
+    let v2 = submit(
+        &server,
+        ACME,
+        &token,
+        &skill(
+            "heavy",
+            "v2",
+            "",
+            &[("requirements.txt", "pandas==2.3.2\n")],
+        ),
+    )
+    .await;
+    let lock = v2.packages.clone().expect("a lock");
+
+    assert_eq!(approve(ctx, v2.summary.id).await, SubmissionStatus::Failed);
+    let d = platform_detail(ctx, v2.summary.id).await;
+    assert_eq!(d.summary.failed_step.as_deref(), Some("environment"));
+    let reason = d.summary.reason.unwrap_or_default();
+    assert!(
+        reason.contains("past the 20 MiB allowed while it was installed"),
+        "{reason}"
+    );
+    assert_eq!(live_lock(ctx, ACME, "heavy").await, (1, None));
+    assert!(!environments::environment_dir(ctx, &lock.hash).exists());
+    assert_eq!(
+        environment_entries(ctx),
+        Vec::<String>::new(),
+        "nothing half-built"
+    );
+}
+
 /// `wheel` with a line added to each of its Python files.
 fn tampered_wheel(wheel: &Path) -> Vec<u8> {
     let mut archive = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
@@ -619,7 +662,7 @@ fn sha256_of(path: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_environment_gone_since_approval_is_built_again_before_the_run() {
     use domain::executions::{self, QueuePolicy};
-    use domain::executors::{Executors, SandboxConfig};
+    use engine::{Executors, SandboxConfig};
 
     let (db, _) = packages_db(&[]).await;
     let ctx = &db.ctx;

@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::*;
 use domain::accounts;
 use domain::executions::{self, QueuePolicy, Upload};
-use domain::executors::{Executors, SandboxConfig};
 use domain::{AppError, Ctx};
+use engine::{Executors, SandboxConfig};
 use model::ExecutionStatus;
 
 const CSV: &str =

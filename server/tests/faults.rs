@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use domain::executions::{self, QueuePolicy};
-use domain::executors::{Executors, SandboxConfig};
+use engine::{Executors, SandboxConfig};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use common::*;
 use domain::accounts::{self, Realm};
 use domain::executions::{self, QueuePolicy};
-use domain::executors::{Executors, SandboxConfig};
 use domain::Actor;
+use engine::{Executors, SandboxConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_skills_end_with_their_reason_and_the_server_keeps_serving() {

@@ -17,8 +17,8 @@ use std::time::Duration;
 use common::*;
 use domain::db::TenantTx;
 use domain::executions::{self, QueuePolicy};
-use domain::executors::{Executors, SandboxConfig};
 use domain::Ctx;
+use engine::{Executors, SandboxConfig};
 use model::hot_update::{SubmissionDetail, SubmissionStatus, SubmissionSummary};
 use model::{ExecutionStatus, ExecutionView, SkillPage};
 use serde_json::Value;
@@ -165,7 +165,8 @@ fn submitted_id(reply: &Reply) -> i64 {
         .unwrap_or_else(|| panic!("not a submission's page: {location}"))
 }
 
-/// The reason a submission was refused (303 back to the form with `error=`).
+/// The reason a submission was refused (303 back to the form with `error=`, followed by what
+/// was typed).
 #[track_caller]
 fn refusal(reply: &Reply) -> String {
     let location = reply.location.as_deref().unwrap_or_default();
@@ -173,7 +174,7 @@ fn refusal(reply: &Reply) -> String {
     let error = location
         .strip_prefix("/submissions/new?error=")
         .unwrap_or_else(|| panic!("not back to the form with an error: {location}"));
-    percent_decode(error)
+    percent_decode(error.split('&').next().unwrap_or_default())
 }
 
 fn percent_decode(s: &str) -> String {
@@ -516,6 +517,11 @@ async fn a_running_server_takes_an_approved_update_live_without_restarting() {
         .any(|q| q.id == submission && q.tenant_name == "Acme"));
     let review = detail(&server, CONSOLE, &s.console, submission).await;
     assert_eq!(review.live_version, Some(1));
+    assert_eq!(
+        review.base_version,
+        Some(1),
+        "waiting: against the live version"
+    );
     let changed: Vec<(&str, &str)> = review
         .diff
         .iter()
@@ -542,6 +548,10 @@ async fn a_running_server_takes_an_approved_update_live_without_restarting() {
         d.summary.reason
     );
     assert_eq!(d.version, Some(2));
+    // Once it is version 2, the diff is still against version 1, the one it followed.
+    assert_eq!(d.base_version, Some(1));
+    let changed: Vec<&str> = d.diff.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(changed, ["main.sh"]);
     let mut version = 0;
     for _ in 0..100 {
         version = live_version(&server, &s.user, "text-report").await;
@@ -664,6 +674,12 @@ async fn another_tenant_sees_nothing_of_a_submission_or_its_skill() {
     let id = submit_and_approve(&server, &s.admin, &s.console, "secret.zip", &files, true).await;
     let id_text = id.to_string();
     let d = detail(&server, ACME, &s.admin, id).await;
+    // A brand-new skill, once live, is compared with nothing (not with itself).
+    assert_eq!(
+        (d.version, d.live_version, d.base_version),
+        (Some(1), Some(1), None)
+    );
+    assert!(d.diff.is_empty() && d.package_changes.is_empty());
 
     // Acme has it: visible to its member, AI-callable there (the positive control).
     assert_eq!(live_version(&server, &s.user, SLUG).await, 1);

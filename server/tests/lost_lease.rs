@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use domain::executions::{self, QueuePolicy};
-use domain::executors::{Executors, SandboxConfig};
+use engine::{Executors, SandboxConfig};
 use model::ExecutionStatus;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

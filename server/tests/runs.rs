@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use common::*;
 use domain::accounts::{self, Realm};
 use domain::executions::{self, QueuePolicy, Upload};
-use domain::executors::{Executors, SandboxConfig};
 use domain::Actor;
+use engine::{Executors, SandboxConfig};
 
 const ACME: &str = "acme.localhost";
 const GLOBEX: &str = "globex.localhost";

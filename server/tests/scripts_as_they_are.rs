@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use domain::executions::{self, QueuePolicy};
-use domain::executors::{Executors, SandboxConfig};
 use domain::hot_updates::{self, NewSubmission, Viewer};
 use domain::Ctx;
+use engine::{Executors, SandboxConfig};
 use model::hot_update::SkillFlags;
 use model::skill::RiskLevel;
 use reqwest::Method;
@@ -317,21 +317,41 @@ async fn a_folder_input_arrives_unpacked_from_the_form_and_the_api() {
     .unwrap();
     assert_eq!((size, name.as_str()), (5, "trip"));
 
-    // "Run again" does not reuse a folder: it says to choose it again.
-    let again = server
-        .post_multipart(
+    // "Run again" with the folder left empty: the earlier folder, as it was unpacked.
+    let first = id.to_string();
+    let rerun_form = [("rerun_of", first.as_str())];
+    let run_again = || {
+        server.post_multipart(
             ACME,
             "/skills/list-folder/run",
-            &[("rerun_of", &id.to_string())],
+            &rerun_form,
             &[],
             Some(&session),
         )
-        .await;
+    };
+    let again = run_again().await;
     assert_eq!(again.status, 303, "{}", again.body);
-    let back = again.location.unwrap();
+    let to = again.location.unwrap();
+    let rerun: i64 = to.strip_prefix("/executions/").unwrap().parse().unwrap();
+    assert_ne!(rerun, id);
+    let view = finished(&server, &token, rerun).await;
+    assert_eq!(view["summary"]["status"], "succeeded", "{view}");
+    assert_eq!(
+        download(&server, &token, rerun, "list.txt").await,
+        "a.jpg 3\nday 2/b.jpg 2\n"
+    );
+    // Changed on disk since (by anyone but the upload): refused, and nothing is requested.
+    std::fs::write(ctx.inputs_dir(acme.id, id).join("trip/a.jpg"), b"tampered").unwrap();
+    let before = count(ctx, "SELECT count(*) FROM tenant_1003.executions").await;
+    let stale = run_again().await;
+    let back = stale.location.unwrap();
     assert!(
-        back.starts_with("/skills/list-folder?error=photos") && back.contains("folder"),
+        back.starts_with("/skills/list-folder?error=photos") && back.contains("choose"),
         "{back}"
+    );
+    assert_eq!(
+        count(ctx, "SELECT count(*) FROM tenant_1003.executions").await,
+        before
     );
 
     // The API: several files of one input become one folder.

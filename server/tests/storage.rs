@@ -10,9 +10,9 @@ use std::time::Duration;
 use common::*;
 use domain::accounts;
 use domain::executions::{self, QueuePolicy, Upload};
-use domain::executors::{Executors, SandboxConfig};
 use domain::storage::{self, CleanupSchedule, PolicyChange, StorageDefaults};
 use domain::{Ctx, RequestMeta};
+use engine::{Executors, SandboxConfig};
 use model::storage::TenantStorage;
 use model::{ExecutionStatus, ExecutionView};
 

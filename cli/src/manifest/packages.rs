@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use domain::environments::requirements as rules;
+use model::requirements as rules;
 
 use super::python;
 use crate::error::{code, io_failure, Outcome};

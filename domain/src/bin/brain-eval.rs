@@ -9,8 +9,8 @@
 
 use std::process::ExitCode;
 
-use domain::brain::embedded::eval::{self, Outcome, Tally};
 use domain::brain::embedded::Embedded;
+use domain::brain::eval::{self, Outcome, Tally};
 
 const TARGET_TOP1: f64 = 0.90;
 const TARGET_TOP3: f64 = 0.98;

@@ -14,7 +14,7 @@ use model::brain::{
     AttachmentInfo, Conversation, ConversationSummary, Plan, PlanSkill, ShownRecommendation, Turn,
     MAX_REQUEST_CHARS,
 };
-use model::skill::{InputType, RiskLevel};
+use model::skill::RiskLevel;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
@@ -552,7 +552,7 @@ fn with_attachments(
         .inputs
         .fields
         .iter()
-        .filter(|f| f.kind == InputType::File)
+        .filter(|f| f.kind.is_upload())
     {
         let Some(value) = plan.inputs.get(&field.name) else {
             continue;
@@ -729,7 +729,7 @@ pub async fn run_plan(
         .inputs
         .fields
         .iter()
-        .filter(|f| f.kind == InputType::File)
+        .filter(|f| f.kind.is_upload())
     {
         let Some(named) = text.remove(&field.name).filter(|n| !n.trim().is_empty()) else {
             continue;
@@ -813,7 +813,7 @@ pub async fn run_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::skill::{InputField, InputSchema};
+    use model::skill::{InputField, InputSchema, InputType};
 
     fn candidate() -> Candidate {
         let field = |name: &str, kind, required| InputField {

@@ -6,13 +6,14 @@
 
 pub mod conversations;
 pub mod embedded;
+pub mod eval;
 pub mod openai;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 
-use model::skill::{validate_inputs, InputSchema, InputType, RiskLevel};
+use model::skill::{validate_inputs, InputSchema, RiskLevel};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -163,7 +164,7 @@ fn check_plan(plan: PlanDraft, schema: &InputSchema, refusals: &mut Vec<String>)
                 continue;
             }
         };
-        if field.kind == InputType::File {
+        if field.kind.is_upload() {
             files.insert(name, text);
         } else {
             form.insert(name, text);
@@ -192,18 +193,7 @@ fn check_plan(plan: PlanDraft, schema: &InputSchema, refusals: &mut Vec<String>)
         }
     }
 
-    // An absent boolean is false and a default fills in for the person, so neither is missing.
-    let missing = schema
-        .fields
-        .iter()
-        .filter(|f| {
-            f.required
-                && f.kind != InputType::Boolean
-                && f.default.is_none()
-                && !inputs.contains_key(&f.name)
-        })
-        .map(|f| f.name.clone())
-        .collect();
+    let missing = schema.missing(&inputs);
 
     PlanDraft {
         slug,
@@ -228,10 +218,18 @@ fn quoted(name: &str) -> String {
     format!("{short:?}")
 }
 
+/// An attachment that can fill a folder input: an archive of the folder, as the run form takes.
+pub(crate) fn is_archive_name(file_name: &str) -> bool {
+    let lower = file_name.to_ascii_lowercase();
+    [".zip", ".tar.gz", ".tgz"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::skill::InputField;
+    use model::skill::{InputField, InputType};
     use serde_json::json;
 
     fn field(name: &str, kind: InputType, required: bool) -> InputField {

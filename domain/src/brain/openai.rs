@@ -16,8 +16,8 @@ use reqwest::{StatusCode, Url};
 use serde_json::{json, Map, Value};
 
 use super::{
-    number_text, Ask, Attachment, Candidate, PlanDraft, Proposal, ProposalFuture, Provider,
-    Recommendation,
+    is_archive_name, number_text, Ask, Attachment, Candidate, PlanDraft, Proposal, ProposalFuture,
+    Provider, Recommendation,
 };
 use crate::{AppError, AppResult};
 
@@ -298,7 +298,12 @@ pub fn parameters(schema: &InputSchema, attachments: &[Attachment]) -> Value {
         properties.insert(field.name.clone(), property(field, &names));
         // With nothing attached, a required file cannot be filled: asking for it would only
         // invite a made-up name.
-        if field.required && !(field.kind == InputType::File && names.is_empty()) {
+        let fillable = match field.kind {
+            InputType::File => !names.is_empty(),
+            InputType::Folder => names.iter().any(|n| is_archive_name(n)),
+            _ => true,
+        };
+        if field.required && fillable {
             required.push(Value::String(field.name.clone()));
         }
     }
@@ -362,9 +367,20 @@ fn property(field: &InputField, attachments: &[&str]) -> Value {
             "string"
         }
         InputType::Folder => {
-            about.push_str(
-                " (a folder of files: the person uploads it on the run form; leave this out)",
-            );
+            let archives: Vec<&str> = attachments
+                .iter()
+                .copied()
+                .filter(|name| is_archive_name(name))
+                .collect();
+            if archives.is_empty() {
+                about.push_str(
+                    " (a folder of files, as a .zip; none is attached, so leave this out)",
+                );
+            } else {
+                p.insert("enum".into(), json!(archives));
+                about
+                    .push_str(" (a folder: the name of one of the attached .zip or .tar.gz files)");
+            }
             "string"
         }
     };
@@ -432,7 +448,7 @@ fn proposal(model: &str, message: &Value, allowed: &[Candidate]) -> Proposal {
             let schema = allowed.iter().find(|c| c.slug == slug).map(|c| &c.inputs);
             out.plan = Some(PlanDraft {
                 slug: slug.to_string(),
-                missing: schema.map(|s| missing(s, &inputs)).unwrap_or_default(),
+                missing: schema.map(|s| s.missing(&inputs)).unwrap_or_default(),
                 inputs,
             });
         }
@@ -497,26 +513,52 @@ fn form_inputs(slug: &str, arguments: Option<&Value>) -> Map<String, Value> {
         .collect()
 }
 
-/// Required fields the person still has to fill: not given, and no default to fall back on.
-/// An absent boolean is simply false.
-fn missing(schema: &InputSchema, inputs: &Map<String, Value>) -> Vec<String> {
-    schema
-        .fields
-        .iter()
-        .filter(|f| {
-            let given = inputs
-                .get(&f.name)
-                .is_some_and(|v| v.as_str().is_none_or(|s| !s.trim().is_empty()));
-            f.required && f.kind != InputType::Boolean && f.default.is_none() && !given
-        })
-        .map(|f| f.name.clone())
-        .collect()
-}
-
 /// At most `max` characters, with an ellipsis when something was cut.
 fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", text[..end].trim_end()),
         None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    /// A required input as a manifest declares it.
+    fn upload_field(name: &str, kind: &str) -> model::skill::InputField {
+        serde_json::from_value(json!({"name": name, "type": kind, "required": true})).unwrap()
+    }
+
+    #[test]
+    fn a_folder_is_asked_for_only_as_an_attached_archive() {
+        let schema = InputSchema {
+            fields: vec![
+                upload_field("data", "file"),
+                upload_field("photos", "folder"),
+            ],
+        };
+        let attached = |names: &[&str]| -> Vec<Attachment> {
+            names
+                .iter()
+                .map(|n| Attachment {
+                    file_name: n.to_string(),
+                    size: 1,
+                })
+                .collect()
+        };
+        let p = parameters(&schema, &attached(&["a.csv", "trip.zip", "b.tar.gz"]));
+        assert_eq!(
+            p["properties"]["data"]["enum"],
+            json!(["a.csv", "b.tar.gz", "trip.zip"])
+        );
+        assert_eq!(
+            p["properties"]["photos"]["enum"],
+            json!(["b.tar.gz", "trip.zip"])
+        );
+        assert_eq!(p["required"], json!(["data", "photos"]));
+        // Without an archive the folder cannot be filled: not asked for, not required.
+        let p = parameters(&schema, &attached(&["a.csv"]));
+        assert!(p["properties"]["photos"].get("enum").is_none(), "{p}");
+        assert_eq!(p["required"], json!(["data"]));
     }
 }

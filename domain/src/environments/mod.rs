@@ -19,7 +19,7 @@
 //!   ([`collect_unused`]); one removed and needed again (a roll-back) is rebuilt before its run.
 
 pub mod lock;
-pub mod requirements;
+pub use model::requirements;
 mod sandbox;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -106,7 +106,7 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
-        .find(|p| crate::executors::is_executable(p))
+        .find(|p| engine::is_executable(p))
 }
 
 /// Where environments live.
@@ -478,6 +478,25 @@ fn seal(root: &Path) -> std::io::Result<u64> {
         }
     }
     Ok(size)
+}
+
+/// Bytes under `root` so far, while an installer writes there: entries that vanish meanwhile
+/// (its temporary files) are skipped.
+fn size_of(root: &Path) -> u64 {
+    let mut size = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        size += meta.len();
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                stack.extend(entries.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    size
 }
 
 /// Renames a complete environment into place; if another build placed the same lock first,

@@ -1,4 +1,4 @@
-//! The installer's sandbox: bubblewrap like a run's (`executors::sandbox`), but with the network
+//! The installer's sandbox: bubblewrap like a run's (`engine::sandbox`), but with the network
 //! (the installer may reach the index) and only these folders:
 //!
 //! | path          | what                                                          |
@@ -28,6 +28,8 @@ pub const WHEELHOUSE: &str = "/wheelhouse";
 /// environments share no file with it: uv copies).
 pub const CACHE_DIR: &str = ".cache";
 const UV: &str = "/opt/uv";
+/// How often the size of an environment being installed is checked against its cap.
+const SIZE_CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What the installer needs from the host's `/etc`, where present.
 const ETC: [&str; 12] = [
@@ -120,7 +122,7 @@ pub async fn run(
         "/usr",
         "/usr",
     ]);
-    crate::executors::sandbox::top_level_args(&mut a);
+    engine::sandbox::top_level_args(&mut a);
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
     push(&[
         "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/etc",
@@ -183,23 +185,67 @@ pub async fn run(
         // also drops the supplementary groups).
         cmd.uid(uid).gid(gid);
     }
-    let child = cmd
+    let mut child = cmd
         .spawn()
         .map_err(|e| format!("the installer's sandbox could not start: {e}"))?;
-    let out = match tokio::time::timeout(cfg.timeout, child.wait_with_output()).await {
-        Ok(out) => out.map_err(super::internal)?,
-        Err(_) => {
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(super::internal("the installer's output is not piped"));
+    };
+    let (stdout, stderr) = (read_all(stdout), read_all(stderr));
+    // Stopped (killed on drop, with everything in its sandbox) past its time or its size cap,
+    // while it installs: a package too big for the cap never fills the disk first.
+    let status = tokio::select! {
+        status = child.wait() => status.map_err(super::internal)?,
+        _ = tokio::time::sleep(cfg.timeout) => {
             return Err(format!(
                 "the installer took longer than {} s and was stopped",
                 cfg.timeout.as_secs()
             ))
         }
+        over = outgrown(writable, cfg.size_cap) => return Err(over),
     };
-    if out.status.success() {
-        return Ok(out.stdout);
+    let joined = |r: Result<std::io::Result<Vec<u8>>, tokio::task::JoinError>| {
+        r.map_err(super::internal)?.map_err(super::internal)
+    };
+    let (stdout, stderr) = (joined(stdout.await)?, joined(stderr.await)?);
+    if status.success() {
+        return Ok(stdout);
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&stderr);
     Err(tail(stderr.trim(), 4000))
+}
+
+/// Reads a pipe to its end in a task of its own (both pipes at once: neither fills and stalls).
+fn read_all<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    mut pipe: R,
+) -> tokio::task::JoinHandle<std::io::Result<Vec<u8>>> {
+    tokio::spawn(async move {
+        let mut bytes = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut bytes).await?;
+        Ok(bytes)
+    })
+}
+
+/// Resolves once the folder being written (if any) holds more than `cap` bytes, with the
+/// reason; otherwise never.
+async fn outgrown(writable: Option<&Path>, cap: u64) -> String {
+    let Some(dir) = writable else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(SIZE_CHECK_EVERY).await;
+        let dir = dir.to_path_buf();
+        let size = tokio::task::spawn_blocking(move || super::size_of(&dir))
+            .await
+            .unwrap_or(0);
+        if size > cap {
+            return format!(
+                "the environment grew past the {} MiB allowed while it was installed, and the \
+                 installer was stopped",
+                cap / (1024 * 1024)
+            );
+        }
+    }
 }
 
 /// The last `max` bytes of `text` (the end of an installer's message says what failed).

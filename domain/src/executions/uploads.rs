@@ -203,21 +203,64 @@ pub(super) async fn store(dir: &Path, upload: &Arranged<'_>) -> std::io::Result<
     }
 }
 
-/// Copies a stored folder input into a run's `files/`: folders and regular files only, never
-/// following a link (the server wrote the folder; this is a second guard).
-pub(super) fn copy_folder(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir(to)?;
-    for entry in std::fs::read_dir(from)? {
+/// A stored folder input read back for "Run again", as one `.zip` named after the folder (its
+/// files under that one top folder), so that it is arranged exactly as the first upload was.
+/// `None` when the folder no longer holds what was recorded (`size`, content hash) or holds
+/// anything but folders and regular files.
+pub(super) fn stored_folder_as_zip(
+    at: &Path,
+    name: &str,
+    size: i64,
+    sha256: &str,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Write;
+    let mut files = Vec::new();
+    if !read_stored_folder(at, "", &mut files)? {
+        return Ok(None);
+    }
+    let total: usize = files.iter().map(|(_, b)| b.len()).sum();
+    if total as i64 != size || content_hash(&files) != sha256 {
+        return Ok(None);
+    }
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    // Stored, not deflated: it is unpacked again at once, in memory.
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(total > u32::MAX as usize);
+    for (path, bytes) in &files {
+        zip.start_file(format!("{name}/{path}"), options)
+            .map_err(std::io::Error::other)?;
+        zip.write_all(bytes)?;
+    }
+    Ok(Some(
+        zip.finish().map_err(std::io::Error::other)?.into_inner(),
+    ))
+}
+
+/// Appends the files under `dir` (paths relative to the stored folder, after `prefix`);
+/// `false` at the first entry that is neither a folder nor a regular file.
+fn read_stored_folder(
+    dir: &Path,
+    prefix: &str,
+    files: &mut Vec<(String, Vec<u8>)>,
+) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
+        let Some(name) = entry.file_name().to_str().map(|n| format!("{prefix}{n}")) else {
+            return Ok(false);
+        };
         if kind.is_dir() {
-            copy_folder(&entry.path(), &target)?;
+            if !read_stored_folder(&entry.path(), &format!("{name}/"), files)? {
+                return Ok(false);
+            }
         } else if kind.is_file() {
-            std::fs::copy(entry.path(), target)?;
+            files.push((name, std::fs::read(entry.path())?));
+        } else {
+            return Ok(false);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -328,11 +371,37 @@ mod tests {
         let files = [upload("photos", "p.zip", &z)];
         let arranged = arrange(&schema(), &files).unwrap();
         store(&base.join("inputs"), &arranged[0]).await.unwrap();
-        copy_folder(&base.join("inputs/p"), &base.join("files-p")).unwrap();
+        engine::work::copy_folder(&base.join("inputs/p"), &base.join("files-p")).unwrap();
         assert_eq!(
             std::fs::read(base.join("files-p/deep/b.txt")).unwrap(),
             b"b"
         );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+    #[tokio::test]
+    async fn a_stored_folder_is_uploaded_again_as_it_was() {
+        let base = std::env::temp_dir().join(format!("execgov-rerun-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        // One top folder inside: kept, since the archive's own top folder is the stored one's.
+        let z = zip(&[("trip/only/a.jpg", b"aa"), ("trip/only/deep/b.jpg", b"b")]);
+        let files = [upload("photos", "Trip.zip", &z)];
+        let first = arrange(&schema(), &files).unwrap();
+        store(&base, &first[0]).await.unwrap();
+        let again = stored_folder_as_zip(&base.join("Trip"), "Trip", 3, &first[0].sha256)
+            .unwrap()
+            .expect("the folder as recorded");
+        let again = [upload("photos", "Trip.zip", &again)];
+        let second = arrange(&schema(), &again).unwrap();
+        assert_eq!(second[0].name, "Trip");
+        assert_eq!(second[0].sha256, first[0].sha256);
+        assert_eq!(folder_of(&second[0]), folder_of(&first[0]));
+        assert_eq!(folder_of(&first[0])[0].0, "only/a.jpg");
+        // Changed since it was recorded, or holding a link: not reused.
+        let stale = stored_folder_as_zip(&base.join("Trip"), "Trip", 3, &"0".repeat(64));
+        assert!(stale.unwrap().is_none());
+        std::os::unix::fs::symlink("/etc/passwd", base.join("Trip/only/link")).unwrap();
+        let linked = stored_folder_as_zip(&base.join("Trip"), "Trip", 3, &first[0].sha256);
+        assert!(linked.unwrap().is_none());
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

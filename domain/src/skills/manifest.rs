@@ -14,8 +14,7 @@ use model::skill::{InputField, InputSchema, RiskLevel};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The manifest's file name at the root of a script folder.
-pub const MANIFEST_FILE: &str = "skill.toml";
+pub use model::skill::{slugify, valid_slug, MANIFEST_FILE, MAX_PRELOAD};
 pub const README_FILE: &str = "README.md";
 
 /// Folder limits, a second line of defence behind the archive unpacker's own.
@@ -44,7 +43,7 @@ pub struct Manifest {
     pub agent_label: Option<String>,
     /// Requests in people's words that this skill answers; the intelligent brain learns from them.
     pub examples: Vec<String>,
-    /// Modules a warm interpreter imports before the run's go (see `executors::interpreter`);
+    /// Modules a warm interpreter imports before the run's go (see `engine::interpreter`);
     /// empty: the top-level imports of `main.py` found in the skill's environment.
     pub preload: Vec<String>,
     /// How inputs reach a script that comes as it is (`args`, `stdin`) and which files it
@@ -268,7 +267,7 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
     if let Some(bad) = raw
         .preload
         .iter()
-        .find(|m| !crate::executors::interpreter::is_module_path(m))
+        .find(|m| !engine::interpreter::is_module_path(m))
     {
         return Err(at.error(
             Section::Top,
@@ -307,9 +306,6 @@ pub fn command_line(kind: &str, manifest: &Manifest) -> String {
     manifest.invocation.command_line(entry, &manifest.inputs)
 }
 
-/// Most modules `preload` may list.
-pub const MAX_PRELOAD: usize = 32;
-
 /// Most example requests one manifest may list.
 pub const MAX_EXAMPLES: usize = 50;
 
@@ -341,30 +337,6 @@ fn required_text(
         )),
         Some(v) => Ok(v.to_string()),
     }
-}
-
-/// A skill's slug as URLs and the CLI use it: `^[a-z0-9][a-z0-9-]{0,58}[a-z0-9]$`.
-pub fn valid_slug(slug: &str) -> bool {
-    let b = slug.as_bytes();
-    (2..=60).contains(&b.len())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
-/// `"CSV summariser (v2)"` → `"csv-summariser-v2"`; may be invalid (too short) for odd names.
-pub fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    slug.truncate(60);
-    slug.trim_end_matches('-').to_string()
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -875,20 +847,6 @@ default = 3
         let e = err(&good_with(16, ""));
         assert!(e.message.contains("type"), "{e}");
         assert!(e.line.is_some_and(|l| (14..=20).contains(&l)), "{e}");
-    }
-
-    #[test]
-    fn slugs_are_derived_and_checked() {
-        assert_eq!(slugify("CSV summariser (v2)"), "csv-summariser-v2");
-        assert_eq!(slugify("  --Hello, World!--"), "hello-world");
-        assert_eq!(slugify("日本語"), "");
-        assert_eq!(slugify(&"ab ".repeat(40)).len(), 59);
-        assert!(valid_slug("csv-summary"));
-        for bad in ["a", "-ab", "ab-", "Ab", "a_b", &"a".repeat(61)] {
-            assert!(!valid_slug(bad), "{bad}");
-        }
-        let e = err("name = \"日本語\"\ndescription = \"d\"\noutput = \"o\"\nrisk = \"low\"\n");
-        assert_eq!(e.line, Some(1));
     }
 
     #[test]
@@ -1620,5 +1578,11 @@ East,30,2026-01-04,ok\n";
                 "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
             );
         }
+    }
+
+    #[test]
+    fn a_name_that_makes_no_slug_is_refused_at_its_line() {
+        let e = err("name = \"日本語\"\ndescription = \"d\"\noutput = \"o\"\nrisk = \"low\"\n");
+        assert_eq!(e.line, Some(1));
     }
 }

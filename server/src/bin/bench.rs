@@ -35,10 +35,10 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context};
 use domain::accounts::{self, Realm, SignedIn};
 use domain::executions::{self, QueuePolicy};
-use domain::executors::{AssetKind, Executors, Limits, RunRequest, RunStatus, SandboxConfig};
 use domain::skills::{self, manifest};
 use domain::tenancy::{self, Tenant};
 use domain::{Actor, Ctx, RequestMeta};
+use engine::{AssetKind, Executors, Limits, RunRequest, RunStatus, SandboxConfig};
 use model::TenantRole;
 use server::postgres::PrivateCluster;
 use sqlx::postgres::PgConnectOptions;
@@ -556,7 +556,7 @@ async fn timed_run(
     script_dir: &Path,
     work: &Path,
     environment: Option<PathBuf>,
-) -> anyhow::Result<(Duration, domain::executors::RunOutcome)> {
+) -> anyhow::Result<(Duration, engine::RunOutcome)> {
     std::fs::create_dir_all(work.join("output"))?;
     std::fs::create_dir_all(work.join("files"))?;
     std::fs::write(work.join("inputs.json"), "{}")?;

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::ensure;
 use domain::environments::requirements::{parse_requirements_txt, Declared, REQUIREMENTS_FILE};
 use domain::environments::{self, PackageIndex};
-use domain::executors::{Executors, RunStatus, SandboxConfig};
 use domain::Ctx;
+use engine::{Executors, RunStatus, SandboxConfig};
 
 use super::{bare_start, ms, ratio, timed_run, verdict};
 

@@ -52,12 +52,13 @@
 //!   is set on top of that uid's current task count.
 
 mod cgroup;
-pub(crate) mod interpreter;
-pub(crate) mod output;
-pub(crate) mod sandbox;
+pub mod interpreter;
+pub mod output;
+pub mod sandbox;
 mod seccomp;
 mod spawn;
 mod warm;
+pub mod work;
 mod workdir;
 
 use std::collections::HashMap;
@@ -1095,7 +1096,7 @@ impl Executors {
     }
 }
 
-pub(crate) fn is_executable(p: &Path) -> bool {
+pub fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

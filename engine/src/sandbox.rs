@@ -594,7 +594,7 @@ fn data_pipe(data: &[u8]) -> anyhow::Result<OwnedFd> {
 
 /// How each merged-usr top-level name looks on the host: a symlink to recreate, or a
 /// real folder to bind read-only.
-pub(crate) fn top_level_args(args: &mut Vec<OsString>) {
+pub fn top_level_args(args: &mut Vec<OsString>) {
     for name in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
         let host = Path::new("/").join(name);
         match std::fs::symlink_metadata(&host) {

@@ -20,6 +20,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use model::skill::{MANIFEST_FILE, MAX_PRELOAD};
 
 use super::{spawn, RunRequest};
 
@@ -141,11 +142,19 @@ fn limits_field(rlimits: &[spawn::Rlimit]) -> String {
 /// `skill.toml` when given; else, with an environment, the top-level imports of `main.py`
 /// whose package is installed in it; else none (the standard library is cheap).
 pub fn preload_for(script_dir: &Path, environment: Option<&Path>) -> Vec<String> {
-    let manifest = std::fs::read_to_string(script_dir.join(crate::skills::manifest::MANIFEST_FILE))
+    // The manifest was checked when the version was submitted; only its `preload` is read.
+    #[derive(serde::Deserialize)]
+    struct Preload {
+        #[serde(default)]
+        preload: Vec<String>,
+    }
+    let declared = std::fs::read_to_string(script_dir.join(MANIFEST_FILE))
         .ok()
-        .and_then(|text| crate::skills::manifest::parse_manifest(&text).ok());
-    if let Some(m) = manifest.filter(|m| !m.preload.is_empty()) {
-        return m.preload;
+        .and_then(|text| toml::from_str::<Preload>(&text).ok())
+        .map(|m| m.preload)
+        .unwrap_or_default();
+    if !declared.is_empty() {
+        return declared;
     }
     let Some(env) = environment else {
         return Vec::new();
@@ -157,7 +166,7 @@ pub fn preload_for(script_dir: &Path, environment: Option<&Path>) -> Vec<String>
     top_level_imports(&source)
         .into_iter()
         .filter(|m| installed.contains(m.split('.').next().unwrap_or_default()))
-        .take(crate::skills::manifest::MAX_PRELOAD)
+        .take(MAX_PRELOAD)
         .collect()
 }
 
