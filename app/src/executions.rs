@@ -238,7 +238,7 @@ pub(crate) fn execution_panel(e: ExecutionView, actions: ExecutionActions) -> im
             <section class="card">
                 <h2>"Files"</h2>
                 <ul class="links">
-                    {e.artifacts.iter().map(|(path, size)| view! {
+                    {e.artifacts.iter().map(|model::Artifact { path, size }| view! {
                         <li>
                             <a data-testid="artifact" rel="external" download=file_name(path).to_string()
                                 href=format!("/executions/{id}/artifacts/{path}")>{path.clone()}</a>
@@ -256,7 +256,7 @@ pub(crate) fn execution_panel(e: ExecutionView, actions: ExecutionActions) -> im
             {(e.stdout_truncated || e.stderr_truncated).then(|| view! { <p class="hint">"Output truncated at the limit."</p> })}
             {log_pages(id, e.log_from, e.logs.len() as i64, e.log_lines)}
             <pre class="logs" data-testid="logs">
-                {e.logs.iter().map(|(stream, line)| view! {
+                {e.logs.iter().map(|model::LogLine { stream, line }| view! {
                     <span class=format!("log {stream}")>{line.clone()} "\n"</span>
                 }).collect_view()}
             </pre>

@@ -30,6 +30,23 @@ pub use auth::Auth;
 use layout::{Header, NotFound};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // A page may run scripts from this origin only, and inline ones carrying this response's nonce
+    // (Leptos's hydration script and serialized data); the server's security headers give every
+    // other answer a policy of its own and leave this one alone.
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+             form-action 'self'; frame-ancestors 'none'"
+        );
+        if let Ok(policy) = axum::http::HeaderValue::from_str(&policy) {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -336,7 +336,11 @@ async fn report(api: &Api, view: &ExecutionView, args: &FollowArgs) -> Outcome<u
             }
         } else if !view.artifacts.is_empty() {
             println!("Artifacts (download them with -o DIR):");
-            for (name, bytes) in &view.artifacts {
+            for model::Artifact {
+                path: name,
+                size: bytes,
+            } in &view.artifacts
+            {
                 println!("  {name} ({})", size(*bytes));
             }
         }
@@ -367,7 +371,11 @@ async fn download(
         return Ok(saved);
     }
     std::fs::create_dir_all(dir).map_err(|e| io_failure(code::FAILED, dir.display(), e))?;
-    for (name, bytes) in &view.artifacts {
+    for model::Artifact {
+        path: name,
+        size: bytes,
+    } in &view.artifacts
+    {
         let relative = Path::new(name);
         let plain = relative
             .components()

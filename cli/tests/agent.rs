@@ -279,7 +279,7 @@ fn two_agents_race_and_each_execution_runs_exactly_once() {
     for id in &ids {
         let view = wait_final(&member, id, Duration::from_secs(90));
         assert_eq!(view["summary"]["status"], "succeeded", "{view}");
-        assert_eq!(view["artifacts"][0][0], "note.txt", "{view}");
+        assert_eq!(view["artifacts"][0]["path"], "note.txt", "{view}");
     }
     // Exactly once: one start and one finish in the audit trail per execution, no requeue.
     let starts = server.tenant_texts(

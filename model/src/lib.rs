@@ -304,6 +304,25 @@ pub struct ExecutionFilter {
 /// Log lines an execution page (and a page of the API's log) holds; the rest is a page further.
 pub const LOG_PAGE_LINES: i64 = 5000;
 
+/// A file a run produced, kept to download.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Artifact {
+    /// Relative to the run's output folder, e.g. `report.md` or `reports/q1.csv`.
+    pub path: String,
+    /// In bytes.
+    pub size: i64,
+}
+
+/// One line of a run's log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogLine {
+    /// `stdout`, `stderr` or `system`.
+    pub stream: String,
+    pub line: String,
+}
+
 /// Everything the execution page shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -321,9 +340,9 @@ pub struct ExecutionView {
     pub result: Option<String>,
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
-    pub artifacts: Vec<(String, i64)>,
-    /// (stream, line), oldest first: one page of the log, from line `log_from` (0-based).
-    pub logs: Vec<(String, String)>,
+    pub artifacts: Vec<Artifact>,
+    /// Oldest first: one page of the log, from line `log_from` (0-based).
+    pub logs: Vec<LogLine>,
     pub log_from: i64,
     /// How many lines the log has stored; more than `log_from + logs.len()`: later pages.
     pub log_lines: i64,

@@ -3,6 +3,7 @@
 
 mod api;
 mod brain;
+mod bundle;
 pub mod client;
 pub mod config;
 pub mod dbwatch;
@@ -10,8 +11,10 @@ mod limits;
 pub mod postgres;
 mod runs;
 mod same_origin;
+mod security;
 mod submissions;
 
+pub use bundle::leptos_options;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -68,6 +71,7 @@ pub fn router_with_brain(
     brain: Arc<dyn Provider>,
     proxies: TrustedProxies,
 ) -> Router {
+    let proxies = Arc::new(proxies);
     let routes = generate_route_list(App);
     let provide_ctx = {
         let ctx = ctx.clone();
@@ -96,10 +100,11 @@ pub fn router_with_brain(
         .merge(brain::routes(brain).with_state(ctx.clone()))
         .merge(submissions::routes().with_state(ctx.clone()))
         .merge(api::routes().with_state(ctx.clone()))
+        .merge(bundle::routes(&leptos_options))
         .layer(middleware::from_fn_with_state(
             HostLayer {
                 ctx: ctx.clone(),
-                proxies: Arc::new(proxies),
+                proxies: proxies.clone(),
             },
             host_layer,
         ))
@@ -108,6 +113,7 @@ pub fn router_with_brain(
         .route("/healthz", get(healthz))
         .with_state(ctx)
         .merge(pages)
+        .layer(middleware::from_fn_with_state(proxies, security::headers))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -15,7 +15,6 @@ use domain::executions::{self, QueuePolicy};
 use domain::seed::{self, SeededAccount};
 use domain::Ctx;
 use engine::Executors;
-use leptos::config::LeptosOptions;
 use server::config::Config;
 use server::dbwatch::DbWatch;
 use server::postgres::PrivateCluster;
@@ -170,12 +169,7 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         .await
         .with_context(|| format!("listening on {}", config.addr))?;
     let addr = listener.local_addr()?;
-    let leptos_options = LeptosOptions::builder()
-        .output_name("execgov")
-        .site_root(config.site_root.to_string_lossy().to_string())
-        .site_pkg_dir("pkg")
-        .site_addr(addr)
-        .build();
+    let leptos_options = server::leptos_options(&config.site_root, addr);
     let brain: Arc<dyn Provider> = match &config.brain {
         Some(openai) => Arc::new(OpenAiCompatible::new(openai.clone())?),
         None => Arc::new(Embedded),

@@ -254,8 +254,8 @@ async fn follow(
         .iter()
         .map(|l| {
             (
-                l[0].as_str().unwrap().to_string(),
-                l[1].as_str().unwrap().to_string(),
+                l["stream"].as_str().unwrap().to_string(),
+                l["line"].as_str().unwrap().to_string(),
             )
         })
         .collect();
@@ -1221,8 +1221,8 @@ async fn a_multipart_execution_with_a_file_runs_and_its_artifact_download_is_aud
 
     let (view, _) = follow(&server, ACME, &token, id).await;
     assert_eq!(view["summary"]["status"], "succeeded", "{view}");
-    assert_eq!(view["artifacts"][0][0], "report.md", "{view}");
-    let size = view["artifacts"][0][1].as_u64().unwrap();
+    assert_eq!(view["artifacts"][0]["path"], "report.md", "{view}");
+    let size = view["artifacts"][0]["size"].as_u64().unwrap();
 
     let path = format!("/api/v1/executions/{id}/artifact?path=report.md");
     let download = get(&server, ACME, &path, Some(&token)).await;
@@ -1691,7 +1691,7 @@ async fn a_confirmation_requiring_skill_runs_only_after_confirm() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| a[0].as_str().unwrap())
+        .map(|a| a["path"].as_str().unwrap())
         .collect();
     assert_eq!(artifacts, BTreeSet::from(["kept.csv", "removed.csv"]));
     let removed = get(

@@ -338,7 +338,7 @@ fn version_that_ran(view: &ExecutionView, slug: &str) -> String {
     let tag = result["version"].as_str().expect("a version").to_string();
     let said = format!("{slug} says {tag}");
     assert!(
-        view.logs.iter().any(|(_, line)| line.contains(&said)),
+        view.logs.iter().any(|l| l.line.contains(&said)),
         "the log says {said:?}: {:?}",
         view.logs
     );
@@ -579,7 +579,7 @@ async fn a_running_server_takes_an_approved_update_live_without_restarting() {
         after
             .logs
             .iter()
-            .any(|(_, line)| line.contains("text-report v2 (hot update)")),
+            .any(|l| l.line.contains("text-report v2 (hot update)")),
         "{:?}",
         after.logs
     );

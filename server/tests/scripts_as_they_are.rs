@@ -192,7 +192,7 @@ async fn an_unmodified_command_line_script_gets_arguments_answers_and_its_files_
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| a[0].as_str().unwrap())
+        .map(|a| a["path"].as_str().unwrap())
         .collect();
     assert_eq!(artifacts, ["report.txt"], "collected by its glob");
     assert_eq!(view["written_outside"], json!(["scratch.log"]));

@@ -145,6 +145,10 @@ pub async fn view_from_line(
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;
+    let artifacts = artifacts
+        .into_iter()
+        .map(|(path, size)| model::Artifact { path, size })
+        .collect();
     let (logs, log_lines) = read_log(&mut tx, id, log_after).await?;
     let summary = summary.summary()?;
     let status = summary.status;
@@ -184,8 +188,8 @@ pub(super) async fn read_log(
     tx: &mut TenantTx,
     id: i64,
     after: i64,
-) -> AppResult<(Vec<(String, String)>, i64)> {
-    let lines = sqlx::query_as(
+) -> AppResult<(Vec<model::LogLine>, i64)> {
+    let lines: Vec<(String, String)> = sqlx::query_as(
         "SELECT stream, line FROM execution_logs WHERE execution_id = $1 ORDER BY id \
          OFFSET $2 LIMIT $3",
     )
@@ -198,14 +202,18 @@ pub(super) async fn read_log(
         .bind(id)
         .fetch_one(&mut **tx)
         .await?;
+    let lines = lines
+        .into_iter()
+        .map(|(stream, line)| model::LogLine { stream, line })
+        .collect();
     Ok((lines, total))
 }
 
 /// A page of an execution's log, for following it.
 pub struct LogPage {
     pub status: ExecutionStatus,
-    /// Up to [`LOG_PAGE_LINES`] (stream, line), from line `after`.
-    pub lines: Vec<(String, String)>,
+    /// Up to [`LOG_PAGE_LINES`] lines, from line `after`.
+    pub lines: Vec<model::LogLine>,
     /// How many lines are stored now.
     pub total: i64,
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use domain::executions::{self, Upload};
 use domain::{AppError, Ctx};
-use model::{ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView};
+use model::{ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView, LogLine};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -227,13 +227,6 @@ pub struct LogPage {
     pub total: i64,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct LogLine {
-    /// `stdout`, `stderr` or `system`.
-    pub stream: String,
-    pub line: String,
-}
-
 #[utoipa::path(get, path = "/executions/{id}/logs", tag = "executions",
     params(("id" = i64, Path), LogQuery),
     responses(
@@ -266,11 +259,7 @@ async fn execution_logs(
     Ok(Json(LogPage {
         status: page.status,
         finished: page.status.is_final() && next >= page.total,
-        lines: page
-            .lines
-            .into_iter()
-            .map(|(stream, line)| LogLine { stream, line })
-            .collect(),
+        lines: page.lines,
         next: i32::try_from(next).unwrap_or(i32::MAX),
         total: page.total,
     }))

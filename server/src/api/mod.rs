@@ -61,9 +61,9 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The API's routes, with the OpenAPI document built from the same list.
-pub fn routes() -> Router<Ctx> {
-    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The API's routes and the OpenAPI document built from the same list.
+fn api() -> (axum::Router<Ctx>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(utoipa_axum::routes!(me))
         .merge(skills::routes())
         .merge(executions::routes())
@@ -71,6 +71,45 @@ pub fn routes() -> Router<Ctx> {
         .merge(tokens::routes())
         .merge(agents::routes())
         .split_for_parts();
+    describe_every_response(&mut doc);
+    (router, doc)
+}
+
+/// OpenAPI requires a description on every response, and client generators refuse a document
+/// without them. A response its handler does not describe is described by its status's reason
+/// ("Unauthorized", "Not Found"): the problem details in its body say the rest.
+fn describe_every_response(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in &mut operation.responses.responses {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                if response.description.is_empty() {
+                    response.description = status
+                        .parse()
+                        .ok()
+                        .and_then(|code| StatusCode::from_u16(code).ok())
+                        .and_then(|code| code.canonical_reason())
+                        .unwrap_or("Answer")
+                        .to_string();
+                }
+            }
+        }
+    }
+}
+
+/// The API's routes, with the OpenAPI document at `/api/v1/openapi.json`.
+pub fn routes() -> Router<Ctx> {
+    let (router, doc) = api();
     let doc = doc
         .to_pretty_json()
         .expect("the OpenAPI document serialises");
@@ -258,4 +297,95 @@ async fn me(who: TenantUser) -> ApiResult<Json<Me>> {
         username: who.user().principal.username().to_string(),
         role,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn document() -> Value {
+        serde_json::to_value(super::api().1).expect("the document serialises")
+    }
+
+    #[test]
+    fn every_response_has_a_description() {
+        let doc = document();
+        let mut undescribed = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("a path item") {
+                let Some(responses) = operation.get("responses").and_then(Value::as_object) else {
+                    continue;
+                };
+                for (status, response) in responses {
+                    let described = response["description"]
+                        .as_str()
+                        .is_some_and(|d| !d.is_empty());
+                    if !described {
+                        undescribed.push(format!("{method} {path} {status}"));
+                    }
+                }
+            }
+        }
+        assert!(
+            undescribed.is_empty(),
+            "without a description: {undescribed:?}"
+        );
+    }
+
+    /// A schema used only in a query's parameters is not collected into the components unless
+    /// it is inlined; a reference to it would dangle.
+    #[test]
+    fn every_reference_resolves() {
+        fn references<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(target)) = map.get("$ref") {
+                        found.push(target);
+                    }
+                    map.values().for_each(|child| references(child, found));
+                }
+                Value::Array(list) => list.iter().for_each(|child| references(child, found)),
+                _ => {}
+            }
+        }
+        let doc = document();
+        let mut found = Vec::new();
+        references(&doc, &mut found);
+        let dangling: Vec<&str> = found
+            .into_iter()
+            .filter(|target| {
+                let pointer = target.strip_prefix('#').unwrap_or(target);
+                doc.pointer(pointer).is_none()
+            })
+            .collect();
+        assert!(dangling.is_empty(), "dangling references: {dangling:?}");
+    }
+
+    /// Tuples become `prefixItems` with `items: false`, which client generators refuse.
+    #[test]
+    fn no_schema_is_a_tuple() {
+        fn tuples(value: &Value, at: &str, found: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    if map.contains_key("prefixItems")
+                        || map.get("items") == Some(&Value::Bool(false))
+                    {
+                        found.push(at.to_string());
+                    }
+                    for (key, child) in map {
+                        tuples(child, &format!("{at}/{key}"), found);
+                    }
+                }
+                Value::Array(list) => {
+                    for (index, child) in list.iter().enumerate() {
+                        tuples(child, &format!("{at}/{index}"), found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        tuples(&document(), "#", &mut found);
+        assert!(found.is_empty(), "tuple schemas at {found:?}");
+    }
 }

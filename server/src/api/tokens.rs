@@ -132,6 +132,7 @@ impl From<Kind> for TokenKind {
 #[into_params(parameter_in = Query)]
 struct KindQuery {
     /// Which tokens: `personal` (default) or `agent`.
+    #[param(inline)]
     kind: Option<Kind>,
 }
 

@@ -190,12 +190,8 @@ pub async fn start_server_with(
 ) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let options = LeptosOptions::builder()
-        .output_name("execgov")
-        .site_root(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"))
-        .site_pkg_dir("pkg")
-        .site_addr(addr)
-        .build();
+    let site_root = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site");
+    let options = server::leptos_options(std::path::Path::new(site_root), addr);
     let app = make(ctx.clone(), options);
     tokio::spawn(async move {
         axum::serve(
