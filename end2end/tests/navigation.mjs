@@ -79,7 +79,7 @@ test('superadmin reaches every console page through the menu and the pages\' lin
     await follow(page, header(page), 'Login log', { path: '/logins', heading: 'Login log' });
     await page.locator('a.brand').click();
     await page.waitForURL((u) => u.pathname === '/');
-    await follow(page, page.locator('main'), 'Audit chain check', { path: '/audit/verify', heading: 'Audit chain check' });
+    await follow(page, page.locator('main'), 'Check every audit log\'s hash chain', { path: '/audit/verify', heading: 'Audit chain check' });
     assert.deepEqual(failures, [], 'requests answered 5xx');
     await s.close();
 });
