@@ -60,7 +60,7 @@ fn AuditTable() -> impl IntoView {
                             {rows.into_iter().map(|e| view! {
                                 <tr>
                                     <td>{when(e.at)}</td><td>{e.actor}</td><td>{sentence(&e.action)}</td><td>{e.target}</td>
-                                    <td>{sentence(&e.result)}</td><td>{e.ip.unwrap_or_default()}</td><td>{detail_view(e.detail)}</td>
+                                    <td>{sentence(&e.result)}</td><td>{e.ip.unwrap_or_default()}</td><td class="detail">{detail_view(e.detail)}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
