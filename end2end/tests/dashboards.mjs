@@ -9,11 +9,13 @@ import assert from 'node:assert/strict';
 import {
     ACME,
     CONSOLE,
+    PHONE,
     TEST_TIMEOUT,
     alertLocator,
     browserForFile,
     gotoHydrated,
     openPage,
+    sidewaysOverflow,
     signIn,
     suffix,
     url,
@@ -233,10 +235,11 @@ test('at 390 px wide no dashboard scrolls sideways', { timeout: TEST_TIMEOUT }, 
     for (const [host, who, testid] of [[ACME, 'acme-admin', 'failed-runs'], [CONSOLE, 'superadmin', 'health']]) {
         const s = await openPage(browser());
         const { page } = s;
-        await page.setViewportSize({ width: 390, height: 844 });
+        await page.setViewportSize(PHONE);
         await signIn(page, host, who);
         await block(page, testid).waitFor();
         assert.deepEqual(await sticksOut(page), [], `${host} as ${who}`);
+        assert.ok(await sidewaysOverflow(page) <= 0, `${host} as ${who}: the page scrolls sideways`);
         // One column: the blocks are stacked, not side by side.
         const lefts = await page.locator('.dash-grid > section').evaluateAll((els) =>
             [...new Set(els.map((e) => Math.round(e.getBoundingClientRect().left)))]);
