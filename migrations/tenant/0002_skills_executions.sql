@@ -46,7 +46,7 @@ CREATE TABLE skill_versions (
     created_at            timestamptz NOT NULL DEFAULT now(),
     UNIQUE (skill_id, version)
 );
-ALTER TABLE skills ADD FOREIGN KEY (current_version_id) REFERENCES skill_versions (id);
+ALTER TABLE skills ADD CONSTRAINT skills_current_version_id_fkey FOREIGN KEY (current_version_id) REFERENCES skill_versions (id);
 
 -- Who may see and run a skill besides the tenant's admins: a role, or one user.
 CREATE TABLE skill_grants (

@@ -3,7 +3,7 @@
 -- A version that runs on local agents names the label an agent must carry (asset kind 'agent');
 -- NULL: the platform's workers run it. Example requests teach the intelligent brain.
 ALTER TABLE skill_versions
-    ADD COLUMN agent_label text CHECK (agent_label ~ '^[a-z0-9._-]{1,64}$'),
+    ADD COLUMN agent_label text CONSTRAINT skill_versions_agent_label_check CHECK (agent_label ~ '^[a-z0-9._-]{1,64}$'),
     ADD COLUMN examples text[] NOT NULL DEFAULT '{}';
 
 -- One row per machine identity. An agent registers with an agent token (api_tokens.kind =

@@ -3,6 +3,6 @@
 -- the execution says when its files went and after how many days.
 ALTER TABLE executions
     ADD COLUMN files_removed_at timestamptz,
-    ADD COLUMN files_kept_days  integer CHECK (files_kept_days >= 1),
-    ADD CHECK ((files_removed_at IS NULL) = (files_kept_days IS NULL));
+    ADD COLUMN files_kept_days  integer CONSTRAINT executions_files_kept_days_check CHECK (files_kept_days >= 1),
+    ADD CONSTRAINT executions_check CHECK ((files_removed_at IS NULL) = (files_kept_days IS NULL));
 CREATE INDEX executions_files_kept ON executions (finished_at) WHERE files_removed_at IS NULL;

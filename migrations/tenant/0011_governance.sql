@@ -35,8 +35,8 @@ ALTER TABLE skill_versions
     ADD COLUMN withdrawn_at     timestamptz,
     ADD COLUMN withdrawn_by     text,
     ADD COLUMN withdrawn_reason text,
-    ADD CHECK ((withdrawn_at IS NULL) = (withdrawn_reason IS NULL));
+    ADD CONSTRAINT skill_versions_check CHECK ((withdrawn_at IS NULL) = (withdrawn_reason IS NULL));
 ALTER TABLE skills
     ADD COLUMN disabled_by     text,
     ADD COLUMN disabled_reason text,
-    ADD CHECK (disabled_reason IS NULL OR NOT enabled);
+    ADD CONSTRAINT skills_check CHECK (disabled_reason IS NULL OR NOT enabled);

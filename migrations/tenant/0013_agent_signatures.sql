@@ -5,7 +5,7 @@
 -- until their next start with an up-to-date execgov-cli, which proves the old key once and
 -- binds a public key; the hash is then cleared and plays no further part.
 ALTER TABLE agents
-    ADD COLUMN public_key text CHECK (public_key ~ '^[0-9a-f]{64}$'),
+    ADD COLUMN public_key text CONSTRAINT agents_public_key_check CHECK (public_key ~ '^[0-9a-f]{64}$'),
     ALTER COLUMN key_hash DROP NOT NULL,
     ADD CONSTRAINT agents_has_a_key CHECK (public_key IS NOT NULL OR key_hash IS NOT NULL);
 

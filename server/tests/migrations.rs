@@ -167,3 +167,112 @@ async fn seeding_again_creates_nothing() {
         .login("admin.localhost", "superadmin", PASSWORD)
         .await;
 }
+
+/// An install migrated before the tenant migrations named their constraints (same names as
+/// PostgreSQL had generated) migrates again without error and records the new checksums; a
+/// migration changed in any other way is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_install_from_before_the_constraints_were_named_migrates_again() {
+    let ctx = seeded_ctx().await;
+    let pool = &ctx.pool;
+    for (version, before) in domain::db::CONSTRAINTS_NAMED {
+        sqlx::query(
+            "UPDATE tenant_1003._sqlx_migrations SET checksum = decode($1, 'hex') WHERE version = $2",
+        )
+        .bind(before)
+        .bind(version)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+
+    migrate(pool)
+        .await
+        .expect("migrating an install from before");
+    assert_eq!(
+        applied(pool, "tenant_1003._sqlx_migrations").await,
+        expected(&TENANT_MIGRATOR)
+    );
+
+    sqlx::query("UPDATE tenant_1004._sqlx_migrations SET checksum = '\\x00' WHERE version = 5")
+        .execute(pool)
+        .await
+        .unwrap();
+    let refused = migrate(pool)
+        .await
+        .expect_err("a migration changed otherwise");
+    assert!(
+        format!("{refused:?}").contains("5"),
+        "the refusal names the migration: {refused:?}"
+    );
+}
+
+/// Each tenant schema stands alone, as Citus's schema-based sharding needs: no foreign key, view,
+/// default or trigger refers to a table or sequence of another schema, the only functions outside
+/// it they call are the audit chain's, which read no table, and the tenant's role may not read or
+/// write any table outside its schema, so no statement run as a tenant can join `public` or
+/// another tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_schemas_refer_to_nothing_outside_themselves() {
+    let ctx = seeded_ctx().await;
+    let pool = &ctx.pool;
+    let schemas = tenant_schema_names(pool).await;
+    assert_eq!(schemas.len(), 3);
+    for schema in &schemas {
+        // What each object of the schema depends on, from pg_depend, by the kind of object.
+        let outside: Vec<String> = sqlx::query_scalar(
+            "WITH own(classid, objid) AS ( \
+                 SELECT 'pg_class'::regclass, oid FROM pg_class WHERE relnamespace = $1::regnamespace \
+                 UNION ALL SELECT 'pg_constraint'::regclass, oid FROM pg_constraint \
+                     WHERE connamespace = $1::regnamespace \
+                 UNION ALL SELECT 'pg_attrdef'::regclass, d.oid FROM pg_attrdef d \
+                     JOIN pg_class c ON c.oid = d.adrelid WHERE c.relnamespace = $1::regnamespace \
+                 UNION ALL SELECT 'pg_rewrite'::regclass, r.oid FROM pg_rewrite r \
+                     JOIN pg_class c ON c.oid = r.ev_class WHERE c.relnamespace = $1::regnamespace \
+                 UNION ALL SELECT 'pg_trigger'::regclass, t.oid FROM pg_trigger t \
+                     JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = $1::regnamespace \
+                 UNION ALL SELECT 'pg_proc'::regclass, oid FROM pg_proc WHERE pronamespace = $1::regnamespace \
+             ), referred(what, namespace) AS ( \
+                 SELECT d.refobjid::regclass::text, c.relnamespace FROM own o \
+                     JOIN pg_depend d ON d.classid = o.classid AND d.objid = o.objid \
+                     JOIN pg_class c ON d.refclassid = 'pg_class'::regclass AND c.oid = d.refobjid \
+                 UNION ALL SELECT p.oid::regprocedure::text, p.pronamespace FROM own o \
+                     JOIN pg_depend d ON d.classid = o.classid AND d.objid = o.objid \
+                     JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid \
+                 UNION ALL SELECT t.oid::regtype::text, t.typnamespace FROM own o \
+                     JOIN pg_depend d ON d.classid = o.classid AND d.objid = o.objid \
+                     JOIN pg_type t ON d.refclassid = 'pg_type'::regclass AND t.oid = d.refobjid \
+             ) \
+             SELECT DISTINCT what FROM referred \
+             WHERE namespace NOT IN ($1::regnamespace, 'pg_catalog'::regnamespace) ORDER BY 1",
+        )
+        .bind(schema)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        // The audit log's trigger noting the chain for the commit-time lock; it reads no table.
+        let outside: Vec<&String> = outside
+            .iter()
+            .filter(|what| what.as_str() != "audit_chain_note()")
+            .collect();
+        assert_eq!(outside, Vec::<&String>::new(), "{schema} refers to these");
+
+        let reachable: Vec<String> = sqlx::query_scalar(
+            "SELECT c.oid::regclass::text FROM pg_class c \
+             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+             AND c.relnamespace NOT IN ($1::regnamespace, 'pg_catalog'::regnamespace, \
+                                        'information_schema'::regnamespace) \
+             AND has_table_privilege(current_database() || '_' || $1, c.oid, \
+                                     'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES')",
+        )
+        .bind(schema)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            reachable,
+            Vec::<String>::new(),
+            "{schema}'s role reaches tables outside its schema"
+        );
+    }
+}
