@@ -231,6 +231,25 @@ pub async fn create_schema(conn: &mut PgConnection, schema: &TenantSchema) -> Ap
     Ok(())
 }
 
+/// Removes a tenant's schema (with everything in it) and its role: provisioning undoing its
+/// committed first step after the second failed.
+pub async fn drop_schema(pool: &PgPool, schema: &TenantSchema) -> AppResult<()> {
+    let mut tx = pool.begin().await?;
+    let role: String = sqlx::query_scalar(&format!("SELECT {TENANT_ROLE_SQL}"))
+        .bind(schema.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+    let role = quote_ident(&role);
+    for statement in [
+        format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", schema.as_str()),
+        format!("DROP ROLE IF EXISTS {role}"),
+    ] {
+        sqlx::query(&statement).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

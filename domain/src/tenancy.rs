@@ -10,7 +10,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::accounts::{self, hash_password};
 use crate::audit::{self, AuditLog, Event};
-use crate::db::{create_schema, enter_schema, migrate_tenant, TenantSchema, TenantTx};
+use crate::db::{create_schema, drop_schema, enter_schema, migrate_tenant, TenantSchema, TenantTx};
 use crate::{Actor, AppError, AppResult, Ctx};
 
 /// The channel that tells every server process that bindings or tenant status changed.
@@ -181,8 +181,8 @@ pub struct NewTenant {
     pub admin_password: String,
 }
 
-/// Creates a shared-SaaS tenant in one transaction: its number, schema and tables, host binding,
-/// initial admin and audit entries. Any failure leaves nothing behind.
+/// Creates a shared-SaaS tenant: its number, schema and tables, host binding, initial admin and
+/// audit entries. Any failure leaves nothing behind (see `create_tenant`).
 pub async fn provision_tenant(ctx: &Ctx, actor: &Actor, input: NewTenant) -> AppResult<Tenant> {
     let target = input.name.trim().to_string();
     let result = checked_provision(ctx, actor, input).await;
@@ -246,8 +246,45 @@ struct TenantPlan<'a> {
     admin: Option<(&'a str, &'a str)>,
 }
 
+/// Provisioning takes two steps. The first commits the tenant's number, role and schema on their
+/// own: Citus (schema-based sharding) opens connections to its workers as the new role and into
+/// the new schema, which it can only do once they are committed. The second creates everything
+/// else in one transaction; if it fails, the first step is undone, so nothing is left.
 async fn create_tenant(ctx: &Ctx, actor: &Actor, plan: TenantPlan<'_>) -> AppResult<Tenant> {
+    let (number, schema) = create_role_and_schema(ctx, &plan).await?;
+    let mut undo = UndoFirstStep(Some((ctx.pool.clone(), schema.clone())));
+    let created = fill_tenant(ctx, actor, &plan, number, &schema).await;
+    let (pool, schema) = undo.0.take().expect("armed above");
+    if created.is_err() {
+        undo_first_step(pool, schema).await;
+    }
+    created
+}
+
+/// Undoes the first step if the second is dropped midway (a client that went away cancels its
+/// request's future), where no `.await` can run any more.
+struct UndoFirstStep(Option<(PgPool, TenantSchema)>);
+
+impl Drop for UndoFirstStep {
+    fn drop(&mut self) {
+        if let Some((pool, schema)) = self.0.take() {
+            tokio::spawn(undo_first_step(pool, schema));
+        }
+    }
+}
+
+async fn undo_first_step(pool: PgPool, schema: TenantSchema) {
+    if let Err(err) = drop_schema(&pool, &schema).await {
+        tracing::error!(%err, schema = schema.as_str(), "removing a half-provisioned tenant's schema and role failed");
+    }
+}
+
+async fn create_role_and_schema(
+    ctx: &Ctx,
+    plan: &TenantPlan<'_>,
+) -> AppResult<(i64, TenantSchema)> {
     let mut tx = ctx.pool.begin().await?;
+    // Checked here too so that a taken name or host creates nothing at all.
     ensure_name_and_host_free(&mut tx, plan.name, plan.host).await?;
     let number: i64 = match plan.number {
         Some(n) => n,
@@ -258,6 +295,20 @@ async fn create_tenant(ctx: &Ctx, actor: &Actor, plan: TenantPlan<'_>) -> AppRes
         }
     };
     let schema = TenantSchema::for_number(number)?;
+    create_schema(&mut tx, &schema).await?;
+    tx.commit().await?;
+    Ok((number, schema))
+}
+
+async fn fill_tenant(
+    ctx: &Ctx,
+    actor: &Actor,
+    plan: &TenantPlan<'_>,
+    number: i64,
+    schema: &TenantSchema,
+) -> AppResult<Tenant> {
+    let mut tx = ctx.pool.begin().await?;
+    ensure_name_and_host_free(&mut tx, plan.name, plan.host).await?;
     sqlx::query(
         "INSERT INTO public.tenants (id, name, schema_name, edition) VALUES ($1, $2, $3, $4)",
     )
@@ -268,7 +319,6 @@ async fn create_tenant(ctx: &Ctx, actor: &Actor, plan: TenantPlan<'_>) -> AppRes
     .execute(&mut *tx)
     .await
     .map_err(AppError::from_db)?;
-    create_schema(&mut tx, &schema).await?;
     bind_host_in(&mut tx, plan.host, plan.surface, Some(number)).await?;
     audit::record(
         &mut tx,
@@ -289,8 +339,8 @@ async fn create_tenant(ctx: &Ctx, actor: &Actor, plan: TenantPlan<'_>) -> AppRes
     .await?;
 
     // From here on the transaction acts as the tenant's own role, in the tenant's schema.
-    enter_schema(&mut tx, &schema).await?;
-    migrate_tenant(&mut tx, &schema).await?;
+    enter_schema(&mut tx, schema).await?;
+    migrate_tenant(&mut tx, schema).await?;
     fail::fail_point!("provision::after_migrations", |_| Err(AppError::Internal(
         anyhow::anyhow!("failpoint provision::after_migrations")
     )));
@@ -331,7 +381,7 @@ async fn create_tenant(ctx: &Ctx, actor: &Actor, plan: TenantPlan<'_>) -> AppRes
     Ok(Tenant {
         id: number,
         name: plan.name.to_string(),
-        schema,
+        schema: schema.clone(),
         edition: plan.edition.as_str().to_string(),
         active: true,
     })

@@ -1,4 +1,4 @@
-//! Provisioning is one transaction. This binary holds a single test because the `fail` registry
+//! A failed provisioning leaves nothing behind. This binary holds a single test because the `fail`
 //! is process-global: a failpoint set here must not leak into other tests.
 
 mod common;
