@@ -13,35 +13,35 @@ use crate::tokens::{token_table, RevokeToken};
 use crate::words::{when, PageTitle};
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
+use crate::server::serve;
 
 const TENANT_FRONT: &[Surface] = &[Surface::TenantFront];
 
 #[server(endpoint = "list-agents")]
 pub async fn list_agents() -> Result<Vec<AgentView>, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::agents::list(&ctx, tenant, user)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::agents::list(&ctx, tenant, user).await
+    })
+    .await
 }
 
 #[server(endpoint = "revoke-agent")]
 pub async fn revoke_agent(id: i64) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::agents::revoke(&ctx, tenant, user, &caller.actor(), id)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::agents::revoke(&ctx, tenant, user, &caller.actor(), id).await
+    })
+    .await
 }
 
 #[server(endpoint = "list-agent-tokens")]
 pub async fn list_agent_tokens() -> Result<Vec<ApiToken>, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::tokens::list(&ctx, tenant, user, domain::tokens::TokenKind::Agent)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::tokens::list(&ctx, tenant, user, domain::tokens::TokenKind::Agent).await
+    })
+    .await
 }
 
 /// `labels`: the labels the token's agent may serve, separated by commas or spaces.
@@ -51,24 +51,25 @@ pub async fn create_agent_token(
     days: Option<i64>,
     labels: String,
 ) -> Result<CreatedApiToken, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    let labels = labels
-        .split([',', ' '])
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    domain::tokens::create(
-        &ctx,
-        tenant,
-        user,
-        &caller.actor(),
-        &name,
-        days,
-        &domain::tokens::NewToken::Agent { labels },
-    )
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        let labels = labels
+            .split([',', ' '])
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        domain::tokens::create(
+            &ctx,
+            tenant,
+            user,
+            &caller.actor(),
+            &name,
+            days,
+            &domain::tokens::NewToken::Agent { labels },
+        )
+        .await
+    })
     .await
-    .map_err(user_error)
 }
 
 #[component]

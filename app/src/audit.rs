@@ -9,24 +9,24 @@ use crate::words::{detail_view, empty_note, when, PageTitle};
 use model::words::sentence;
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
+use crate::server::serve;
 
 #[server(endpoint = "audit-entries")]
 pub async fn audit_entries() -> Result<Vec<AuditEntry>, UserError> {
-    let (ctx, caller) = caller()?;
-    let realm = caller.admin_realm().map_err(user_error)?;
-    domain::accounts::audit_log(&ctx, realm, 200)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let realm = caller.admin_realm()?;
+        domain::accounts::audit_log(&ctx, realm, 200).await
+    })
+    .await
 }
 
 #[server(endpoint = "login-entries")]
 pub async fn login_entries() -> Result<Vec<LoginLogEntry>, UserError> {
-    let (ctx, caller) = caller()?;
-    let realm = caller.admin_realm().map_err(user_error)?;
-    domain::accounts::login_log(&ctx, realm, 200)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let realm = caller.admin_realm()?;
+        domain::accounts::login_log(&ctx, realm, 200).await
+    })
+    .await
 }
 
 const GOVERNED: &[Surface] = &[Surface::PublicConsole, Surface::TenantFront];

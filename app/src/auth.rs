@@ -5,7 +5,7 @@ use leptos_router::hooks::use_navigate;
 use model::{SessionInfo, UserError};
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, set_session_cookie, user_error};
+use crate::server::{caller, serve, set_session_cookie};
 
 /// The current surface, tenant and user, for the whole page.
 #[server(endpoint = "current-session")]
@@ -27,26 +27,27 @@ fn request_session() -> Result<SessionInfo, UserError> {
 
 #[server(endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    let realm = caller.require_realm().map_err(user_error)?;
-    let session = domain::accounts::login(&ctx, realm, &username, password, &caller.meta)
-        .await
-        .map_err(user_error)?;
-    set_session_cookie(Some((&session.token, session.expires_at)));
-    Ok(())
+    serve(async |ctx, caller| {
+        let realm = caller.require_realm()?;
+        let session =
+            domain::accounts::login(&ctx, realm, &username, password, &caller.meta).await?;
+        set_session_cookie(Some((&session.token, session.expires_at)));
+        Ok(())
+    })
+    .await
 }
 
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    if let (Some(realm), Some(token)) = (caller.realm(), &caller.session_token) {
-        domain::accounts::logout(&ctx, realm, token, &caller.meta)
-            .await
-            .map_err(user_error)?;
-    }
-    set_session_cookie(None);
-    leptos_axum::redirect("/");
-    Ok(())
+    serve(async |ctx, caller| {
+        if let (Some(realm), Some(token)) = (caller.realm(), &caller.session_token) {
+            domain::accounts::logout(&ctx, realm, token, &caller.meta).await?;
+        }
+        set_session_cookie(None);
+        leptos_axum::redirect("/");
+        Ok(())
+    })
+    .await
 }
 
 /// Sign-in state shared by every page: the actions that change it and the session they refresh.

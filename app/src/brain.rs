@@ -17,27 +17,27 @@ use crate::skills::{input_for, risk_badge};
 use crate::words::{empty_note, when, PageTitle};
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
+use crate::server::serve;
 
 /// The assistant works where a signed-in user has skills: tenant fronts and the free console.
 const ASSISTANT: &[Surface] = &[Surface::TenantFront, Surface::FreeConsole];
 
 #[server(endpoint = "list-conversations")]
 pub async fn list_conversations() -> Result<Vec<ConversationSummary>, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::brain::conversations::list(&ctx, tenant, user)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::brain::conversations::list(&ctx, tenant, user).await
+    })
+    .await
 }
 
 #[server(endpoint = "get-conversation")]
 pub async fn get_conversation(id: i64) -> Result<Conversation, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::brain::conversations::get(&ctx, tenant, user, id)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::brain::conversations::get(&ctx, tenant, user, id).await
+    })
+    .await
 }
 
 #[server(endpoint = "choose-recommendation")]
@@ -46,19 +46,20 @@ pub async fn choose_recommendation(
     turn: i64,
     slug: String,
 ) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::brain::conversations::choose(
-        &ctx,
-        tenant,
-        user,
-        &caller.actor(),
-        conversation,
-        turn,
-        &slug,
-    )
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::brain::conversations::choose(
+            &ctx,
+            tenant,
+            user,
+            &caller.actor(),
+            conversation,
+            turn,
+            &slug,
+        )
+        .await
+    })
     .await
-    .map_err(user_error)
 }
 
 /// `/assistant`: the user's conversations, and a new request.

@@ -13,17 +13,17 @@ use crate::storage::{StorageTable, TenantStorageCard};
 use crate::words::{empty_note, when, PageTitle};
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
+use crate::server::serve;
 
 const CONSOLE: &[Surface] = &[Surface::PublicConsole];
 
 #[server(endpoint = "list-tenants")]
 pub async fn list_tenants() -> Result<Vec<TenantSummary>, UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    domain::tenancy::list_tenants(&ctx)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        domain::tenancy::list_tenants(&ctx).await
+    })
+    .await
 }
 
 #[server(endpoint = "create-tenant")]
@@ -33,37 +33,37 @@ pub async fn create_tenant(
     admin_username: String,
     admin_password: String,
 ) -> Result<i64, UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    let input = domain::tenancy::NewTenant {
-        name,
-        host,
-        admin_username,
-        admin_password,
-    };
-    let tenant = domain::tenancy::provision_tenant(&ctx, &caller.actor(), input)
-        .await
-        .map_err(user_error)?;
-    leptos_axum::redirect(&format!("/tenants/{}?created", tenant.id));
-    Ok(tenant.id)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        let input = domain::tenancy::NewTenant {
+            name,
+            host,
+            admin_username,
+            admin_password,
+        };
+        let tenant = domain::tenancy::provision_tenant(&ctx, &caller.actor(), input).await?;
+        leptos_axum::redirect(&format!("/tenants/{}?created", tenant.id));
+        Ok(tenant.id)
+    })
+    .await
 }
 
 #[server(endpoint = "get-tenant")]
 pub async fn get_tenant(id: i64) -> Result<TenantDetail, UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    domain::tenancy::tenant_detail(&ctx, id)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        domain::tenancy::tenant_detail(&ctx, id).await
+    })
+    .await
 }
 
 #[server(endpoint = "set-tenant-active")]
 pub async fn set_tenant_active(id: i64, active: bool) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    domain::tenancy::set_tenant_active(&ctx, &caller.actor(), id, active)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        domain::tenancy::set_tenant_active(&ctx, &caller.actor(), id, active).await
+    })
+    .await
 }
 
 #[server(endpoint = "whitelist-admin")]
@@ -72,21 +72,22 @@ pub async fn whitelist_admin(
     username: String,
     target_tenant_id: i64,
 ) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    domain::tenancy::whitelist_admin(&ctx, &caller.actor(), id, &username, target_tenant_id)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        domain::tenancy::whitelist_admin(&ctx, &caller.actor(), id, &username, target_tenant_id)
+            .await
+    })
+    .await
 }
 
 /// Recomputes the hash chain of the platform's audit log and of every tenant's.
 #[server(endpoint = "verify-audit")]
 pub async fn verify_audit() -> Result<Vec<AuditCheck>, UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    domain::audit::verify_all(&ctx, None)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        domain::audit::verify_all(&ctx, None).await
+    })
+    .await
 }
 
 /// `/audit/verify`: each audit log's chain, intact or with its first broken link.

@@ -13,24 +13,18 @@ use crate::layout::or_error;
 use crate::words::when;
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
+use crate::server::serve;
 
 /// The caller's dashboard on a tenant front or the free console.
 #[server(endpoint = "my-dashboard")]
 pub async fn my_dashboard() -> Result<TenantDashboard, UserError> {
-    let (ctx, caller) = caller()?;
-    domain::dashboard::tenant_dashboard(&ctx, &caller)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| domain::dashboard::tenant_dashboard(&ctx, &caller).await).await
 }
 
 /// The public console's dashboard (super-admins).
 #[server(endpoint = "platform-dashboard")]
 pub async fn platform_dashboard() -> Result<ConsoleDashboard, UserError> {
-    let (ctx, caller) = caller()?;
-    domain::dashboard::console_dashboard(&ctx, &caller)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| domain::dashboard::console_dashboard(&ctx, &caller).await).await
 }
 
 /// One block: its title, how many there are in all, a link to the full list, and either the

@@ -13,36 +13,36 @@ use crate::layout::{error_note, or_error, Gate, Need};
 use crate::words::{empty_note, when, PageTitle};
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
+use crate::server::serve;
 
 const TENANT: &[Surface] = &[Surface::TenantFront];
 
 /// Execution `id`, with the page of its log after its first `log_after` lines (none: the first).
 #[server(endpoint = "get-execution")]
 pub async fn get_execution(id: i64, log_after: Option<i64>) -> Result<ExecutionView, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::executions::view_from_line(&ctx, tenant, user, id, log_after.unwrap_or(0))
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::executions::view_from_line(&ctx, tenant, user, id, log_after.unwrap_or(0)).await
+    })
+    .await
 }
 
 #[server(endpoint = "confirm-execution")]
 pub async fn confirm_execution(id: i64) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::executions::confirm(&ctx, tenant, user, &caller.actor(), id)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::executions::confirm(&ctx, tenant, user, &caller.actor(), id).await
+    })
+    .await
 }
 
 #[server(endpoint = "cancel-execution")]
 pub async fn cancel_execution(id: i64) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::executions::cancel(&ctx, tenant, user, &caller.actor(), id)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::executions::cancel(&ctx, tenant, user, &caller.actor(), id).await
+    })
+    .await
 }
 
 /// An empty filter travels as no field at all in the URL-encoded arguments (client-side
@@ -51,11 +51,11 @@ pub async fn cancel_execution(id: i64) -> Result<(), UserError> {
 pub async fn list_executions(
     #[server(default)] filter: ExecutionFilter,
 ) -> Result<Vec<ExecutionSummary>, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::executions::list(&ctx, tenant, user, &filter)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::executions::list(&ctx, tenant, user, &filter).await
+    })
+    .await
 }
 
 #[component]

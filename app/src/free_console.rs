@@ -8,18 +8,19 @@ use crate::dashboard::TenantHome;
 use crate::layout::{error_note, Gate, Need};
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, set_session_cookie, user_error};
+use crate::server::{serve, set_session_cookie};
 
 #[server(endpoint = "sign-up")]
 pub async fn sign_up(username: String, password: String) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    let tenant = caller.tenant().map_err(user_error)?;
-    let session = domain::accounts::sign_up_free(&ctx, tenant, &username, password, &caller.meta)
-        .await
-        .map_err(user_error)?;
-    set_session_cookie(Some((&session.token, session.expires_at)));
-    leptos_axum::redirect("/");
-    Ok(())
+    serve(async |ctx, caller| {
+        let tenant = caller.tenant()?;
+        let session =
+            domain::accounts::sign_up_free(&ctx, tenant, &username, password, &caller.meta).await?;
+        set_session_cookie(Some((&session.token, session.expires_at)));
+        leptos_axum::redirect("/");
+        Ok(())
+    })
+    .await
 }
 
 pub fn free_home(info: SessionInfo) -> impl IntoView {

@@ -16,44 +16,44 @@ use crate::skills::risk_badge;
 use crate::words::{empty_note, when, PageTitle};
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
+use crate::server::serve;
 
 const TENANT: &[Surface] = &[Surface::TenantFront];
 const CONSOLE: &[Surface] = &[Surface::PublicConsole];
 
 #[server(endpoint = "list-submissions")]
 pub async fn list_submissions() -> Result<Vec<SubmissionSummary>, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, _) = caller.tenant_admin().map_err(user_error)?;
-    domain::hot_updates::list_for_tenant(&ctx, tenant)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, _) = caller.tenant_admin()?;
+        domain::hot_updates::list_for_tenant(&ctx, tenant).await
+    })
+    .await
 }
 
 #[server(endpoint = "review-queue")]
 pub async fn review_queue() -> Result<Vec<SubmissionSummary>, UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    domain::hot_updates::review_queue(&ctx)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        domain::hot_updates::review_queue(&ctx).await
+    })
+    .await
 }
 
 /// A submission: a tenant admin sees their tenant's own, a super-admin (on the console) any.
 #[server(endpoint = "get-submission")]
 pub async fn get_submission(id: i64) -> Result<SubmissionDetail, UserError> {
     use domain::hot_updates::Viewer;
-    let (ctx, caller) = caller()?;
-    let viewer = match caller.surface() {
-        Surface::PublicConsole => {
-            caller.super_admin().map_err(user_error)?;
-            Viewer::Platform
-        }
-        _ => Viewer::Tenant(caller.tenant_admin().map_err(user_error)?.0),
-    };
-    domain::hot_updates::detail(&ctx, id, viewer)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let viewer = match caller.surface() {
+            Surface::PublicConsole => {
+                caller.super_admin()?;
+                Viewer::Platform
+            }
+            _ => Viewer::Tenant(caller.tenant_admin()?.0),
+        };
+        domain::hot_updates::detail(&ctx, id, viewer).await
+    })
+    .await
 }
 
 /// Approves with the reviewer's risk and flags (checkboxes: present means yes).
@@ -66,50 +66,47 @@ pub async fn approve_submission(
     requires_confirmation: Option<String>,
     note: Option<String>,
 ) -> Result<SubmissionStatus, UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    let risk = RiskLevel::parse(&risk).ok_or_else(|| {
-        user_error(domain::AppError::Invalid(
-            "Choose the risk: low, medium or high.".into(),
-        ))
-    })?;
-    let decided = SkillFlags {
-        risk,
-        ai_callable: ai_callable.is_some(),
-        manual_allowed: manual_allowed.is_some(),
-        requires_confirmation: requires_confirmation.is_some(),
-    };
-    domain::hot_updates::approve(
-        &ctx,
-        &caller.actor(),
-        id,
-        decided,
-        note.as_deref().unwrap_or(""),
-    )
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        let risk = RiskLevel::parse(&risk).ok_or_else(|| {
+            domain::AppError::Invalid("Choose the risk: low, medium or high.".into())
+        })?;
+        let decided = SkillFlags {
+            risk,
+            ai_callable: ai_callable.is_some(),
+            manual_allowed: manual_allowed.is_some(),
+            requires_confirmation: requires_confirmation.is_some(),
+        };
+        domain::hot_updates::approve(
+            &ctx,
+            &caller.actor(),
+            id,
+            decided,
+            note.as_deref().unwrap_or(""),
+        )
+        .await
+    })
     .await
-    .map_err(user_error)
 }
 
 #[server(endpoint = "reject-submission")]
 pub async fn reject_submission(id: i64, reason: String) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    domain::hot_updates::reject(&ctx, &caller.actor(), id, &reason)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        domain::hot_updates::reject(&ctx, &caller.actor(), id, &reason).await
+    })
+    .await
 }
 
 /// Every skill of a tenant with its versions (console).
 #[server(endpoint = "tenant-skills")]
 pub async fn tenant_skills(tenant_id: i64) -> Result<Vec<SkillVersions>, UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    let tenant = domain::tenancy::tenant_by_id(&ctx, tenant_id)
-        .await
-        .map_err(user_error)?;
-    domain::skills::overview(&ctx, &tenant)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        let tenant = domain::tenancy::tenant_by_id(&ctx, tenant_id).await?;
+        domain::skills::overview(&ctx, &tenant).await
+    })
+    .await
 }
 
 /// The tenant `tenant_id` for a super-admin on the console.
@@ -118,16 +115,11 @@ async fn console_tenant(
     ctx: &domain::Ctx,
     caller: &domain::caller::Caller,
     tenant_id: Option<i64>,
-) -> Result<domain::tenancy::Tenant, UserError> {
-    caller.super_admin().map_err(user_error)?;
-    let id = tenant_id.ok_or_else(|| {
-        user_error(domain::AppError::Invalid(
-            "Say which tenant's skill.".into(),
-        ))
-    })?;
-    domain::tenancy::tenant_by_id(ctx, id)
-        .await
-        .map_err(user_error)
+) -> domain::AppResult<domain::tenancy::Tenant> {
+    caller.super_admin()?;
+    let id = tenant_id
+        .ok_or_else(|| domain::AppError::Invalid("Say which tenant's skill.".into()))?;
+    domain::tenancy::tenant_by_id(ctx, id).await
 }
 
 /// Withdraws `version` of `slug` in the tenant `tenant_id` (super-admins, console): it is never
@@ -139,18 +131,19 @@ pub async fn withdraw_skill_version(
     version: i32,
     reason: String,
 ) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    let tenant = console_tenant(&ctx, &caller, Some(tenant_id)).await?;
-    domain::skills::governance::withdraw_version(
-        &ctx,
-        &tenant,
-        &caller.actor(),
-        &slug,
-        version,
-        &reason,
-    )
+    serve(async |ctx, caller| {
+        let tenant = console_tenant(&ctx, &caller, Some(tenant_id)).await?;
+        domain::skills::governance::withdraw_version(
+            &ctx,
+            &tenant,
+            &caller.actor(),
+            &slug,
+            version,
+            &reason,
+        )
+        .await
+    })
     .await
-    .map_err(user_error)
 }
 
 /// Disables `slug` in the tenant `tenant_id` with a reason, or enables it again
@@ -162,18 +155,19 @@ pub async fn set_skill_disabled(
     disabled: bool,
     reason: Option<String>,
 ) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    let tenant = console_tenant(&ctx, &caller, Some(tenant_id)).await?;
-    let reason = reason.unwrap_or_default();
-    domain::skills::governance::set_disabled(
-        &ctx,
-        &tenant,
-        &caller.actor(),
-        &slug,
-        disabled.then_some(reason.as_str()),
-    )
+    serve(async |ctx, caller| {
+        let tenant = console_tenant(&ctx, &caller, Some(tenant_id)).await?;
+        let reason = reason.unwrap_or_default();
+        domain::skills::governance::set_disabled(
+            &ctx,
+            &tenant,
+            &caller.actor(),
+            &slug,
+            disabled.then_some(reason.as_str()),
+        )
+        .await
+    })
     .await
-    .map_err(user_error)
 }
 
 /// Makes `version` of `slug` live: a tenant admin in their own tenant, or a super-admin on the
@@ -184,19 +178,20 @@ pub async fn switch_skill_version(
     version: i32,
     tenant_id: Option<i64>,
 ) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    let actor = caller.actor();
-    match caller.surface() {
-        Surface::PublicConsole => {
-            let tenant = console_tenant(&ctx, &caller, tenant_id).await?;
-            domain::skills::switch_version(&ctx, &tenant, &actor, true, &slug, version).await
+    serve(async |ctx, caller| {
+        let actor = caller.actor();
+        match caller.surface() {
+            Surface::PublicConsole => {
+                let tenant = console_tenant(&ctx, &caller, tenant_id).await?;
+                domain::skills::switch_version(&ctx, &tenant, &actor, true, &slug, version).await
+            }
+            _ => {
+                let (tenant, _) = caller.tenant_admin()?;
+                domain::skills::switch_version(&ctx, tenant, &actor, false, &slug, version).await
+            }
         }
-        _ => {
-            let (tenant, _) = caller.tenant_admin().map_err(user_error)?;
-            domain::skills::switch_version(&ctx, tenant, &actor, false, &slug, version).await
-        }
-    }
-    .map_err(user_error)
+    })
+    .await
 }
 
 fn status_badge(s: &SubmissionSummary) -> impl IntoView {

@@ -4,7 +4,7 @@ use axum::http::header::{ACCEPT, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use domain::caller::Caller;
-use domain::{AppError, Ctx};
+use domain::{AppError, AppResult, Ctx};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use model::{ErrorKind, UserError};
@@ -22,10 +22,17 @@ pub fn caller() -> Result<(Ctx, Caller), UserError> {
     Ok((ctx, caller))
 }
 
+/// The body of a server function: `work` gets the request's context and caller and calls
+/// `domain`; its error is mapped for the page by `user_error`. Every server function starts here.
+pub async fn serve<T>(work: impl AsyncFnOnce(Ctx, Caller) -> AppResult<T>) -> Result<T, UserError> {
+    let (ctx, caller) = caller()?;
+    work(ctx, caller).await.map_err(user_error)
+}
+
 /// Maps a domain error for the page (logging internal ones) and gives the response the error's
 /// HTTP status, so clients and logs see 401/403/409/422 rather than a blanket 500. A plain HTML
 /// form post (no JavaScript) keeps the redirect back to its page that leptos answers with.
-pub fn user_error(err: AppError) -> UserError {
+fn user_error(err: AppError) -> UserError {
     let retry_after = err.retry_after();
     let user: UserError = err.into();
     let form_post = use_context::<Parts>().is_some_and(|parts| {

@@ -11,26 +11,26 @@ use crate::layout::{error_note, or_error, Gate, Need};
 use crate::words::{empty_note, PageTitle};
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
+use crate::server::serve;
 
 const TENANT: &[Surface] = &[Surface::TenantFront];
 
 #[server(endpoint = "list-skills")]
 pub async fn list_skills() -> Result<Vec<SkillSummary>, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::skills::list_visible(&ctx, tenant, user)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::skills::list_visible(&ctx, tenant, user).await
+    })
+    .await
 }
 
 #[server(endpoint = "get-skill")]
 pub async fn get_skill(slug: String, rerun_of: Option<i64>) -> Result<SkillPage, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::skills::page(&ctx, tenant, user, &slug, rerun_of)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::skills::page(&ctx, tenant, user, &slug, rerun_of).await
+    })
+    .await
 }
 
 pub fn risk_badge(risk: RiskLevel) -> impl IntoView {

@@ -8,20 +8,24 @@ use model::UserError;
 use crate::layout::{error_note, or_error};
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
+use crate::server::serve;
 
 #[server(endpoint = "storage-use")]
 pub async fn storage_use() -> Result<Vec<TenantStorage>, UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    domain::storage::all_tenants(&ctx).await.map_err(user_error)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        domain::storage::all_tenants(&ctx).await
+    })
+    .await
 }
 
 #[server(endpoint = "tenant-storage")]
 pub async fn get_tenant_storage(id: i64) -> Result<TenantStorage, UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    domain::storage::tenant(&ctx, id).await.map_err(user_error)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        domain::storage::tenant(&ctx, id).await
+    })
+    .await
 }
 
 #[server(endpoint = "set-storage-limits")]
@@ -31,17 +35,16 @@ pub async fn set_storage_limits(
     user_quota_mib: String,
     retention_days: String,
 ) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    caller.super_admin().map_err(user_error)?;
-    let change = domain::storage::PolicyChange::from_form(
-        &tenant_quota_mib,
-        &user_quota_mib,
-        &retention_days,
-    )
-    .map_err(user_error)?;
-    domain::storage::set_limits(&ctx, &caller.actor(), id, change)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        caller.super_admin()?;
+        let change = domain::storage::PolicyChange::from_form(
+            &tenant_quota_mib,
+            &user_quota_mib,
+            &retention_days,
+        )?;
+        domain::storage::set_limits(&ctx, &caller.actor(), id, change).await
+    })
+    .await
 }
 
 /// Used of quota, e.g. "1.2 GiB of 10.0 GiB".

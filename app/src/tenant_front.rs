@@ -9,7 +9,7 @@ use crate::layout::{error_note, or_error, Gate, Need};
 use crate::words::{when, PageTitle};
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
+use crate::server::serve;
 #[cfg(feature = "ssr")]
 use domain::AppError;
 
@@ -17,11 +17,11 @@ const TENANT: &[Surface] = &[Surface::TenantFront];
 
 #[server(endpoint = "list-users")]
 pub async fn list_users() -> Result<Vec<UserSummary>, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, _) = caller.tenant_admin().map_err(user_error)?;
-    domain::accounts::list_users(&ctx, tenant)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, _) = caller.tenant_admin()?;
+        domain::accounts::list_users(&ctx, tenant).await
+    })
+    .await
 }
 
 #[server(endpoint = "create-user")]
@@ -30,56 +30,51 @@ pub async fn create_user(
     password: String,
     role: String,
 ) -> Result<String, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, _) = caller.tenant_admin().map_err(user_error)?;
-    let role = TenantRole::parse(&role).ok_or_else(|| {
-        user_error(AppError::Invalid(
-            "The role must be admin or member.".into(),
-        ))
-    })?;
-    domain::accounts::create_user(&ctx, tenant, &caller.actor(), &username, password, role)
-        .await
-        .map(|_| username)
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, _) = caller.tenant_admin()?;
+        let role = TenantRole::parse(&role)
+            .ok_or_else(|| AppError::Invalid("The role must be admin or member.".into()))?;
+        domain::accounts::create_user(&ctx, tenant, &caller.actor(), &username, password, role)
+            .await
+            .map(|_| username)
+    })
+    .await
 }
 
 /// `change`: `disable`, `enable`, `make-admin` or `make-member`.
 #[server(endpoint = "change-user")]
 pub async fn change_user(user_id: i64, change: String) -> Result<(), UserError> {
     use domain::accounts::UserChange;
-    let (ctx, caller) = caller()?;
-    let (tenant, admin) = caller.tenant_admin().map_err(user_error)?;
-    let change = match change.as_str() {
-        "disable" => UserChange::SetDisabled(true),
-        "enable" => UserChange::SetDisabled(false),
-        "make-admin" => UserChange::SetRole(TenantRole::Admin),
-        "make-member" => UserChange::SetRole(TenantRole::Member),
-        other => {
-            return Err(user_error(AppError::Invalid(format!(
-                "Unknown change {other:?}."
-            ))))
-        }
-    };
-    domain::accounts::change_user(
-        &ctx,
-        tenant,
-        &caller.actor(),
-        admin.user_id,
-        user_id,
-        change,
-    )
+    serve(async |ctx, caller| {
+        let (tenant, admin) = caller.tenant_admin()?;
+        let change = match change.as_str() {
+            "disable" => UserChange::SetDisabled(true),
+            "enable" => UserChange::SetDisabled(false),
+            "make-admin" => UserChange::SetRole(TenantRole::Admin),
+            "make-member" => UserChange::SetRole(TenantRole::Member),
+            other => return Err(AppError::Invalid(format!("Unknown change {other:?}."))),
+        };
+        domain::accounts::change_user(
+            &ctx,
+            tenant,
+            &caller.actor(),
+            admin.user_id,
+            user_id,
+            change,
+        )
+        .await
+        .map(|_| ())
+    })
     .await
-    .map(|_| ())
-    .map_err(user_error)
 }
 
 #[server(endpoint = "cross-tenant-links")]
 pub async fn cross_tenant_links() -> Result<Vec<CrossTenantLink>, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, admin) = caller.tenant_admin().map_err(user_error)?;
-    domain::tenancy::cross_tenant_links(&ctx, tenant, admin.principal.username())
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, admin) = caller.tenant_admin()?;
+        domain::tenancy::cross_tenant_links(&ctx, tenant, admin.principal.username()).await
+    })
+    .await
 }
 
 pub fn tenant_home(info: SessionInfo) -> impl IntoView {

@@ -9,43 +9,44 @@ use crate::layout::{error_note, or_error, Gate, Need};
 use crate::words::{empty_note, when, PageTitle};
 
 #[cfg(feature = "ssr")]
-use crate::server::{caller, user_error};
+use crate::server::serve;
 
 const TENANT_SURFACES: &[Surface] = &[Surface::TenantFront, Surface::FreeConsole];
 
 #[server(endpoint = "list-tokens")]
 pub async fn list_tokens() -> Result<Vec<ApiToken>, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::tokens::list(&ctx, tenant, user, domain::tokens::TokenKind::Personal)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::tokens::list(&ctx, tenant, user, domain::tokens::TokenKind::Personal).await
+    })
+    .await
 }
 
 #[server(endpoint = "create-token")]
 pub async fn create_token(name: String, days: Option<i64>) -> Result<CreatedApiToken, UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::tokens::create(
-        &ctx,
-        tenant,
-        user,
-        &caller.actor(),
-        &name,
-        days,
-        &domain::tokens::NewToken::Personal,
-    )
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::tokens::create(
+            &ctx,
+            tenant,
+            user,
+            &caller.actor(),
+            &name,
+            days,
+            &domain::tokens::NewToken::Personal,
+        )
+        .await
+    })
     .await
-    .map_err(user_error)
 }
 
 #[server(endpoint = "revoke-token")]
 pub async fn revoke_token(id: i64) -> Result<(), UserError> {
-    let (ctx, caller) = caller()?;
-    let (tenant, user) = caller.tenant_user().map_err(user_error)?;
-    domain::tokens::revoke(&ctx, tenant, user, &caller.actor(), id)
-        .await
-        .map_err(user_error)
+    serve(async |ctx, caller| {
+        let (tenant, user) = caller.tenant_user()?;
+        domain::tokens::revoke(&ctx, tenant, user, &caller.actor(), id).await
+    })
+    .await
 }
 
 #[component]
