@@ -8,7 +8,8 @@ use model::agent::AgentView;
 use model::api::{ApiToken, CreatedApiToken};
 use model::{Surface, UserError};
 
-use crate::layout::{error_note, or_error, Gate, Need};
+use crate::components::{error_note, loaded};
+use crate::layout::{Gate, Need};
 use crate::tokens::{token_table, RevokeToken};
 use crate::words::{when, PageTitle};
 
@@ -220,11 +221,7 @@ fn AgentTokens() -> impl IntoView {
             </ActionForm>
         </section>
         {revoke_error}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(tokens.await.map(|rows| token_table(rows, revoke, "agent-tokens")))
-            })}
-        </Transition>
+        {loaded(tokens, move |rows| token_table(rows, revoke, "agent-tokens"))}
     }
 }
 
@@ -237,9 +234,7 @@ fn AgentList() -> impl IntoView {
         <h2>"Agents"</h2>
         <p class="hint">"Online: heard from within the last few minutes. Reload the page to see the latest."</p>
         {revoke_error}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(agents.await.map(|rows| {
+        {loaded(agents, move |rows| {
                     let empty = rows.is_empty().then(|| view! {
                         <p class="hint" data-testid="no-agents">"No agent has registered yet."</p>
                     });
@@ -275,8 +270,6 @@ fn AgentList() -> impl IntoView {
                     </table>
                     {empty}
                     }
-                }))
-            })}
-        </Transition>
+                })}
     }
 }

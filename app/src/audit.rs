@@ -4,8 +4,9 @@
 use leptos::prelude::*;
 use model::{AuditEntry, LoginLogEntry, Surface, UserError};
 
-use crate::layout::{or_error, Gate, Need};
-use crate::words::{detail_view, empty_note, when, PageTitle};
+use crate::components::{empty_note, loaded};
+use crate::layout::{Gate, Need};
+use crate::words::{detail_view, when, PageTitle};
 use model::words::sentence;
 
 #[cfg(feature = "ssr")]
@@ -47,9 +48,7 @@ fn AuditTable() -> impl IntoView {
     view! {
         <PageTitle text="Audit log"/>
         <h1>"Audit log"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(entries.await.map(|rows| {
+        {loaded(entries, move |rows| {
                     if rows.is_empty() {
                         return empty_note("Nothing recorded yet: every change people make here is logged on this page.");
                     }
@@ -66,9 +65,7 @@ fn AuditTable() -> impl IntoView {
                         </tbody>
                     </table>
                     }.into_any()
-                }))
-            })}
-        </Transition>
+                })}
     }
 }
 
@@ -88,9 +85,7 @@ fn LoginTable() -> impl IntoView {
     view! {
         <PageTitle text="Login log"/>
         <h1>"Login log"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(entries.await.map(|rows| {
+        {loaded(entries, move |rows| {
                     if rows.is_empty() {
                         return empty_note("No sign-ins yet: each success and failure appears here.");
                     }
@@ -108,8 +103,6 @@ fn LoginTable() -> impl IntoView {
                         </tbody>
                     </table>
                     }.into_any()
-                }))
-            })}
-        </Transition>
+                })}
     }
 }

@@ -11,10 +11,11 @@ use model::brain::{AttachmentInfo, Conversation, ConversationSummary, Plan, Turn
 use model::skill::{InputField, InputType, RiskLevel};
 use model::{ExecutionView, Surface, UserError};
 
+use crate::components::{empty_note, error_note, loaded, risk_badge};
 use crate::executions::{execution_panel, get_execution, ExecutionActions};
-use crate::layout::{error_note, or_error, Gate, Need};
-use crate::skills::{input_for, risk_badge};
-use crate::words::{empty_note, when, PageTitle};
+use crate::layout::{Gate, Need};
+use crate::skills::input_for;
+use crate::words::{when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::serve;
@@ -88,9 +89,7 @@ fn Conversations() -> impl IntoView {
             {url_errors(None)}
             {ask_form("/assistant/ask".to_string())}
         </section>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(rows.await.map(|rows| {
+        {loaded(rows, move |rows| {
                     if rows.is_empty() {
                         return empty_note("No conversations yet — say above what you would like to do.");
                     }
@@ -108,9 +107,7 @@ fn Conversations() -> impl IntoView {
                         </tbody>
                     </table>
                     }.into_any()
-                }))
-            })}
-        </Transition>
+                })}
     }
 }
 
@@ -203,9 +200,7 @@ fn ConversationDetail() -> impl IntoView {
     view! {
         {actions.error()}
         {choose_error}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(page.await.map(|(c, executions)| {
+        {loaded(page, move |(c, executions)| {
                     let attachments = c.attachments.clone();
                     view! {
                         <PageTitle text=c.title.clone()/>
@@ -226,9 +221,7 @@ fn ConversationDetail() -> impl IntoView {
                             {ask_form(format!("/assistant/{}/ask", c.id))}
                         </section>
                     }
-                }))
-            })}
-        </Transition>
+                })}
     }
 }
 

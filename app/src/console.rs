@@ -6,11 +6,12 @@ use model::words::{edition_label, sentence};
 use model::{AuditCheck, Principal, SessionInfo, Surface, TenantDetail, TenantSummary, UserError};
 
 use crate::auth::LoginForm;
+use crate::components::{empty_note, error_note, loaded, or_error};
 use crate::dashboard::ConsoleHome;
 use crate::hot_updates::TenantSkills;
-use crate::layout::{or_error, Gate, Need};
+use crate::layout::{Gate, Need};
 use crate::storage::{StorageTable, TenantStorageCard};
-use crate::words::{empty_note, when, PageTitle};
+use crate::words::{when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::serve;
@@ -175,9 +176,7 @@ fn TenantList() -> impl IntoView {
             <h1>"Tenants"</h1>
             <a class="button" href="/tenants/new">"New tenant"</a>
         </div>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(tenants.await.map(|rows| {
+        {loaded(tenants, move |rows| {
                     if rows.is_empty() {
                         return empty_note(view! { "No tenants yet — " <a href="/tenants/new">"create the first tenant"</a> "." });
                     }
@@ -196,9 +195,7 @@ fn TenantList() -> impl IntoView {
                         </tbody>
                     </table>
                     }.into_any()
-                }))
-            })}
-        </Transition>
+                })}
         <StorageTable/>
     }
 }
@@ -215,13 +212,7 @@ pub fn NewTenantPage() -> impl IntoView {
 #[component]
 fn NewTenantForm() -> impl IntoView {
     let create = ServerAction::<CreateTenant>::new();
-    let error = move || {
-        create
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(crate::layout::error_note)
-    };
+    let error = move || create.value().get().and_then(|r| r.err()).map(error_note);
     view! {
         <PageTitle text="New tenant"/>
         <section class="card narrow">
@@ -275,12 +266,10 @@ fn TenantView() -> impl IntoView {
             .get()
             .and_then(|r| r.err())
             .or_else(|| whitelist.value().get().and_then(|r| r.err()))
-            .map(crate::layout::error_note)
+            .map(error_note)
     };
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(detail.await.map(|d| {
+        {loaded(detail, move |d| {
                     let t = d.tenant;
                     let active = t.status == "active";
                     view! {
@@ -324,9 +313,7 @@ fn TenantView() -> impl IntoView {
                         <TenantStorageCard tenant_id=t.id/>
                         <TenantSkills tenant_id=t.id tenant_name=t.name.clone()/>
                     }
-                }))
-            })}
-        </Transition>
+                })}
         {action_error}
     }
 }

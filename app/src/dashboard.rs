@@ -9,7 +9,7 @@ use model::dashboard::{
 use model::hot_update::SubmissionSummary;
 use model::{AuditEntry, ExecutionStatus, ExecutionSummary, Surface, TenantSummary, UserError};
 
-use crate::layout::or_error;
+use crate::components::loaded;
 use crate::words::when;
 
 #[cfg(feature = "ssr")]
@@ -101,9 +101,7 @@ pub fn TenantHome(surface: Surface) -> impl IntoView {
     let front = surface == Surface::TenantFront;
     view! {
         <AskBox/>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(dashboard.await.map(|d| {
+        {loaded(dashboard, move |d| {
                     let admin = d.admin.is_some();
                     view! {
                         <div class="dash-grid">
@@ -112,9 +110,7 @@ pub fn TenantHome(surface: Surface) -> impl IntoView {
                             {d.admin.map(admin_blocks)}
                         </div>
                     }
-                }))
-            })}
-        </Transition>
+                })}
     }
 }
 
@@ -280,18 +276,14 @@ fn admin_blocks(a: AdminBlocks) -> impl IntoView {
 pub fn ConsoleHome() -> impl IntoView {
     let dashboard = Resource::new(|| (), |_| platform_dashboard());
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(dashboard.await.map(|d| view! {
+        {loaded(dashboard, move |d| view! {
                     <div class="dash-grid">
                         {tenants(d.tenants)}
                         {pending_reviews(d.pending_reviews)}
                         {health(d.health)}
                         {recent_audit(d.recent_audit)}
                     </div>
-                }))
-            })}
-        </Transition>
+                })}
     }
 }
 

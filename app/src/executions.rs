@@ -9,8 +9,9 @@ use model::{
     LOG_PAGE_LINES,
 };
 
-use crate::layout::{error_note, or_error, Gate, Need};
-use crate::words::{empty_note, when, PageTitle};
+use crate::components::{empty_note, error_note, loaded, or_error};
+use crate::layout::{Gate, Need};
+use crate::words::{when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::serve;
@@ -159,9 +160,7 @@ fn ExecutionDetail() -> impl IntoView {
     });
     view! {
         {actions.error()}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(execution.await.map(|e| {
+        {loaded(execution, move |e| {
                     let s = e.summary.clone();
                     let id = s.id;
                     view! {
@@ -172,9 +171,7 @@ fn ExecutionDetail() -> impl IntoView {
                         </div>
                         {execution_panel(e, actions)}
                     }
-                }))
-            })}
-        </Transition>
+                })}
     }
 }
 

@@ -4,8 +4,9 @@ use leptos::prelude::*;
 use model::{SessionInfo, Surface, UserError};
 
 use crate::auth::{Auth, LoginForm};
+use crate::components::error_note;
 use crate::dashboard::TenantHome;
-use crate::layout::{error_note, Gate, Need};
+use crate::layout::{Gate, Need};
 
 #[cfg(feature = "ssr")]
 use crate::server::{serve, set_session_cookie};

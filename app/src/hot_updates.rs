@@ -5,15 +5,15 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use model::hot_update::{
-    FileDiff, LineChange, PackageChange, PackageLock, SkillFlags, SkillVersionInfo, SkillVersions,
-    SubmissionDetail, SubmissionStatus, SubmissionSummary,
+    FileDiff, LineChange, PackageChange, PackageLock, SkillFlags, SkillVersions, SubmissionDetail,
+    SubmissionStatus, SubmissionSummary,
 };
 use model::skill::RiskLevel;
 use model::{Surface, UserError};
 
-use crate::layout::{error_note, or_error, Gate, Need};
-use crate::skills::risk_badge;
-use crate::words::{empty_note, when, PageTitle};
+use crate::components::{empty_note, error_note, loaded, risk_badge, versions_table};
+use crate::layout::{Gate, Need};
+use crate::words::{when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::serve;
@@ -117,8 +117,8 @@ async fn console_tenant(
     tenant_id: Option<i64>,
 ) -> domain::AppResult<domain::tenancy::Tenant> {
     caller.super_admin()?;
-    let id = tenant_id
-        .ok_or_else(|| domain::AppError::Invalid("Say which tenant's skill.".into()))?;
+    let id =
+        tenant_id.ok_or_else(|| domain::AppError::Invalid("Say which tenant's skill.".into()))?;
     domain::tenancy::tenant_by_id(ctx, id).await
 }
 
@@ -253,11 +253,7 @@ fn SubmissionList() -> impl IntoView {
             <a class="button" href="/submissions/new">"Submit a script"</a>
         </div>
         <p class="hint">"Each submission is reviewed by the platform, then goes live in this tenant only."</p>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(rows.await.map(|rows| submission_rows(rows, "/submissions", false)))
-            })}
-        </Transition>
+        {loaded(rows, move |rows| submission_rows(rows, "/submissions", false))}
     }
 }
 
@@ -339,17 +335,13 @@ fn ReviewQueue() -> impl IntoView {
         <PageTitle text="Script reviews"/>
         <h1>"Script reviews"</h1>
         <p class="hint">"Submissions awaiting review, oldest first, then the latest decisions."</p>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(rows.await.map(|rows| {
+        {loaded(rows, move |rows| {
                     let waiting = rows.iter().any(|s| s.status == SubmissionStatus::Submitted);
                     view! {
                         {(!waiting).then(|| empty_note("Nothing waiting for review. Scripts tenants submit appear here."))}
                         {(!rows.is_empty()).then(|| submission_rows(rows, "/reviews", true))}
                     }
-                }))
-            })}
-        </Transition>
+                })}
     }
 }
 
@@ -395,9 +387,7 @@ fn SubmissionView(review: bool) -> impl IntoView {
             .map(error_note)
     };
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(detail.await.map(|d| {
+        {loaded(detail, move |d| {
                     let pending = d.summary.status == SubmissionStatus::Submitted;
                     view! {
                         <PageTitle text=format!("Submission #{}: {}", d.summary.id, d.summary.skill_name)/>
@@ -468,9 +458,7 @@ fn SubmissionView(review: bool) -> impl IntoView {
                         </section>
                         <section class="card readme" data-testid="readme" inner_html=d.readme_html.clone()></section>
                     }
-                }))
-            })}
-        </Transition>
+                })}
         {action_error}
     }
 }
@@ -626,94 +614,6 @@ fn decision_forms(
 
 /// "Make live", which asks first: every user of the tenant runs the version made live. A
 /// `<details>` so that the question also opens without JavaScript.
-fn make_live(
-    action: ServerAction<SwitchSkillVersion>,
-    slug: String,
-    version: i32,
-    tenant_id: Option<i64>,
-    tenant_name: &str,
-) -> impl IntoView {
-    let ask = NodeRef::<leptos::html::Details>::new();
-    let cancel = move |_| {
-        if let Some(details) = ask.get() {
-            details.set_open(false);
-        }
-    };
-    view! {
-        <details class="ask" node_ref=ask data-testid="make-live">
-            <summary class="button">"Make live"</summary>
-            <div class="confirm" role="group">
-                <p>{format!("Make version {version} live for all {tenant_name} users?")}</p>
-                <ActionForm action=action attr:class="inline">
-                    <input type="hidden" name="slug" value=slug/>
-                    <input type="hidden" name="version" value=version/>
-                    {tenant_id.map(|t| view! { <input type="hidden" name="tenant_id" value=t/> })}
-                    <button type="submit">{format!("Make version {version} live")}</button>
-                </ActionForm>
-                <button type="button" on:click=cancel>"Cancel"</button>
-            </div>
-        </details>
-    }
-}
-
-/// A skill's versions in the tenant `tenant_name`, with a button to make another one live when
-/// `switch` is given (never for a withdrawn one: its reason is shown instead), and the
-/// console's withdraw form when `withdraw` is given (with the tenant's id).
-pub fn versions_table(
-    tenant_name: String,
-    slug: String,
-    versions: Vec<SkillVersionInfo>,
-    switch: Option<(ServerAction<SwitchSkillVersion>, Option<i64>)>,
-    withdraw: Option<(ServerAction<WithdrawSkillVersion>, i64)>,
-) -> impl IntoView {
-    view! {
-        <table class="grid" tabindex="0" data-testid="versions" data-skill=slug.clone()>
-            <thead><tr>
-                <th>"Version"</th><th>"Submitted by"</th><th>"Approved by"</th><th>"Registered"</th>
-                <th>"Content hash"</th><th></th>
-            </tr></thead>
-            <tbody>
-                {versions.into_iter().map(|v| {
-                    let (slug, withdraw_slug) = (slug.clone(), slug.clone());
-                    let withdrawn = v.withdrawn_reason.clone();
-                    view! {
-                        <tr data-version=v.version class:live=v.live>
-                            <td>{v.version}</td>
-                            <td>{v.submitted_by.clone().unwrap_or_else(|| v.registered_by.clone())}</td>
-                            <td>{v.approved_by.clone().unwrap_or_else(|| "—".into())}</td>
-                            <td>{when(v.registered_at)}</td>
-                            <td class="hash">{v.content_hash[..12].to_string()}</td>
-                            <td>
-                                {if let Some(reason) = withdrawn.clone() {
-                                    view! {
-                                        <span class="badge withdrawn" data-testid="withdrawn">"withdrawn"</span>
-                                        " " <span class="hint">{reason}</span>
-                                    }.into_any()
-                                } else if v.live {
-                                    view! { <span class="badge live">"live"</span> }.into_any()
-                                } else {
-                                    switch.map(|(action, tenant_id)| {
-                                        make_live(action, slug, v.version, tenant_id, &tenant_name)
-                                    }).into_any()
-                                }}
-                                {withdraw.filter(|_| withdrawn.is_none()).map(|(action, tenant_id)| view! {
-                                    <ActionForm action=action attr:class="inline" attr:data-testid="withdraw-form">
-                                        <input type="hidden" name="tenant_id" value=tenant_id/>
-                                        <input type="hidden" name="slug" value=withdraw_slug/>
-                                        <input type="hidden" name="version" value=v.version/>
-                                        <input type="text" name="reason" required maxlength="500" placeholder="Reason"/>
-                                        <button type="submit" class="danger">"Withdraw"</button>
-                                    </ActionForm>
-                                })}
-                            </td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
-    }
-}
-
 /// The console's view of a tenant's skills and versions, with roll back / forward, withdrawing
 /// a version and disabling a skill.
 #[component]
@@ -744,11 +644,7 @@ pub fn TenantSkills(tenant_id: i64, tenant_name: String) -> impl IntoView {
         <section class="card">
             <h2>"Skills and versions"</h2>
             {switch_error}
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || {
-                    let tenant_name = tenant_name.clone();
-                    Suspend::new(async move {
-                    or_error(skills.await.map(|skills| skills.into_iter().map(|s| {
+            {loaded(skills, move |skills| skills.into_iter().map(|s| {
                         let (form_slug, disabled_reason) = (s.slug.clone(), s.disabled_reason.clone());
                         view! {
                         <h3>{s.name.clone()} " " <span class="hint">{s.slug.clone()}</span></h3>
@@ -770,9 +666,7 @@ pub fn TenantSkills(tenant_id: i64, tenant_name: String) -> impl IntoView {
                             }}
                         </ActionForm>
                         {versions_table(tenant_name.clone(), s.slug, s.versions, Some((switch, Some(tenant_id))), Some((withdraw, tenant_id)))}
-                    }}).collect_view()))
-                })}}
-            </Transition>
+                    }}).collect_view())}
         </section>
     }
 }

@@ -2,26 +2,10 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use model::{Principal, Surface, UserError};
+use model::{Principal, Surface};
 
 use crate::auth::{Auth, LoginForm};
-
-pub fn error_note(e: UserError) -> impl IntoView {
-    view! { <p class="error" role="alert">{e.message}</p> }
-}
-
-/// A loaded view, or the message of why it could not load. Rendered on the server, the page
-/// then answers with the error's status (404 for another tenant's or a missing execution).
-pub fn or_error<V: IntoView + 'static>(result: Result<V, UserError>) -> AnyView {
-    match result {
-        Ok(v) => v.into_any(),
-        Err(e) => {
-            #[cfg(feature = "ssr")]
-            crate::server::set_error_status(&e);
-            error_note(e).into_any()
-        }
-    }
-}
+use crate::components::error_note;
 
 #[component]
 pub fn NotFound() -> impl IntoView {

@@ -5,6 +5,7 @@ mod agents;
 mod audit;
 mod auth;
 mod brain;
+mod components;
 mod console;
 mod dashboard;
 mod executions;
@@ -132,6 +133,6 @@ fn Home() -> impl IntoView {
             Surface::FreeConsole => free_console::free_home(info).into_any(),
             Surface::Experience => experience::experience_home().into_any(),
         },
-        Err(e) => layout::error_note(e).into_any(),
+        Err(e) => components::error_note(e).into_any(),
     }
 }

@@ -3,12 +3,13 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use model::skill::{InputField, InputType, RiskLevel};
+use model::skill::{InputField, InputType};
 use model::{SkillPage, SkillSummary, Surface, UserError};
 
-use crate::hot_updates::{versions_table, SwitchSkillVersion};
-use crate::layout::{error_note, or_error, Gate, Need};
-use crate::words::{empty_note, PageTitle};
+use crate::components::{empty_note, error_note, loaded, risk_badge, versions_table};
+use crate::hot_updates::SwitchSkillVersion;
+use crate::layout::{Gate, Need};
+use crate::words::PageTitle;
 
 #[cfg(feature = "ssr")]
 use crate::server::serve;
@@ -31,10 +32,6 @@ pub async fn get_skill(slug: String, rerun_of: Option<i64>) -> Result<SkillPage,
         domain::skills::page(&ctx, tenant, user, &slug, rerun_of).await
     })
     .await
-}
-
-pub fn risk_badge(risk: RiskLevel) -> impl IntoView {
-    view! { <span class=format!("badge risk-{}", risk.as_str())>{format!("{} risk", risk.as_str())}</span> }
 }
 
 #[component]
@@ -60,9 +57,7 @@ fn SkillList() -> impl IntoView {
     view! {
         <PageTitle text="Skills"/>
         <h1>"Skills"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(skills.await.map(|rows| {
+        {loaded(skills, move |rows| {
                     if rows.is_empty() {
                         return no_skills(admin());
                     }
@@ -84,9 +79,7 @@ fn SkillList() -> impl IntoView {
                         </tbody>
                     </table>
                     }.into_any()
-                }))
-            })}
-        </Transition>
+                })}
     }
 }
 
@@ -150,9 +143,7 @@ fn SkillDetail() -> impl IntoView {
             .unwrap_or_default()
     };
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(page.await.map(|p| {
+        {loaded(page, move |p| {
                     let action = format!("/skills/{}/run", p.summary.slug);
                     let rerun_of = p.rerun_of;
                     let fields = p.inputs.fields.clone();
@@ -192,9 +183,7 @@ fn SkillDetail() -> impl IntoView {
                             {versions_table(tenant_name(), p.summary.slug.clone(), p.versions.clone(), p.can_switch_version.then_some((switch, None)), None)}
                         </section>
                     }
-                }))
-            })}
-        </Transition>
+                })}
         {switch_error}
     }
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use model::storage::{human_bytes, TenantStorage};
 use model::UserError;
 
-use crate::layout::{error_note, or_error};
+use crate::components::{error_note, loaded};
 
 #[cfg(feature = "ssr")]
 use crate::server::serve;
@@ -62,9 +62,7 @@ pub fn StorageTable() -> impl IntoView {
     let rows = Resource::new(|| (), |_| storage_use());
     view! {
         <h2>"Storage"</h2>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(rows.await.map(|rows| view! {
+        {loaded(rows, move |rows| view! {
                     <table class="grid" tabindex="0" data-testid="storage">
                         <thead><tr>
                             <th>"Tenant"</th><th>"Attachments"</th><th>"Uploads"</th><th>"Artifacts"</th>
@@ -85,9 +83,7 @@ pub fn StorageTable() -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                }))
-            })}
-        </Transition>
+                })}
     }
 }
 
@@ -102,9 +98,7 @@ pub fn TenantStorageCard(tenant_id: i64) -> impl IntoView {
     let error = move || set.value().get().and_then(|r| r.err()).map(error_note);
     let mib = |bytes: i64| (bytes / (1024 * 1024)).to_string();
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(storage.await.map(|t| view! {
+        {loaded(storage, move |t| view! {
                     <section class="card" data-testid="tenant-storage">
                         <h2>"Storage"</h2>
                         <dl class="facts">
@@ -126,9 +120,7 @@ pub fn TenantStorageCard(tenant_id: i64) -> impl IntoView {
                             <button type="submit">"Set limits"</button>
                         </ActionForm>
                     </section>
-                }))
-            })}
-        </Transition>
+                })}
         {error}
     }
 }

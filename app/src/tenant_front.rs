@@ -4,8 +4,9 @@ use leptos::prelude::*;
 use model::{CrossTenantLink, SessionInfo, Surface, TenantRole, UserError, UserSummary};
 
 use crate::auth::LoginForm;
+use crate::components::{error_note, loaded};
 use crate::dashboard::TenantHome;
-use crate::layout::{error_note, or_error, Gate, Need};
+use crate::layout::{Gate, Need};
 use crate::words::{when, PageTitle};
 
 #[cfg(feature = "ssr")]
@@ -143,9 +144,7 @@ fn Users() -> impl IntoView {
         <PageTitle text="Users"/>
         <h1>"Users"</h1>
         {change_error}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(users.await.map(|rows| view! {
+        {loaded(users, move |rows| view! {
                     <table class="grid" tabindex="0" data-testid="users">
                         <thead><tr><th>"User"</th><th>"Role"</th><th>"Status"</th><th>"Created"</th><th>"Actions"</th></tr></thead>
                         <tbody>
@@ -166,9 +165,7 @@ fn Users() -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                }))
-            })}
-        </Transition>
+                })}
         <section class="card narrow">
             <h2>"New user"</h2>
             <ActionForm action=create>
@@ -204,9 +201,7 @@ fn MyTenants() -> impl IntoView {
         <PageTitle text="Other tenants"/>
         <h1>"Other tenants"</h1>
         <p class="hint">"Tenants the platform lets you enter. You sign in there with that tenant's account."</p>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(links.await.map(|links| {
+        {loaded(links, move |links| {
                     if links.is_empty() {
                         view! { <p>"None."</p> }.into_any()
                     } else {
@@ -220,9 +215,7 @@ fn MyTenants() -> impl IntoView {
                         }
                         .into_any()
                     }
-                }))
-            })}
-        </Transition>
+                })}
     }
 }
 

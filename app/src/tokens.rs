@@ -5,8 +5,9 @@ use leptos::prelude::*;
 use model::api::{ApiToken, CreatedApiToken};
 use model::{Surface, UserError};
 
-use crate::layout::{error_note, or_error, Gate, Need};
-use crate::words::{empty_note, when, PageTitle};
+use crate::components::{empty_note, error_note, loaded};
+use crate::layout::{Gate, Need};
+use crate::words::{when, PageTitle};
 
 #[cfg(feature = "ssr")]
 use crate::server::serve;
@@ -97,16 +98,12 @@ fn Tokens() -> impl IntoView {
             </ActionForm>
         </section>
         {revoke_error}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                or_error(tokens.await.map(|rows| {
+        {loaded(tokens, move |rows| {
                     if rows.is_empty() {
                         return empty_note("No tokens yet — create one above to use the REST API or execgov-cli.");
                     }
                     token_table(rows, revoke, "tokens").into_any()
-                }))
-            })}
-        </Transition>
+                })}
     }
 }
 

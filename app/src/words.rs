@@ -60,11 +60,6 @@ pub fn detail_view(detail: String) -> impl IntoView {
     }
 }
 
-/// In place of an empty list: why it is empty and what to do next.
-pub fn empty_note(content: impl IntoView + 'static) -> AnyView {
-    view! { <section class="card empty" data-testid="empty"><p>{content}</p></section> }.into_any()
-}
-
 /// The page's `<title>`: "Executions · Acme · ExecGov" (the tenant's name on a tenant front).
 #[component]
 pub fn PageTitle(#[prop(into)] text: String) -> impl IntoView {
