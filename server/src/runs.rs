@@ -6,20 +6,20 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Multipart, Path};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use domain::accounts::SignedIn;
-use domain::caller::Caller;
 use domain::executions::{self, Upload};
 use domain::tenancy::Tenant;
 use domain::{Actor, AppError, Ctx};
 use futures::stream::{self, Stream};
 use model::ExecutionStatus;
 
+use crate::api::TenantUser;
 use crate::limits::{BodyLimit, RUN_FILES};
 
 pub fn routes() -> Router<Ctx> {
@@ -32,12 +32,12 @@ pub fn routes() -> Router<Ctx> {
 /// The skill page's form: text fields and files. Success: to the execution's page; refused
 /// input: back to the form with the messages.
 async fn run(
-    axum::extract::State(ctx): axum::extract::State<Ctx>,
-    Extension(caller): Extension<Caller>,
+    State(ctx): State<Ctx>,
+    who: TenantUser<AppError>,
     Path(slug): Path<String>,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let (tenant, user) = caller.tenant_user()?;
+    let (tenant, user, caller) = (who.tenant(), who.user(), &who.caller);
     let (mut form, mut files) = read_form(multipart, RUN_FILES).await?;
     // "Run again": files not chosen anew are taken from the earlier execution.
     let rerun_of = form.remove("rerun_of").and_then(|v| v.parse::<i64>().ok());
@@ -70,12 +70,19 @@ async fn run(
 
 /// An artifact, as a download, if the caller may see its execution.
 async fn download(
-    axum::extract::State(ctx): axum::extract::State<Ctx>,
-    Extension(caller): Extension<Caller>,
+    State(ctx): State<Ctx>,
+    who: TenantUser<AppError>,
     Path((id, path)): Path<(i64, String)>,
 ) -> Result<Response, AppError> {
-    let (tenant, user) = caller.tenant_user()?;
-    artifact_response(&ctx, tenant, user, &caller.actor(), id, &path).await
+    artifact_response(
+        &ctx,
+        who.tenant(),
+        who.user(),
+        &who.caller.actor(),
+        id,
+        &path,
+    )
+    .await
 }
 
 /// The artifact's bytes as a download (recorded in the audit log), for the page and the API.
@@ -114,12 +121,11 @@ pub(crate) async fn artifact_response(
 /// Server-sent events: one `change` event whenever the execution's status changes or log lines
 /// arrive; the stream ends once the execution has finished.
 async fn events(
-    axum::extract::State(ctx): axum::extract::State<Ctx>,
-    Extension(caller): Extension<Caller>,
+    State(ctx): State<Ctx>,
+    who: TenantUser<AppError>,
     Path(id): Path<i64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let (tenant, user) = caller.tenant_user()?;
-    let (tenant, user) = (tenant.clone(), user.clone());
+    let (tenant, user) = (who.tenant().clone(), who.user().clone());
     let first = executions::change_stamp(&ctx, &tenant, &user, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("There is no execution {id} here.")))?;

@@ -4,13 +4,13 @@
 use axum::extract::{Multipart, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
-use axum::{Extension, Router};
-use domain::caller::Caller;
+use axum::Router;
 use domain::hot_updates::{self, NewSubmission};
 use domain::{AppError, Ctx};
 use model::hot_update::SkillFlags;
 use model::skill::RiskLevel;
 
+use crate::api::TenantUser;
 use crate::limits::SUBMISSION;
 use crate::runs::{encode, read_form};
 
@@ -22,9 +22,10 @@ pub fn routes() -> Router<Ctx> {
 /// was typed (the archive itself cannot travel back: a browser never pre-fills a file).
 async fn submit(
     State(ctx): State<Ctx>,
-    Extension(caller): Extension<Caller>,
+    who: TenantUser<AppError>,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
+    let caller = &who.caller;
     let (tenant, user) = caller.tenant_admin()?;
     let (result, typed) = match read_submission(multipart).await {
         Ok(submission) => {

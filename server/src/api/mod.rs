@@ -10,6 +10,8 @@ mod skills;
 mod submissions;
 mod tokens;
 
+use std::marker::PhantomData;
+
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
@@ -222,11 +224,14 @@ pub struct ApiQuery<T>(pub T);
 pub struct ApiJson<T>(pub T);
 
 /// A signed-in user of the tenant whose host the request came to, with the caller for auditing.
-pub struct TenantUser {
+/// The REST API and the pages' own form endpoints (run, submission, downloads) take it alike;
+/// `R` says how a refusal is answered: problem details by default, the plain message for forms.
+pub struct TenantUser<R = ApiError> {
     pub caller: Caller,
+    refusal: PhantomData<fn() -> R>,
 }
 
-impl TenantUser {
+impl<R> TenantUser<R> {
     pub fn tenant(&self) -> &Tenant {
         self.caller
             .binding
@@ -243,34 +248,71 @@ impl TenantUser {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for TenantUser {
-    type Rejection = ApiError;
+/// How a request that is not from a signed-in user of the host's tenant is refused.
+pub trait Refusal: From<AppError> + IntoResponse {
+    /// `err` is the domain's own refusal (`Caller::tenant_user`).
+    fn not_a_tenant_user(caller: &Caller, err: AppError) -> Self;
+}
+
+/// The pages' forms: the domain's message, as plain text.
+impl Refusal for AppError {
+    fn not_a_tenant_user(_: &Caller, err: AppError) -> AppError {
+        err
+    }
+}
+
+/// The REST API: what an API client needs to hear, as problem details.
+impl Refusal for ApiError {
+    fn not_a_tenant_user(caller: &Caller, _: AppError) -> ApiError {
+        if caller.binding.tenant.is_none() {
+            return not_a_tenant_address().into();
+        }
+        AppError::Unauthenticated(
+            "Send a personal access token as 'Authorization: Bearer …' (create one under \
+             Tokens in the tenant front); it may have expired or been revoked."
+                .into(),
+        )
+        .into()
+    }
+}
+
+impl<S: Send + Sync, R: Refusal> FromRequestParts<S> for TenantUser<R> {
+    type Rejection = R;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let (caller, _) = tenant_caller(parts)?;
-        if caller.signed_in.is_none() {
-            return Err(AppError::Unauthenticated(
-                "Send a personal access token as 'Authorization: Bearer …' (create one under \
-                 Tokens in the tenant front); it may have expired or been revoked."
-                    .into(),
-            )
-            .into());
+        let caller = request_caller(parts)?;
+        if let Err(err) = caller.tenant_user() {
+            return Err(R::not_a_tenant_user(&caller, err));
         }
-        Ok(TenantUser { caller })
+        Ok(TenantUser {
+            caller,
+            refusal: PhantomData,
+        })
     }
+}
+
+/// The caller the host layer identified for this request.
+fn request_caller(parts: &Parts) -> Result<Caller, AppError> {
+    parts
+        .extensions
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no caller on a request")))
 }
 
 /// The caller (from the host layer) and the tenant of the host the request came to.
 pub(crate) fn tenant_caller(parts: &Parts) -> Result<(Caller, Tenant), ApiError> {
-    let caller = parts
-        .extensions
-        .get::<Caller>()
-        .cloned()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no caller on an API request")))?;
-    let tenant = caller.binding.tenant.clone().ok_or_else(|| {
-        AppError::NotFound("The REST API is served on a tenant's own address.".into())
-    })?;
+    let caller = request_caller(parts)?;
+    let tenant = caller
+        .binding
+        .tenant
+        .clone()
+        .ok_or_else(not_a_tenant_address)?;
     Ok((caller, tenant))
+}
+
+fn not_a_tenant_address() -> AppError {
+    AppError::NotFound("The REST API is served on a tenant's own address.".into())
 }
 
 /// Who is calling.
