@@ -1,20 +1,27 @@
 """One journey through the REST API with the Python client that openapi-python-client generated
 from the server's own OpenAPI document (scripts/test generates it and runs this against the
 end-to-end server): sign in with a personal access token, list the skills, run csv-summary with a
-CSV file, wait for it, and download its report.
+CSV file (a multipart request built by the client), wait for it, and download its report.
 
 Usage: flow.py BASE_URL HOST TOKEN  (e.g. http://127.0.0.1:3000 acme.localhost egv_…)
 """
 
+import io
 import json
 import sys
 import time
 
 from execgov_api import AuthenticatedClient
 from execgov_api.api.account import me
-from execgov_api.api.executions import download_artifact, execution_logs, get_execution
+from execgov_api.api.executions import (
+    create_execution,
+    download_artifact,
+    execution_logs,
+    get_execution,
+)
 from execgov_api.api.skills import list_skills
-from execgov_api.models import ExecutionStatus, ExecutionView, Me, Problem
+from execgov_api.models import ExecutionStatus, ExecutionView, Me, NewExecutionWithFiles
+from execgov_api.types import File
 
 SALES = "region,amount\nnorth,10\nsouth,20\nnorth,30\n"
 
@@ -38,16 +45,14 @@ def main(base_url, host, token):
     assert "csv-summary" in slugs, f"csv-summary is not among {slugs}"
     print(f"{len(slugs)} skills: {', '.join(slugs)}")
 
-    # The document describes the JSON request; a run with files sends the same JSON as the
-    # `request` part of a multipart form, through the generated client's own connection.
+    # A run with a file: the multipart form the document describes, built by the generated
+    # client (the JSON request in `request`, the file in a part named after its input).
     request = {"skill": "csv-summary", "inputs": {"delimiter": "comma", "top_values": 1}}
-    reply = client.get_httpx_client().post(
-        "/executions",
-        data={"request": json.dumps(request)},
-        files={"data": ("sales.csv", SALES.encode(), "text/csv")},
-    )
-    assert reply.status_code == 201, f"POST /executions: {reply.status_code} {reply.text}"
-    run = ExecutionView.from_dict(reply.json())
+    body = NewExecutionWithFiles(request=json.dumps(request))
+    body["data"] = File(payload=io.BytesIO(SALES.encode()), file_name="sales.csv", mime_type="text/csv")
+    answer = create_execution.sync_detailed(client=client, body=body)
+    assert answer.status_code == 201, f"POST /executions: {answer.status_code} {answer.content!r}"
+    run = check(answer.parsed, ExecutionView)
     run_id = run.summary.id
     print(f"execution {run_id}: {run.summary.status.value}")
 

@@ -11,6 +11,8 @@ use domain::{AppError, Ctx};
 use model::{ExecutionFilter, ExecutionStatus, ExecutionSummary, ExecutionView, LogLine};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{OpenApi, RefOr, Required};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -41,6 +43,56 @@ pub struct NewExecution {
     pub skill: String,
     #[serde(default)]
     pub inputs: BTreeMap<String, Value>,
+}
+
+/// `POST /executions` with files: a `request` part holding the JSON of `NewExecution`, one part
+/// per file input named after the input, and per folder input one `.zip`/`.tar.gz` part or several
+/// parts (its files) of that name. Read by `ExecutionRequest`; this type only describes it.
+pub struct NewExecutionWithFiles;
+
+impl utoipa::PartialSchema for NewExecutionWithFiles {
+    fn schema() -> RefOr<Schema> {
+        // `format: binary` is what client generators turn into a file upload.
+        let file = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some(
+                "A file input's file, or one of a folder input's files or its archive.",
+            ));
+        ObjectBuilder::new()
+            .description(Some(
+                "The request as JSON in `request`; each other part is a file input's file, named \
+                 after the input.",
+            ))
+            .property(
+                "request",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .content_media_type("application/json")
+                    .description(Some("The JSON of a NewExecution.")),
+            )
+            .required("request")
+            .additional_properties(Some(file))
+            .into()
+    }
+}
+
+impl ToSchema for NewExecutionWithFiles {}
+
+/// Documents `POST /executions`'s body as optional, though the server refuses a missing one (422):
+/// openapi-python-client 0.29.1 writes an `Unset` it does not import for a required body with two
+/// content types (openapi-generators/openapi-python-client#1451), and the generated module then
+/// fails to load.
+pub(super) fn body_optional_for_client_generators(doc: &mut OpenApi) {
+    let body = doc
+        .paths
+        .paths
+        .get_mut("/executions")
+        .and_then(|path| path.post.as_mut())
+        .and_then(|operation| operation.request_body.as_mut());
+    if let Some(RefOr::T(body)) = body {
+        body.required = Some(Required::False);
+    }
 }
 
 /// The request, from JSON or from a multipart form with files.
@@ -103,10 +155,12 @@ fn inputs_as_form(inputs: &BTreeMap<String, Value>) -> Result<BTreeMap<String, S
 }
 
 #[utoipa::path(post, path = "/executions", tag = "executions",
-    request_body(content = NewExecution, content_type = "application/json",
-        description = "Skills with file or folder inputs take `multipart/form-data` instead: a \
-            `request` part holding this JSON, one part per file input, named after the input, and \
-            per folder input one `.zip`/`.tar.gz` part or several parts (its files) of that name."),
+    request_body(
+        content(
+            (NewExecution = "application/json"),
+            (NewExecutionWithFiles = "multipart/form-data"),
+        ),
+        description = "Required. JSON; or, for skills with file or folder inputs, a multipart form."),
     responses(
         (status = 201, body = ExecutionView, description = "Created: queued, or waiting for a confirmation"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -74,6 +74,7 @@ fn api() -> (axum::Router<Ctx>, utoipa::openapi::OpenApi) {
         .merge(agents::routes())
         .split_for_parts();
     describe_every_response(&mut doc);
+    executions::body_optional_for_client_generators(&mut doc);
     (router, doc)
 }
 
