@@ -411,15 +411,17 @@ async fn a_killed_worker_s_run_is_taken_over_and_a_confirmed_one_waits_for_confi
     assert_eq!(ran[0].0, 1);
     assert_eq!(ran[1].0, 2);
     assert!(of_process(&ran[1].1, survivor.pid()), "{ran:?}");
-    // The attempts' logs are kept apart by the line that closes the lost one.
-    let page = web
-        .get(ACME, &format!("/executions/{id}"), Some(&session))
-        .await;
-    assert!(
-        page.body
-            .contains("worker lost during attempt 1; queued again"),
-        "the lost attempt is marked in the log"
-    );
+    // The lost attempt is on the record: its requeue, with why.
+    let requeued: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT detail->>'reason' FROM {}.audit_log \
+         WHERE action = 'execution.requeue' AND target = $1",
+        acme.schema.as_str()
+    ))
+    .bind(format!("execution {id}"))
+    .fetch_all(&db.ctx.pool)
+    .await
+    .unwrap();
+    assert_eq!(requeued, ["worker lost during attempt 1; queued again"]);
     let artifact = web
         .get(
             ACME,

@@ -518,7 +518,7 @@ impl Lost {
         }
     }
 
-    /// The execution's reason, and the system line that closes the lost attempt's log.
+    /// The execution's reason (and its audit entry's).
     fn reason(self, attempts: i32) -> String {
         match self {
             Lost::Requeued => format!("worker lost during attempt {attempts}; queued again"),
@@ -574,16 +574,11 @@ pub async fn reap_expired(ctx: &Ctx) -> AppResult<usize> {
         let lost = Lost::of(confirmed, expired.attempts);
         let reason = lost.reason(expired.attempts);
         let digest: Option<String> = sqlx::query_scalar(
-            "WITH lost AS ( \
-                 UPDATE executions SET status = $2, reason = $3, \
-                 finished_at = CASE WHEN $2 = 'failed' THEN now() END, \
-                 confirmed_by = CASE WHEN $2 = 'awaiting_confirmation' THEN NULL ELSE confirmed_by END, \
-                 confirmed_at = CASE WHEN $2 = 'awaiting_confirmation' THEN NULL ELSE confirmed_at END \
-                 WHERE id = $1 AND status = 'running' RETURNING inputs_digest), \
-             marked AS ( \
-                 INSERT INTO execution_logs (execution_id, stream, line) \
-                 SELECT $1, 'system', $3 FROM lost) \
-             SELECT inputs_digest FROM lost",
+            "UPDATE executions SET status = $2, reason = $3, \
+             finished_at = CASE WHEN $2 = 'failed' THEN now() END, \
+             confirmed_by = CASE WHEN $2 = 'awaiting_confirmation' THEN NULL ELSE confirmed_by END, \
+             confirmed_at = CASE WHEN $2 = 'awaiting_confirmation' THEN NULL ELSE confirmed_at END \
+             WHERE id = $1 AND status = 'running' RETURNING inputs_digest",
         )
         .bind(expired.execution_id)
         .bind(lost.status())
