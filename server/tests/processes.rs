@@ -200,6 +200,19 @@ async fn a_run_requested_on_one_web_is_watched_on_another_and_run_by_one_worker(
         "a worker serves only /healthz and /metrics"
     );
 
+    // The console on either web counts both worker processes' workers.
+    let admin = b.login("admin.localhost", "superadmin", PASSWORD).await;
+    let console = a
+        .call("admin.localhost", "platform-dashboard", &[], Some(&admin))
+        .await;
+    console.assert_ok();
+    assert_eq!(
+        console.json()["health"]["workers_total"],
+        4,
+        "{}",
+        console.body
+    );
+
     // Signed in on A, the session holds on B (sessions live in PostgreSQL).
     let session = a.login(ACME, "acme-user", PASSWORD).await;
     let on_b = b.get(ACME, "/executions", Some(&session)).await;

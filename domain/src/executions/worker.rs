@@ -13,10 +13,9 @@ pub fn worker_id_prefix() -> String {
 /// ([`start_queue_duties`]).
 pub fn start_workers(ctx: Ctx, executors: Arc<Executors>, count: usize, policy: QueuePolicy) {
     let process = worker_id_prefix();
-    ctx.workers
-        .store(count, std::sync::atomic::Ordering::Relaxed);
     metrics::gauge!(WORKERS, "state" => "idle").increment(count as f64);
     start_queue_duties(ctx.clone());
+    tokio::spawn(announce_workers(ctx.clone(), process.clone(), count));
     let wake = ctx.queue_wake.clone();
     for n in 0..count {
         let (ctx, executors, policy, wake) =
@@ -45,6 +44,41 @@ pub fn start_queue_duties(ctx: Ctx) {
             tokio::time::sleep(every).await;
         }
     });
+}
+
+/// Keeps this process's row in `public.worker_processes` fresh (a few times per lease) while it
+/// runs, so that any process's console counts its `count` workers; rows no process renewed for
+/// an hour go.
+async fn announce_workers(ctx: Ctx, process: String, count: usize) {
+    while !ctx.pool.is_closed() {
+        let announced = sqlx::query(
+            "WITH gone AS (DELETE FROM public.worker_processes WHERE seen_at < now() - interval '1 hour') \
+             INSERT INTO public.worker_processes (prefix, workers) VALUES ($1, $2) \
+             ON CONFLICT (prefix) DO UPDATE SET workers = $2, seen_at = now()",
+        )
+        .bind(&process)
+        .bind(count as i32)
+        .execute(&ctx.pool)
+        .await;
+        if let Err(err) = announced {
+            if !ctx.pool.is_closed() {
+                tracing::warn!(%err, "announcing this process's workers failed; retrying");
+            }
+        }
+        tokio::time::sleep(ctx.queue.lease / 3).await;
+    }
+}
+
+/// The worker processes that announced themselves within the last `lease`s: their workers, in
+/// all.
+pub(crate) async fn workers_running(ctx: &Ctx) -> AppResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE(sum(workers), 0) FROM public.worker_processes \
+         WHERE seen_at > now() - make_interval(secs => $1)",
+    )
+    .bind(2.0 * ctx.queue.lease.as_secs_f64())
+    .fetch_one(&ctx.pool)
+    .await?)
 }
 
 /// The advisory lock the reaping process holds (any number that no other part takes).
