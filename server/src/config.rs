@@ -63,7 +63,7 @@ impl LogFormat {
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Set from `--role` / `EXECGOV_ROLE` by the command line; `All` otherwise.
+    /// `EXECGOV_ROLE` (the command line's `--role` wins over it); `All` by default.
     pub role: Role,
     /// An existing database to use; `None` starts the private cluster under `data_dir`.
     pub database_url: Option<String>,
@@ -110,7 +110,12 @@ impl Config {
         let sandbox = sandbox_config(&var, &data_dir, workers)?;
         let packages = packages_config(&var, &sandbox)?;
         Ok(Config {
-            role: Role::All,
+            role: match var("EXECGOV_ROLE") {
+                None => Role::All,
+                Some(role) => clap::ValueEnum::from_str(&role, false).map_err(|_| {
+                    anyhow::anyhow!("EXECGOV_ROLE={role:?}: use web, worker or all")
+                })?,
+            },
             database_url: var("DATABASE_URL"),
             addr: addr.parse().with_context(|| {
                 format!("EXECGOV_ADDR={addr:?} is not an address like 127.0.0.1:3000")

@@ -31,8 +31,9 @@ use tracing_subscriber::EnvFilter;
 struct Cli {
     /// What this process does: web (pages and the API), worker (runs executions; serves only
     /// /healthz and /metrics), all (both). Any number of each may share one DATABASE_URL.
-    #[arg(long, env = "EXECGOV_ROLE", value_enum, default_value_t = Role::All)]
-    role: Role,
+    /// Default: EXECGOV_ROLE, else all.
+    #[arg(long, value_enum)]
+    role: Option<Role>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -150,11 +151,9 @@ async fn database(config: &Config) -> anyhow::Result<(PgConnectOptions, Option<P
     })
 }
 
-async fn run(role: Role) -> anyhow::Result<()> {
-    let config = Config {
-        role,
-        ..Config::from_env()?
-    };
+async fn run(role: Option<Role>) -> anyhow::Result<()> {
+    let mut config = Config::from_env()?;
+    config.role = role.unwrap_or(config.role);
     // Before anything counts.
     let metrics = server::metrics::install()?;
     let (options, cluster) = database(&config).await?;
