@@ -412,6 +412,10 @@ async fn a_killed_worker_s_run_is_taken_over_and_a_confirmed_one_waits_for_confi
     let pid = nix::unistd::Pid::from_raw(killed.pid() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     let killed_at = Instant::now();
+    let killed_on_db_clock: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&db.ctx.pool)
+        .await
+        .unwrap();
     let survivor = workers.pop().unwrap();
     let (status, reason, attempts) =
         until("the run is taken over", Duration::from_secs(40), || async {
@@ -429,6 +433,17 @@ async fn a_killed_worker_s_run_is_taken_over_and_a_confirmed_one_waits_for_confi
     assert_eq!(ran[0].0, 1);
     assert_eq!(ran[1].0, 2);
     assert!(of_process(&ran[1].1, survivor.pid()), "{ran:?}");
+    // Never run twice at once: the second attempt started after the first one's process died.
+    let second_started: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(&format!(
+        "SELECT at FROM {}.audit_log WHERE action = 'execution.start' AND target = $1 \
+         AND (detail->>'attempt')::int = 2",
+        acme.schema.as_str()
+    ))
+    .bind(format!("execution {id}"))
+    .fetch_one(&db.ctx.pool)
+    .await
+    .unwrap();
+    assert!(second_started > killed_on_db_clock);
     // The lost attempt is on the record: its requeue, with why.
     let requeued: Vec<String> = sqlx::query_scalar(&format!(
         "SELECT detail->>'reason' FROM {}.audit_log \
@@ -565,6 +580,10 @@ async fn a_web_process_killed_under_load_leaves_the_other_serving() {
     let pid = nix::unistd::Pid::from_raw(web_a.pid() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     let killed_at = Instant::now();
+    let killed_on_db_clock: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&db.ctx.pool)
+        .await
+        .unwrap();
     let _ = web_a.stop();
     let (mut a_answered, mut a_refused) = (0, 0);
     for (addr, task) in load {
@@ -609,7 +628,15 @@ async fn every_process_reports_unhealthy_while_postgres_is_down_and_reconnects_b
     let url = cluster_url(&root, &options, "execgov");
     let shared = root.join("data");
     let web = web(&url, &machine_dir(&shared, "web"), &[]).await;
-    let worker = worker(&url, &machine_dir(&shared, "worker"), 73400, &[]).await;
+    // Without generic plans (as under Citus): its run below goes as any other.
+    let no_generic_plans = [("EXECGOV_GENERIC_PLANS", "off")];
+    let worker = worker(
+        &url,
+        &machine_dir(&shared, "worker"),
+        73400,
+        &no_generic_plans,
+    )
+    .await;
     let health = |addr: std::net::SocketAddr| async move {
         let asked = Instant::now();
         let status = http_client()
