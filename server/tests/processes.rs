@@ -580,10 +580,6 @@ async fn a_web_process_killed_under_load_leaves_the_other_serving() {
     let pid = nix::unistd::Pid::from_raw(web_a.pid() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     let killed_at = Instant::now();
-    let killed_on_db_clock: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
-        .fetch_one(&db.ctx.pool)
-        .await
-        .unwrap();
     let _ = web_a.stop();
     let (mut a_answered, mut a_refused) = (0, 0);
     for (addr, task) in load {
