@@ -357,7 +357,7 @@ fn health(h: PlatformHealth) -> impl IntoView {
                     {(h.waiting_for_agents > 0).then(|| format!(", {} for a local agent", h.waiting_for_agents))}
                 </dd>
                 <dt>"Running"</dt><dd data-testid="running">{h.running}</dd>
-                <dt>"Workers (this server)"</dt>
+                <dt>"Workers"</dt>
                 <dd data-testid="workers">{format!("{} busy of {}", h.workers_busy, h.workers_total)}</dd>
                 <dt>"Failed runs"</dt>
                 <dd data-testid="failures">{format!("{} in the last hour, {} in the last day", h.failed_last_hour, h.failed_last_day)}</dd>

@@ -254,6 +254,7 @@ pub async fn login(
         Err(e) => {
             // The log entry and audit row are kept although the login failed.
             tx.commit().await?;
+            metrics::counter!("execgov_sign_in_failures_total", "reason" => reason).increment(1);
             return Err(e);
         }
     };

@@ -4,7 +4,6 @@
 //! super-admins only.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 
 use model::dashboard::{
     AdminBlocks, Block, ConsoleDashboard, PlatformHealth, RecentRun, SkillUse, TenantDashboard,
@@ -17,7 +16,7 @@ use sqlx::PgConnection;
 use crate::accounts::{self, Realm, SignedIn};
 use crate::caller::Caller;
 use crate::db::TenantTx;
-use crate::executions::{summary_select, worker_id_prefix, SummaryRow, MAY_SEE};
+use crate::executions::{self, summary_select, SummaryRow, MAY_SEE};
 use crate::hot_updates::{SubmissionRow, SUBMISSION_SELECT};
 use crate::skills::{tenant_role, MAY_RUN};
 use crate::{tenancy, AppResult, Ctx};
@@ -228,18 +227,16 @@ pub async fn console_dashboard(ctx: &Ctx, caller: &Caller) -> AppResult<ConsoleD
     })
 }
 
-/// The queue and this server's workers from the platform's dispatch index; failed runs counted in
+/// The queue and the workers of every worker process from the platform's dispatch index; failed runs counted in
 /// each tenant's own schema (no query spans two tenants).
 async fn platform_health(ctx: &Ctx) -> AppResult<PlatformHealth> {
     let (queued, waiting_for_agents, running, workers_busy): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE state = 'queued' AND agent_label IS NULL), \
              count(*) FILTER (WHERE state = 'queued' AND agent_label IS NOT NULL), \
              count(*) FILTER (WHERE state = 'running'), \
-             count(DISTINCT worker_id) FILTER (WHERE state = 'running' AND agent_label IS NULL \
-                 AND starts_with(worker_id, $1)) \
+             count(DISTINCT worker_id) FILTER (WHERE state = 'running' AND agent_label IS NULL) \
              FROM public.execution_queue",
     )
-    .bind(worker_id_prefix())
     .fetch_one(&ctx.pool)
     .await?;
     let mut health = PlatformHealth {
@@ -247,7 +244,7 @@ async fn platform_health(ctx: &Ctx) -> AppResult<PlatformHealth> {
         waiting_for_agents,
         running,
         workers_busy,
-        workers_total: ctx.workers.load(Ordering::Relaxed) as i64,
+        workers_total: executions::workers_running(ctx).await?,
         failed_last_hour: 0,
         failed_last_day: 0,
         failing_tenants: Vec::new(),

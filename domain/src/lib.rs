@@ -22,7 +22,6 @@ pub mod tokens;
 pub use error::{AppError, AppResult};
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use executions::QueuePolicy;
@@ -46,9 +45,6 @@ pub struct Ctx {
     pub storage: storage::StorageDefaults,
     /// How skills' Python packages are resolved and their environments built.
     pub packages: Arc<environments::PackagesConfig>,
-    /// How many execution workers this process started (`executions::start_workers`): the
-    /// console's health shows how many of them are busy.
-    pub workers: Arc<AtomicUsize>,
 }
 
 impl Ctx {
@@ -61,7 +57,6 @@ impl Ctx {
             queue_wake: Arc::new(Notify::new()),
             storage: storage::StorageDefaults::default(),
             packages: Arc::default(),
-            workers: Arc::default(),
         }
     }
 

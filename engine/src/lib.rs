@@ -726,6 +726,11 @@ impl Executors {
         &self.ready.config
     }
 
+    /// How many sandboxes wait ready for their runs now.
+    pub fn sandboxes_ready(&self) -> usize {
+        self.ready.waiting.lock().map_or(0, |waiting| waiting.len())
+    }
+
     /// The asset kinds this registry can run.
     pub fn kinds(&self) -> Vec<AssetKind> {
         AssetKind::ALL

@@ -77,7 +77,8 @@ pub struct PlatformHealth {
     pub waiting_for_agents: i64,
     /// Executions running now, on any server's workers or on local agents.
     pub running: i64,
-    /// This server's workers: how many run an execution now, and how many there are.
+    /// The workers of every worker process: how many run an execution now, and how many
+    /// there are.
     pub workers_busy: i64,
     pub workers_total: i64,
     /// Runs that failed (status `failed`) in all tenants.

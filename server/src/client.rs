@@ -9,15 +9,18 @@ use std::str::FromStr;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
-/// The reverse proxies whose forwarding headers are believed: addresses or CIDR ranges.
+/// Addresses and CIDR ranges: the trusted proxies, who may scrape `/metrics`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct AddressRanges(Vec<IpNet>);
 
-impl FromStr for TrustedProxies {
+/// The reverse proxies whose forwarding headers are believed.
+pub type TrustedProxies = AddressRanges;
+
+impl FromStr for AddressRanges {
     type Err = String;
 
     /// A comma- or space-separated list such as `127.0.0.1, 10.0.0.0/8, ::1`.
-    fn from_str(list: &str) -> Result<TrustedProxies, String> {
+    fn from_str(list: &str) -> Result<AddressRanges, String> {
         list.split(|c: char| c == ',' || c.is_whitespace())
             .filter(|s| !s.is_empty())
             .map(|s| {
@@ -26,12 +29,12 @@ impl FromStr for TrustedProxies {
                     .map_err(|_| format!("{s:?} is not an IP address or CIDR range"))
             })
             .collect::<Result<_, _>>()
-            .map(TrustedProxies)
+            .map(AddressRanges)
     }
 }
 
-impl TrustedProxies {
-    fn trusts(&self, ip: IpAddr) -> bool {
+impl AddressRanges {
+    pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.0.iter().any(|net| net.contains(&ip))
     }
@@ -58,7 +61,7 @@ impl Client {
                 scheme: "http",
             };
         };
-        if !proxies.trusts(peer) {
+        if !proxies.contains(peer) {
             return Client {
                 ip: Some(peer),
                 scheme: "http",
@@ -66,7 +69,7 @@ impl Client {
         }
         let (mut hops, proto) = forwarded(headers);
         let mut ip = peer;
-        while proxies.trusts(ip) {
+        while proxies.contains(ip) {
             match hops.pop() {
                 Some(Some(hop)) => ip = hop,
                 // An unreadable or hidden hop ("unknown", "_name"): the last trusted address

@@ -10,7 +10,7 @@ use domain::environments::{PackageIndex, PackagesConfig};
 use domain::storage::StorageDefaults;
 use engine::SandboxConfig;
 
-use crate::client::TrustedProxies;
+use crate::client::{AddressRanges, TrustedProxies};
 
 /// Where `scripts/lib.sh` (`ensure_uv`) installs uv, relative to the checkout.
 const INSTALLED_UV: &str = "target/tools/uv-0.13.9/bin/uv";
@@ -18,8 +18,53 @@ const INSTALLED_UV: &str = "target/tools/uv-0.13.9/bin/uv";
 /// How long the assistant waits for an OpenAI-compatible provider's answer.
 const BRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// What one `execgov` process does; any number of each run against one database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Pages and the API; runs no executions.
+    Web,
+    /// Runs executions; serves only `/healthz` and `/metrics`.
+    Worker,
+    /// Both, as one process (a single machine).
+    All,
+}
+
+impl Role {
+    pub fn serves_pages(self) -> bool {
+        self != Role::Worker
+    }
+
+    pub fn runs_executions(self) -> bool {
+        self != Role::Web
+    }
+}
+
+/// How log lines are written (`EXECGOV_LOG_FORMAT`): for people, or one JSON object per line
+/// for log shippers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn from_env() -> anyhow::Result<LogFormat> {
+        match std::env::var("EXECGOV_LOG_FORMAT")
+            .ok()
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("" | "text") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => bail!("EXECGOV_LOG_FORMAT={other:?}: use text or json"),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// `EXECGOV_ROLE` (the command line's `--role` wins over it); `All` by default.
+    pub role: Role,
     /// An existing database to use; `None` starts the private cluster under `data_dir`.
     pub database_url: Option<String>,
     pub data_dir: PathBuf,
@@ -43,6 +88,12 @@ pub struct Config {
     pub brain: Option<OpenAiConfig>,
     /// Reverse proxies whose `Forwarded`/`X-Forwarded-*` headers are believed; none by default.
     pub trusted_proxies: TrustedProxies,
+    /// Who may read `/metrics` (the client's address as the trusted proxies tell it); loopback
+    /// by default.
+    pub metrics_allow: AddressRanges,
+    /// Whether the workers' transactions ask PostgreSQL for generic plans (see
+    /// `QueuePolicy::generic_plans`); off for Citus, which cannot plan some of them so.
+    pub generic_plans: bool,
     /// Quotas, retention and sign-up limits of tenants whose own a super-admin has not set.
     pub storage: StorageDefaults,
     /// How skills' Python packages are resolved and installed.
@@ -59,6 +110,12 @@ impl Config {
         let sandbox = sandbox_config(&var, &data_dir, workers)?;
         let packages = packages_config(&var, &sandbox)?;
         Ok(Config {
+            role: match var("EXECGOV_ROLE") {
+                None => Role::All,
+                Some(role) => clap::ValueEnum::from_str(&role, false).map_err(|_| {
+                    anyhow::anyhow!("EXECGOV_ROLE={role:?}: use web, worker or all")
+                })?,
+            },
             database_url: var("DATABASE_URL"),
             addr: addr.parse().with_context(|| {
                 format!("EXECGOV_ADDR={addr:?} is not an address like 127.0.0.1:3000")
@@ -96,6 +153,15 @@ impl Config {
                 .unwrap_or_default()
                 .parse()
                 .map_err(|e| anyhow::anyhow!("EXECGOV_TRUSTED_PROXIES: {e}"))?,
+            metrics_allow: var("EXECGOV_METRICS_ALLOW")
+                .unwrap_or_else(|| "127.0.0.1, ::1".into())
+                .parse()
+                .map_err(|e| anyhow::anyhow!("EXECGOV_METRICS_ALLOW: {e}"))?,
+            generic_plans: match var("EXECGOV_GENERIC_PLANS").as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => bail!("EXECGOV_GENERIC_PLANS={other:?}: use on or off"),
+            },
             storage: storage_defaults(&var)?,
             sandbox,
             packages,

@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod dbwatch;
 mod limits;
+pub mod metrics;
 pub mod postgres;
 mod runs;
 mod same_origin;
@@ -114,6 +115,14 @@ pub fn router_with_brain(
         .with_state(ctx)
         .merge(pages)
         .layer(middleware::from_fn_with_state(proxies, security::headers))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// What a worker process serves on its address: `/healthz` only (and `/metrics`, added beside).
+pub fn worker_router(ctx: Ctx) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(ctx)
         .layer(TraceLayer::new_for_http())
 }
 

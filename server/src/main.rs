@@ -15,24 +15,60 @@ use domain::executions::{self, QueuePolicy};
 use domain::seed::{self, SeededAccount};
 use domain::Ctx;
 use engine::Executors;
-use server::config::Config;
+use metrics_exporter_prometheus::PrometheusHandle;
+use server::config::{Config, LogFormat, Role};
 use server::dbwatch::DbWatch;
 use server::postgres::PrivateCluster;
 use sqlx::postgres::PgConnectOptions;
 use tracing_subscriber::EnvFilter;
 
+/// `execgov [--role web|worker|all]`, or `execgov audit verify [--tenant NAME]`.
+#[derive(clap::Parser)]
+#[command(
+    name = "execgov",
+    about = "ExecGov: governed execution of scripts as skills"
+)]
+struct Cli {
+    /// What this process does: web (pages and the API), worker (runs executions; serves only
+    /// /healthz and /metrics), all (both). Any number of each may share one DATABASE_URL.
+    /// Default: EXECGOV_ROLE, else all.
+    #[arg(long, value_enum)]
+    role: Option<Role>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// The audit logs.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum AuditAction {
+    /// Checks the audit logs' hash chains (every tenant's and the platform's, or one tenant's).
+    Verify {
+        /// Only this tenant's log (its name).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("EXECGOV_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let outcome = match args.first().map(String::as_str) {
-        None => run().await.map(|()| ExitCode::SUCCESS),
-        Some("audit") => audit_command(&args[1..]).await,
-        Some(other) => Err(anyhow::anyhow!("unknown command {other:?}\n{USAGE}")),
+    let cli = <Cli as clap::Parser>::parse();
+    if let Err(err) = start_logs() {
+        eprintln!("execgov: {err:#}");
+        return ExitCode::FAILURE;
+    }
+    let outcome = match cli.command {
+        None => run(cli.role).await.map(|()| ExitCode::SUCCESS),
+        Some(Command::Audit {
+            action: AuditAction::Verify { tenant },
+        }) => audit_command(tenant.as_deref()).await,
     };
     match outcome {
         Ok(code) => code,
@@ -43,17 +79,20 @@ async fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: execgov                                  start the server\n       \
-                     execgov audit verify [--tenant NAME]    check the audit logs' hash chains";
+/// Logs as `EXECGOV_LOG` filters them (`info` by default), in `EXECGOV_LOG_FORMAT`.
+fn start_logs() -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_env("EXECGOV_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match LogFormat::from_env()? {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+    Ok(())
+}
 
 /// `execgov audit verify [--tenant NAME]`: recomputes every link of the platform's and each
 /// tenant's audit log (or one tenant's), prints each log's state, and fails when one is broken.
-async fn audit_command(args: &[String]) -> anyhow::Result<ExitCode> {
-    let only = match args {
-        [verify] if verify == "verify" => None,
-        [verify, flag, name] if verify == "verify" && flag == "--tenant" => Some(name.as_str()),
-        _ => anyhow::bail!("{USAGE}"),
-    };
+async fn audit_command(only: Option<&str>) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     let cluster_dir = config.data_dir.join("postgres/data");
     if config.database_url.is_none() && !cluster_dir.join("PG_VERSION").exists() {
@@ -112,12 +151,15 @@ async fn database(config: &Config) -> anyhow::Result<(PgConnectOptions, Option<P
     })
 }
 
-async fn run() -> anyhow::Result<()> {
-    let config = Config::from_env()?;
+async fn run(role: Option<Role>) -> anyhow::Result<()> {
+    let mut config = Config::from_env()?;
+    config.role = role.unwrap_or(config.role);
+    // Before anything counts.
+    let metrics = server::metrics::install()?;
     let (options, cluster) = database(&config).await?;
     // A private cluster that dies is started again; an external database is someone else's.
     let supervisor = cluster.clone().map(PrivateCluster::supervise);
-    let served = serve(&config, options).await;
+    let served = serve(&config, options, metrics).await;
     // Whatever happened, a cluster we started is stopped cleanly (and stays stopped).
     if let Some(task) = supervisor {
         task.abort();
@@ -128,7 +170,18 @@ async fn run() -> anyhow::Result<()> {
     served
 }
 
-async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()> {
+async fn serve(
+    config: &Config,
+    options: PgConnectOptions,
+    metrics: PrometheusHandle,
+) -> anyhow::Result<()> {
+    let role = config.role;
+    let workers = if role.runs_executions() {
+        config.workers
+    } else {
+        0
+    };
+    tracing::info!(?role, workers, "starting");
     let pool = domain::db::connect(options.clone(), 16).await?;
     let db_watch = DbWatch::start(options);
     domain::db::migrate(&pool).await?;
@@ -138,6 +191,7 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         // Several beats per lease, so one slow beat does not lose it.
         heartbeat: lease / 6,
         reserve_for: Duration::from_millis(config.reserve_ms),
+        generic_plans: config.generic_plans,
         ..QueuePolicy::default()
     });
     let ctx = ctx
@@ -148,18 +202,33 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         Some(_) => tracing::info!("{}", config.packages.describe()),
         None => tracing::warn!("{}", config.packages.describe()),
     }
-    let seeded = seed::seed_demo(&ctx, config.seed_password.as_deref()).await?;
+    // The demo, the host directory and unfinished hot updates are the web's: a worker process
+    // neither resolves hosts nor acts for people.
     let passwords_file = config.data_dir.join("initial-passwords.txt");
-    if !seeded.is_empty() && config.seed_password.is_none() {
-        save_generated_passwords(&passwords_file, &seeded)?;
+    let mut seeded = Vec::new();
+    if role.serves_pages() {
+        seeded = seed::seed_demo(&ctx, config.seed_password.as_deref()).await?;
+        if !seeded.is_empty() && config.seed_password.is_none() {
+            save_generated_passwords(&passwords_file, &seeded)?;
+        }
+        // Bindings changed through any process reach this one's cache (LISTEN/NOTIFY).
+        ctx.hosts.follow_changes(&ctx.pool).await?;
+        // Approved hot updates the last run did not finish (it stopped mid-way) go on now.
+        domain::hot_updates::resume(&ctx).await?;
     }
-    ctx.hosts.follow_changes(&ctx.pool).await?;
-    // Approved hot updates the last run did not finish (it stopped mid-way) go on now.
-    domain::hot_updates::resume(&ctx).await?;
     ctx.make_tenant_folders_private()
         .context("making the data directory's tenant folders private")?;
-    let executors = Arc::new(Executors::new(config.sandbox.clone()));
-    executions::start_workers(ctx.clone(), executors, config.workers, ctx.queue.clone());
+    let executors = role
+        .runs_executions()
+        .then(|| Arc::new(Executors::new(config.sandbox.clone())));
+    match &executors {
+        Some(executors) => {
+            executions::start_workers(ctx.clone(), executors.clone(), workers, ctx.queue.clone())
+        }
+        // Local agents' long polls and leases are the web's: the queue's wake-ups and the
+        // reaper run here too.
+        None => executions::start_queue_duties(ctx.clone()),
+    }
     // Run files and logs past their tenant's retention go, hourly.
     domain::storage::start_cleanup(ctx.clone(), Default::default());
 
@@ -169,23 +238,44 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         .await
         .with_context(|| format!("listening on {}", config.addr))?;
     let addr = listener.local_addr()?;
-    let leptos_options = server::leptos_options(&config.site_root, addr);
-    let brain: Arc<dyn Provider> = match &config.brain {
-        Some(openai) => Arc::new(OpenAiCompatible::new(openai.clone())?),
-        None => Arc::new(Embedded),
+    let app = if role.serves_pages() {
+        let leptos_options = server::leptos_options(&config.site_root, addr);
+        let brain: Arc<dyn Provider> = match &config.brain {
+            Some(openai) => Arc::new(OpenAiCompatible::new(openai.clone())?),
+            None => Arc::new(Embedded),
+        };
+        tracing::info!(provider = brain.name(), "the assistant's provider");
+        server::router_with_brain(
+            ctx.clone(),
+            leptos_options,
+            brain,
+            config.trusted_proxies.clone(),
+        )
+    } else {
+        server::worker_router(ctx.clone())
     };
-    tracing::info!(provider = brain.name(), "the assistant's provider");
-    let app = server::router_with_brain(
-        ctx.clone(),
-        leptos_options,
-        brain,
-        config.trusted_proxies.clone(),
-    )
-    .layer(axum::middleware::from_fn_with_state(
-        db_watch,
-        server::dbwatch::fail_fast,
-    ));
-    print_welcome(config, addr, &seeded, &passwords_file);
+    let app = app
+        .layer(axum::middleware::from_fn_with_state(
+            db_watch,
+            server::dbwatch::fail_fast,
+        ))
+        // Outside the database's watch: the numbers matter most while it does not answer.
+        .merge(server::metrics::routes(
+            server::metrics::Scrape {
+                handle: metrics,
+                ctx: ctx.clone(),
+                executors,
+                allow: config.metrics_allow.clone(),
+                proxies: config.trusted_proxies.clone(),
+            },
+            role,
+        ));
+    if role.serves_pages() {
+        print_welcome(config, addr, &seeded, &passwords_file);
+    } else {
+        println!("\n{}{addr}\n", server::LISTENING);
+        println!("  worker process: {workers} workers; serves only /healthz and /metrics\n");
+    }
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -385,8 +385,8 @@ async fn the_home_pages_render_the_dashboards() {
         .assert_ok();
 }
 
-/// The console's health counts this server's workers: how many there are, and the one running a
-/// script now.
+/// The console's health counts the workers of every worker process: how many there are, and
+/// the one running a script now.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_counts_this_servers_busy_workers() {
     let ctx = seeded_ctx().await;

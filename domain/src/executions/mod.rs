@@ -51,11 +51,6 @@ pub use worker::*;
 
 /// Wakes idle workers when something is queued.
 const QUEUE_CHANNEL: &str = "execgov_execution_queue";
-/// How the worker's own transactions (claim, finish) begin: their statements run thousands of
-/// times with the same shape, so PostgreSQL keeps one plan for each instead of planning every
-/// execution anew (its default for the first runs and whenever it guesses a custom plan is
-/// cheaper): about half of their server time. Same round trip as a plain `BEGIN`.
-const BEGIN_WORKER: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
 /// Attempts before an execution whose worker keeps dying is failed.
 pub const MAX_ATTEMPTS: i32 = 3;
 

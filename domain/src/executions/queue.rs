@@ -62,6 +62,24 @@ pub struct QueuePolicy {
     /// current run is a long one) the reservation goes back to the queue, for any worker. Zero:
     /// workers do not reserve. Reservations count against the tenant cap.
     pub reserve_for: Duration,
+    /// Whether the workers' own transactions (claim, start, finish) ask for generic plans:
+    /// their statements run thousands of times with the same shape, so PostgreSQL keeps one
+    /// plan for each instead of planning every execution anew (its default for the first runs
+    /// and whenever it guesses a custom plan is cheaper): about half of their server time.
+    /// Citus cannot plan the start of a run in a distributed tenant schema generically
+    /// ("could not create distributed plan"): off there.
+    pub generic_plans: bool,
+}
+
+impl QueuePolicy {
+    /// How a worker transaction begins: one round trip either way.
+    pub(super) fn begin(&self) -> &'static str {
+        if self.generic_plans {
+            "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
+        } else {
+            "BEGIN"
+        }
+    }
 }
 
 impl Default for QueuePolicy {
@@ -71,6 +89,7 @@ impl Default for QueuePolicy {
             lease: Duration::from_secs(30),
             heartbeat: Duration::from_secs(5),
             reserve_for: Duration::from_millis(500),
+            generic_plans: true,
         }
     }
 }
@@ -103,6 +122,9 @@ pub(super) struct StartRow {
     pub(super) lock_text: Option<String>,
     pub(super) input_schema: Value,
     pub(super) invocation: Value,
+    /// How long it waited in the queue (since it was requested, or confirmed), when started.
+    #[sqlx(default)]
+    pub(super) waited_seconds: Option<f64>,
 }
 
 /// Claims the next queued execution, if any: the tenant with the fewest running executions
@@ -112,7 +134,7 @@ pub async fn claim_next(
     worker_id: &str,
     policy: &QueuePolicy,
 ) -> AppResult<Option<Claimed>> {
-    let mut tx = ctx.pool.begin_with(BEGIN_WORKER).await?;
+    let mut tx = ctx.pool.begin_with(policy.begin()).await?;
     let claimed = claim_in(&mut tx, worker_id, policy).await?;
     tx.commit().await?;
     Ok(claimed)
@@ -181,7 +203,7 @@ pub(super) async fn reserve_next(
     policy: &QueuePolicy,
     current_tenant: i64,
 ) -> AppResult<Option<Claimed>> {
-    let mut tx = ctx.pool.begin_with(BEGIN_WORKER).await?;
+    let mut tx = ctx.pool.begin_with(policy.begin()).await?;
     let hold = Hold::Reserve { current_tenant };
     let Some(row) = pick_in(&mut tx, worker_id, policy, hold).await? else {
         return Ok(None);
@@ -271,7 +293,7 @@ pub(crate) async fn claim_for_agent(
     labels: &[String],
     worker_id: &str,
 ) -> AppResult<Option<Claimed>> {
-    let mut tx = ctx.pool.begin_with(BEGIN_WORKER).await?;
+    let mut tx = ctx.pool.begin_with(ctx.queue.begin()).await?;
     let claim: Option<ClaimRow> = sqlx::query_as(
         "WITH pick AS ( \
              SELECT q.tenant_id, q.execution_id FROM public.execution_queue q \
@@ -332,7 +354,9 @@ pub(super) async fn record_start(
              WHERE e.id = $1 AND v.id = e.skill_version_id AND av.id = v.asset_version_id \
                AND a.id = av.asset_id AND s.id = e.skill_id AND (NOT $8 OR e.status = 'queued') \
              RETURNING a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug, \
-                 v.lock_text, v.input_schema, v.invocation), \
+                 v.lock_text, v.input_schema, v.invocation, \
+                 extract(epoch FROM now() - COALESCE(e.confirmed_at, e.created_at))::float8 \
+                     AS waited_seconds), \
          audited AS ( \
              INSERT INTO audit_log (actor, action, target, detail, result, ip, user_agent) \
              SELECT $3, 'execution.start', $4, jsonb_build_object('skill', s.slug, 'attempt', $2, \
@@ -351,6 +375,9 @@ pub(super) async fn record_start(
     .bind(only_if_queued)
     .fetch_optional(&mut *tx)
     .await?;
+    if let Some(waited) = start.as_ref().and_then(|s| s.waited_seconds) {
+        metrics::histogram!("execgov_queue_wait_seconds").record(waited);
+    }
     Ok(start.map(|start| {
         Claimed::new(
             claim.tenant_id,
@@ -452,8 +479,61 @@ pub(crate) async fn held_claim(
     ))
 }
 
+/// What becomes of an execution whose worker was lost (stopped renewing its lease).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lost {
+    /// Queued again, for another attempt.
+    Requeued,
+    /// A person had confirmed it: it may have done part of its work, so it is not run again
+    /// without them; it waits for confirmation again.
+    Reconfirm,
+    /// Out of attempts.
+    Failed,
+}
+
+impl Lost {
+    fn of(confirmed: bool, attempts: i32) -> Lost {
+        if confirmed {
+            Lost::Reconfirm
+        } else if attempts < MAX_ATTEMPTS {
+            Lost::Requeued
+        } else {
+            Lost::Failed
+        }
+    }
+
+    fn status(self) -> &'static str {
+        match self {
+            Lost::Requeued => "queued",
+            Lost::Reconfirm => "awaiting_confirmation",
+            Lost::Failed => "failed",
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            Lost::Requeued => "execution.requeue",
+            Lost::Reconfirm => "execution.reconfirm",
+            Lost::Failed => "execution.fail",
+        }
+    }
+
+    /// The execution's reason (and its audit entry's).
+    fn reason(self, attempts: i32) -> String {
+        match self {
+            Lost::Requeued => format!("worker lost during attempt {attempts}; queued again"),
+            Lost::Reconfirm => format!(
+                "worker lost during attempt {attempts}; it may have done part of its work, so \
+                 it runs again only when confirmed again"
+            ),
+            Lost::Failed => format!("failed: worker lost ({attempts} attempts)"),
+        }
+    }
+}
+
 /// Re-queues executions whose worker stopped renewing its lease; after `MAX_ATTEMPTS` they fail
-/// with `worker lost`. Returns how many were handled.
+/// with `worker lost`, and confirmed ones wait for confirmation again. Returns how many were
+/// handled.
 pub async fn reap_expired(ctx: &Ctx) -> AppResult<usize> {
     // Reservations only: their executions never started, so they are simply queued again.
     let released: i64 = sqlx::query_scalar(
@@ -484,8 +564,41 @@ pub async fn reap_expired(ctx: &Ctx) -> AppResult<usize> {
         let Some(expired) = expired else {
             return Ok(handled);
         };
-        let retry = expired.attempts < MAX_ATTEMPTS;
-        if retry {
+        enter_schema(&mut tx, &TenantSchema::parse(&expired.schema_name)?).await?;
+        let confirmed: bool =
+            sqlx::query_scalar("SELECT confirmed_at IS NOT NULL FROM executions WHERE id = $1")
+                .bind(expired.execution_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .unwrap_or(false);
+        let lost = Lost::of(confirmed, expired.attempts);
+        let reason = lost.reason(expired.attempts);
+        let digest: Option<String> = sqlx::query_scalar(
+            "UPDATE executions SET status = $2, reason = $3, \
+             finished_at = CASE WHEN $2 = 'failed' THEN now() END, \
+             confirmed_by = CASE WHEN $2 = 'awaiting_confirmation' THEN NULL ELSE confirmed_by END, \
+             confirmed_at = CASE WHEN $2 = 'awaiting_confirmation' THEN NULL ELSE confirmed_at END \
+             WHERE id = $1 AND status = 'running' RETURNING inputs_digest",
+        )
+        .bind(expired.execution_id)
+        .bind(lost.status())
+        .bind(&reason)
+        .fetch_optional(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            AuditLog::Tenant,
+            &Actor::system(),
+            Event {
+                action: lost.action(),
+                target: &format!("execution {}", expired.execution_id),
+                detail: json!({ "reason": reason, "attempts": expired.attempts, "inputs_digest": digest }),
+                result: lost.status(),
+            },
+        )
+        .await?;
+        leave_schema(&mut tx).await?;
+        if lost == Lost::Requeued {
             sqlx::query(
                 "UPDATE public.execution_queue SET state = 'queued', worker_id = NULL, lease_expires_at = NULL \
                  WHERE tenant_id = $1 AND execution_id = $2",
@@ -497,49 +610,7 @@ pub async fn reap_expired(ctx: &Ctx) -> AppResult<usize> {
         .bind(expired.execution_id)
         .execute(&mut *tx)
         .await?;
-        enter_schema(&mut tx, &TenantSchema::parse(&expired.schema_name)?).await?;
-        let (status, reason) = if retry {
-            (
-                "queued",
-                format!(
-                    "worker lost during attempt {}; queued again",
-                    expired.attempts
-                ),
-            )
-        } else {
-            (
-                "failed",
-                format!("failed: worker lost ({} attempts)", expired.attempts),
-            )
-        };
-        let digest: Option<String> = sqlx::query_scalar(
-            "UPDATE executions SET status = $2, reason = $3, \
-             finished_at = CASE WHEN $2 = 'failed' THEN now() END WHERE id = $1 AND status = 'running' \
-             RETURNING inputs_digest",
-        )
-        .bind(expired.execution_id)
-        .bind(status)
-        .bind(&reason)
-        .fetch_optional(&mut *tx)
-        .await?;
-        audit::record(
-            &mut tx,
-            AuditLog::Tenant,
-            &Actor::system(),
-            Event {
-                action: if retry {
-                    "execution.requeue"
-                } else {
-                    "execution.fail"
-                },
-                target: &format!("execution {}", expired.execution_id),
-                detail: json!({ "reason": reason, "attempts": expired.attempts, "inputs_digest": digest }),
-                result: status,
-            },
-        )
-        .await?;
-        if retry {
-            leave_schema(&mut tx).await?;
+        if lost == Lost::Requeued {
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(QUEUE_CHANNEL)
                 .execute(&mut *tx)

@@ -354,7 +354,7 @@ pub(super) async fn finish_with(
         finish_in_tx(ctx, claimed, worker_id, status, reason, detail, Then::Stop).await?;
     let next = match then {
         Then::Start(started) => {
-            let mut tx = ctx.pool.begin_with(BEGIN_WORKER).await?;
+            let mut tx = ctx.pool.begin_with(ctx.queue.begin()).await?;
             let started = record_reserved_start(&mut tx, started, worker_id).await?;
             tx.commit().await?;
             started
@@ -374,7 +374,7 @@ pub(super) async fn finish_in_tx(
     detail: &FinishDetail,
     then: Then<'_>,
 ) -> AppResult<(ExecutionStatus, Option<Claimed>)> {
-    let mut tx = ctx.pool.begin_with(BEGIN_WORKER).await?;
+    let mut tx = ctx.pool.begin_with(ctx.queue.begin()).await?;
     let held = sqlx::query(
         "DELETE FROM public.execution_queue WHERE tenant_id = $1 AND execution_id = $2 AND worker_id = $3",
     )

@@ -9,32 +9,125 @@ pub fn worker_id_prefix() -> String {
     format!("{}-{}-w", hostname(), std::process::id())
 }
 
-/// The execution pool of one server process: `count` workers and a reaper.
+/// The execution pool of one server process: `count` workers, and the queue's duties
+/// ([`start_queue_duties`]).
 pub fn start_workers(ctx: Ctx, executors: Arc<Executors>, count: usize, policy: QueuePolicy) {
     let process = worker_id_prefix();
-    ctx.workers
-        .store(count, std::sync::atomic::Ordering::Relaxed);
-    // One LISTEN connection per process wakes the idle workers (and agents' long polls); none of
-    // them holds a pool connection while it waits.
+    metrics::gauge!(WORKERS, "state" => "idle").increment(count as f64);
+    start_queue_duties(ctx.clone());
+    tokio::spawn(announce_workers(ctx.clone(), process.clone(), count));
     let wake = ctx.queue_wake.clone();
-    tokio::spawn(listen_for_work(ctx.clone(), wake.clone()));
     for n in 0..count {
         let (ctx, executors, policy, wake) =
             (ctx.clone(), executors.clone(), policy.clone(), wake.clone());
         let worker_id = format!("{process}{n}");
         tokio::spawn(async move { work_loop(ctx, executors, worker_id, policy, wake).await });
     }
+}
+
+/// What every server process does for the queue, whatever its role: one LISTEN connection
+/// wakes its idle workers and local agents' long polls (none of them holds a pool connection
+/// while it waits), and the reaper, which acts in one process at a time.
+pub fn start_queue_duties(ctx: Ctx) {
+    tokio::spawn(listen_for_work(ctx.clone(), ctx.queue_wake.clone()));
+    // A few looks per lease, so that a lost worker's execution is taken over soon after its
+    // lease runs out.
+    let every = (ctx.queue.lease / 3).min(Duration::from_secs(5));
     tokio::spawn(async move {
         // Until the server closes the pool on shutdown (then a failure is no news).
         while !ctx.pool.is_closed() {
-            if let Err(err) = reap_expired(&ctx).await {
+            if let Err(err) = reap_unless_another_does(&ctx).await {
                 if !ctx.pool.is_closed() {
                     tracing::warn!(%err, "reaper failed");
                 }
             }
-            tokio::time::sleep(Duration::from_secs(5)).await;
+            tokio::time::sleep(every).await;
         }
     });
+}
+
+/// Keeps this process's row in `public.worker_processes` fresh (a few times per lease) while it
+/// runs, so that any process's console counts its `count` workers; rows no process renewed for
+/// an hour go.
+async fn announce_workers(ctx: Ctx, process: String, count: usize) {
+    while !ctx.pool.is_closed() {
+        let announced = sqlx::query(
+            "WITH gone AS (DELETE FROM public.worker_processes WHERE seen_at < now() - interval '1 hour') \
+             INSERT INTO public.worker_processes (prefix, workers) VALUES ($1, $2) \
+             ON CONFLICT (prefix) DO UPDATE SET workers = $2, seen_at = now()",
+        )
+        .bind(&process)
+        .bind(count as i32)
+        .execute(&ctx.pool)
+        .await;
+        if let Err(err) = announced {
+            if !ctx.pool.is_closed() {
+                tracing::warn!(%err, "announcing this process's workers failed; retrying");
+            }
+        }
+        tokio::time::sleep(ctx.queue.lease / 3).await;
+    }
+}
+
+/// The worker processes that announced themselves within the last `lease`s: their workers, in
+/// all.
+pub(crate) async fn workers_running(ctx: &Ctx) -> AppResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE(sum(workers), 0) FROM public.worker_processes \
+         WHERE seen_at > now() - make_interval(secs => $1)",
+    )
+    .bind(2.0 * ctx.queue.lease.as_secs_f64())
+    .fetch_one(&ctx.pool)
+    .await?)
+}
+
+/// The advisory lock the reaping process holds (any number that no other part takes).
+const REAPER_LOCK: i64 = 0x6578_6563_676f_7672;
+
+/// [`reap_expired`], unless another process is reaping now: the one holding the reaper's
+/// advisory lock reaps, the others skip their turn. The lock is the transaction's, so a
+/// process that dies mid-way lets go of it with its connection.
+async fn reap_unless_another_does(ctx: &Ctx) -> AppResult<usize> {
+    let mut holder = ctx.pool.begin().await?;
+    let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(REAPER_LOCK)
+        .fetch_one(&mut *holder)
+        .await?;
+    if !ours {
+        return Ok(0);
+    }
+    let reaped = reap_expired(ctx).await;
+    holder.commit().await?;
+    reaped
+}
+
+/// `/metrics`: this process's workers, by state (`busy`, `idle`).
+const WORKERS: &str = "execgov_workers";
+
+/// A platform worker's run began: counted, and its worker busy.
+fn run_began(claimed: &Claimed) {
+    metrics::counter!("execgov_runs_started_total", "executor" => claimed.kind.clone())
+        .increment(1);
+    metrics::gauge!(WORKERS, "state" => "idle").decrement(1.0);
+    metrics::gauge!(WORKERS, "state" => "busy").increment(1.0);
+}
+
+/// A platform worker's run ended after `took` (its end is recorded next): its worker is idle.
+fn run_ended(claimed: &Claimed, took: Duration) {
+    metrics::histogram!("execgov_run_duration_seconds", "executor" => claimed.kind.clone())
+        .record(took.as_secs_f64());
+    metrics::gauge!(WORKERS, "state" => "busy").decrement(1.0);
+    metrics::gauge!(WORKERS, "state" => "idle").increment(1.0);
+}
+
+/// A platform worker's run was recorded as having ended with `status`.
+fn run_recorded(claimed: &Claimed, status: ExecutionStatus) {
+    metrics::counter!(
+        "execgov_runs_finished_total",
+        "executor" => claimed.kind.clone(),
+        "status" => status.as_str(),
+    )
+    .increment(1);
 }
 
 /// Turns the queue's NOTIFY into a wake-up of every idle worker of this process.
@@ -189,7 +282,10 @@ pub(super) async fn take_turn(
         let (ctx, executors) = (ctx.clone(), executors.clone());
         let (worker_id, policy) = (worker_id.to_string(), policy.clone());
         tokio::spawn(async move {
+            run_began(&turn.claimed);
+            let began = tokio::time::Instant::now();
             let ran = run_execution(&ctx, &executors, &mut turn, &worker_id, &policy, exited).await;
+            run_ended(&turn.claimed, began.elapsed());
             (ran, turn.claimed)
         })
     };
@@ -215,7 +311,10 @@ pub(super) async fn take_turn(
     let Some(mut next) = next else {
         let (ran, claimed) = ended.await?;
         return match record_end(&ctx, &claimed, &worker_id, ran, Then::Claim(policy)).await {
-            Ok((_, next)) => next.map(Turn::claimed),
+            Ok((status, next)) => {
+                run_recorded(&claimed, status);
+                next.map(Turn::claimed)
+            }
             Err(err) => {
                 tracing::error!(%err, execution = claimed.execution_id, "execution could not be finished");
                 None
@@ -230,7 +329,10 @@ pub(super) async fn take_turn(
             Some((ran, claimed)) => {
                 let then = Then::Start(&started);
                 match record_end(&ctx, &claimed, &worker_id, ran, then).await {
-                    Ok((_, recorded)) => recorded.is_some(),
+                    Ok((status, recorded)) => {
+                        run_recorded(&claimed, status);
+                        recorded.is_some()
+                    }
                     Err(err) => {
                         let execution = claimed.execution_id;
                         tracing::error!(%err, execution, "execution could not be finished");

@@ -235,27 +235,30 @@ impl TestServer {
 /// through the test cluster's Unix socket.
 pub async fn database_url(db: &TestDb) -> String {
     cluster().await;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/test-pg")
-        .canonicalize()
-        .expect("the test cluster's folder");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-pg");
+    cluster_url(&root, &db.options, &db.name)
+}
+
+/// The `DATABASE_URL` of database `name` of the private cluster under `root`, reached with
+/// `options` (the application's role, through the cluster's Unix socket).
+pub fn cluster_url(root: &std::path::Path, options: &PgConnectOptions, name: &str) -> String {
+    let root = root.canonicalize().expect("the cluster's folder");
     let credentials = std::fs::read_to_string(root.join("postgres-credentials"))
         .expect("reading the test cluster's credentials");
     let password = credentials
         .lines()
         .nth(1)
         .expect("the application role's password");
-    let socket = db
-        .options
+    let socket = options
         .get_socket()
         .expect("the test cluster is reached through its socket")
         .to_string_lossy()
         .into_owned();
     format!(
         "postgres://{}:{}@localhost/{}?host={}",
-        encode(db.options.get_username()),
+        encode(options.get_username()),
         encode(password),
-        db.name,
+        name,
         encode(&socket)
     )
 }
@@ -674,17 +677,33 @@ impl ChildServer {
     /// Starts it with sandbox uids from `first_uid` (64 of them), so parallel tests never share.
     pub async fn start(db: &TestDb, first_uid: u32) -> ChildServer {
         let url = database_url(db).await;
-        ChildServer::spawn(Some(&url), &db.ctx.data_dir, first_uid).await
+        ChildServer::spawn(Some(&url), &db.ctx.data_dir, first_uid, &[]).await
+    }
+
+    /// Starts it on the database at `url` with its own `data_dir` and more settings (`env`,
+    /// e.g. its role): one of several processes on one database.
+    pub async fn start_with(
+        url: &str,
+        data_dir: &std::path::Path,
+        first_uid: u32,
+        env: &[(&str, &str)],
+    ) -> ChildServer {
+        ChildServer::spawn(Some(url), data_dir, first_uid, env).await
     }
 
     /// Starts it without `DATABASE_URL`: with a private PostgreSQL cluster of its own under
     /// `data_dir`, as a fresh installation does. Stop it with [`ChildServer::stop`], which stops
     /// that cluster too.
     pub async fn start_private(data_dir: &std::path::Path, first_uid: u32) -> ChildServer {
-        ChildServer::spawn(None, data_dir, first_uid).await
+        ChildServer::spawn(None, data_dir, first_uid, &[]).await
     }
 
-    async fn spawn(url: Option<&str>, data_dir: &std::path::Path, first_uid: u32) -> ChildServer {
+    async fn spawn(
+        url: Option<&str>,
+        data_dir: &std::path::Path,
+        first_uid: u32,
+        env: &[(&str, &str)],
+    ) -> ChildServer {
         std::fs::create_dir_all(data_dir).unwrap();
         let log = data_dir.join("server.log");
         let out = std::fs::File::create(&log).unwrap();
@@ -706,6 +725,7 @@ impl ChildServer {
             .env("EXECGOV_LOG", "info,sqlx=warn")
             .env_remove("EXECGOV_SANDBOX")
             .env_remove("EXECGOV_PYTHON")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
