@@ -13,6 +13,7 @@ pub mod error;
 pub mod executions;
 pub mod hot_updates;
 mod login_throttle;
+pub mod secrets;
 pub mod seed;
 pub mod skills;
 pub mod storage;
@@ -49,6 +50,9 @@ pub struct Ctx {
     /// How many execution workers this process started (`executions::start_workers`): the
     /// console's health shows how many of them are busy.
     pub workers: Arc<AtomicUsize>,
+    /// Seals and opens tenants' secrets (`secrets::unlock` at start); `None`: this process
+    /// stores and hands out no secrets.
+    pub master_key: Option<Arc<secrets::MasterKey>>,
 }
 
 impl Ctx {
@@ -62,6 +66,14 @@ impl Ctx {
             storage: storage::StorageDefaults::default(),
             packages: Arc::default(),
             workers: Arc::default(),
+            master_key: None,
+        }
+    }
+
+    pub fn with_master_key(self, key: secrets::MasterKey) -> Ctx {
+        Ctx {
+            master_key: Some(Arc::new(key)),
+            ..self
         }
     }
 

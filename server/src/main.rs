@@ -12,6 +12,7 @@ use domain::brain::embedded::Embedded;
 use domain::brain::openai::OpenAiCompatible;
 use domain::brain::Provider;
 use domain::executions::{self, QueuePolicy};
+use domain::secrets::KeySource;
 use domain::seed::{self, SeededAccount};
 use domain::Ctx;
 use engine::Executors;
@@ -32,6 +33,7 @@ async fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         None => run().await.map(|()| ExitCode::SUCCESS),
         Some("audit") => audit_command(&args[1..]).await,
+        Some("rotate-master-key") => rotate_command(&args[1..]).await,
         Some(other) => Err(anyhow::anyhow!("unknown command {other:?}\n{USAGE}")),
     };
     match outcome {
@@ -44,7 +46,9 @@ async fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: execgov                                  start the server\n       \
-                     execgov audit verify [--tenant NAME]    check the audit logs' hash chains";
+                     execgov audit verify [--tenant NAME]    check the audit logs' hash chains\n       \
+                     execgov rotate-master-key --new-key-file FILE\n                                               \
+                     re-seal every secret under a new master key";
 
 /// `execgov audit verify [--tenant NAME]`: recomputes every link of the platform's and each
 /// tenant's audit log (or one tenant's), prints each log's state, and fails when one is broken.
@@ -55,27 +59,12 @@ async fn audit_command(args: &[String]) -> anyhow::Result<ExitCode> {
         _ => anyhow::bail!("{USAGE}"),
     };
     let config = Config::from_env()?;
-    let cluster_dir = config.data_dir.join("postgres/data");
-    if config.database_url.is_none() && !cluster_dir.join("PG_VERSION").exists() {
-        anyhow::bail!(
-            "no database to verify: {} holds no private cluster; set DATABASE_URL or \
-             EXECGOV_DATA_DIR to the server's",
-            config.data_dir.display()
-        );
-    }
-    let running = cluster_dir.join("postmaster.pid").exists();
-    let (options, cluster) = database(&config).await?;
-    let checked = async {
-        let pool = domain::db::connect(options, 2).await?;
+    let checked = on_existing_database(&config, "verify", |pool| async {
         let checks =
             domain::audit::verify_all(&Ctx::new(pool, config.data_dir.clone()), only).await;
         anyhow::Ok(checks?)
-    }
+    })
     .await;
-    // A private cluster that already ran (a server uses it) is left running.
-    if let (Some(cluster), false) = (cluster, running) {
-        cluster.stop().await?;
-    }
     let mut intact = true;
     for check in checked? {
         match check.broken {
@@ -94,6 +83,72 @@ async fn audit_command(args: &[String]) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Runs `task` on the server's existing database (`DATABASE_URL`, or the private cluster, which
+/// is started for it and stopped after unless a server already runs it).
+async fn on_existing_database<T, F>(
+    config: &Config,
+    purpose: &str,
+    task: impl FnOnce(sqlx::PgPool) -> F,
+) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let cluster_dir = config.data_dir.join("postgres/data");
+    if config.database_url.is_none() && !cluster_dir.join("PG_VERSION").exists() {
+        anyhow::bail!(
+            "no database to {purpose}: {} holds no private cluster; set DATABASE_URL or \
+             EXECGOV_DATA_DIR to the server's",
+            config.data_dir.display()
+        );
+    }
+    let running = cluster_dir.join("postmaster.pid").exists();
+    let (options, cluster) = database(config).await?;
+    let done = async { task(domain::db::connect(options, 2).await?).await }.await;
+    // A private cluster that already ran (a server uses it) is left running.
+    if let (Some(cluster), false) = (cluster, running) {
+        cluster.stop().await?;
+    }
+    done
+}
+
+/// Where the master key of tenants' secrets is: `EXECGOV_MASTER_KEY_FILE`, else `master.key` in
+/// the data directory (made on first start).
+fn key_source(config: &Config) -> KeySource {
+    let configured = std::env::var_os("EXECGOV_MASTER_KEY_FILE")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    KeySource::new(configured, &config.data_dir)
+}
+
+/// `execgov rotate-master-key --new-key-file FILE`: re-seals every tenant's secrets under the
+/// key in FILE (made when it does not exist) in one transaction. Servers still running with the
+/// old key refuse secret operations until restarted with `EXECGOV_MASTER_KEY_FILE=FILE`.
+async fn rotate_command(args: &[String]) -> anyhow::Result<ExitCode> {
+    let [flag, new_key_file] = args else {
+        anyhow::bail!("{USAGE}");
+    };
+    if flag != "--new-key-file" {
+        anyhow::bail!("{USAGE}");
+    }
+    let config = Config::from_env()?;
+    let source = key_source(&config);
+    let new_key_file = std::path::Path::new(new_key_file);
+    let rotated = on_existing_database(&config, "rotate the master key of", |pool| async move {
+        domain::secrets::rotate(&pool, &source, new_key_file).await
+    })
+    .await?;
+    println!(
+        "Re-sealed {} secrets of {} tenants under the key in {} (generation {}). Start the \
+         server with EXECGOV_MASTER_KEY_FILE={}; the old key no longer opens them.",
+        rotated.secrets,
+        rotated.tenants,
+        new_key_file.display(),
+        rotated.generation,
+        new_key_file.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The database to use: `DATABASE_URL`, or the private cluster (started unless it runs).
@@ -132,6 +187,10 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
     let pool = domain::db::connect(options.clone(), 16).await?;
     let db_watch = DbWatch::start(options);
     domain::db::migrate(&pool).await?;
+    // A wrong key stops the start here: secrets it cannot open are never served.
+    let master_key = domain::secrets::unlock(&pool, &key_source(config))
+        .await
+        .context("the master key of tenants' secrets")?;
     let lease = Duration::from_secs(config.lease_seconds);
     let ctx = Ctx::new(pool, config.data_dir.clone()).with_queue_policy(QueuePolicy {
         lease,
@@ -141,6 +200,7 @@ async fn serve(config: &Config, options: PgConnectOptions) -> anyhow::Result<()>
         ..QueuePolicy::default()
     });
     let ctx = ctx
+        .with_master_key(master_key)
         .with_storage(config.storage)
         .with_packages(config.packages.clone());
     // Which installer (uv, or the pip fallback) and which index: said once, at start.
