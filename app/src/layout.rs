@@ -122,6 +122,7 @@ fn nav_links(
             ("/submissions", "Submissions"),
             ("/users", "Users"),
             ("/tokens", "Tokens"),
+            ("/secrets", "Secrets"),
             ("/agents", "Agents"),
             ("/audit", "Audit log"),
             ("/logins", "Login log"),

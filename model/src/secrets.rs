@@ -92,9 +92,11 @@ pub fn clean_value(value: &str) -> Result<&str, String> {
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err("The value must be one line without control characters; encode a \
+        return Err(
+            "The value must be one line without control characters; encode a \
                     multi-line key (e.g. as base64) first."
-            .into());
+                .into(),
+        );
     }
     Ok(value)
 }
@@ -102,7 +104,10 @@ pub fn clean_value(value: &str) -> Result<&str, String> {
 /// The last characters shown of a value.
 pub fn last_chars(value: &str) -> String {
     let count = value.chars().count();
-    value.chars().skip(count.saturating_sub(SHOWN_CHARS)).collect()
+    value
+        .chars()
+        .skip(count.saturating_sub(SHOWN_CHARS))
+        .collect()
 }
 
 #[cfg(test)]
@@ -129,7 +134,14 @@ mod tests {
                 "{bad}"
             );
         }
-        for reserved in ["PATH", "HOME", "LD_PRELOAD", "PYTHONPATH", "EXECGOV_INPUTS", "HTTPS_PROXY"] {
+        for reserved in [
+            "PATH",
+            "HOME",
+            "LD_PRELOAD",
+            "PYTHONPATH",
+            "EXECGOV_INPUTS",
+            "HTTPS_PROXY",
+        ] {
             assert!(
                 name_problem(reserved).is_some_and(|p| p.contains("used by the platform")),
                 "{reserved}"

@@ -60,7 +60,7 @@ impl fmt::Debug for MasterKey {
 }
 
 impl MasterKey {
-    fn from_bytes(bytes: &[u8; KEY_BYTES], generation: i32) -> MasterKey {
+    pub fn from_bytes(bytes: &[u8; KEY_BYTES], generation: i32) -> MasterKey {
         MasterKey {
             cipher: XChaCha20Poly1305::new(bytes.into()),
             generation,
@@ -73,7 +73,13 @@ impl MasterKey {
         let aad = binding.associated_data();
         let ciphertext = self
             .cipher
-            .encrypt(&nonce, Payload { msg: plain, aad: &aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plain,
+                    aad: &aad,
+                },
+            )
             .expect("XChaCha20-Poly1305 seals any length we store");
         Sealed {
             nonce: nonce.to_vec(),
@@ -308,11 +314,11 @@ mod tests {
             name: "CRM_TOKEN",
         };
         let sealed = key.seal(acme, b"tok-abcdef1234");
-        assert!(!sealed
-            .ciphertext
-            .windows(6)
-            .any(|w| w == b"abcdef"));
-        assert_eq!(key.open(acme, &sealed).as_deref(), Some(&b"tok-abcdef1234"[..]));
+        assert!(!sealed.ciphertext.windows(6).any(|w| w == b"abcdef"));
+        assert_eq!(
+            key.open(acme, &sealed).as_deref(),
+            Some(&b"tok-abcdef1234"[..])
+        );
         // Another tenant, another name, another purpose, another key: nothing.
         let globex = Binding::TenantSecret {
             tenant_id: 1004,

@@ -179,7 +179,9 @@ mod tests {
     fn every_occurrence_is_masked() {
         let m = Masker::new([TOKEN, "second-secret"]);
         assert_eq!(
-            m.mask(&format!("token={TOKEN}; again {TOKEN}{TOKEN}. second-secret!")),
+            m.mask(&format!(
+                "token={TOKEN}; again {TOKEN}{TOKEN}. second-secret!"
+            )),
             "token=***; again ***. ***!"
         );
         assert!(matches!(m.mask("nothing here"), Cow::Borrowed(_)));
@@ -230,7 +232,10 @@ mod tests {
         assert_eq!(other[0].line, "meanwhile");
         let out = log.push(line(Stream::Stdout, "ef1234 end"));
         let texts: Vec<&str> = out.iter().map(|l| l.line.as_str()).collect();
-        assert_eq!(texts, [format!("{}***", "x".repeat(max - 8)).as_str(), " end"]);
+        assert_eq!(
+            texts,
+            [format!("{}***", "x".repeat(max - 8)).as_str(), " end"]
+        );
         // Held at the end of the output: handed over by finish.
         assert!(log.push(line(Stream::Stderr, &"y".repeat(max))).is_empty());
         let rest = log.finish();

@@ -94,11 +94,10 @@ impl From<InfoRow> for SecretInfo {
 pub async fn list(ctx: &Ctx, tenant: &Tenant, user: &SignedIn) -> AppResult<Vec<SecretInfo>> {
     admin_only(user)?;
     let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let rows: Vec<InfoRow> = sqlx::query_as(
-        "SELECT name, last4, updated_at, updated_by FROM secrets ORDER BY name",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<InfoRow> =
+        sqlx::query_as("SELECT name, last4, updated_at, updated_by FROM secrets ORDER BY name")
+            .fetch_all(&mut *tx)
+            .await?;
     tx.commit().await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
@@ -283,7 +282,9 @@ pub async fn for_run(
             ciphertext: ciphertext.clone(),
         };
         let binding = Binding::TenantSecret { tenant_id, name };
-        let Some(value) = key.open(binding, &sealed).and_then(|v| String::from_utf8(v).ok())
+        let Some(value) = key
+            .open(binding, &sealed)
+            .and_then(|v| String::from_utf8(v).ok())
         else {
             tracing::error!(secret = %name, tenant_id, "a stored secret does not open under the master key");
             return Ok(Err(format!(

@@ -768,7 +768,9 @@ default = 3
             assert_eq!(e.line, Some(7), "{bad}");
             assert!(e.message.contains(says), "{}", e.message);
         }
-        let e = err(&format!("{GOOD_TOP}agent_label = \"lab\"\nsecrets = [\"CRM_TOKEN\"]\n"));
+        let e = err(&format!(
+            "{GOOD_TOP}agent_label = \"lab\"\nsecrets = [\"CRM_TOKEN\"]\n"
+        ));
         assert!(e.message.contains("local agents"), "{e}");
     }
 
