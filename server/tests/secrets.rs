@@ -222,8 +222,9 @@ async fn a_secret_reaches_its_run_masked_and_is_seen_nowhere_else() {
     );
     let result: Value = serde_json::from_str(view["result"].as_str().unwrap()).unwrap();
     assert_eq!(result, json!({ "token": "***", "length": TOKEN.len() }));
-    let reason = view["reason"].as_str().unwrap();
-    assert!(reason.contains("CRM refused ***"), "{reason}");
+    // Its error is its stderr, stored as log lines: masked as they came.
+    let why = view["summary"]["why"].as_str().unwrap();
+    assert!(why.contains("CRM refused ***"), "{why}");
     let lines: Vec<&str> = view["logs"]
         .as_array()
         .unwrap()
@@ -231,6 +232,7 @@ async fn a_secret_reaches_its_run_masked_and_is_seen_nowhere_else() {
         .map(|l| l["line"].as_str().unwrap())
         .collect();
     assert!(lines.contains(&"token is ***"), "{lines:?}");
+    assert!(lines.contains(&"CRM refused ***"), "{lines:?}");
     // The long line came in two pieces; the value they split is masked as one.
     let long = lines.iter().position(|l| l.starts_with("xxxx")).unwrap();
     assert_eq!(lines[long], format!("{}***", "x".repeat(8190)));
@@ -649,7 +651,7 @@ async fn the_master_key_is_checked_at_start_and_rotated_in_one_transaction() {
     assert_eq!(result, json!({ "token": "***", "length": TOKEN.len() }));
     let audit: i64 = count(
         &db.ctx,
-        "SELECT count(*) FROM public.audit_log WHERE action = 'master_key.rotate'",
+        "SELECT count(*) FROM public.platform_audit WHERE action = 'master_key.rotate'",
     )
     .await;
     assert_eq!(audit, 1);
