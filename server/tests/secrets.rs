@@ -656,3 +656,81 @@ async fn the_master_key_is_checked_at_start_and_rotated_in_one_transaction() {
     .await;
     assert_eq!(audit, 1);
 }
+
+/// A submitted skill naming secrets: the reviewer sees the names on the review page, and the
+/// approved version's runs receive exactly those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_page_shows_the_secrets_a_submission_names() {
+    let db = seeded_db().await;
+    let server = start_server(db.ctx.clone()).await;
+    let admin = server.login(ACME, "acme-admin", PASSWORD).await;
+    let manifest = "name = \"CRM sync\"\nslug = \"crm-sync\"\ndescription = \"Syncs the CRM.\"\n\
+                    output = \"A count\"\nrisk = \"low\"\nsecrets = [\"CRM_TOKEN\", \"ERP_KEY\"]\n";
+    let archive = zip_of(&[
+        ("main.py", SCRIPT),
+        ("README.md", "# CRM sync\n"),
+        ("skill.toml", manifest),
+    ]);
+    let reply = server
+        .post_multipart(
+            ACME,
+            "/submissions",
+            &[
+                ("scenario", "Sales keeps the CRM in step."),
+                ("risk", "low"),
+                ("manual_allowed", "true"),
+            ],
+            &[("archive", "crm-sync.zip", archive.as_slice())],
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let id = reply
+        .location
+        .as_deref()
+        .and_then(|l| l.strip_prefix("/submissions/"))
+        .expect("the submission's page")
+        .to_string();
+    let console = server
+        .login("admin.localhost", "superadmin", PASSWORD)
+        .await;
+    let page = server
+        .get("admin.localhost", &format!("/reviews/{id}"), Some(&console))
+        .await;
+    assert_eq!(page.status, 200);
+    let names = page
+        .body
+        .split("data-testid=\"secret-names\"")
+        .nth(1)
+        .expect("the review page lists the secrets");
+    let names = &names[..names.find("</dd>").unwrap()];
+    assert!(
+        names.contains("CRM_TOKEN") && names.contains("ERP_KEY"),
+        "{names}"
+    );
+
+    // A name that is not a secret's is refused at submission, saying which and why.
+    let bad = manifest.replace("\"ERP_KEY\"", "\"LD_PRELOAD\"");
+    let archive = zip_of(&[
+        ("main.py", SCRIPT),
+        ("README.md", "# CRM sync\n"),
+        ("skill.toml", bad.as_str()),
+    ]);
+    let reply = server
+        .post_multipart(
+            ACME,
+            "/submissions",
+            &[
+                ("scenario", "Sales keeps the CRM in step."),
+                ("risk", "low"),
+            ],
+            &[("archive", "crm-sync.zip", archive.as_slice())],
+            Some(&admin),
+        )
+        .await;
+    let location = reply.location.unwrap_or_default();
+    assert!(
+        location.starts_with("/submissions/new?error=") && location.contains("LD_PRELOAD"),
+        "{location}"
+    );
+}
