@@ -9,7 +9,8 @@ use engine::{LogLine, Stream};
 pub const MASK: &str = "***";
 
 /// The texts to mask: each value as it is and as it appears inside a JSON string (a result
-/// holding a value with a quote or backslash shows it escaped).
+/// holding a value with a quote or backslash shows it escaped; Python's `json.dump` also
+/// escapes every non-ASCII character as `\uXXXX`).
 #[derive(Clone, Default)]
 pub struct Masker {
     needles: Vec<String>,
@@ -29,8 +30,11 @@ impl Masker {
             needles.push(value.to_string());
             let quoted = serde_json::to_string(value).unwrap_or_default();
             let escaped = &quoted[1..quoted.len() - 1];
-            if escaped != value && !escaped.is_empty() {
-                needles.push(escaped.to_string());
+            let ascii = ascii_escaped(escaped);
+            for form in [escaped, ascii.as_str()] {
+                if !needles.iter().any(|n| n == form) {
+                    needles.push(form.to_string());
+                }
             }
         }
         Masker { needles }
@@ -87,6 +91,23 @@ impl Masker {
             render(&joined, &ranges, cut, joined.len()),
         )
     }
+}
+
+/// JSON text with every non-ASCII character written as `\uXXXX` (UTF-16, lower-case hex), as
+/// Python's `json.dumps` writes it by default.
+fn ascii_escaped(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 /// `text[from..to]` with the `ranges` (which never cross `from` or `to`) replaced by `***`.
@@ -201,6 +222,12 @@ mod tests {
         assert!(!masked.contains("ss\\\\word"), "{masked}");
         let parsed: serde_json::Value = serde_json::from_str(&masked).unwrap();
         assert_eq!(parsed["token"], "***");
+        // As Python's json.dump writes a value with non-ASCII characters (𝄞: a surrogate pair).
+        let m = Masker::new(["pässwörd-𝄞-1"]);
+        assert_eq!(
+            m.mask(r#"{"token": "p\u00e4ssw\u00f6rd-\ud834\udd1e-1"}"#),
+            r#"{"token": "***"}"#
+        );
     }
 
     #[test]

@@ -102,6 +102,13 @@ pub async fn list(ctx: &Ctx, tenant: &Tenant, user: &SignedIn) -> AppResult<Vec<
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+#[derive(sqlx::FromRow)]
+struct SetRow {
+    created: bool,
+    #[sqlx(flatten)]
+    info: InfoRow,
+}
+
 /// Whether [`set`] made the secret or replaced its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stored {
@@ -131,33 +138,22 @@ pub async fn set(
         value.as_bytes(),
     );
     // `xmax = 0`: the row was inserted, not updated.
-    let (created, row): (bool, InfoRow) = {
-        let r: (bool, String, String, DateTime<Utc>, String) = sqlx::query_as(
-            "INSERT INTO secrets (name, nonce, ciphertext, last4, created_by, updated_by) \
-             VALUES ($1, $2, $3, $4, $5, $5) \
-             ON CONFLICT (name) DO UPDATE SET nonce = EXCLUDED.nonce, \
-                 ciphertext = EXCLUDED.ciphertext, last4 = EXCLUDED.last4, \
-                 updated_by = EXCLUDED.updated_by, updated_at = now() \
-             RETURNING xmax = 0, name, last4, updated_at, updated_by",
-        )
-        .bind(name)
-        .bind(&sealed.nonce)
-        .bind(&sealed.ciphertext)
-        .bind(last_chars(value))
-        .bind(&actor.name)
-        .fetch_one(&mut *tx)
-        .await?;
-        (
-            r.0,
-            InfoRow {
-                name: r.1,
-                last4: r.2,
-                updated_at: r.3,
-                updated_by: r.4,
-            },
-        )
-    };
-    let stored = if created {
+    let row: SetRow = sqlx::query_as(
+        "INSERT INTO secrets (name, nonce, ciphertext, last4, created_by, updated_by) \
+         VALUES ($1, $2, $3, $4, $5, $5) \
+         ON CONFLICT (name) DO UPDATE SET nonce = EXCLUDED.nonce, \
+             ciphertext = EXCLUDED.ciphertext, last4 = EXCLUDED.last4, \
+             updated_by = EXCLUDED.updated_by, updated_at = now() \
+         RETURNING xmax = 0 AS created, name, last4, updated_at, updated_by",
+    )
+    .bind(name)
+    .bind(&sealed.nonce)
+    .bind(&sealed.ciphertext)
+    .bind(last_chars(value))
+    .bind(&actor.name)
+    .fetch_one(&mut *tx)
+    .await?;
+    let stored = if row.created {
         Stored::Created
     } else {
         Stored::Replaced
@@ -178,7 +174,7 @@ pub async fn set(
     )
     .await?;
     tx.commit().await?;
-    Ok((row.into(), stored))
+    Ok((row.info.into(), stored))
 }
 
 /// Deletes the tenant's secret `name` (admins only). Runs that need it fail from now on,
