@@ -286,7 +286,7 @@ async fn a_secret_reaches_its_run_masked_and_is_seen_nowhere_else() {
         (
             "NUMBER",
             json!({ "value": 123456789012u64 }),
-            "must be {\"value\"",
+            "The JSON body must be",
         ),
     ] {
         let reply = put_secret(&server, ACME, &admin_token, name, body).await;
