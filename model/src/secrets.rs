@@ -80,25 +80,39 @@ pub fn name_problem(name: &str) -> Option<String> {
     None
 }
 
-/// The value as stored (surrounding white space dropped), or why it cannot be: 8 to 4096
-/// characters on one line, without control characters (a value split over lines could not be
-/// masked line by line in a run's log).
-pub fn clean_value(value: &str) -> Result<&str, String> {
-    let value = value.trim();
+/// Why `value` cannot be a secret's value, or `None` when it can: 8 to 4096 characters on one
+/// line, without control characters (a value split over lines could not be masked line by line
+/// in a run's log), not starting or ending with white space (kept as it is, never trimmed).
+/// Never quotes the value.
+pub fn value_problem(value: &str) -> Option<String> {
     let chars = value.chars().count();
     if !(MIN_VALUE..=MAX_VALUE).contains(&chars) {
-        return Err(format!(
+        return Some(format!(
             "The value needs {MIN_VALUE} to {MAX_VALUE} characters (it has {chars})."
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(
-            "The value must be one line without control characters; encode a \
-                    multi-line key (e.g. as base64) first."
+        return Some(
+            "The value must be one line without control characters; encode a multi-line key \
+             (e.g. as base64) first."
                 .into(),
         );
     }
-    Ok(value)
+    if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+        return Some("The value starts or ends with white space: remove it.".into());
+    }
+    None
+}
+
+/// [`name_problem`] as one regular expression (ECMA-262, as OpenAPI documents take it), for
+/// the REST API's description of a name.
+pub fn name_pattern() -> String {
+    format!(
+        "^(?!({})|({})$)[A-Z][A-Z0-9_]{{0,{}}}$",
+        RESERVED_PREFIXES.join("|"),
+        RESERVED_NAMES.join("|"),
+        MAX_NAME - 1
+    )
 }
 
 /// The last characters shown of a value.
@@ -150,13 +164,28 @@ mod tests {
     }
 
     #[test]
-    fn values_are_one_trimmed_line_of_8_to_4096_characters() {
-        assert_eq!(clean_value("  s3cret-value \n"), Ok("s3cret-value"));
-        assert!(clean_value("short").is_err());
-        assert!(clean_value(&"x".repeat(4097)).is_err());
-        assert!(clean_value("line one\nline two").is_err());
-        assert!(clean_value("nul\0inside-value").is_err());
-        assert_eq!(clean_value("密码密码密码密码"), Ok("密码密码密码密码"));
+    fn values_are_one_line_of_8_to_4096_characters() {
+        for ok in [
+            "s3cret-value",
+            "密码密码密码密码",
+            "with inner spaces",
+            &"x".repeat(4096),
+        ] {
+            assert_eq!(value_problem(ok), None, "{ok}");
+        }
+        for (bad, says) in [
+            ("short", "8 to 4096"),
+            (&"x".repeat(4097), "8 to 4096"),
+            ("line one\nline two", "one line"),
+            ("nul\0inside-value", "one line"),
+            ("c1\u{85}control-value", "one line"),
+            (" s3cret-value", "white space"),
+            ("s3cret-value\u{3000}", "white space"),
+        ] {
+            let problem = value_problem(bad).unwrap_or_default();
+            assert!(problem.contains(says), "{bad:?}: {problem}");
+            assert!(!problem.contains(bad), "the value is never quoted");
+        }
     }
 
     #[test]

@@ -284,6 +284,11 @@ async fn a_secret_reaches_its_run_masked_and_is_seen_nowhere_else() {
             "one line",
         ),
         (
+            "PADDED",
+            json!({ "value": " padded-value " }),
+            "white space",
+        ),
+        (
             "NUMBER",
             json!({ "value": 123456789012u64 }),
             "The JSON body must be",

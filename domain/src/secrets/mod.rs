@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use model::secrets::{clean_value, last_chars, name_problem, SecretInfo};
+use model::secrets::{last_chars, name_problem, value_problem, SecretInfo};
 use serde_json::json;
 use sqlx::{PgConnection, Postgres, Transaction};
 
@@ -128,7 +128,9 @@ pub async fn set(
 ) -> AppResult<(SecretInfo, Stored)> {
     admin_only(user)?;
     let name = checked_name(name)?;
-    let value = clean_value(value).map_err(AppError::Invalid)?;
+    if let Some(problem) = value_problem(value) {
+        return Err(AppError::Invalid(problem));
+    }
     let (mut tx, key) = keyed_tx(ctx, &tenant.schema).await?;
     let sealed = key.seal(
         Binding::TenantSecret {

@@ -25,9 +25,13 @@ pub fn routes() -> OpenApiRouter<Ctx> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretValue {
-    /// 8 to 4096 characters on one line (white space around it is dropped). Never shown again:
-    /// answers carry its last 4 characters only.
-    #[schema(min_length = 8, max_length = 4096, pattern = "^[^\\x00-\\x1f\\x7f]*$")]
+    /// 8 to 4096 characters on one line, neither starting nor ending with white space. Never
+    /// shown again: answers carry its last 4 characters only.
+    #[schema(
+        min_length = 8,
+        max_length = 4096,
+        pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$"
+    )]
     pub value: String,
 }
 
@@ -44,7 +48,7 @@ async fn list_secrets(State(ctx): State<Ctx>, who: TenantUser) -> ApiResult<Json
 }
 
 #[utoipa::path(put, path = "/secrets/{name}", tag = "secrets", request_body = SecretValue,
-    params(("name" = String, Path, description = "An upper-case environment variable name, e.g. CRM_TOKEN", pattern = "^[A-Z][A-Z0-9_]{0,63}$")),
+    params(("name" = String, Path, description = "An upper-case environment variable name the platform, the shell and Python do not use, e.g. CRM_TOKEN", pattern = "^(?!(EXECGOV_|LD_|LC_|PYTHON|BASH_|PIP_|UV_|GLIBC_|MALLOC_)|(PATH|HOME|LANG|LANGUAGE|SHELL|PWD|OLDPWD|IFS|ENV|CDPATH|TMPDIR|TERM|USER|LOGNAME|SHLVL|TZ|HOSTNAME|VIRTUAL_ENV|PS4|HTTP_PROXY|HTTPS_PROXY|ALL_PROXY|NO_PROXY)$)[A-Z][A-Z0-9_]{0,63}$")),
     responses(
         (status = 201, body = SecretInfo, description = "Stored"),
         (status = 200, body = SecretInfo, description = "Its value replaced"),
@@ -81,7 +85,7 @@ async fn set_secret(
 }
 
 #[utoipa::path(delete, path = "/secrets/{name}", tag = "secrets",
-    params(("name" = String, Path, description = "The secret's name")),
+    params(("name" = String, Path, description = "The secret's name", pattern = "^(?!(EXECGOV_|LD_|LC_|PYTHON|BASH_|PIP_|UV_|GLIBC_|MALLOC_)|(PATH|HOME|LANG|LANGUAGE|SHELL|PWD|OLDPWD|IFS|ENV|CDPATH|TMPDIR|TERM|USER|LOGNAME|SHLVL|TZ|HOSTNAME|VIRTUAL_ENV|PS4|HTTP_PROXY|HTTPS_PROXY|ALL_PROXY|NO_PROXY)$)[A-Z][A-Z0-9_]{0,63}$")),
     responses(
         (status = 204, description = "Deleted: runs that need it fail until it is set again"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -96,4 +100,21 @@ async fn delete_secret(
 ) -> ApiResult<StatusCode> {
     domain::secrets::delete(&ctx, who.tenant(), who.user(), &who.caller.actor(), &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The documented pattern says what `model::secrets::name_problem` checks.
+    #[test]
+    fn the_documented_name_pattern_is_the_rule() {
+        let doc = serde_json::to_value(super::super::api().1).expect("the document serialises");
+        for method in ["put", "delete"] {
+            let parameter = &doc["paths"]["/secrets/{name}"][method]["parameters"][0];
+            assert_eq!(
+                parameter["schema"]["pattern"].as_str(),
+                Some(model::secrets::name_pattern().as_str()),
+                "{method}"
+            );
+        }
+    }
 }
