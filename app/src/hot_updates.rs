@@ -420,6 +420,13 @@ fn SubmissionView(review: bool) -> impl IntoView {
                                     <dt>"Keyboard answers"</dt>
                                     <dd data-testid="stdin-lines">{d.stdin_lines.iter().map(|l| view! { <code>{l.clone()}</code> " " }).collect_view()}</dd>
                                 })}
+                                {(!d.secrets.is_empty()).then(|| view! {
+                                    <dt>"Secrets"</dt>
+                                    <dd data-testid="secret-names">
+                                        {d.secrets.iter().map(|n| view! { <code>{n.clone()}</code> " " }).collect_view()}
+                                        <span class="hint">"(the tenant's secrets its runs receive as environment variables)"</span>
+                                    </dd>
+                                })}
                                 {(!d.artifact_globs.is_empty()).then(|| view! {
                                     <dt>"Also collected"</dt>
                                     <dd data-testid="artifact-globs">{d.artifact_globs.join(", ")} " (besides output/)"</dd>

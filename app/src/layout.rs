@@ -106,6 +106,7 @@ fn nav_links(
             ("/submissions", "Submissions"),
             ("/users", "Users"),
             ("/tokens", "Tokens"),
+            ("/secrets", "Secrets"),
             ("/agents", "Agents"),
             ("/audit", "Audit log"),
             ("/logins", "Login log"),

@@ -13,6 +13,7 @@ mod experience;
 mod free_console;
 mod hot_updates;
 mod layout;
+mod secrets;
 #[cfg(feature = "ssr")]
 mod server;
 mod skills;
@@ -95,6 +96,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/executions") view=executions::ExecutionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/executions/:id") view=executions::ExecutionPage ssr=SsrMode::Async/>
                     <Route path=path!("/tokens") view=tokens::TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("/secrets") view=secrets::SecretsPage ssr=SsrMode::Async/>
                     <Route path=path!("/agents") view=agents::AgentsPage ssr=SsrMode::Async/>
                     <Route path=path!("/assistant") view=brain::AssistantPage ssr=SsrMode::Async/>
                     <Route path=path!("/assistant/:id") view=brain::ConversationPage ssr=SsrMode::Async/>

@@ -565,6 +565,10 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
             .as_ref()
             .map(|m| m.invocation.stdin_lines())
             .unwrap_or_default(),
+        secrets: declared
+            .as_ref()
+            .map(|m| m.secrets.clone())
+            .unwrap_or_default(),
         artifact_globs: declared.map(|m| m.invocation.artifacts).unwrap_or_default(),
     })
 }

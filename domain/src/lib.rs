@@ -13,6 +13,7 @@ pub mod error;
 pub mod executions;
 pub mod hot_updates;
 mod login_throttle;
+pub mod secrets;
 pub mod seed;
 pub mod skills;
 pub mod storage;
@@ -45,6 +46,9 @@ pub struct Ctx {
     pub storage: storage::StorageDefaults,
     /// How skills' Python packages are resolved and their environments built.
     pub packages: Arc<environments::PackagesConfig>,
+    /// Seals and opens tenants' secrets (`secrets::unlock` at start); `None`: this process
+    /// stores and hands out no secrets.
+    pub master_key: Option<Arc<secrets::MasterKey>>,
 }
 
 impl Ctx {
@@ -57,6 +61,14 @@ impl Ctx {
             queue_wake: Arc::new(Notify::new()),
             storage: storage::StorageDefaults::default(),
             packages: Arc::default(),
+            master_key: None,
+        }
+    }
+
+    pub fn with_master_key(self, key: secrets::MasterKey) -> Ctx {
+        Ctx {
+            master_key: Some(Arc::new(key)),
+            ..self
         }
     }
 

@@ -152,7 +152,7 @@ for (const [size, viewport, scheme] of LAYOUTS) {
     test(`tenant front pages as acme-admin (${label})`, { timeout: WALK_TIMEOUT }, async () => {
         const s = await signedInAt(viewport, scheme, ACME, 'acme-admin');
         const { page } = s;
-        const items = ['Assistant', 'Skills', 'Executions', 'Submissions', 'Users', 'Tokens', 'Agents',
+        const items = ['Assistant', 'Skills', 'Executions', 'Submissions', 'Users', 'Tokens', 'Secrets', 'Agents',
             'Audit log', 'Login log', 'Other tenants'];
         await walkMenu(page, items, label, {
             Assistant: () => followFirst(page, 'table a[href^="/assistant/"]', 'a conversation', label),

@@ -96,6 +96,7 @@ test('acme-admin reaches every tenant page through the menu and the pages\' link
         ['Submissions', '/submissions', 'Script submissions'],
         ['Users', '/users', 'Users'],
         ['Tokens', '/tokens', 'Access tokens'],
+        ['Secrets', '/secrets', 'Secrets'],
         ['Agents', '/agents', 'Agents'],
         ['Audit log', '/audit', 'Audit log'],
         ['Login log', '/logins', 'Login log'],

@@ -1127,15 +1127,20 @@ impl RunOutcome {
     }
 }
 
-/// Only `EXECGOV_[A-Z0-9_]+`, not one of the names the runner sets, no NUL in values.
+/// Only `EXECGOV_[A-Z0-9_]+` (not one of the names the runner sets) and tenant secrets' names
+/// (which never name what the platform, the shell or Python use: `model::secrets`), no NUL in
+/// values.
 fn validate_env(env: &[(String, String)]) -> anyhow::Result<()> {
     for (k, v) in env {
-        let ok = k.len() > "EXECGOV_".len()
+        let platform = k.len() > "EXECGOV_".len()
             && k.starts_with("EXECGOV_")
             && k.bytes()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-        if !ok {
-            bail!("environment variable {k:?} refused: only EXECGOV_* names are passed to scripts");
+        if !platform && model::secrets::name_problem(k).is_some() {
+            bail!(
+                "environment variable {k:?} refused: only EXECGOV_* names and tenant secrets' \
+                 names are passed to scripts"
+            );
         }
         if sandbox::RESERVED_ENV.contains(&k.as_str()) {
             bail!("environment variable {k} is set by the runner");
@@ -1388,10 +1393,15 @@ mod tests {
 
     #[test]
     fn env_names_are_checked() {
-        let ok = vec![("EXECGOV_EXECUTION_ID".to_string(), "42".to_string())];
+        let ok = vec![
+            ("EXECGOV_EXECUTION_ID".to_string(), "42".to_string()),
+            ("CRM_TOKEN".to_string(), "tok-abcdef1234".to_string()),
+        ];
         assert!(validate_env(&ok).is_ok());
         for bad in [
-            "DATABASE_URL",
+            "PATH",
+            "LD_PRELOAD",
+            "PYTHONPATH",
             "EXECGOV_",
             "execgov_x",
             "EXECGOV_A-B",

@@ -174,6 +174,10 @@ pub struct SubmissionDetail {
     /// Globs of files collected as artifacts besides `output/`.
     #[serde(default)]
     pub artifact_globs: Vec<String>,
+    /// The tenant secrets its runs receive as environment variables (names only), for the
+    /// reviewer to approve.
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
 
 /// A skill's resolved packages: exact versions and hashes for the platform's Python.

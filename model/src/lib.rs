@@ -10,6 +10,7 @@ pub mod hot_update;
 pub mod invocation;
 #[cfg(feature = "packages")]
 pub mod requirements;
+pub mod secrets;
 pub mod skill;
 pub mod storage;
 mod validation;

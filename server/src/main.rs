@@ -12,6 +12,7 @@ use domain::brain::embedded::Embedded;
 use domain::brain::openai::OpenAiCompatible;
 use domain::brain::Provider;
 use domain::executions::{self, QueuePolicy};
+use domain::secrets::KeySource;
 use domain::seed::{self, SeededAccount};
 use domain::Ctx;
 use engine::Executors;
@@ -22,7 +23,8 @@ use server::postgres::PrivateCluster;
 use sqlx::postgres::PgConnectOptions;
 use tracing_subscriber::EnvFilter;
 
-/// `execgov [--role web|worker|all]`, or `execgov audit verify [--tenant NAME]`.
+/// `execgov [--role web|worker|all]`, `execgov audit verify [--tenant NAME]`, or
+/// `execgov rotate-master-key --new-key-file FILE`.
 #[derive(clap::Parser)]
 #[command(
     name = "execgov",
@@ -44,6 +46,12 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// Re-seals every tenant's secrets under a new master key, in one transaction.
+    RotateMasterKey {
+        /// The new key (64 hex digits); made, 0600, if it does not exist.
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
     },
 }
 
@@ -69,6 +77,7 @@ async fn main() -> ExitCode {
         Some(Command::Audit {
             action: AuditAction::Verify { tenant },
         }) => audit_command(tenant.as_deref()).await,
+        Some(Command::RotateMasterKey { new_key_file }) => rotate_command(&new_key_file).await,
     };
     match outcome {
         Ok(code) => code,
@@ -94,27 +103,12 @@ fn start_logs() -> anyhow::Result<()> {
 /// tenant's audit log (or one tenant's), prints each log's state, and fails when one is broken.
 async fn audit_command(only: Option<&str>) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
-    let cluster_dir = config.data_dir.join("postgres/data");
-    if config.database_url.is_none() && !cluster_dir.join("PG_VERSION").exists() {
-        anyhow::bail!(
-            "no database to verify: {} holds no private cluster; set DATABASE_URL or \
-             EXECGOV_DATA_DIR to the server's",
-            config.data_dir.display()
-        );
-    }
-    let running = cluster_dir.join("postmaster.pid").exists();
-    let (options, cluster) = database(&config).await?;
-    let checked = async {
-        let pool = domain::db::connect(options, 2).await?;
+    let checked = on_existing_database(&config, "verify", |pool| async {
         let checks =
             domain::audit::verify_all(&Ctx::new(pool, config.data_dir.clone()), only).await;
         anyhow::Ok(checks?)
-    }
+    })
     .await;
-    // A private cluster that already ran (a server uses it) is left running.
-    if let (Some(cluster), false) = (cluster, running) {
-        cluster.stop().await?;
-    }
     let mut intact = true;
     for check in checked? {
         match check.broken {
@@ -133,6 +127,65 @@ async fn audit_command(only: Option<&str>) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Runs `task` on the server's existing database (`DATABASE_URL`, or the private cluster, which
+/// is started for it and stopped after unless a server already runs it).
+async fn on_existing_database<T, F>(
+    config: &Config,
+    purpose: &str,
+    task: impl FnOnce(sqlx::PgPool) -> F,
+) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let cluster_dir = config.data_dir.join("postgres/data");
+    if config.database_url.is_none() && !cluster_dir.join("PG_VERSION").exists() {
+        anyhow::bail!(
+            "no database to {purpose}: {} holds no private cluster; set DATABASE_URL or \
+             EXECGOV_DATA_DIR to the server's",
+            config.data_dir.display()
+        );
+    }
+    let running = cluster_dir.join("postmaster.pid").exists();
+    let (options, cluster) = database(config).await?;
+    let done = async { task(domain::db::connect(options, 2).await?).await }.await;
+    // A private cluster that already ran (a server uses it) is left running.
+    if let (Some(cluster), false) = (cluster, running) {
+        cluster.stop().await?;
+    }
+    done
+}
+
+/// Where the master key of tenants' secrets is: `EXECGOV_MASTER_KEY_FILE`, else `master.key` in
+/// the data directory (made on first start).
+fn key_source(config: &Config) -> KeySource {
+    let configured = std::env::var_os("EXECGOV_MASTER_KEY_FILE")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    KeySource::new(configured, &config.data_dir)
+}
+
+/// `execgov rotate-master-key --new-key-file FILE`: re-seals every tenant's secrets under the
+/// key in FILE (made when it does not exist) in one transaction. Servers still running with the
+/// old key refuse secret operations until restarted with `EXECGOV_MASTER_KEY_FILE=FILE`.
+async fn rotate_command(new_key_file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let source = key_source(&config);
+    let rotated = on_existing_database(&config, "rotate the master key of", |pool| async move {
+        domain::secrets::rotate(&pool, &source, new_key_file).await
+    })
+    .await?;
+    println!(
+        "Re-sealed {} secrets of {} tenants under the key in {} (generation {}). Start the \
+         server with EXECGOV_MASTER_KEY_FILE={}; the old key no longer opens them.",
+        rotated.secrets,
+        rotated.tenants,
+        new_key_file.display(),
+        rotated.generation,
+        new_key_file.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The database to use: `DATABASE_URL`, or the private cluster (started unless it runs).
@@ -185,6 +238,10 @@ async fn serve(
     let pool = domain::db::connect(options.clone(), 16).await?;
     let db_watch = DbWatch::start(options);
     domain::db::migrate(&pool).await?;
+    // A wrong key stops the start here: secrets it cannot open are never served.
+    let master_key = domain::secrets::unlock(&pool, &key_source(config))
+        .await
+        .context("the master key of tenants' secrets")?;
     let lease = Duration::from_secs(config.lease_seconds);
     let ctx = Ctx::new(pool, config.data_dir.clone()).with_queue_policy(QueuePolicy {
         lease,
@@ -195,6 +252,7 @@ async fn serve(
         ..QueuePolicy::default()
     });
     let ctx = ctx
+        .with_master_key(master_key)
         .with_storage(config.storage)
         .with_packages(config.packages.clone());
     // Which installer (uv, or the pip fallback) and which index: said once, at start.

@@ -49,6 +49,8 @@ const SERVED: &[(&str, &[&str])] = &[
     ("/submissions/{id}", &["get"]),
     ("/tokens", &["get", "post"]),
     ("/tokens/{id}", &["delete"]),
+    ("/secrets", &["get"]),
+    ("/secrets/{name}", &["put", "delete"]),
     ("/agent/register", &["post"]),
     ("/agent/me", &["get"]),
     ("/agent/claim", &["post"]),
@@ -2358,7 +2360,10 @@ async fn the_openapi_document_lists_every_served_route_at_its_url() {
     // The routes answer as served: the documented methods reach a handler (a 401 problem without
     // a token), the others are 405.
     for (path, methods) in SERVED {
-        let concrete = path.replace("{slug}", "csv-summary").replace("{id}", "1");
+        let concrete = path
+            .replace("{slug}", "csv-summary")
+            .replace("{id}", "1")
+            .replace("{name}", "CRM_TOKEN");
         for method in METHODS {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let reply = server

@@ -22,6 +22,10 @@ pub struct Claimed {
     /// stored: what the run's arguments are rendered from.
     pub input_schema: Value,
     pub invocation: Value,
+    /// The tenant secrets the skill version's runs receive (names), and once its run loads
+    /// them, their values (`crate::secrets::for_run`).
+    pub secret_names: Vec<String>,
+    pub secrets: crate::secrets::RunSecrets,
 }
 
 impl Claimed {
@@ -46,6 +50,8 @@ impl Claimed {
             inputs_digest: start.inputs_digest,
             input_schema: start.input_schema,
             invocation: start.invocation,
+            secret_names: start.secrets,
+            secrets: Default::default(),
         }
     }
 }
@@ -125,6 +131,7 @@ pub(super) struct StartRow {
     /// How long it waited in the queue (since it was requested, or confirmed), when started.
     #[sqlx(default)]
     pub(super) waited_seconds: Option<f64>,
+    pub(super) secrets: Vec<String>,
 }
 
 /// Claims the next queued execution, if any: the tenant with the fewest running executions
@@ -354,7 +361,7 @@ pub(super) async fn record_start(
              WHERE e.id = $1 AND v.id = e.skill_version_id AND av.id = v.asset_version_id \
                AND a.id = av.asset_id AND s.id = e.skill_id AND (NOT $8 OR e.status = 'queued') \
              RETURNING a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug, \
-                 v.lock_text, v.input_schema, v.invocation, \
+                 v.lock_text, v.input_schema, v.invocation, v.secrets, \
                  extract(epoch FROM now() - COALESCE(e.confirmed_at, e.created_at))::float8 \
                      AS waited_seconds), \
          audited AS ( \
@@ -393,7 +400,7 @@ pub(super) async fn record_start(
 pub(super) async fn read_start(tx: &mut PgConnection, id: i64) -> AppResult<StartRow> {
     Ok(sqlx::query_as(
         "SELECT a.kind, av.content_hash, e.inputs, e.inputs_digest, v.timeout_seconds, s.slug, \
-         v.lock_text, v.input_schema, v.invocation \
+         v.lock_text, v.input_schema, v.invocation, v.secrets \
          FROM executions e JOIN skill_versions v ON v.id = e.skill_version_id \
          JOIN asset_versions av ON av.id = v.asset_version_id JOIN assets a ON a.id = av.asset_id \
          JOIN skills s ON s.id = e.skill_id WHERE e.id = $1",

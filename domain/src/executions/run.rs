@@ -25,8 +25,10 @@ pub(super) enum Ran {
     NoExecutor,
     /// The executor could not set the run up (logged).
     ExecutorFailed,
-    /// The script ran; how it ended.
+    /// The script ran; how it ended (its secrets masked).
     Ended(RunOutcome),
+    /// Not started, for this reason (a secret it needs is not set).
+    Refused(String),
 }
 
 /// Runs a claimed (or reserved) execution in the sandbox, with live log lines and heartbeats;
@@ -40,6 +42,15 @@ pub(super) async fn run_execution(
     policy: &QueuePolicy,
     exited: tokio::sync::oneshot::Sender<()>,
 ) -> AppResult<Ran> {
+    // Its secrets are read as it starts, before anything could print them.
+    let claimed = &turn.claimed;
+    if !claimed.secret_names.is_empty() {
+        let (id, schema) = (claimed.tenant_id, &claimed.schema);
+        match crate::secrets::for_run(ctx, id, schema, &claimed.secret_names).await? {
+            Ok(secrets) => turn.claimed.secrets = secrets,
+            Err(reason) => return Ok(Ran::Refused(reason)),
+        }
+    }
     let claimed = &turn.claimed;
     // Checked before anything is started for the run: the heartbeats below would otherwise hold
     // a claim no executor can run.
@@ -96,12 +107,24 @@ pub(super) async fn run_execution(
     // The log writer ends when the executor drops its sender.
     logs.await.ok();
     Ok(match outcome {
-        Ok(outcome) => Ran::Ended(outcome),
+        Ok(outcome) => Ran::Ended(mask_outcome(outcome, claimed.secrets.masker())),
         Err(err) => {
             tracing::error!(%err, execution = claimed.execution_id, "executor failed");
             Ran::ExecutorFailed
         }
     })
+}
+
+/// A run's result, error and the names of files it left, with its secrets masked.
+fn mask_outcome(mut outcome: RunOutcome, masker: &crate::secrets::Masker) -> RunOutcome {
+    if masker.is_empty() {
+        return outcome;
+    }
+    let mask = |text: &mut String| *text = masker.mask(text).into_owned();
+    outcome.result.iter_mut().for_each(mask);
+    outcome.reason.iter_mut().for_each(mask);
+    outcome.written_outside.iter_mut().for_each(mask);
+    outcome
 }
 
 /// Records how a run went (see [`finish_with`] for `then`), then removes its work folder.
@@ -113,22 +136,24 @@ pub(super) async fn record_end(
     then: Then<'_>,
 ) -> AppResult<(ExecutionStatus, Option<Claimed>)> {
     let work = attempt_work_dir(ctx, claimed);
-    let failed = |reason: &'static str| {
+    let failed = |reason: String| async move {
         let status = ExecutionStatus::Failed;
         finish_with(
             ctx,
             claimed,
             worker_id,
             status,
-            Some(reason),
+            Some(&reason),
             &NO_DETAIL,
             then,
         )
+        .await
     };
     let ended = match ran {
         Ran::Ended(outcome) => finish(ctx, claimed, worker_id, &work, outcome, then).await,
-        Ran::NoExecutor => failed("no executor on the platform for this skill's kind").await,
-        Ran::ExecutorFailed => failed("the executor could not run the script").await,
+        Ran::NoExecutor => failed("no executor on the platform for this skill's kind".into()).await,
+        Ran::ExecutorFailed => failed("the executor could not run the script".into()).await,
+        Ran::Refused(reason) => failed(reason).await,
     };
     tokio::fs::remove_dir_all(&work).await.ok();
     ended
@@ -144,6 +169,10 @@ pub(super) async fn prepare_run(
     kind: AssetKind,
     cancel: Option<&mut watch::Receiver<bool>>,
 ) -> anyhow::Result<Option<Prepared>> {
+    // Secrets are read as the run starts (`run_execution`), never ahead of it.
+    if claimed.secrets.env().len() < claimed.secret_names.len() {
+        return Ok(None);
+    }
     let work = attempt_work_dir(ctx, claimed);
     let script_dir = skills::asset_dir(ctx, claimed.tenant_id, &claimed.content_hash);
     let mut request = run_request(
@@ -159,6 +188,7 @@ pub(super) async fn prepare_run(
         request.environment = Some(crate::environments::for_run(ctx, lock, may_build).await?);
     }
     invocation::apply(&mut request, claimed, executors.config().enabled)?;
+    request.env.extend(claimed.secrets.env().iter().cloned());
     match cancel {
         Some(cancel) => executors.prepare(request, cancel).await,
         None => executors.prepare_if_ready(request).await,
@@ -182,24 +212,33 @@ pub(super) async fn prepare_claimed_work_dir(ctx: &Ctx, claimed: &Claimed) -> Ap
         .map_err(AppError::Internal)
 }
 
-/// Writes log lines as they come, in small batches, each batch in one tenant transaction.
+/// Writes log lines as they come, in small batches, each batch in one tenant transaction; the
+/// run's secrets masked first (see `crate::secrets::LogMasker`).
 pub(super) async fn store_log_lines(
     ctx: Ctx,
     claimed: Claimed,
     mut rx: mpsc::UnboundedReceiver<LogLine>,
 ) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < 200 {
-            match rx.try_recv() {
-                Ok(line) => batch.push(line),
-                Err(_) => break,
-            }
+    let mut masker = crate::secrets::LogMasker::new(claimed.secrets.masker().clone());
+    let store = |batch: Vec<LogLine>| async {
+        if batch.is_empty() {
+            return;
         }
         if let Err(err) = append_log_lines(&ctx, &claimed, batch).await {
             tracing::warn!(%err, execution = claimed.execution_id, "could not store log lines");
         }
+    };
+    while let Some(first) = rx.recv().await {
+        let mut batch = masker.push(first);
+        while batch.len() < 200 {
+            match rx.try_recv() {
+                Ok(line) => batch.extend(masker.push(line)),
+                Err(_) => break,
+            }
+        }
+        store(batch).await;
     }
+    store(masker.finish()).await;
 }
 
 /// Stores a batch of a claimed execution's log lines, in one tenant transaction.

@@ -49,6 +49,9 @@ pub struct Manifest {
     /// How inputs reach a script that comes as it is (`args`, `stdin`) and which files it
     /// writes outside `output/` are artifacts (`artifacts`); see `model::invocation`.
     pub invocation: Invocation,
+    /// The tenant secrets its runs receive as environment variables (`secrets = ["CRM_TOKEN"]`),
+    /// as the reviewer approves them; see `crate::secrets`.
+    pub secrets: Vec<String>,
 }
 
 /// `skill.toml` as written; every key optional here so missing ones get our message.
@@ -77,6 +80,8 @@ struct RawManifest {
     stdin: Vec<String>,
     #[serde(default)]
     artifacts: Vec<String>,
+    #[serde(default)]
+    secrets: Vec<String>,
 }
 
 /// A manifest problem, with where it is when that is known (1-based).
@@ -278,6 +283,8 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
         ));
     }
 
+    let secrets = declared_secrets(&at, raw.secrets, agent_label.is_some())?;
+
     Ok(Manifest {
         name,
         slug,
@@ -293,7 +300,41 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
         examples,
         preload: raw.preload,
         invocation,
+        secrets,
     })
+}
+
+/// Most secrets one manifest may name.
+pub const MAX_SECRETS: usize = 32;
+
+/// `secrets`: tenant secret names (see `model::secrets::name_problem`), each once. Local agents
+/// are not handed secrets.
+fn declared_secrets(
+    at: &Located,
+    names: Vec<String>,
+    on_agents: bool,
+) -> Result<Vec<String>, ManifestError> {
+    let refuse = |message: String| Err(at.error(Section::Top, "secrets", message));
+    if names.is_empty() {
+        return Ok(names);
+    }
+    if on_agents {
+        return refuse("`secrets` are not handed to local agents (`agent_label`) yet".into());
+    }
+    if names.len() > MAX_SECRETS {
+        return refuse(format!("`secrets` may name at most {MAX_SECRETS} secrets"));
+    }
+    if let Some(problem) = names.iter().find_map(|n| model::secrets::name_problem(n)) {
+        return refuse(format!("`secrets`: {problem}"));
+    }
+    if let Some(twice) = names
+        .iter()
+        .enumerate()
+        .find_map(|(i, n)| names[..i].contains(n).then_some(n))
+    {
+        return refuse(format!("`secrets` names {twice} twice"));
+    }
+    Ok(names)
 }
 
 /// The command line a run of a `kind` (`python`, `shell`) skill uses, for people:
@@ -712,6 +753,29 @@ default = 3
             assert!(e.message.contains("not a module name"), "{}", e.message);
         }
     }
+
+    #[test]
+    fn secrets_name_tenant_secrets_once_each() {
+        let m = parse_manifest(&good_with(7, "secrets = [\"CRM_TOKEN\", \"ERP_KEY\"]")).unwrap();
+        assert_eq!(m.secrets, ["CRM_TOKEN", "ERP_KEY"]);
+        assert!(parse_manifest(GOOD).unwrap().secrets.is_empty());
+        for (bad, says) in [
+            ("\"crm_token\"", "not a secret name"),
+            ("\"PATH\"", "used by the platform"),
+            ("\"A_KEY\", \"A_KEY\"", "twice"),
+        ] {
+            let e = err(&good_with(7, &format!("secrets = [{bad}]")));
+            assert_eq!(e.line, Some(7), "{bad}");
+            assert!(e.message.contains(says), "{}", e.message);
+        }
+        let e = err(&format!(
+            "{GOOD_TOP}agent_label = \"lab\"\nsecrets = [\"CRM_TOKEN\"]\n"
+        ));
+        assert!(e.message.contains("local agents"), "{e}");
+    }
+
+    const GOOD_TOP: &str =
+        "name = \"Lab job\"\ndescription = \"d\"\noutput = \"o\"\nrisk = \"low\"\n";
 
     #[test]
     fn a_good_manifest_parses() {

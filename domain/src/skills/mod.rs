@@ -181,9 +181,9 @@ pub async fn register_in(
         "INSERT INTO skill_versions (skill_id, version, asset_version_id, name, description, \
          output_description, input_schema, risk, requires_confirmation, ai_callable, \
          manual_allowed, timeout_seconds, readme, created_by, submission_id, submitted_by, \
-         approved_by, agent_label, examples, invocation) \
+         approved_by, agent_label, examples, invocation, secrets) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20) RETURNING id",
+         $18, $19, $20, $21) RETURNING id",
     )
     .bind(skill_id)
     .bind(version)
@@ -205,6 +205,7 @@ pub async fn register_in(
     .bind(&m.agent_label)
     .bind(&m.examples)
     .bind(serde_json::to_value(&m.invocation).map_err(|e| AppError::Internal(e.into()))?)
+    .bind(&m.secrets)
     .fetch_one(&mut *tx)
     .await?;
     if let Some(lock) = provenance.lock {
@@ -240,6 +241,7 @@ pub async fn register_in(
                 "risk": m.risk.as_str(),
                 "submission_id": provenance.submission_id,
                 "lock_hash": provenance.lock.map(|l| &l.hash),
+                "secrets": m.secrets,
             }),
             result: "ok",
         },

@@ -6,6 +6,7 @@
 
 mod agents;
 mod executions;
+mod secrets;
 mod skills;
 mod submissions;
 mod tokens;
@@ -46,6 +47,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "executions", description = "Runs of skills"),
         (name = "submissions", description = "Hot-update submissions (tenant admins)"),
         (name = "tokens", description = "Personal access tokens"),
+        (name = "secrets", description = "The tenant's secrets (tenant admins): values go in, only names and last 4 characters come out"),
         (name = "agents", description = "Local agents: their own protocol (agent token and machine identity), and their list for admins")
     )
 )]
@@ -71,6 +73,7 @@ fn api() -> (axum::Router<Ctx>, utoipa::openapi::OpenApi) {
         .merge(executions::routes())
         .merge(submissions::routes())
         .merge(tokens::routes())
+        .merge(secrets::routes())
         .merge(agents::routes())
         .split_for_parts();
     describe_every_response(&mut doc);
