@@ -197,6 +197,10 @@ pub struct LockedPackage {
     /// Normalised name (lower case, `-` separated).
     pub name: String,
     pub version: String,
+    /// Published only as source and built into a wheel by the platform
+    /// (`EXECGOV_PYTHON_ALLOW_BUILDS`), not installed from a published wheel.
+    #[serde(default)]
+    pub from_source: bool,
 }
 
 /// A package whose version differs between the live version and a submission: `live` empty
