@@ -183,18 +183,27 @@ fn sdist_of(file: &str) -> Option<(String, String)> {
     Some((requirements::normalize(name), version.to_string()))
 }
 
-/// The one wheel a build left in `out`, if it is a plain file named for `name` `version`: a
-/// build may make only the package that was reviewed.
+/// The one wheel a build left in `out` (uv adds a `.gitignore`), if it is a plain file named
+/// for `name` `version`: a build may make only the package that was reviewed.
 fn built_wheel(out: &Path, name: &str, version: &str) -> Result<PathBuf, String> {
-    let entries: Vec<PathBuf> = std::fs::read_dir(out)
+    // The build made `out` itself: a link would lead the server elsewhere.
+    if !std::fs::symlink_metadata(out).is_ok_and(|m| m.is_dir()) {
+        return Err(format!(
+            "the build of {name} {version} made no wheel folder"
+        ));
+    }
+    let wheels: Vec<PathBuf> = std::fs::read_dir(out)
         .map_err(|e| format!("the build of {name} {version} made no wheel: {e}"))?
         .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(internal)?;
-    let [wheel] = entries.as_slice() else {
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+        .collect();
+    let [wheel] = wheels.as_slice() else {
         return Err(format!(
-            "the build of {name} {version} made {} files instead of one wheel",
-            entries.len()
+            "the build of {name} {version} made {} wheels instead of one",
+            wheels.len()
         ));
     };
     let file = wheel
@@ -360,7 +369,14 @@ sdist = { url = "file:///wheelhouse/six-1.16.0.tar.gz", hashes = { sha256 = "bb"
         assert!(err.contains("not a wheel of six 1.0"), "{err}");
         std::fs::write(out.join("six-1.16.0-py3-none-any.whl"), b"zip").unwrap();
         let err = built_wheel(&out, "tiny-pkg", "1.0").unwrap_err();
-        assert!(err.contains("made 2 files"), "{err}");
+        assert!(err.contains("made 2 wheels"), "{err}");
+        std::fs::write(out.join(".gitignore"), b"*").unwrap();
+        std::fs::remove_file(out.join("six-1.16.0-py3-none-any.whl")).unwrap();
+        assert_eq!(built_wheel(&out, "tiny-pkg", "1.0").unwrap(), wheel);
+        let link = out.with_extension("link");
+        std::os::unix::fs::symlink(&out, &link).unwrap();
+        assert!(built_wheel(&link, "tiny-pkg", "1.0").is_err());
+        std::fs::remove_file(&link).unwrap();
         std::fs::remove_dir_all(&out).unwrap();
     }
 }
