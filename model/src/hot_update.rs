@@ -198,8 +198,9 @@ pub struct LockedPackage {
     pub name: String,
     pub version: String,
     /// Published only as source and built into a wheel by the platform
-    /// (`EXECGOV_PYTHON_ALLOW_BUILDS`), not installed from a published wheel.
-    #[serde(default)]
+    /// (`EXECGOV_PYTHON_ALLOW_BUILDS`), not installed from a published wheel; left out when
+    /// false, so wheel-only locks read as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub from_source: bool,
 }
 

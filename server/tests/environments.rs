@@ -988,6 +988,14 @@ async fn a_package_published_only_as_source_is_built_when_allowed_and_its_skill_
         "{}",
         lock.text
     );
+    let detail = rest_detail(&server, &token, d.summary.id).await;
+    assert_eq!(
+        detail["packages"]["packages"],
+        serde_json::json!([
+            { "name": "six", "version": "1.16.0" },
+            { "name": "tinypkg", "version": "1.0", "from_source": true }
+        ])
+    );
 
     // The reviewer sees which package the platform builds.
     let console = server.login(CONSOLE, "superadmin", PASSWORD).await;
