@@ -537,14 +537,25 @@ fn packages_view(
                 None => view! { <p class="hint">"None declared: the standard library only."</p> }.into_any(),
                 Some(lock) => view! {
                     <p class="hint">
-                        {format!("Declared in {}; resolved to exact versions and hashes, installed from wheels only. Lock ", lock.declared_in)}
+                        {format!("Declared in {}; resolved to exact versions and hashes, {}. Lock ", lock.declared_in,
+                            if lock.packages.iter().any(|p| p.from_source) {
+                                "installed from wheels; those marked are built by the platform from their checked source, in a sandbox without network"
+                            } else {
+                                "installed from wheels only"
+                            })}
                         <span class="hash">{lock.hash.clone()}</span>
                     </p>
                     <table class="grid" tabindex="0" data-testid="locked-packages">
                         <thead><tr><th>"Package"</th><th>"Version"</th></tr></thead>
                         <tbody>
                             {lock.packages.iter().map(|p| view! {
-                                <tr data-package=p.name.clone()><td>{p.name.clone()}</td><td>{p.version.clone()}</td></tr>
+                                <tr data-package=p.name.clone()>
+                                    <td>
+                                        {p.name.clone()}
+                                        {p.from_source.then(|| view! { " " <span class="badge" data-testid="built-from-source">"built from source"</span> })}
+                                    </td>
+                                    <td>{p.version.clone()}</td>
+                                </tr>
                             }).collect_view()}
                         </tbody>
                     </table>

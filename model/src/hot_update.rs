@@ -201,6 +201,11 @@ pub struct LockedPackage {
     /// Normalised name (lower case, `-` separated).
     pub name: String,
     pub version: String,
+    /// Published only as source and built into a wheel by the platform
+    /// (`EXECGOV_PYTHON_ALLOW_BUILDS`), not installed from a published wheel; left out when
+    /// false, so wheel-only locks read as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_source: bool,
 }
 
 /// A package whose version differs between the live version and a submission: `live` empty

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use domain::brain::openai::OpenAiConfig;
-use domain::environments::{PackageIndex, PackagesConfig};
+use domain::environments::{PackageIndex, PackagesConfig, SourceBuilds};
 use domain::storage::StorageDefaults;
 use engine::SandboxConfig;
 
@@ -199,8 +199,9 @@ fn sandbox_config(
     })
 }
 
-/// `EXECGOV_UV`, `EXECGOV_PYTHON_INDEX_URL`, `EXECGOV_PYTHON_WHEELHOUSE`. Installers run as the
-/// uid just past the sandbox's pool (root servers).
+/// `EXECGOV_UV`, `EXECGOV_PYTHON_INDEX_URL`, `EXECGOV_PYTHON_WHEELHOUSE`,
+/// `EXECGOV_PYTHON_ALLOW_BUILDS`. Installers run as the uid just past the sandbox's pool (root
+/// servers), builds from source as the next.
 fn packages_config(
     var: &dyn Fn(&str) -> Option<String>,
     sandbox: &SandboxConfig,
@@ -230,14 +231,31 @@ fn packages_config(
         // Where scripts/lib.sh installs the pinned uv (like the site root, from the checkout).
         None => std::fs::canonicalize(INSTALLED_UV).ok().or(defaults.uv),
     };
+    let build_uid = defaults
+        .build_uid
+        .and_then(|_| sandbox.first_uid.checked_add(sandbox.uid_slots));
+    let source_builds = match var("EXECGOV_PYTHON_ALLOW_BUILDS").as_deref() {
+        None | Some("0") => None,
+        Some("1") if !matches!(index, PackageIndex::Wheelhouse(_)) || uv.is_none() => bail!(
+            "EXECGOV_PYTHON_ALLOW_BUILDS=1 builds sources without network, from an offline \
+             wheelhouse with uv: set EXECGOV_PYTHON_WHEELHOUSE (the sdists and their build \
+             backends' wheels) and install uv"
+        ),
+        Some("1") => Some(SourceBuilds {
+            uid: build_uid.and_then(|uid| uid.checked_add(1)),
+        }),
+        Some(other) => bail!(
+            "EXECGOV_PYTHON_ALLOW_BUILDS={other:?}: use 1 (build packages published only as \
+             source) or 0"
+        ),
+    };
     Ok(PackagesConfig {
         uv,
         python: sandbox.python.clone(),
         index,
         bwrap: sandbox.enabled.then(|| sandbox.bwrap.clone()),
-        build_uid: defaults
-            .build_uid
-            .and_then(|_| sandbox.first_uid.checked_add(sandbox.uid_slots)),
+        build_uid,
+        source_builds,
         ..defaults
     })
 }
@@ -372,5 +390,38 @@ mod tests {
             ..SandboxConfig::default()
         };
         assert_eq!(packages_config(&env(&[]), &off).unwrap().bwrap, None);
+    }
+
+    #[test]
+    fn builds_from_source_are_off_unless_allowed_with_a_wheelhouse_and_uv() {
+        let sandbox = SandboxConfig {
+            first_uid: 70000,
+            ..SandboxConfig::default()
+        };
+        let dir = std::env::temp_dir();
+        let wheelhouse = ("EXECGOV_PYTHON_WHEELHOUSE", dir.to_str().unwrap());
+        // Any existing file stands for uv here: only its presence is checked.
+        let uv = ("EXECGOV_UV", "/bin/sh");
+        let builds = |vars: &[(&str, &str)]| packages_config(&env(vars), &sandbox);
+        assert_eq!(builds(&[wheelhouse, uv]).unwrap().source_builds, None);
+        let off = ("EXECGOV_PYTHON_ALLOW_BUILDS", "0");
+        assert_eq!(builds(&[wheelhouse, uv, off]).unwrap().source_builds, None);
+        let on = ("EXECGOV_PYTHON_ALLOW_BUILDS", "1");
+        let set = builds(&[wheelhouse, uv, on]).unwrap();
+        let root = nix::unistd::geteuid().is_root();
+        assert_eq!(
+            set.source_builds,
+            Some(SourceBuilds {
+                uid: root.then_some(70065)
+            }),
+            "the uid after the installer's"
+        );
+        assert!(set.describe().contains("only as source are built"));
+        for bad in [
+            &[uv, on][..],
+            &[wheelhouse, uv, ("EXECGOV_PYTHON_ALLOW_BUILDS", "yes")],
+        ] {
+            assert!(builds(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -85,6 +85,7 @@ async fn packages_db(extra: &[(&str, Vec<u8>)]) -> (TestDb, PathBuf) {
         build_uid: root.then_some(BUILD_UID),
         timeout: Duration::from_secs(180),
         size_cap: environments::MAX_ENVIRONMENT_BYTES,
+        source_builds: None,
     });
     (db, wheelhouse)
 }
@@ -169,11 +170,10 @@ async fn submit_live(
     files: &Files,
 ) -> SubmissionDetail {
     let d = submit(server, host, token, files).await;
-    assert_eq!(
-        approve(&server.ctx, d.summary.id).await,
-        SubmissionStatus::Live
-    );
-    platform_detail(&server.ctx, d.summary.id).await
+    let status = approve(&server.ctx, d.summary.id).await;
+    let d = platform_detail(&server.ctx, d.summary.id).await;
+    assert_eq!(status, SubmissionStatus::Live, "{:?}", d.summary.reason);
+    d
 }
 
 async fn approve(ctx: &Ctx, id: i64) -> SubmissionStatus {
@@ -859,4 +859,398 @@ async fn the_demo_skills_work_with_environments_built_from_their_locks() {
     assert_eq!(pivot[0]["group"], "north");
     assert_eq!(pivot[0]["sum"], 14.0);
     assert!(work.join("output/pivot.csv").exists());
+}
+
+// Packages published only as source, built when the platform allows it
+// (`EXECGOV_PYTHON_ALLOW_BUILDS`): their sdists and the build backend's wheel are made here from
+// `tests/fixtures/source-build/`, so nothing is downloaded.
+
+/// The uid builds from source run as in these tests (the one after the installer's).
+const SOURCE_UID: u32 = 67065;
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/source-build");
+    std::fs::read_to_string(path.join(name)).unwrap()
+}
+
+/// An sdist of `name` 1.0 (PKG-INFO with static metadata, requiring `six`) built by the
+/// fixtures' `tinybackend`, with `files` in its tree (its module, a `build_hook.py`).
+fn backend_sdist(name: &str, files: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: 1.0\nRequires-Dist: six\n");
+    let pyproject = fixture("pyproject.toml");
+    let tree = [("PKG-INFO", info.as_str()), ("pyproject.toml", &pyproject)];
+    for (path, text) in tree.iter().chain(files) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("{name}-1.0/{path}"), text.as_bytes())
+            .unwrap();
+    }
+    let bytes = tar.into_inner().unwrap().finish().unwrap();
+    (format!("{name}-1.0.tar.gz"), bytes)
+}
+
+/// The fixtures' build backend as a wheel, as a wheelhouse offers it.
+fn backend_wheel() -> (String, Vec<u8>) {
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let info = "tinybackend-1.0.dist-info";
+    for (path, text) in [
+        ("tinybackend.py".to_string(), fixture("tinybackend.py")),
+        (
+            format!("{info}/METADATA"),
+            "Metadata-Version: 2.1\nName: tinybackend\nVersion: 1.0\n".into(),
+        ),
+        (
+            format!("{info}/WHEEL"),
+            "Wheel-Version: 1.0\nGenerator: execgov-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+                .into(),
+        ),
+        (format!("{info}/RECORD"), String::new()),
+    ] {
+        out.start_file(path, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(text.as_bytes()).unwrap();
+    }
+    (
+        "tinybackend-1.0-py3-none-any.whl".into(),
+        out.finish().unwrap().into_inner(),
+    )
+}
+
+/// A packages database whose wheelhouse also holds the backend's wheel and `sdists`, with builds
+/// from source allowed.
+async fn builds_db(sdists: &[(String, Vec<u8>)]) -> (TestDb, PathBuf) {
+    let mut extra = vec![backend_wheel()];
+    extra.extend(sdists.iter().cloned());
+    let extra: Vec<(&str, Vec<u8>)> = extra.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let (mut db, wheelhouse) = packages_db(&extra).await;
+    let root = nix::unistd::geteuid().is_root();
+    db.ctx = db.ctx.clone().with_packages(PackagesConfig {
+        source_builds: Some(environments::SourceBuilds {
+            uid: root.then_some(SOURCE_UID),
+        }),
+        ..(*db.ctx.packages).clone()
+    });
+    (db, wheelhouse)
+}
+
+/// Every file name under `dir`.
+fn names_under(dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(entry.path());
+            }
+        }
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_published_only_as_source_is_built_when_allowed_and_its_skill_imports_it() {
+    use domain::executions::{self, QueuePolicy};
+    use engine::{Executors, SandboxConfig};
+
+    let tinypkg = backend_sdist("tinypkg", &[("tinypkg.py", &fixture("tinypkg.py"))]);
+    let (db, _) = builds_db(&[tinypkg]).await;
+    let ctx = &db.ctx;
+    let server = start_server(ctx.clone()).await;
+    let (_, token) = session_token(&server, ACME, "acme-admin").await;
+
+    let main = "import os, six, tinypkg\n\
+                out = os.environ.get('EXECGOV_OUTPUT', 'output')\n\
+                open(os.path.join(out, 'greeting.txt'), 'w').write(tinypkg.GREETING + ' ' + six.__version__)\n";
+    let mut files = skill(
+        "from-source",
+        "v1",
+        "",
+        &[("requirements.txt", "tinypkg\n")],
+    );
+    files[0] = file("main.py", main);
+    let d = submit(&server, ACME, &token, &files).await;
+    let lock = d.packages.clone().expect("a lock");
+    let listed: Vec<(&str, bool)> = lock
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.from_source))
+        .collect();
+    assert_eq!(listed, [("six", false), ("tinypkg", true)]);
+    assert!(
+        lock.text.contains("# built from source: tinypkg==1.0"),
+        "{}",
+        lock.text
+    );
+    let detail = rest_detail(&server, &token, d.summary.id).await;
+    assert_eq!(
+        detail["packages"]["packages"],
+        serde_json::json!([
+            { "name": "six", "version": "1.16.0" },
+            { "name": "tinypkg", "version": "1.0", "from_source": true }
+        ])
+    );
+
+    // The reviewer sees which package the platform builds.
+    let console = server.login(CONSOLE, "superadmin", PASSWORD).await;
+    let page = server
+        .get(
+            CONSOLE,
+            &format!("/reviews/{}", d.summary.id),
+            Some(&console),
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.body
+            .matches("data-testid=\"built-from-source\"")
+            .count(),
+        1
+    );
+    assert!(page
+        .body
+        .contains("built by the platform from their checked source"));
+
+    let status = approve(ctx, d.summary.id).await;
+    let reason = platform_detail(ctx, d.summary.id).await.summary.reason;
+    assert_eq!(status, SubmissionStatus::Live, "{reason:?}");
+    let env = environments::environment_dir(ctx, &lock.hash);
+    assert_eq!(
+        environment_entries(ctx),
+        std::slice::from_ref(&lock.hash),
+        "no leftovers"
+    );
+    // Nothing of the build reached the installers' shared cache (the build had its own).
+    let cache = environments::environments_dir(ctx).join(".cache");
+    let cached = names_under(&cache);
+    assert!(
+        !cached
+            .iter()
+            .any(|n| n.contains("tinypkg") || n.contains("tinybackend")),
+        "{cached:?}"
+    );
+
+    // The skill runs in its sandbox and imports the package built from source.
+    let reply = server
+        .api(
+            reqwest::Method::POST,
+            ACME,
+            "/api/v1/executions",
+            Some(&token),
+            ApiBody::Json(serde_json::json!({ "skill": "from-source", "inputs": {} })),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let id = reply.json()["summary"]["id"].as_i64().unwrap();
+    let policy = QueuePolicy::default();
+    let claimed = executions::claim_next(ctx, "source-builds-test", &policy)
+        .await
+        .unwrap()
+        .expect("the execution is queued");
+    let executors = Executors::new(SandboxConfig {
+        first_uid: 67110,
+        uid_slots: 4,
+        ..SandboxConfig::default()
+    });
+    let status = executions::run_claimed(ctx, &executors, claimed, "source-builds-test", &policy)
+        .await
+        .unwrap();
+    assert_eq!(status, model::ExecutionStatus::Succeeded);
+    let greeting = server
+        .api(
+            reqwest::Method::GET,
+            ACME,
+            &format!("/api/v1/executions/{id}/artifact?path=greeting.txt"),
+            Some(&token),
+            ApiBody::Empty,
+        )
+        .await;
+    assert_eq!(greeting.status, 200, "{}", greeting.text());
+    assert_eq!(greeting.text(), "built from source 1.16.0");
+    assert!(env.join("pyvenv.cfg").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_from_source_has_no_network_no_installer_uid_and_no_shared_cache() {
+    // The test's own listener on the host's loopback: a build must not reach even that.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (db, wheelhouse) = builds_db(&[]).await;
+    let ctx = &db.ctx;
+    let shared_cache = environments::environments_dir(ctx).join(".cache");
+    // Records what it could do into the module it builds, as a hostile setup.py would try.
+    let probe = format!(
+        "import os\n\
+         def attempt(path):\n    \
+             try:\n        \
+                 open(path, 'w').write('poison')\n        \
+                 return 'written'\n    \
+             except OSError as e:\n        \
+                 return type(e).__name__\n\
+         found = {{p: attempt(p + '/poison') for p in ['/cache', {shared:?}]}}\n\
+         open('probepkg.py', 'w').write(f'UID = {{os.getuid()}}\\nCACHE = {{found!r}}\\n')\n",
+        shared = shared_cache.to_string_lossy()
+    );
+    let net =
+        format!("import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=5)\n");
+    for (name, bytes) in [
+        backend_sdist("probepkg", &[("build_hook.py", &probe)]),
+        backend_sdist(
+            "netpkg",
+            &[("netpkg.py", "X = 1\n"), ("build_hook.py", &net)],
+        ),
+    ] {
+        std::fs::write(wheelhouse.join(name), bytes).unwrap();
+    }
+    let server = start_server(ctx.clone()).await;
+    let (_, token) = session_token(&server, ACME, "acme-admin").await;
+
+    // The build ran, as its own uid, and could write neither the shared cache nor anything
+    // mounted as it.
+    let d = submit_live(
+        &server,
+        ACME,
+        &token,
+        &skill("probe", "v1", "", &[("requirements.txt", "probepkg\n")]),
+    )
+    .await;
+    let env = environments::environment_dir(ctx, &d.packages.unwrap().hash);
+    let out = std::process::Command::new(env.join("bin/python"))
+        .args([
+            "-I",
+            "-c",
+            "import probepkg; print(probepkg.UID, probepkg.CACHE)",
+        ])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!printed.contains("written"), "{printed}");
+    assert!(
+        printed.contains("'/cache': 'FileNotFoundError'"),
+        "{printed}"
+    );
+    if nix::unistd::geteuid().is_root() {
+        assert!(printed.starts_with(&format!("{SOURCE_UID} ")), "{printed}");
+    }
+    assert!(!names_under(&shared_cache).contains(&"poison".to_string()));
+
+    // A build that tries the network fails, with its reason; the live version stays live and
+    // nothing is left.
+    submit_live(&server, ACME, &token, &skill("online", "v1", "", &[])).await;
+    let v2 = submit(
+        &server,
+        ACME,
+        &token,
+        &skill("online", "v2", "", &[("requirements.txt", "netpkg\n")]),
+    )
+    .await;
+    let entries_before = environment_entries(ctx);
+    assert_eq!(approve(ctx, v2.summary.id).await, SubmissionStatus::Failed);
+    let d = platform_detail(ctx, v2.summary.id).await;
+    assert_eq!(d.summary.failed_step.as_deref(), Some("environment"));
+    let reason = d.summary.reason.unwrap_or_default();
+    assert!(
+        reason.contains("netpkg 1.0 could not be built from source")
+            && reason.contains("create_connection")
+            && reason.contains("[Errno"),
+        "{reason}"
+    );
+    assert!(listener.accept().is_err(), "the build reached the host");
+    assert_eq!(live_lock(ctx, ACME, "online").await, (1, None));
+    assert_eq!(
+        environment_entries(ctx),
+        entries_before,
+        "nothing half-built"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_changed_since_review_or_with_builds_off_is_refused() {
+    let tinypkg = backend_sdist("tinypkg", &[("tinypkg.py", &fixture("tinypkg.py"))]);
+    let (db, wheelhouse) = builds_db(std::slice::from_ref(&tinypkg)).await;
+    let ctx = &db.ctx;
+    let server = start_server(ctx.clone()).await;
+    let (_, token) = session_token(&server, ACME, "acme-admin").await;
+    let declared = [("requirements.txt", "tinypkg==1.0\n")];
+
+    // Between review and build the wheelhouse's sdist is replaced by another of the same name.
+    submit_live(&server, ACME, &token, &skill("swapped", "v1", "", &[])).await;
+    let v2 = submit(
+        &server,
+        ACME,
+        &token,
+        &skill("swapped", "v2", "", &declared),
+    )
+    .await;
+    let other = backend_sdist("tinypkg", &[("tinypkg.py", "GREETING = 'not reviewed'\n")]);
+    std::fs::write(wheelhouse.join(&other.0), &other.1).unwrap();
+    assert_eq!(approve(ctx, v2.summary.id).await, SubmissionStatus::Failed);
+    let d = platform_detail(ctx, v2.summary.id).await;
+    assert_eq!(d.summary.failed_step.as_deref(), Some("environment"));
+    let reason = d.summary.reason.unwrap_or_default();
+    assert!(
+        reason.contains("does not match the lock's hash"),
+        "{reason}"
+    );
+    assert_eq!(live_lock(ctx, ACME, "swapped").await, (1, None));
+    assert_eq!(
+        environment_entries(ctx),
+        Vec::<String>::new(),
+        "nothing half-built"
+    );
+
+    // Builds turned off after review: the approved lock is not built.
+    std::fs::write(wheelhouse.join(&tinypkg.0), &tinypkg.1).unwrap();
+    let v3 = submit(
+        &server,
+        ACME,
+        &token,
+        &skill("swapped", "v3", "", &declared),
+    )
+    .await;
+    let off = ctx.clone().with_packages(PackagesConfig {
+        source_builds: None,
+        ..(*ctx.packages).clone()
+    });
+    assert_eq!(approve(&off, v3.summary.id).await, SubmissionStatus::Failed);
+    let reason = platform_detail(ctx, v3.summary.id).await.summary.reason;
+    assert!(
+        reason
+            .unwrap_or_default()
+            .contains("tinypkg 1.0 published only as source"),
+        "building from source is off"
+    );
+    assert_eq!(live_lock(ctx, ACME, "swapped").await, (1, None));
+
+    // And with builds off, it is refused at submission as before.
+    let off_server = start_server(off.clone()).await;
+    let (_, off_token) = session_token(&off_server, ACME, "acme-admin").await;
+    let reply = post_submission(
+        &off_server,
+        ACME,
+        &off_token,
+        &skill("off", "v1", "", &declared),
+    )
+    .await;
+    assert_eq!(reply.status, 422, "{}", reply.text());
+    let detail = reply.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        detail.contains("only as source") && detail.contains("nothing is built from source"),
+        "{detail}"
+    );
 }

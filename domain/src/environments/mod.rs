@@ -17,10 +17,14 @@
 //!   always whole; a failed build leaves nothing.
 //! - Environments no live, queued or pending version uses are removed by the hourly cleanup
 //!   ([`collect_unused`]); one removed and needed again (a roll-back) is rebuilt before its run.
+//! - A package published only as source is refused, unless the platform allows builds
+//!   (`EXECGOV_PYTHON_ALLOW_BUILDS=1`): then it is built into a wheel in a sandbox of its own,
+//!   without network, from the wheelhouse's sdist checked against the lock ([`sources`]).
 
 pub mod lock;
 pub use model::requirements;
 mod sandbox;
+mod sources;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -66,6 +70,17 @@ pub struct PackagesConfig {
     pub build_uid: Option<u32>,
     pub timeout: Duration,
     pub size_cap: u64,
+    /// `EXECGOV_PYTHON_ALLOW_BUILDS=1`: packages published only as source are built into
+    /// wheels, as this says; `None` (the default): they are refused.
+    pub source_builds: Option<SourceBuilds>,
+}
+
+/// How packages published only as source are built (see [`sources`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceBuilds {
+    /// The uid builds run as on a root server (gid = uid): neither the installer's nor a run's;
+    /// `None`: the server's own.
+    pub uid: Option<u32>,
 }
 
 impl Default for PackagesConfig {
@@ -78,6 +93,7 @@ impl Default for PackagesConfig {
             build_uid: nix::unistd::geteuid().is_root().then_some(61064),
             timeout: BUILD_TIMEOUT,
             size_cap: MAX_ENVIRONMENT_BYTES,
+            source_builds: None,
         }
     }
 }
@@ -97,7 +113,19 @@ impl PackagesConfig {
             PackageIndex::Url(url) => format!("index {url}"),
             PackageIndex::Wheelhouse(dir) => format!("wheelhouse {} (offline)", dir.display()),
         };
-        format!("Python packages: {tool}, from {index}")
+        let sources = match &self.source_builds {
+            None => "packages published only as source are refused \
+                     (EXECGOV_PYTHON_ALLOW_BUILDS=1 builds them)"
+                .to_string(),
+            Some(builds) => format!(
+                "packages published only as source are built from the wheelhouse's sdists, \
+                 without network, as uid {} (EXECGOV_PYTHON_ALLOW_BUILDS=1)",
+                builds
+                    .uid
+                    .unwrap_or_else(|| nix::unistd::geteuid().as_raw())
+            ),
+        };
+        format!("Python packages: {tool}, from {index}; {sources}")
     }
 }
 
@@ -188,10 +216,19 @@ async fn resolve_in(
             .to_vec();
             args.push(cfg.python.to_string_lossy().into_owned());
             args.extend(index_args(&cfg.index, true));
-            let out = sandbox::run(ctx, &job.dir, None, Tool::Uv, &args)
-                .await
-                .map_err(|e| unresolved(version, e))?;
-            String::from_utf8_lossy(&out).into_owned()
+            match sandbox::run(ctx, &job.dir, None, Tool::Uv, &args).await {
+                Ok(out) => String::from_utf8_lossy(&out).into_owned(),
+                // Wheels first; only what has none is built, and only when allowed.
+                Err(_) if cfg.source_builds.is_some() => {
+                    sources::resolve(ctx, job).await.map_err(|e| {
+                        format!(
+                            "the declared packages could not be resolved for Python {version} \
+                             on this platform, from wheels or from source: {e}"
+                        )
+                    })?
+                }
+                Err(e) => return Err(unresolved(version, e)),
+            }
         }
         None => {
             let mut args: Vec<String> = [
@@ -349,8 +386,10 @@ pub async fn for_run(ctx: &Ctx, lock_text: &str, may_build: bool) -> anyhow::Res
 async fn build_in(ctx: &Ctx, job: &Job, lock: &Lock) -> Result<(), String> {
     let cfg = &ctx.packages;
     let env = job.dir.join("env");
+    // Sources first: a build that fails ends the job before anything is installed.
+    let built = sources::build_wheels(ctx, job, &lock.text).await?;
     let prepare = async {
-        tokio::fs::write(job.dir.join("lock.txt"), &lock.text).await?;
+        tokio::fs::write(job.dir.join("lock.txt"), lock::wheels_only(&lock.text)).await?;
         tokio::fs::create_dir(&env).await?;
         job.open_to_installer()?;
         job.give_to_installer(&env)
@@ -394,6 +433,26 @@ async fn build_in(ctx: &Ctx, job: &Job, lock: &Lock) -> Result<(), String> {
             ]);
             install.extend(index_args(&cfg.index, true));
             sandbox::run(ctx, &job.dir, Some(&env), Tool::Uv, &install).await?;
+            if !built.is_empty() {
+                // The wheels built from checked sources, like any other, but without the shared
+                // cache: nothing built from source is ever kept in it.
+                let mut install = strings(&[
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--python",
+                    "/env/bin/python",
+                    "--no-deps",
+                    "--offline",
+                    "--no-index",
+                    "--no-cache",
+                    "--link-mode",
+                    "copy",
+                    "--compile-bytecode",
+                ]);
+                install.extend(built);
+                sandbox::run(ctx, &job.dir, Some(&env), Tool::Uv, &install).await?;
+            }
         }
         None => {
             let venv = strings(&["-m", "venv", "--without-pip", sandbox::ENV]);

@@ -13,6 +13,12 @@
 //!
 //! It runs as the build uid (root servers) or the server's own, never as root. Nothing a
 //! package ships is run: the installer only unpacks checked wheels.
+//!
+//! A build from source (`EXECGOV_PYTHON_ALLOW_BUILDS`) runs a package's own code, so its
+//! sandbox is a run's rather than the installer's: no network, its own uid (neither the
+//! installer's nor a run's), and no `/job`, `/env` or shared `/cache`; only `/build`, a fresh
+//! folder of its own (the sdist, a throwaway cache, the wheel it makes), beside `/usr`, the
+//! wheelhouse (its build backend's wheels) and uv.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -24,6 +30,8 @@ use crate::Ctx;
 pub const ENV: &str = "/env";
 pub const CACHE: &str = "/cache";
 pub const WHEELHOUSE: &str = "/wheelhouse";
+/// A build from source's own folder.
+pub const BUILD: &str = "/build";
 /// The installers' cache under `environments/`, kept between builds (owned by the build uid;
 /// environments share no file with it: uv copies).
 pub const CACHE_DIR: &str = ".cache";
@@ -66,6 +74,20 @@ const PASSED_ENV: [&str; 14] = [
     "PIP_CERT",
 ];
 
+/// Where a sandboxed step runs and what it may touch.
+#[derive(Clone, Copy)]
+enum Room<'a> {
+    /// The installer: the network, the installer's uid, the shared cache, `job` read-only at
+    /// `/job` and `writable` (if any) at `/env`.
+    Installer {
+        job: &'a Path,
+        writable: Option<&'a Path>,
+    },
+    /// A build from source: no network, the source builds' uid, `folder`'s `work/` (fresh,
+    /// that uid's) at `/build`, and nothing shared that it could write.
+    Builder { folder: &'a Path },
+}
+
 /// Runs the installer (`tool` with `args`) in its sandbox with `job` at `/job` and `writable`
 /// (if any) at `/env`; its standard output, or why it failed (its own words).
 pub async fn run(
@@ -75,6 +97,21 @@ pub async fn run(
     tool: Tool,
     args: &[String],
 ) -> Result<Vec<u8>, String> {
+    run_in(ctx, Room::Installer { job, writable }, tool, args).await
+}
+
+/// Runs a build from source (`tool` with `args`) in a sandbox of its own, with `folder`'s
+/// `work/` at `/build` (see [`super::sources`]); its standard output, or why it failed.
+pub async fn build(
+    ctx: &Ctx,
+    folder: &Path,
+    tool: Tool,
+    args: &[String],
+) -> Result<Vec<u8>, String> {
+    run_in(ctx, Room::Builder { folder }, tool, args).await
+}
+
+async fn run_in(ctx: &Ctx, room: Room<'_>, tool: Tool, args: &[String]) -> Result<Vec<u8>, String> {
     let cfg = &ctx.packages;
     let Some(bwrap) = &cfg.bwrap else {
         return Err(
@@ -83,7 +120,15 @@ pub async fn run(
                 .into(),
         );
     };
-    let (uid, gid) = match cfg.build_uid {
+    let (chosen, what, home) = match room {
+        Room::Installer { .. } => (cfg.build_uid, "the installer", CACHE),
+        Room::Builder { .. } => (
+            cfg.source_builds.as_ref().and_then(|b| b.uid),
+            "a build from source",
+            BUILD,
+        ),
+    };
+    let (uid, gid) = match chosen {
         Some(uid) => (uid, uid),
         None => (
             nix::unistd::getuid().as_raw(),
@@ -91,15 +136,20 @@ pub async fn run(
         ),
     };
     if uid == 0 {
-        return Err("refusing to run the installer as root".into());
+        return Err(format!("refusing to run {what} as root"));
     }
-    // Written, not passed through pipes: the job folder is the installer's anyway.
-    let passwd = job.join("passwd");
-    let group = job.join("group");
+    // Written, not passed through pipes, into a folder the sandboxed uid cannot write: the
+    // installer's job folder, or a build's folder (its `work/` is the build's).
+    let ids_dir = match room {
+        Room::Installer { job, .. } => job,
+        Room::Builder { folder } => folder,
+    };
+    let passwd = ids_dir.join("passwd");
+    let group = ids_dir.join("group");
     let ids = async {
         tokio::fs::write(
             &passwd,
-            format!("root:x:0:0:root:/root:/usr/sbin/nologin\ninstaller:x:{uid}:{gid}::/cache:/usr/sbin/nologin\n"),
+            format!("root:x:0:0:root:/root:/usr/sbin/nologin\ninstaller:x:{uid}:{gid}::{home}:/usr/sbin/nologin\n"),
         )
         .await?;
         tokio::fs::write(&group, format!("root:x:0:\ninstaller:x:{gid}:\n")).await
@@ -108,9 +158,11 @@ pub async fn run(
 
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
+    push(&["--unshare-all"]);
+    if let Room::Installer { .. } = room {
+        push(&["--share-net"]);
+    }
     push(&[
-        "--unshare-all",
-        "--share-net",
         "--unshare-user",
         "--disable-userns",
         "--die-with-parent",
@@ -135,15 +187,25 @@ pub async fn run(
     };
     bind("--ro-bind", &passwd, "/etc/passwd");
     bind("--ro-bind", &group, "/etc/group");
-    bind("--ro-bind", job, "/job");
-    bind(
-        "--bind",
-        &super::environments_dir(ctx).join(CACHE_DIR),
-        CACHE,
-    );
-    if let Some(dir) = writable {
-        bind("--bind", dir, ENV);
-    }
+    let measured = match room {
+        Room::Installer { job, writable } => {
+            bind("--ro-bind", job, "/job");
+            bind(
+                "--bind",
+                &super::environments_dir(ctx).join(CACHE_DIR),
+                CACHE,
+            );
+            if let Some(dir) = writable {
+                bind("--bind", dir, ENV);
+            }
+            writable.map(Path::to_path_buf)
+        }
+        Room::Builder { folder } => {
+            let work = folder.join("work");
+            bind("--bind", &work, BUILD);
+            Some(work)
+        }
+    };
     if let PackageIndex::Wheelhouse(dir) = &cfg.index {
         bind("--ro-bind", dir, WHEELHOUSE);
     }
@@ -156,21 +218,27 @@ pub async fn run(
         Tool::Python => cfg.python.to_string_lossy().into_owned(),
     };
     let mut env = vec![
-        ("HOME".to_string(), CACHE.to_string()),
+        ("HOME".to_string(), home.to_string()),
         ("PATH".to_string(), "/usr/bin:/bin".to_string()),
         ("LANG".to_string(), "C.UTF-8".to_string()),
         ("UV_NO_PROGRESS".to_string(), "1".to_string()),
         ("PIP_NO_INPUT".to_string(), "1".to_string()),
     ];
-    for name in PASSED_ENV {
-        if let Ok(value) = std::env::var(name) {
-            env.push((name.to_string(), value));
+    if let Room::Installer { .. } = room {
+        for name in PASSED_ENV {
+            if let Ok(value) = std::env::var(name) {
+                env.push((name.to_string(), value));
+            }
         }
     }
     for (k, v) in env {
         a.extend(["--setenv".into(), k.into(), v.into()]);
     }
-    a.extend(["--chdir".into(), "/job".into(), "--".into(), program.into()]);
+    let chdir = match room {
+        Room::Installer { .. } => "/job",
+        Room::Builder { .. } => BUILD,
+    };
+    a.extend(["--chdir".into(), chdir.into(), "--".into(), program.into()]);
     a.extend(args.iter().map(OsString::from));
 
     let mut cmd = tokio::process::Command::new(bwrap);
@@ -180,14 +248,14 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    if cfg.build_uid.is_some() {
+    if chosen.is_some() {
         // bubblewrap started by root would write files as root: the uid is dropped first (std
         // also drops the supplementary groups).
         cmd.uid(uid).gid(gid);
     }
     let mut child = cmd
         .spawn()
-        .map_err(|e| format!("the installer's sandbox could not start: {e}"))?;
+        .map_err(|e| format!("the sandbox of {what} could not start: {e}"))?;
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(super::internal("the installer's output is not piped"));
     };
@@ -198,11 +266,22 @@ pub async fn run(
         status = child.wait() => status.map_err(super::internal)?,
         _ = tokio::time::sleep(cfg.timeout) => {
             return Err(format!(
-                "the installer took longer than {} s and was stopped",
+                "{what} took longer than {} s and was stopped",
                 cfg.timeout.as_secs()
             ))
         }
-        over = outgrown(writable, cfg.size_cap) => return Err(over),
+        () = outgrown(measured.as_deref(), cfg.size_cap) => {
+            let cap = cfg.size_cap / (1024 * 1024);
+            return Err(match room {
+                Room::Installer { .. } => format!(
+                    "the environment grew past the {cap} MiB allowed while it was installed, \
+                     and the installer was stopped"
+                ),
+                Room::Builder { .. } => format!(
+                    "a build from source grew past the {cap} MiB allowed and was stopped"
+                ),
+            });
+        }
     };
     let joined = |r: Result<std::io::Result<Vec<u8>>, tokio::task::JoinError>| {
         r.map_err(super::internal)?.map_err(super::internal)
@@ -226,9 +305,9 @@ fn read_all<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     })
 }
 
-/// Resolves once the folder being written (if any) holds more than `cap` bytes, with the
-/// reason; otherwise never.
-async fn outgrown(writable: Option<&Path>, cap: u64) -> String {
+/// Resolves once the folder being written (if any) holds more than `cap` bytes; otherwise
+/// never.
+async fn outgrown(writable: Option<&Path>, cap: u64) {
     let Some(dir) = writable else {
         return std::future::pending().await;
     };
@@ -239,11 +318,7 @@ async fn outgrown(writable: Option<&Path>, cap: u64) -> String {
             .await
             .unwrap_or(0);
         if size > cap {
-            return format!(
-                "the environment grew past the {} MiB allowed while it was installed, and the \
-                 installer was stopped",
-                cap / (1024 * 1024)
-            );
+            return;
         }
     }
 }
