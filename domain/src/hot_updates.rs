@@ -503,7 +503,8 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
     };
     let diff = match &base {
         Some((_, hash, _)) => {
-            let old = read_stored_folder(skills::asset_dir(ctx, tenant.id, hash)).await?;
+            let base = skills::cached_folder(ctx, tenant.id, &tenant.schema, hash).await?;
+            let old = read_stored_folder(base).await?;
             diff_folders(&old, &files)
         }
         None => Vec::new(),
@@ -1060,20 +1061,26 @@ async fn verify(ctx: &Ctx, row: &SubmissionRow, actor: &Actor) -> AppResult<()> 
             .await?
             .iter()
             .any(|(_, submission)| *submission == Some(row.id));
-        let registered_hash: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM asset_versions WHERE content_hash = $1)",
+        let entry = if row.kind == "shell" {
+            "main.sh"
+        } else {
+            "main.py"
+        };
+        let (registered_hash, in_database): (bool, bool) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM asset_versions WHERE content_hash = $1), \
+                    EXISTS (SELECT 1 FROM asset_files WHERE content_hash = $1 AND path = $2)",
         )
         .bind(&row.content_hash)
+        .bind(entry)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        let entry =
-            skills::asset_dir(ctx, tenant.id, &row.content_hash).join(if row.kind == "shell" {
-                "main.sh"
-            } else {
-                "main.py"
-            });
-        let stored = tokio::fs::try_exists(&entry).await?;
+        // A folder stored before the database kept them is on this node's disk only.
+        let stored = in_database
+            || tokio::fs::try_exists(
+                skills::asset_dir(ctx, tenant.id, &row.content_hash).join(entry),
+            )
+            .await?;
         if tenant.id == row.tenant_id {
             let visible = live.as_ref().is_some_and(|(enabled, _)| *enabled);
             let runnable =

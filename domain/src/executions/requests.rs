@@ -106,7 +106,7 @@ pub async fn request_from(
     // is recorded with it: "Run again" reuses what is recorded, never a path from the inputs.
     let inputs_dir = ctx.inputs_dir(tenant.id, id);
     for upload in &arranged {
-        uploads::store(&inputs_dir, upload).await?;
+        uploads::store(ctx, &mut tx, &inputs_dir, id, upload).await?;
         sqlx::query(
             "INSERT INTO execution_uploads (execution_id, field, file_name, size, sha256) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -342,6 +342,8 @@ pub async fn previous_uploads(
     .await?;
     tx.commit().await?;
     let dir = ctx.inputs_dir(tenant.id, id);
+    // Uploaded through another node: fetched here first. A file changed here is refused below.
+    uploads::lay_out(ctx, &tenant.schema, &dir, id, false).await?;
     let mut uploads = Vec::new();
     for (field, file_name, size, sha256) in recorded {
         if chosen_anew.contains(&field.as_str()) {
