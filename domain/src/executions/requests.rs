@@ -106,7 +106,8 @@ pub async fn request_from(
     // is recorded with it: "Run again" reuses what is recorded, never a path from the inputs.
     let inputs_dir = ctx.inputs_dir(tenant.id, id);
     for upload in &arranged {
-        uploads::store(ctx, &mut tx, &inputs_dir, id, upload).await?;
+        uploads::store(&inputs_dir, upload).await?;
+        uploads::record(ctx, &mut tx, id, upload).await?;
         sqlx::query(
             "INSERT INTO execution_uploads (execution_id, field, file_name, size, sha256) \
              VALUES ($1, $2, $3, $4, $5)",

@@ -186,31 +186,42 @@ fn check_folder(files: &[(String, Vec<u8>)]) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes an arranged upload into the execution's inputs folder `dir` and, file by file, into
-/// the database as blobs (in the request's transaction `tx`): the worker that runs the
-/// execution, on whichever node, lays its inputs out from there ([`lay_out`]).
-pub(super) async fn store(
-    ctx: &Ctx,
-    tx: &mut PgConnection,
-    dir: &Path,
-    execution_id: i64,
-    upload: &Arranged<'_>,
-) -> AppResult<()> {
-    let files: Vec<(String, &[u8])> = match &upload.content {
+/// Writes an arranged upload into the execution's inputs folder `dir`.
+pub(super) async fn store(dir: &Path, upload: &Arranged<'_>) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    for (path, bytes) in files_of(upload) {
+        let target = dir.join(path);
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        tokio::fs::write(target, bytes).await?;
+    }
+    Ok(())
+}
+
+/// An arranged upload's files by their paths inside the inputs folder.
+fn files_of<'a>(upload: &'a Arranged<'_>) -> Vec<(String, &'a [u8])> {
+    match &upload.content {
         Content::File(bytes) => vec![(upload.name.clone(), bytes)],
         // Checked by `check_folder`: relative, no `..`.
         Content::Folder(files) => files
             .iter()
             .map(|(path, bytes)| (format!("{}/{path}", upload.name), &bytes[..]))
             .collect(),
-    };
+    }
+}
+
+/// Records an arranged upload's files in the database as blobs, in the request's transaction
+/// `tx`: the worker that runs the execution, on whichever node, lays its inputs out from there
+/// ([`lay_out`]).
+pub(super) async fn record(
+    ctx: &Ctx,
+    tx: &mut PgConnection,
+    execution_id: i64,
+    upload: &Arranged<'_>,
+) -> AppResult<()> {
     let store = blobs::store(ctx);
-    for (path, bytes) in files {
-        let target = dir.join(&path);
-        if let Some(parent) = target.parent() {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        tokio::fs::write(target, bytes).await?;
+    for (path, bytes) in files_of(upload) {
         let blob = store.put(&mut *tx, bytes).await?;
         sqlx::query(
             "INSERT INTO execution_input_files (execution_id, path, blob_hash) VALUES ($1, $2, $3)",
