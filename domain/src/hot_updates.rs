@@ -10,8 +10,6 @@
 //! reviewer) and its environment built after approval, as the step `built` before `synced`
 //! (see `environments`).
 
-use std::path::Path;
-
 use model::hot_update::{
     DiffLine, FileDiff, LineChange, PackageLock, SkillFlags, SubmissionDetail, SubmissionEvent,
     SubmissionStatus, SubmissionSummary, SubmittedFile,
@@ -504,7 +502,7 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
     let diff = match &base {
         Some((_, hash, _)) => {
             let base = skills::cached_folder(ctx, tenant.id, &tenant.schema, hash).await?;
-            let old = read_stored_folder(base).await?;
+            let old = skills::read_stored_folder(base).await?;
             diff_folders(&old, &files)
         }
         None => Vec::new(),
@@ -585,37 +583,6 @@ fn as_text(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(bytes)
         .ok()
         .filter(|s| !s.contains('\0'))
-}
-
-/// Every file under a stored asset folder, with `/`-separated relative paths, sorted.
-async fn read_stored_folder(dir: std::path::PathBuf) -> AppResult<Vec<(String, Vec<u8>)>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            if entry.file_type()?.is_dir() {
-                walk(root, &path, out)?;
-            } else {
-                let relative = path.strip_prefix(root).unwrap_or(&path);
-                let name = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                out.push((name, std::fs::read(&path)?));
-            }
-        }
-        Ok(())
-    }
-    let files = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        walk(&dir, &dir, &mut out).map(|()| out)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))??;
-    let mut files = files;
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(files)
 }
 
 /// Line diffs of every changed file, with three lines of context around each change.

@@ -398,6 +398,20 @@ async fn a_wiped_or_damaged_local_cache_is_refilled_from_the_database_checked_by
     run(&ctx, &executors, "cache-probe", &[]).await;
     assert_cached(&dir, &files);
 
+    // A folder stored before the database kept them (listed nowhere there): its first run on
+    // the node that has it stores it, and then any node can run it.
+    sqlx::query("DELETE FROM tenant_1003.asset_files WHERE content_hash = $1")
+        .bind(&content_hash)
+        .execute(&ctx.pool)
+        .await
+        .unwrap();
+    run(&ctx, &executors, "cache-probe", &[]).await;
+    assert_eq!(stored_folder(&ctx, "cache-probe").await.1, files);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let id = run(&ctx, &executors, "cache-probe", &[]).await;
+    assert_eq!(said(id).unwrap(), "as approved");
+    assert_cached(&dir, &files);
+
     // Uploads too: accepted on one node, run on another whose disk never had them.
     let csv = b"region,amount\nnorth,10\nsouth,20\n".to_vec();
     let id = request(

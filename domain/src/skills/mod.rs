@@ -29,28 +29,7 @@ use manifest::ScriptFolder;
 /// renamed into place.
 pub async fn store_folder(ctx: &Ctx, tenant_id: i64, folder: &ScriptFolder) -> AppResult<PathBuf> {
     let tenant = crate::tenancy::tenant_by_id(ctx, tenant_id).await?;
-    let store = blobs::store(ctx);
-    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
-    let stored: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM asset_files WHERE content_hash = $1)")
-            .bind(&folder.content_hash)
-            .fetch_one(&mut *tx)
-            .await?;
-    if !stored {
-        for (path, bytes) in &folder.files {
-            let blob = store.put(&mut tx, &bytes[..]).await?;
-            sqlx::query(
-                "INSERT INTO asset_files (content_hash, path, blob_hash) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&folder.content_hash)
-            .bind(path)
-            .bind(&blob.hash)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    tx.commit().await?;
+    store_in_database(ctx, &tenant.schema, &folder.content_hash, &folder.files).await?;
     let dir = asset_dir(ctx, tenant_id, &folder.content_hash);
     if tokio::fs::try_exists(&dir).await? {
         return Ok(dir);
@@ -66,6 +45,70 @@ pub async fn store_folder(ctx: &Ctx, tenant_id: i64, folder: &ScriptFolder) -> A
     }
     put_in_place(&tmp, &dir).await?;
     Ok(dir)
+}
+
+/// Stores a folder's files as blobs and lists them under its content hash, unless that hash
+/// is listed already.
+async fn store_in_database(
+    ctx: &Ctx,
+    schema: &TenantSchema,
+    content_hash: &str,
+    files: &[(String, Vec<u8>)],
+) -> AppResult<()> {
+    let store = blobs::store(ctx);
+    let mut tx = TenantTx::begin(&ctx.pool, schema).await?;
+    let stored: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM asset_files WHERE content_hash = $1)")
+            .bind(content_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !stored {
+        for (path, bytes) in files {
+            let blob = store.put(&mut tx, &bytes[..]).await?;
+            sqlx::query(
+                "INSERT INTO asset_files (content_hash, path, blob_hash) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(content_hash)
+            .bind(path)
+            .bind(&blob.hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every file under a stored asset folder, with `/`-separated relative paths, sorted.
+pub(crate) async fn read_stored_folder(dir: PathBuf) -> AppResult<Vec<(String, Vec<u8>)>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                walk(root, &path, out)?;
+            } else {
+                let relative = path.strip_prefix(root).unwrap_or(&path);
+                let name = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.push((name, std::fs::read(&path)?));
+            }
+        }
+        Ok(())
+    }
+    let files = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        walk(&dir, &dir, &mut out).map(|()| out)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))??;
+    let mut files = files;
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
 }
 
 /// A fresh temporary folder name beside the tenant's asset folders.
@@ -97,7 +140,7 @@ pub fn asset_dir(ctx: &Ctx, tenant_id: i64, content_hash: &str) -> PathBuf {
 /// The asset version `content_hash` of the tenant, ready on this node for a run: every file of
 /// the local copy checked against the hash it was stored under; a copy that is missing, or whose
 /// files differ, is fetched anew from the database (and swapped in whole). A folder stored before
-/// the database kept skill folders has only its local copy, used as it is.
+/// the database kept skill folders is stored there from its local copy.
 pub async fn cached_folder(
     ctx: &Ctx,
     tenant_id: i64,
@@ -113,6 +156,17 @@ pub async fn cached_folder(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
+    if files.is_empty() {
+        // Stored before the database kept skill folders: this node's copy, if its content
+        // still has its hash, goes into the database now for every other node.
+        if tokio::fs::try_exists(&dir).await? {
+            let local = read_stored_folder(dir.clone()).await?;
+            if manifest::content_hash(&local) == content_hash {
+                store_in_database(ctx, schema, content_hash, &local).await?;
+            }
+        }
+        return Ok(dir);
+    }
     let mut intact = true;
     for (path, hash) in &files {
         manifest::check_path(path)
