@@ -373,7 +373,7 @@ pub async fn claim(
         if let Some(claimed) =
             executions::claim_for_agent(ctx, tenant, &agent.labels, &worker_id).await?
         {
-            return Ok(Some(job(ctx, claimed)));
+            return Ok(Some(job(ctx, claimed).await?));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -384,15 +384,21 @@ pub async fn claim(
     }
 }
 
-fn job(ctx: &Ctx, claimed: Claimed) -> AgentJob {
-    let folder = skills::asset_dir(ctx, claimed.tenant_id, &claimed.content_hash);
+async fn job(ctx: &Ctx, claimed: Claimed) -> AppResult<AgentJob> {
+    let folder = skills::cached_folder(
+        ctx,
+        claimed.tenant_id,
+        &claimed.schema,
+        &claimed.content_hash,
+    )
+    .await?;
     // An agent asset keeps its language in its entry file (load_script_folder allows one).
     let language = if folder.join(AssetKind::Shell.entry_file()).is_file() {
         AssetKind::Shell
     } else {
         AssetKind::Python
     };
-    AgentJob {
+    Ok(AgentJob {
         execution_id: claimed.execution_id,
         attempt: claimed.attempt,
         skill: claimed.skill_slug,
@@ -405,7 +411,7 @@ fn job(ctx: &Ctx, claimed: Claimed) -> AgentJob {
         inputs: claimed.inputs,
         timeout_seconds: claimed.timeout_seconds,
         lease_seconds: ctx.queue.lease.as_secs(),
-    }
+    })
 }
 
 /// Renews the agent's lease on an execution. A conflict: the lease is gone (the execution was
@@ -479,8 +485,9 @@ pub async fn bundle(
     execution_id: i64,
 ) -> AppResult<Vec<u8>> {
     let claimed = executions::held_claim(ctx, tenant, execution_id, &agent.worker_id()).await?;
-    let script = skills::asset_dir(ctx, tenant.id, &claimed.content_hash);
-    let uploads = ctx.inputs_dir(tenant.id, execution_id);
+    let script =
+        skills::cached_folder(ctx, tenant.id, &tenant.schema, &claimed.content_hash).await?;
+    let uploads = executions::laid_out_inputs(ctx, &claimed).await?;
     tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
         let mut tar = tar::Builder::new(Vec::new());
         tar.follow_symlinks(false);

@@ -10,8 +10,6 @@
 //! reviewer) and its environment built after approval, as the step `built` before `synced`
 //! (see `environments`).
 
-use std::path::Path;
-
 use model::hot_update::{
     DiffLine, FileDiff, LineChange, PackageLock, SkillFlags, SubmissionDetail, SubmissionEvent,
     SubmissionStatus, SubmissionSummary, SubmittedFile,
@@ -503,7 +501,8 @@ pub async fn detail(ctx: &Ctx, id: i64, viewer: Viewer<'_>) -> AppResult<Submiss
     };
     let diff = match &base {
         Some((_, hash, _)) => {
-            let old = read_stored_folder(skills::asset_dir(ctx, tenant.id, hash)).await?;
+            let base = skills::cached_folder(ctx, tenant.id, &tenant.schema, hash).await?;
+            let old = skills::read_stored_folder(base).await?;
             diff_folders(&old, &files)
         }
         None => Vec::new(),
@@ -588,37 +587,6 @@ fn as_text(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(bytes)
         .ok()
         .filter(|s| !s.contains('\0'))
-}
-
-/// Every file under a stored asset folder, with `/`-separated relative paths, sorted.
-async fn read_stored_folder(dir: std::path::PathBuf) -> AppResult<Vec<(String, Vec<u8>)>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            if entry.file_type()?.is_dir() {
-                walk(root, &path, out)?;
-            } else {
-                let relative = path.strip_prefix(root).unwrap_or(&path);
-                let name = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                out.push((name, std::fs::read(&path)?));
-            }
-        }
-        Ok(())
-    }
-    let files = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        walk(&dir, &dir, &mut out).map(|()| out)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))??;
-    let mut files = files;
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(files)
 }
 
 /// Line diffs of every changed file, with three lines of context around each change.
@@ -1064,20 +1032,26 @@ async fn verify(ctx: &Ctx, row: &SubmissionRow, actor: &Actor) -> AppResult<()> 
             .await?
             .iter()
             .any(|(_, submission)| *submission == Some(row.id));
-        let registered_hash: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM asset_versions WHERE content_hash = $1)",
+        let entry = if row.kind == "shell" {
+            "main.sh"
+        } else {
+            "main.py"
+        };
+        let (registered_hash, in_database): (bool, bool) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM asset_versions WHERE content_hash = $1), \
+                    EXISTS (SELECT 1 FROM asset_files WHERE content_hash = $1 AND path = $2)",
         )
         .bind(&row.content_hash)
+        .bind(entry)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        let entry =
-            skills::asset_dir(ctx, tenant.id, &row.content_hash).join(if row.kind == "shell" {
-                "main.sh"
-            } else {
-                "main.py"
-            });
-        let stored = tokio::fs::try_exists(&entry).await?;
+        // A folder stored before the database kept them is on this node's disk only.
+        let stored = in_database
+            || tokio::fs::try_exists(
+                skills::asset_dir(ctx, tenant.id, &row.content_hash).join(entry),
+            )
+            .await?;
         if tenant.id == row.tenant_id {
             let visible = live.as_ref().is_some_and(|(enabled, _)| *enabled);
             let runnable =

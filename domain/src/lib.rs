@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod agent_auth;
 pub mod agents;
 pub mod audit;
+pub mod blobs;
 pub mod brain;
 pub mod caller;
 pub mod dashboard;

@@ -16,6 +16,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 
 use crate::audit::{self, AuditLog, Event};
+use crate::blobs::{self, BlobStore};
 use crate::db::{enter_schema, leave_schema, TenantTx};
 use crate::tenancy::{self, Tenant};
 use crate::{Actor, AppError, AppResult, Ctx};
@@ -520,7 +521,8 @@ async fn remove_expired_batch(ctx: &Ctx, tenant: &Tenant, days: i32) -> AppResul
     }
     let (logs, artifacts): (i64, i64) = sqlx::query_as(
         "WITH logs AS (DELETE FROM execution_logs WHERE execution_id = ANY($1) RETURNING 1), \
-         files AS (DELETE FROM artifacts WHERE execution_id = ANY($1) RETURNING 1) \
+         files AS (DELETE FROM artifacts WHERE execution_id = ANY($1) RETURNING 1), \
+         inputs AS (DELETE FROM execution_input_files WHERE execution_id = ANY($1)) \
          SELECT (SELECT count(*) FROM logs), (SELECT count(*) FROM files)",
     )
     .bind(&ids)
@@ -567,7 +569,20 @@ async fn remove_expired_batch(ctx: &Ctx, tenant: &Tenant, days: i32) -> AppResul
     .await
     .map_err(|e| AppError::Internal(e.into()))??;
     tx.commit().await?;
+    // The bytes no file refers to any more, now that the references are gone; in a
+    // transaction of its own, so that a failure here (tried again next pass) keeps the batch.
+    if let Err(err) = collect_blobs(ctx, tenant).await {
+        tracing::warn!(%err, tenant = tenant.id, "retention: could not collect unreferenced files");
+    }
     Ok(ids.len())
+}
+
+/// Removes the tenant's stored files that nothing refers to any more.
+pub async fn collect_blobs(ctx: &Ctx, tenant: &Tenant) -> AppResult<u64> {
+    let mut tx = TenantTx::begin(&ctx.pool, &tenant.schema).await?;
+    let removed = blobs::store(ctx).collect_unreferenced(&mut tx).await?;
+    tx.commit().await?;
+    Ok(removed)
 }
 
 /// When the cleanup runs: `first` after the start, then every `every`.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -15,7 +16,7 @@ use axum::Router;
 use domain::accounts::SignedIn;
 use domain::executions::{self, Upload};
 use domain::tenancy::Tenant;
-use domain::{Actor, AppError, Ctx};
+use domain::{Actor, AppError, AppResult, Ctx};
 use futures::stream::{self, Stream};
 use model::ExecutionStatus;
 
@@ -94,10 +95,20 @@ pub(crate) async fn artifact_response(
     id: i64,
     path: &str,
 ) -> Result<Response, AppError> {
-    let file = executions::artifact_file(ctx, tenant, user, actor, id, path).await?;
-    let bytes = tokio::fs::read(&file)
-        .await
-        .map_err(|_| AppError::NotFound(format!("The artifact {path:?} is no longer stored.")))?;
+    let body = match executions::artifact_file(ctx, tenant, user, actor, id, path).await? {
+        // Streamed as read, a chunk at a time: a large artifact is never held whole.
+        executions::ArtifactBytes::Stored(reader) => {
+            Body::from_stream(stream::try_unfold(reader, |mut reader| async move {
+                let chunk = reader.next_chunk().await?;
+                AppResult::Ok(chunk.map(|bytes| (bytes, reader)))
+            }))
+        }
+        executions::ArtifactBytes::Local(file) => {
+            Body::from(tokio::fs::read(&file).await.map_err(|_| {
+                AppError::NotFound(format!("The artifact {path:?} is no longer stored."))
+            })?)
+        }
+    };
     let name = path
         .rsplit('/')
         .next()
@@ -113,7 +124,7 @@ pub(crate) async fn artifact_response(
             ),
             (header::CACHE_CONTROL, "no-store".to_string()),
         ],
-        bytes,
+        body,
     )
         .into_response())
 }

@@ -25,20 +25,11 @@ const LEASE_SECONDS: &str = "3";
 const TICKING: &str = "import time\nfor i in range(7):\n    print(f'tick {i}', flush=True)\n    \
                        time.sleep(0.3)\nopen('output/made.txt', 'w').write('made by a worker')\n";
 
-/// One process's own data folder ("its machine's disk"). Skill folders, uploads, artifacts and
-/// Python environments are linked to the test database's folder, as a network folder shared by
-/// the machines would be, until they live in PostgreSQL.
-/// Their shared folder is `shared`, the test's own data folder.
+/// One process's own data folder ("its machine's disk"), shared with no other process: skill
+/// folders, uploads and artifacts reach each process through PostgreSQL.
 fn machine_dir(shared: &Path, machine: &str) -> PathBuf {
     let own = shared.join("machines").join(machine);
     std::fs::create_dir_all(&own).unwrap();
-    for folder in ["assets", "inputs", "artifacts", "environments"] {
-        std::fs::create_dir_all(shared.join(folder)).unwrap();
-        let link = own.join(folder);
-        if !link.exists() {
-            std::os::unix::fs::symlink(shared.join(folder), link).unwrap();
-        }
-    }
     own
 }
 

@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use crate::accounts::SignedIn;
 use crate::audit::{self, AuditLog, Event};
+use crate::blobs::{self, BlobStore};
 use crate::db::{enter_schema, leave_schema, TenantSchema, TenantTx};
 use crate::skills;
 use crate::storage;

@@ -293,7 +293,15 @@ pub async fn wait_for_change(
     }
 }
 
-/// The file of an artifact this user may download, after recording the download.
+/// Where a download reads an artifact's bytes from.
+pub enum ArtifactBytes {
+    /// From the database, chunk by chunk (each checked against its hash): on any node.
+    Stored(blobs::Reader<blobs::PgBlobs>),
+    /// Recorded before the database kept artifacts: the file on the node that ran it.
+    Local(std::path::PathBuf),
+}
+
+/// The bytes of an artifact this user may download, after recording the download.
 pub async fn artifact_file(
     ctx: &Ctx,
     tenant: &Tenant,
@@ -301,7 +309,7 @@ pub async fn artifact_file(
     actor: &Actor,
     id: i64,
     path: &str,
-) -> AppResult<std::path::PathBuf> {
+) -> AppResult<ArtifactBytes> {
     let missing = || {
         AppError::NotFound(format!(
             "There is no artifact {path:?} of execution {id} here."
@@ -320,8 +328,8 @@ pub async fn artifact_file(
     if let Some((at, days)) = removed {
         return Err(AppError::NotFound(storage::removed_note(at, days)));
     }
-    let size: i64 = sqlx::query_scalar(&format!(
-        "SELECT a.size FROM artifacts a JOIN executions e ON e.id = a.execution_id \
+    let (size, blob_hash): (i64, Option<String>) = sqlx::query_as(&format!(
+        "SELECT a.size, a.blob_hash FROM artifacts a JOIN executions e ON e.id = a.execution_id \
          WHERE {MAY_SEE} AND e.id = $3 AND a.path = $4"
     ))
     .bind(user.user_id)
@@ -344,7 +352,17 @@ pub async fn artifact_file(
     )
     .await?;
     tx.commit().await?;
-    // The path is one the executor listed (relative, no `..`); it is only looked up, never built
-    // from user input alone.
-    Ok(ctx.artifacts_dir(tenant.id, id).join(path))
+    let Some(blob_hash) = blob_hash else {
+        // The path is one the executor listed (relative, no `..`); it is only looked up, never
+        // built from user input alone.
+        return Ok(ArtifactBytes::Local(
+            ctx.artifacts_dir(tenant.id, id).join(path),
+        ));
+    };
+    // Only ever the tenant's own blobs: the hash comes from its own row, looked up in its
+    // own schema.
+    let reader = blobs::Reader::open(blobs::store(ctx), &tenant.schema, &blob_hash)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("The artifact {path:?} is no longer stored.")))?;
+    Ok(ArtifactBytes::Stored(reader))
 }

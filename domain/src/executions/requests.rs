@@ -107,6 +107,7 @@ pub async fn request_from(
     let inputs_dir = ctx.inputs_dir(tenant.id, id);
     for upload in &arranged {
         uploads::store(&inputs_dir, upload).await?;
+        uploads::record(ctx, &mut tx, id, upload).await?;
         sqlx::query(
             "INSERT INTO execution_uploads (execution_id, field, file_name, size, sha256) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -342,6 +343,8 @@ pub async fn previous_uploads(
     .await?;
     tx.commit().await?;
     let dir = ctx.inputs_dir(tenant.id, id);
+    // Uploaded through another node: fetched here first. A file changed here is refused below.
+    uploads::lay_out(ctx, &tenant.schema, &dir, id, false).await?;
     let mut uploads = Vec::new();
     for (field, file_name, size, sha256) in recorded {
         if chosen_anew.contains(&field.as_str()) {

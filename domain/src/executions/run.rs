@@ -174,7 +174,13 @@ pub(super) async fn prepare_run(
         return Ok(None);
     }
     let work = attempt_work_dir(ctx, claimed);
-    let script_dir = skills::asset_dir(ctx, claimed.tenant_id, &claimed.content_hash);
+    let script_dir = skills::cached_folder(
+        ctx,
+        claimed.tenant_id,
+        &claimed.schema,
+        &claimed.content_hash,
+    )
+    .await?;
     let mut request = run_request(
         kind,
         &script_dir,
@@ -203,10 +209,18 @@ pub(crate) fn attempt_work_dir(ctx: &Ctx, claimed: &Claimed) -> std::path::PathB
         .with_file_name(format!("{}.{}", claimed.execution_id, claimed.attempt))
 }
 
+/// The claimed execution's inputs folder on this node, holding its uploads as stored (fetched
+/// first where missing or changed).
+pub(crate) async fn laid_out_inputs(ctx: &Ctx, claimed: &Claimed) -> AppResult<std::path::PathBuf> {
+    let dir = ctx.inputs_dir(claimed.tenant_id, claimed.execution_id);
+    uploads::lay_out(ctx, &claimed.schema, &dir, claimed.execution_id, true).await?;
+    Ok(dir)
+}
+
 /// [`prepare_work_dir`] for a claimed execution, in its place under the data directory.
 pub(super) async fn prepare_claimed_work_dir(ctx: &Ctx, claimed: &Claimed) -> AppResult<()> {
     let work = attempt_work_dir(ctx, claimed);
-    let uploads = ctx.inputs_dir(claimed.tenant_id, claimed.execution_id);
+    let uploads = laid_out_inputs(ctx, claimed).await?;
     prepare_work_dir(&work, &claimed.inputs, &uploads)
         .await
         .map_err(AppError::Internal)
@@ -439,13 +453,21 @@ pub(super) async fn finish_in_tx(
             Some(output) if tokio::fs::try_exists(output).await? => Some(output),
             _ => None,
         };
+        let target = ctx.artifacts_dir(claimed.tenant_id, claimed.execution_id);
         if let Some(output) = output {
-            let target = ctx.artifacts_dir(claimed.tenant_id, claimed.execution_id);
             if let Some(parent) = target.parent() {
                 tokio::fs::create_dir_all(parent).await?;
             }
             tokio::fs::remove_dir_all(&target).await.ok();
             tokio::fs::rename(output, &target).await?;
+        }
+        // Each artifact into the database, streamed from this node's copy, so that any web
+        // node serves its download.
+        let store = blobs::store(ctx);
+        let mut hashes = Vec::with_capacity(detail.artifacts.len());
+        for (path, _) in &detail.artifacts {
+            let file = tokio::fs::File::open(target.join(path)).await?;
+            hashes.push(store.put(&mut tx, file).await?.hash);
         }
         // The state change, the artifacts and the audit entry (what audit::record writes) in
         // one statement: one round trip.
@@ -461,8 +483,9 @@ pub(super) async fn finish_in_tx(
                  stdout_truncated = $6, stderr_truncated = $7, finished_at = now(), \
                  written_outside = $15, written_outside_count = $16 WHERE id = $1), \
              stored AS ( \
-                 INSERT INTO artifacts (execution_id, path, size) \
-                 SELECT $1, path, size FROM unnest($8::text[], $9::bigint[]) AS x(path, size)) \
+                 INSERT INTO artifacts (execution_id, path, size, blob_hash) \
+                 SELECT $1, path, size, blob_hash \
+                 FROM unnest($8::text[], $9::bigint[], $17::text[]) AS x(path, size, blob_hash)) \
              INSERT INTO audit_log (actor, action, target, detail, result, ip, user_agent) \
              VALUES ($10, 'execution.finish', $11, $12, $2, $13, $14)",
         )
@@ -489,6 +512,7 @@ pub(super) async fn finish_in_tx(
         .bind(&actor.meta.user_agent)
         .bind(&detail.written_outside)
         .bind(detail.written_outside_count)
+        .bind(&hashes)
         .execute(&mut *tx)
         .await?;
         status

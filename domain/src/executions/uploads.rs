@@ -8,14 +8,17 @@ use std::path::Path;
 
 use model::skill::{InputSchema, InputType};
 use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
 
 use super::{stored_name, Upload, MAX_UPLOAD_BYTES};
+use crate::blobs::{self, BlobStore};
+use crate::db::{TenantSchema, TenantTx};
 use crate::skills::archive::read_archive;
 use crate::skills::manifest::{
     check_path, content_hash, strip_single_top_folder, MAX_FILE_BYTES, MAX_FOLDER_BYTES,
     MAX_FOLDER_FILES,
 };
-use crate::{AppError, AppResult};
+use crate::{AppError, AppResult, Ctx};
 
 /// What one input's upload is stored as, beside the execution.
 pub(super) enum Content<'a> {
@@ -186,21 +189,84 @@ fn check_folder(files: &[(String, Vec<u8>)]) -> Result<(), String> {
 /// Writes an arranged upload into the execution's inputs folder `dir`.
 pub(super) async fn store(dir: &Path, upload: &Arranged<'_>) -> std::io::Result<()> {
     tokio::fs::create_dir_all(dir).await?;
-    let at = dir.join(&upload.name);
+    for (path, bytes) in files_of(upload) {
+        let target = dir.join(path);
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        tokio::fs::write(target, bytes).await?;
+    }
+    Ok(())
+}
+
+/// An arranged upload's files by their paths inside the inputs folder.
+fn files_of<'a>(upload: &'a Arranged<'_>) -> Vec<(String, &'a [u8])> {
     match &upload.content {
-        Content::File(bytes) => tokio::fs::write(at, bytes).await,
-        Content::Folder(files) => {
-            for (path, bytes) in files {
-                // Checked by `check_folder`: relative, no `..`.
-                let target = at.join(path);
-                if let Some(parent) = target.parent() {
-                    tokio::fs::create_dir_all(parent).await?;
-                }
-                tokio::fs::write(target, bytes).await?;
-            }
-            Ok(())
+        Content::File(bytes) => vec![(upload.name.clone(), bytes)],
+        // Checked by `check_folder`: relative, no `..`.
+        Content::Folder(files) => files
+            .iter()
+            .map(|(path, bytes)| (format!("{}/{path}", upload.name), &bytes[..]))
+            .collect(),
+    }
+}
+
+/// Records an arranged upload's files in the database as blobs, in the request's transaction
+/// `tx`: the worker that runs the execution, on whichever node, lays its inputs out from there
+/// ([`lay_out`]).
+pub(super) async fn record(
+    ctx: &Ctx,
+    tx: &mut PgConnection,
+    execution_id: i64,
+    upload: &Arranged<'_>,
+) -> AppResult<()> {
+    let store = blobs::store(ctx);
+    for (path, bytes) in files_of(upload) {
+        let blob = store.put(&mut *tx, bytes).await?;
+        sqlx::query(
+            "INSERT INTO execution_input_files (execution_id, path, blob_hash) VALUES ($1, $2, $3)",
+        )
+        .bind(execution_id)
+        .bind(&path)
+        .bind(&blob.hash)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Makes the execution's inputs folder on this node hold its uploads as recorded, fetching from
+/// the database what is missing; `replace_changed`: a file whose bytes differ from its hash is
+/// fetched anew too (for a run), rather than left for the caller to refuse ("Run again").
+/// Executions from before the database kept uploads have their files on one node only.
+pub(super) async fn lay_out(
+    ctx: &Ctx,
+    schema: &TenantSchema,
+    dir: &Path,
+    execution_id: i64,
+    replace_changed: bool,
+) -> AppResult<()> {
+    let mut tx = TenantTx::begin(&ctx.pool, schema).await?;
+    let files: Vec<(String, String)> = sqlx::query_as(
+        "SELECT path, blob_hash FROM execution_input_files WHERE execution_id = $1 ORDER BY path",
+    )
+    .bind(execution_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let store = blobs::store(ctx);
+    for (path, hash) in files {
+        // Written by `store` from checked names; checked again, so that a row written some
+        // other way can never name a path outside the folder.
+        check_path(&path).map_err(|m| AppError::Internal(anyhow::anyhow!("{path}: {m}")))?;
+        let at = dir.join(&path);
+        if replace_changed {
+            blobs::cache::ensure(&store, schema, &hash, &at).await?;
+        } else if tokio::fs::symlink_metadata(&at).await.is_err() {
+            blobs::cache::fetch(&store, schema, &hash, &at).await?;
         }
     }
+    Ok(())
 }
 
 /// A stored folder input read back for "Run again", as one `.zip` named after the folder (its

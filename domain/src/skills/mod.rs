@@ -5,7 +5,7 @@ pub mod archive;
 pub mod governance;
 pub mod manifest;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use model::hot_update::{SkillVersionInfo, SkillVersions};
 use model::skill::{InputSchema, RiskLevel};
@@ -16,25 +16,25 @@ use sqlx::PgConnection;
 
 use crate::accounts::SignedIn;
 use crate::audit::{self, AuditLog, Event};
-use crate::db::TenantTx;
+use crate::blobs::{self, BlobStore};
+use crate::db::{TenantSchema, TenantTx};
 use crate::environments::{self, Lock};
 use crate::tenancy::Tenant;
 use crate::{Actor, AppError, AppResult, Ctx};
 use manifest::ScriptFolder;
 
-/// Writes a script folder into the tenant's managed workspace, once per content hash: a folder
-/// that exists is never changed. Written under a temporary name, then renamed into place.
+/// Stores a script folder for the tenant, once per content hash: its files as blobs in the
+/// database (what every node runs from) and in this node's copy of the managed workspace. A
+/// folder that exists is never changed; a new one is written under a temporary name, then
+/// renamed into place.
 pub async fn store_folder(ctx: &Ctx, tenant_id: i64, folder: &ScriptFolder) -> AppResult<PathBuf> {
-    let root = ctx.assets_dir(tenant_id);
-    let dir = root.join(&folder.content_hash);
+    let tenant = crate::tenancy::tenant_by_id(ctx, tenant_id).await?;
+    store_in_database(ctx, &tenant.schema, &folder.content_hash, &folder.files).await?;
+    let dir = asset_dir(ctx, tenant_id, &folder.content_hash);
     if tokio::fs::try_exists(&dir).await? {
         return Ok(dir);
     }
-    let tmp = root.join(format!(
-        ".incoming-{}-{}",
-        folder.content_hash,
-        rand::random::<u32>()
-    ));
+    let tmp = incoming(ctx, tenant_id, &folder.content_hash);
     for (path, bytes) in &folder.files {
         // Paths were checked by `load_script_folder`: relative, no `..`.
         let target = tmp.join(path);
@@ -43,19 +43,170 @@ pub async fn store_folder(ctx: &Ctx, tenant_id: i64, folder: &ScriptFolder) -> A
         }
         tokio::fs::write(&target, bytes).await?;
     }
-    if let Err(err) = tokio::fs::rename(&tmp, &dir).await {
-        // Another writer stored the same content first; theirs is identical.
-        tokio::fs::remove_dir_all(&tmp).await.ok();
-        if !tokio::fs::try_exists(&dir).await? {
-            return Err(err.into());
-        }
-    }
+    put_in_place(&tmp, &dir).await?;
     Ok(dir)
 }
 
-/// The folder of an asset version in the managed workspace.
+/// Stores a folder's files as blobs and lists them under its content hash, unless that hash
+/// is listed already.
+async fn store_in_database(
+    ctx: &Ctx,
+    schema: &TenantSchema,
+    content_hash: &str,
+    files: &[(String, Vec<u8>)],
+) -> AppResult<()> {
+    let store = blobs::store(ctx);
+    let mut tx = TenantTx::begin(&ctx.pool, schema).await?;
+    let stored: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM asset_files WHERE content_hash = $1)")
+            .bind(content_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !stored {
+        for (path, bytes) in files {
+            let blob = store.put(&mut tx, &bytes[..]).await?;
+            sqlx::query(
+                "INSERT INTO asset_files (content_hash, path, blob_hash) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(content_hash)
+            .bind(path)
+            .bind(&blob.hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every file under a stored asset folder, with `/`-separated relative paths, sorted.
+pub(crate) async fn read_stored_folder(dir: PathBuf) -> AppResult<Vec<(String, Vec<u8>)>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                walk(root, &path, out)?;
+            } else {
+                let relative = path.strip_prefix(root).unwrap_or(&path);
+                let name = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.push((name, std::fs::read(&path)?));
+            }
+        }
+        Ok(())
+    }
+    let files = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        walk(&dir, &dir, &mut out).map(|()| out)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))??;
+    let mut files = files;
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+/// A fresh temporary folder name beside the tenant's asset folders.
+fn incoming(ctx: &Ctx, tenant_id: i64, content_hash: &str) -> PathBuf {
+    ctx.assets_dir(tenant_id).join(format!(
+        ".incoming-{content_hash}-{}",
+        rand::random::<u32>()
+    ))
+}
+
+/// Renames the folder `tmp` to `dir`, unless another writer put it there first (theirs is
+/// identical: same content hash).
+async fn put_in_place(tmp: &Path, dir: &Path) -> AppResult<()> {
+    if let Err(err) = tokio::fs::rename(tmp, dir).await {
+        tokio::fs::remove_dir_all(tmp).await.ok();
+        if !tokio::fs::try_exists(dir).await? {
+            return Err(err.into());
+        }
+    }
+    Ok(())
+}
+
+/// The folder of an asset version in this node's copy of the managed workspace (see
+/// [`cached_folder`] for one that is checked first).
 pub fn asset_dir(ctx: &Ctx, tenant_id: i64, content_hash: &str) -> PathBuf {
     ctx.assets_dir(tenant_id).join(content_hash)
+}
+
+/// The asset version `content_hash` of the tenant, ready on this node for a run: every file of
+/// the local copy checked against the hash it was stored under; a copy that is missing, or whose
+/// files differ, is fetched anew from the database (and swapped in whole). A folder stored before
+/// the database kept skill folders is stored there from its local copy.
+pub async fn cached_folder(
+    ctx: &Ctx,
+    tenant_id: i64,
+    schema: &TenantSchema,
+    content_hash: &str,
+) -> AppResult<PathBuf> {
+    let dir = asset_dir(ctx, tenant_id, content_hash);
+    let mut tx = TenantTx::begin(&ctx.pool, schema).await?;
+    let files: Vec<(String, String)> = sqlx::query_as(
+        "SELECT path, blob_hash FROM asset_files WHERE content_hash = $1 ORDER BY path",
+    )
+    .bind(content_hash)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if files.is_empty() {
+        // Stored before the database kept skill folders: this node's copy, if its content
+        // still has its hash, goes into the database now for every other node.
+        if tokio::fs::try_exists(&dir).await? {
+            let local = read_stored_folder(dir.clone()).await?;
+            if manifest::content_hash(&local) == content_hash {
+                store_in_database(ctx, schema, content_hash, &local).await?;
+            }
+        }
+        return Ok(dir);
+    }
+    let mut intact = true;
+    for (path, hash) in &files {
+        manifest::check_path(path)
+            .map_err(|m| AppError::Internal(anyhow::anyhow!("{path}: {m}")))?;
+        if !blobs::cache::holds(&dir.join(path), hash).await {
+            intact = false;
+            break;
+        }
+    }
+    if intact {
+        return Ok(dir);
+    }
+    tracing::info!(
+        tenant = tenant_id,
+        content_hash,
+        "fetching a skill folder into the local cache"
+    );
+    let store = blobs::store(ctx);
+    let tmp = incoming(ctx, tenant_id, content_hash);
+    let fetched = async {
+        for (path, hash) in &files {
+            blobs::cache::fetch(&store, schema, hash, &tmp.join(path)).await?;
+        }
+        AppResult::Ok(())
+    }
+    .await;
+    if let Err(err) = fetched {
+        tokio::fs::remove_dir_all(&tmp).await.ok();
+        return Err(err);
+    }
+    if tokio::fs::try_exists(&dir).await? {
+        // The damaged copy goes aside first, so that the good one takes its name at once.
+        let stale = ctx
+            .assets_dir(tenant_id)
+            .join(format!(".stale-{content_hash}-{}", rand::random::<u32>()));
+        tokio::fs::rename(&dir, &stale).await?;
+        tokio::fs::remove_dir_all(&stale).await.ok();
+    }
+    put_in_place(&tmp, &dir).await?;
+    Ok(dir)
 }
 
 /// What a registration produced.

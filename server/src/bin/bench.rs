@@ -16,7 +16,10 @@
 //!    started bare with the environment's interpreter (`/env/bin/python -I -u`);
 //! 2. the same skill back to back;
 //! 3. building that environment with the platform's builder from a warm cache, and a second
-//!    skill with the same lock (no build).
+//!    skill with the same lock (no build);
+//!
+//! and issue 14's: a run whose skill folder is not yet in the node's cache (fetched from
+//! PostgreSQL) against one whose folder is (`execgov-bench skill-cache` runs that one alone).
 //!
 //! Packages come from the test wheelhouse (`EXECGOV_TEST_WHEELHOUSE` or `target/wheelhouse`,
 //! filled by `scripts/test`), offline.
@@ -48,6 +51,8 @@ use tracing_subscriber::EnvFilter;
 
 #[path = "bench/environments.rs"]
 mod environments;
+#[path = "bench/skill_cache.rs"]
+mod skill_cache;
 
 /// The password of every seeded account in the bench database.
 const PASSWORD: &str = "bench-Password-1234";
@@ -174,9 +179,16 @@ async fn bench(cluster: &PrivateCluster, root: &Path) -> anyhow::Result<()> {
     sandbox_only(&ctx.pool, &fx, &fx.executors, 3).await?;
     sandbox_only(&ctx.pool, &fx, &fx.cold, 3).await?;
 
+    // `execgov-bench skill-cache`: that benchmark alone.
+    if std::env::args().nth(1).as_deref() == Some("skill-cache") {
+        skill_cache::benchmark(&fx, &ctx).await?;
+        ctx.pool.close().await;
+        return Ok(());
+    }
     benchmark_1(&fx, &ctx).await?;
     benchmark_2(&fx).await?;
     environments::benchmarks(&ctx).await?;
+    skill_cache::benchmark(&fx, &ctx).await?;
     println!("\n  load average {} at the end", load_average());
     ctx.pool.close().await;
     Ok(())
