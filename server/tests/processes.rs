@@ -52,9 +52,18 @@ async fn process(
     first_uid: u32,
     env: &[(&str, &str)],
 ) -> ChildServer {
+    // Every process of an installation opens tenants' secrets with the same master key.
+    let key = dir.join("../../master.key");
+    if !key.exists() {
+        std::fs::write(&key, format!("{:064x}", 0x5ec2e7u32)).unwrap();
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+    }
+    let key = key.to_str().unwrap().to_string();
     let mut all = vec![
         ("EXECGOV_ROLE", role),
         ("EXECGOV_LEASE_SECONDS", LEASE_SECONDS),
+        ("EXECGOV_MASTER_KEY_FILE", &key),
     ];
     all.extend_from_slice(env);
     ChildServer::start_with(url, dir, first_uid, &all).await
