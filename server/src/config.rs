@@ -77,6 +77,8 @@ pub struct Config {
     pub postgres_bin: Option<PathBuf>,
     /// Execution workers in this process.
     pub workers: usize,
+    /// How many executions of one tenant may run at once across all workers (fairness).
+    pub tenant_cap: i64,
     /// How long a claimed execution (by a worker or a local agent) holds without a heartbeat.
     pub lease_seconds: u64,
     /// How long a busy worker may hold the execution it reserved to run next, in milliseconds;
@@ -126,6 +128,14 @@ impl Config {
             ),
             postgres_bin: var("EXECGOV_POSTGRES_BIN").map(PathBuf::from),
             workers,
+            tenant_cap: match number(
+                var("EXECGOV_TENANT_CAP"),
+                "EXECGOV_TENANT_CAP",
+                domain::executions::QueuePolicy::default().per_tenant_cap,
+            )? {
+                n @ 1..=10_000 => n,
+                n => bail!("EXECGOV_TENANT_CAP={n}: use 1 to 10000 executions"),
+            },
             lease_seconds: match number(var("EXECGOV_LEASE_SECONDS"), "EXECGOV_LEASE_SECONDS", 30)?
             {
                 n @ 3..=3600 => n,

@@ -249,6 +249,7 @@ async fn serve(
         heartbeat: lease / 6,
         reserve_for: Duration::from_millis(config.reserve_ms),
         generic_plans: config.generic_plans,
+        per_tenant_cap: config.tenant_cap,
         ..QueuePolicy::default()
     });
     let ctx = ctx

@@ -289,6 +289,16 @@ impl PrivateCluster {
         self.options(APP_ROLE, &self.app_password, database)
     }
 
+    /// The application's role on `database` as a `DATABASE_URL`, for another process.
+    pub fn app_url(&self, database: &str) -> String {
+        let socket = self.socket_dir.to_string_lossy();
+        format!(
+            "postgres://{APP_ROLE}:{}@localhost/{database}?host={}",
+            url_encode(&self.app_password),
+            url_encode(&socket)
+        )
+    }
+
     /// Creates `database` owned by the application's role unless it exists.
     pub async fn create_database(&self, database: &str) -> anyhow::Result<()> {
         check_database_name(database)?;
@@ -435,4 +445,16 @@ fn check_database_name(name: &str) -> anyhow::Result<()> {
         bail!("unsafe database name {name:?}");
     }
     Ok(())
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), for a URL's parts.
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

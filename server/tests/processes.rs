@@ -620,8 +620,7 @@ async fn every_process_reports_unhealthy_while_postgres_is_down_and_reconnects_b
         .await
         .unwrap();
     cluster.create_database("execgov").await.unwrap();
-    let options = cluster.app_options("execgov");
-    let url = cluster_url(&root, &options, "execgov");
+    let url = cluster.app_url("execgov");
     let shared = root.join("data");
     let web = web(&url, &machine_dir(&shared, "web"), &[]).await;
     // Without generic plans (as under Citus): its run below goes as any other.
@@ -678,7 +677,9 @@ async fn every_process_reports_unhealthy_while_postgres_is_down_and_reconnects_b
         .await;
     }
     // Back to work: signed in on the web, a run requested there is run by the worker.
-    let pool = domain::db::connect(options, 2).await.unwrap();
+    let pool = domain::db::connect(cluster.app_options("execgov"), 2)
+        .await
+        .unwrap();
     let ctx = Ctx::new(pool, shared);
     let acme = tenant_of(&ctx, ACME).await;
     register_script(&ctx, &acme, ("ticking", "main.py", TICKING), 60).await;

@@ -51,6 +51,8 @@ use tracing_subscriber::EnvFilter;
 
 #[path = "bench/environments.rs"]
 mod environments;
+#[path = "bench/processes.rs"]
+mod processes;
 #[path = "bench/skill_cache.rs"]
 mod skill_cache;
 
@@ -179,16 +181,19 @@ async fn bench(cluster: &PrivateCluster, root: &Path) -> anyhow::Result<()> {
     sandbox_only(&ctx.pool, &fx, &fx.executors, 3).await?;
     sandbox_only(&ctx.pool, &fx, &fx.cold, 3).await?;
 
-    // `execgov-bench skill-cache`: that benchmark alone.
-    if std::env::args().nth(1).as_deref() == Some("skill-cache") {
-        skill_cache::benchmark(&fx, &ctx).await?;
-        ctx.pool.close().await;
-        return Ok(());
+    // `execgov-bench skill-cache` or `execgov-bench processes`: that benchmark alone.
+    let database_url = cluster.app_url(DATABASE);
+    match std::env::args().nth(1).as_deref() {
+        Some("skill-cache") => skill_cache::benchmark(&fx, &ctx).await?,
+        Some("processes") => processes::benchmark(&fx, &ctx, &database_url).await?,
+        _ => {
+            benchmark_1(&fx, &ctx).await?;
+            benchmark_2(&fx).await?;
+            environments::benchmarks(&ctx).await?;
+            skill_cache::benchmark(&fx, &ctx).await?;
+            processes::benchmark(&fx, &ctx, &database_url).await?;
+        }
     }
-    benchmark_1(&fx, &ctx).await?;
-    benchmark_2(&fx).await?;
-    environments::benchmarks(&ctx).await?;
-    skill_cache::benchmark(&fx, &ctx).await?;
     println!("\n  load average {} at the end", load_average());
     ctx.pool.close().await;
     Ok(())

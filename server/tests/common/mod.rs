@@ -234,33 +234,7 @@ impl TestServer {
 /// A `DATABASE_URL` for the real server binary: the application's role on the test database,
 /// through the test cluster's Unix socket.
 pub async fn database_url(db: &TestDb) -> String {
-    cluster().await;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-pg");
-    cluster_url(&root, &db.options, &db.name)
-}
-
-/// The `DATABASE_URL` of database `name` of the private cluster under `root`, reached with
-/// `options` (the application's role, through the cluster's Unix socket).
-pub fn cluster_url(root: &std::path::Path, options: &PgConnectOptions, name: &str) -> String {
-    let root = root.canonicalize().expect("the cluster's folder");
-    let credentials = std::fs::read_to_string(root.join("postgres-credentials"))
-        .expect("reading the test cluster's credentials");
-    let password = credentials
-        .lines()
-        .nth(1)
-        .expect("the application role's password");
-    let socket = options
-        .get_socket()
-        .expect("the test cluster is reached through its socket")
-        .to_string_lossy()
-        .into_owned();
-    format!(
-        "postgres://{}:{}@localhost/{}?host={}",
-        encode(options.get_username()),
-        encode(password),
-        name,
-        encode(&socket)
-    )
+    cluster().await.app_url(&db.name)
 }
 
 /// A response, reduced to what the tests look at.
