@@ -250,7 +250,6 @@ async fn serve(
         reserve_for: Duration::from_millis(config.reserve_ms),
         generic_plans: config.generic_plans,
         per_tenant_cap: config.tenant_cap,
-        ..QueuePolicy::default()
     });
     let ctx = ctx
         .with_master_key(master_key)
