@@ -95,18 +95,22 @@ pub(crate) async fn artifact_response(
     id: i64,
     path: &str,
 ) -> Result<Response, AppError> {
-    let body = match executions::artifact_file(ctx, tenant, user, actor, id, path).await? {
-        // Streamed as read, a chunk at a time: a large artifact is never held whole.
-        executions::ArtifactBytes::Stored(reader) => {
+    let (body, size) = match executions::artifact_file(ctx, tenant, user, actor, id, path).await? {
+        // Streamed as read, a chunk at a time: a large artifact is never held whole. Its length
+        // goes ahead, so that a download cut short by a failed read is seen as incomplete.
+        executions::ArtifactBytes::Stored { reader, size } => (
             Body::from_stream(stream::try_unfold(reader, |mut reader| async move {
                 let chunk = reader.next_chunk().await?;
                 AppResult::Ok(chunk.map(|bytes| (bytes, reader)))
-            }))
-        }
+            })),
+            size,
+        ),
         executions::ArtifactBytes::Local(file) => {
-            Body::from(tokio::fs::read(&file).await.map_err(|_| {
+            let bytes = tokio::fs::read(&file).await.map_err(|_| {
                 AppError::NotFound(format!("The artifact {path:?} is no longer stored."))
-            })?)
+            })?;
+            let size = bytes.len() as u64;
+            (Body::from(bytes), size)
         }
     };
     let name = path
@@ -123,6 +127,7 @@ pub(crate) async fn artifact_response(
                 format!("attachment; filename=\"{name}\""),
             ),
             (header::CACHE_CONTROL, "no-store".to_string()),
+            (header::CONTENT_LENGTH, size.to_string()),
         ],
         body,
     )

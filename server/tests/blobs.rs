@@ -223,6 +223,7 @@ async fn a_fifty_mib_artifact_is_stored_in_chunks_and_downloaded_as_a_stream_fro
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    assert_eq!(response.content_length(), Some(expected.len() as u64));
     let (mut received, mut sha, mut pieces) = (0usize, Sha256::new(), 0);
     while let Some(piece) = response.chunk().await.unwrap() {
         received += piece.len();

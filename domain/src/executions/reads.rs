@@ -295,8 +295,12 @@ pub async fn wait_for_change(
 
 /// Where a download reads an artifact's bytes from.
 pub enum ArtifactBytes {
-    /// From the database, chunk by chunk (each checked against its hash): on any node.
-    Stored(blobs::Reader<blobs::PgBlobs>),
+    /// From the database, chunk by chunk (each checked against its hash): on any node; `size`
+    /// bytes in all.
+    Stored {
+        reader: blobs::Reader<blobs::PgBlobs>,
+        size: u64,
+    },
     /// Recorded before the database kept artifacts: the file on the node that ran it.
     Local(std::path::PathBuf),
 }
@@ -364,5 +368,8 @@ pub async fn artifact_file(
     let reader = blobs::Reader::open(blobs::store(ctx), &tenant.schema, &blob_hash)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("The artifact {path:?} is no longer stored.")))?;
-    Ok(ArtifactBytes::Stored(reader))
+    Ok(ArtifactBytes::Stored {
+        reader,
+        size: size as u64,
+    })
 }

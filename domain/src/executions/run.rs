@@ -466,7 +466,12 @@ pub(super) async fn finish_in_tx(
         let store = blobs::store(ctx);
         let mut hashes = Vec::with_capacity(detail.artifacts.len());
         for (path, _) in &detail.artifacts {
-            let file = tokio::fs::File::open(target.join(path)).await?;
+            // Listed by the collector as regular files; a link is still never followed.
+            let file = tokio::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(target.join(path))
+                .await?;
             hashes.push(store.put(&mut tx, file).await?.hash);
         }
         // The state change, the artifacts and the audit entry (what audit::record writes) in
