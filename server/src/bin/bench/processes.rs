@@ -66,7 +66,7 @@ pub async fn benchmark(fx: &Fixture, ctx: &Ctx, database_url: &str) -> anyhow::R
         }
         let mean = |r: &[f64]| r.iter().sum::<f64>() / r.len() as f64;
         let (one, two) = (mean(&rates[0]), mean(&rates[1]));
-        println!("  {what:<22}{one:>12.1}{two:>12.1}{:>10.2}", two / one);
+        println!("  {what:<22}{one:>14.1}{two:>14.1}{:>8.2}", two / one);
     }
     Ok(())
 }
