@@ -15,7 +15,8 @@ use domain::caller::Caller;
 use domain::{AppError, Ctx};
 
 use crate::limits::RUN_FILES;
-use crate::runs::{encode, read_form};
+use crate::percent::encode;
+use crate::runs::read_form;
 
 /// The provider the server was started with.
 type Brain = Arc<dyn Provider>;

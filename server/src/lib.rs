@@ -9,6 +9,7 @@ pub mod config;
 pub mod dbwatch;
 mod limits;
 pub mod metrics;
+mod percent;
 pub mod postgres;
 mod runs;
 mod same_origin;

@@ -294,8 +294,8 @@ impl PrivateCluster {
         let socket = self.socket_dir.to_string_lossy();
         format!(
             "postgres://{APP_ROLE}:{}@localhost/{database}?host={}",
-            url_encode(&self.app_password),
-            url_encode(&socket)
+            crate::percent::encode(&self.app_password),
+            crate::percent::encode(&socket)
         )
     }
 
@@ -445,16 +445,4 @@ fn check_database_name(name: &str) -> anyhow::Result<()> {
         bail!("unsafe database name {name:?}");
     }
     Ok(())
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986), for a URL's parts.
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

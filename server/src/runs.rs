@@ -22,6 +22,7 @@ use model::ExecutionStatus;
 
 use crate::api::TenantUser;
 use crate::limits::{BodyLimit, RUN_FILES};
+use crate::percent::encode;
 
 pub fn routes() -> Router<Ctx> {
     Router::new()
@@ -216,16 +217,4 @@ pub(crate) async fn read_form(
         }
     }
     Ok((form, files))
-}
-
-/// Percent-encodes a message for a redirect's query string.
-pub(crate) fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -12,7 +12,8 @@ use model::skill::RiskLevel;
 
 use crate::api::TenantUser;
 use crate::limits::SUBMISSION;
-use crate::runs::{encode, read_form};
+use crate::percent::encode;
+use crate::runs::read_form;
 
 pub fn routes() -> Router<Ctx> {
     Router::new().route("/submissions", post(submit).layer(SUBMISSION.layer()))
