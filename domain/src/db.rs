@@ -115,20 +115,25 @@ async fn accept_renamed_constraints(conn: &mut PgConnection) -> AppResult<()> {
     if !migrated {
         return Ok(());
     }
-    for (version, before) in CONSTRAINTS_NAMED {
-        let Some(now) = TENANT_MIGRATOR.iter().find(|m| m.version == version) else {
-            continue;
-        };
-        sqlx::query(
-            "UPDATE _sqlx_migrations SET checksum = $1 \
-             WHERE version = $2 AND checksum = decode($3, 'hex')",
-        )
-        .bind(now.checksum.as_ref())
-        .bind(version)
-        .bind(before)
-        .execute(&mut *conn)
-        .await?;
+    // One statement for them all: this runs for every tenant at every start.
+    let (mut versions, mut before, mut now) = (Vec::new(), Vec::new(), Vec::new());
+    for (version, old) in CONSTRAINTS_NAMED {
+        if let Some(migration) = TENANT_MIGRATOR.iter().find(|m| m.version == version) {
+            versions.push(version);
+            before.push(old);
+            now.push(migration.checksum.to_vec());
+        }
     }
+    sqlx::query(
+        "UPDATE _sqlx_migrations m SET checksum = c.now \
+         FROM unnest($1::bigint[], $2::text[], $3::bytea[]) AS c(version, before, now) \
+         WHERE m.version = c.version AND m.checksum = decode(c.before, 'hex')",
+    )
+    .bind(&versions)
+    .bind(&before)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
